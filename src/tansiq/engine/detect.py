@@ -1,0 +1,70 @@
+"""``detect``: every conflict of a scenario, exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from tansiq.engine.candidates import candidate_pairs
+from tansiq.engine.conflict import Conflict
+from tansiq.engine.footprints import build_footprints
+from tansiq.engine.pairs import judge_pairs
+from tansiq.engine.rules import SeparationTable
+from tansiq.scenario.model import Scenario, Volume
+
+#: called with (pairs judged so far, candidate pairs found so far)
+Progress = Callable[[int, int], None]
+CHUNK = 200_000
+
+
+def detect(scenario: Scenario, progress: Progress | None = None) -> list[Conflict]:
+    """Every pair of volumes of different parties closer than their separation, sorted by (a, b)."""
+    volumes = scenario.volumes
+    table = SeparationTable(scenario.separation)
+    party_codes = _intern([v.party for v in volumes])
+    fp = build_footprints(volumes, table.codes(v.kind for v in volumes), party_codes)
+    conflicts: list[Conflict] = []
+    judged = 0
+    for left, right in candidate_pairs(fp, table):
+        for start in range(0, len(left), CHUNK):
+            i, j = left[start : start + CHUNK], right[start : start + CHUNK]
+            verdict = judge_pairs(fp.take(i), fp.take(j), table)
+            conflicts.extend(
+                _conflicts(volumes, i[verdict.rows], j[verdict.rows], verdict)
+            )
+            judged += len(i)
+            if progress is not None:
+                progress(judged, judged)
+    conflicts.sort(key=lambda c: (c.a, c.b))
+    return conflicts
+
+
+def _intern(values: list[str]) -> np.ndarray:
+    codes: dict[str, int] = {}
+    return np.array([codes.setdefault(v, len(codes)) for v in values], dtype=np.int64)
+
+
+def _conflicts(volumes, rows_a, rows_b, verdict) -> list[Conflict]:  # type: ignore[no-untyped-def]
+    out = []
+    for k, (ra, rb) in enumerate(zip(rows_a.tolist(), rows_b.tolist(), strict=True)):
+        out.append(make_conflict(volumes[ra], volumes[rb], verdict, k))
+    return out
+
+
+def make_conflict(va: Volume, vb: Volume, verdict, k: int) -> Conflict:  # type: ignore[no-untyped-def]
+    if vb.id < va.id:
+        va, vb = vb, va
+    h, v, t = verdict.minimums[k]
+    return Conflict(
+        a=va.id,
+        b=vb.id,
+        horizontal_distance_m=float(verdict.horizontal_gap[k]),
+        vertical_gap_m=float(verdict.vertical_gap[k]),
+        time_gap_s=float(verdict.time_gap[k]),
+        horizontal_m=float(h),
+        vertical_m=float(v),
+        time_s=float(t),
+        volume_a=va,
+        volume_b=vb,
+    )

@@ -1,0 +1,127 @@
+"""``ConflictIndex``: volumes held in memory, each new one checked against all of them.
+
+The candidate index is an R*-tree (libspatialindex, through rtree) over 4D boxes:
+the three Earth-centred axes and time, each volume's box widened as in
+:mod:`tansiq.engine.candidates`. Candidates are then judged exactly by
+:func:`tansiq.engine.pairs.judge_pairs`, the same code ``detect`` uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from rtree import index as rtree_index
+
+from tansiq.engine.candidates import widened_boxes
+from tansiq.engine.conflict import Conflict
+from tansiq.engine.detect import make_conflict
+from tansiq.engine.footprints import Footprints, build_footprints
+from tansiq.engine.pairs import judge_pairs
+from tansiq.engine.rules import SeparationTable
+from tansiq.errors import DuplicateVolume, UnknownVolume
+from tansiq.scenario.model import SeparationRule, Volume
+
+#: the R*-tree takes finite numbers only; times beyond this are 'unbounded'
+TIME_CLAMP = 1e13
+
+
+class ConflictIndex:
+    """An incremental set of volumes that answers ``check(volume)`` against all it holds."""
+
+    def __init__(self, separation: Sequence[SeparationRule] = ()) -> None:
+        self._table = SeparationTable(separation)
+        self._parties: dict[str, int] = {}
+        self._slot_of: dict[str, int] = {}
+        self._volumes: list[Volume | None] = []
+        self._rows: Footprints | None = None
+        self._boxes: NDArray[np.float64] = np.zeros((0, 8))
+        self._free: list[int] = []
+        props = rtree_index.Property()
+        props.dimension = 4
+        self._tree = rtree_index.Index(properties=props)
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def __contains__(self, volume_id: object) -> bool:
+        return volume_id in self._slot_of
+
+    def get(self, volume_id: str) -> Volume:
+        slot = self._slot_of.get(volume_id)
+        if slot is None:
+            raise UnknownVolume(volume_id)
+        volume = self._volumes[slot]
+        assert volume is not None
+        return volume
+
+    def add(self, volume: Volume) -> None:
+        self.add_many([volume])
+
+    def add_many(self, volumes: Iterable[Volume]) -> None:
+        batch = list(volumes)
+        seen: set[str] = set()
+        for v in batch:
+            if v.id in self._slot_of or v.id in seen:
+                raise DuplicateVolume(v.id)
+            seen.add(v.id)
+        if not batch:
+            return
+        fp = self._footprints(batch)
+        boxes = self._tree_boxes(fp)
+        bulk = len(self._slot_of) == 0 and len(batch) > 1
+        slots = np.arange(len(self._volumes), len(self._volumes) + len(batch), dtype=np.int64)
+        self._volumes.extend(batch)
+        self._rows = fp if self._rows is None else Footprints.concat([self._rows, fp])
+        self._boxes = np.vstack([self._boxes, boxes])
+        for v, slot in zip(batch, slots.tolist(), strict=True):
+            self._slot_of[v.id] = slot
+        if bulk:
+            props = rtree_index.Property()
+            props.dimension = 4
+            self._tree = rtree_index.Index((slots, boxes[:, :4], boxes[:, 4:]), properties=props)
+        else:
+            for slot, box in zip(slots.tolist(), boxes, strict=True):
+                self._tree.insert(slot, box)
+
+    def remove(self, volume_id: str) -> None:
+        slot = self._slot_of.pop(volume_id, None)
+        if slot is None:
+            raise UnknownVolume(volume_id)
+        self._tree.delete(slot, self._boxes[slot])
+        self._volumes[slot] = None
+
+    def check(self, volume: Volume) -> list[Conflict]:
+        """Every stored volume (other than one with the same id) in conflict with ``volume``."""
+        if self._rows is None:
+            return []
+        fp = self._footprints([volume])
+        box = self._tree_boxes(fp)[0]
+        slots = np.fromiter(self._tree.intersection(box), dtype=np.int64)
+        own = self._slot_of.get(volume.id)
+        if own is not None:
+            slots = slots[slots != own]
+        if slots.size == 0:
+            return []
+        verdict = judge_pairs(fp.take(np.zeros(slots.size, dtype=np.int64)), self._rows.take(slots), self._table)
+        out = []
+        for k, slot in enumerate(slots[verdict.rows].tolist()):
+            stored = self._volumes[slot]
+            assert stored is not None
+            out.append(make_conflict(volume, stored, verdict, k))
+        out.sort(key=lambda c: (c.a, c.b))
+        return out
+
+    def _footprints(self, volumes: Sequence[Volume]) -> Footprints:
+        kinds = self._table.codes(v.kind for v in volumes)
+        parties = np.array(
+            [self._parties.setdefault(v.party, len(self._parties)) for v in volumes], dtype=np.int64
+        )
+        return build_footprints(volumes, kinds, parties)
+
+    def _tree_boxes(self, fp: Footprints) -> NDArray[np.float64]:
+        lo, hi, t0, t1 = widened_boxes(fp, self._table)
+        t0 = np.clip(t0, -TIME_CLAMP, TIME_CLAMP)
+        t1 = np.clip(t1, -TIME_CLAMP, TIME_CLAMP)
+        return np.column_stack([lo, t0, hi, t1])

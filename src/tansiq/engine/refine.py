@@ -1,0 +1,204 @@
+"""Exact horizontal distance between the core geometries of many pairs at once.
+
+For n pairs of rows (one side of each in ``a``, the other in ``b``) the answer is
+the shortest geodesic distance on WGS 84 between the two core geometries, whose
+edges are straight in lon/lat (RFC 7946):
+
+1. cores that share a point are at 0: an exact lon/lat intersection test (edges are
+   straight there), tried in each longitude frame in which the two can meet, plus
+   both touching the same pole;
+2. two points: ``Geod.inv``;
+3. otherwise the closest points are located on sampled copies of the two cores in an
+   azimuthal projection centred on the pair (on a point core itself, where distances
+   from the centre are exact), moved onto the true edges, and measured with
+   ``Geod.inv``; for two extended cores a second pass re-centres the projection
+   between the points found. Every reported distance is therefore a true geodesic
+   distance between two points of the cores, an upper bound of the minimum that
+   exceeds it only by the second-order error of locating the closest points.
+
+Pairs that the projection shows to be clearly farther than their ``limit`` keep that
+projected distance: it is only ever compared with the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from tansiq.engine.footprints import POINT, Footprints
+from tansiq.engine.geodesy import FloatArray, geodesic_distance, local_forward, local_inverse
+
+#: relative margin within which the first projected estimate is not trusted to rule a pair out
+PROJECTION_MARGIN = 0.05
+PROJECTION_SLACK_M = 10.0
+
+
+def core_distances(a: Footprints, b: Footprints, limit: FloatArray) -> FloatArray:
+    """Distance in metres between core geometries, row by row (see module docstring)."""
+    n = len(a)
+    dist = np.full(n, np.nan)
+    dist[(a.pole & b.pole) != 0] = 0.0
+    both_points = (a.gtype == POINT) & (b.gtype == POINT) & np.isnan(dist)
+    if both_points.any():
+        ia = np.flatnonzero(both_points)
+        ax, ay = shapely.get_x(a.geometry[ia]), shapely.get_y(a.geometry[ia])
+        bx, by = shapely.get_x(b.geometry[ia]), shapely.get_y(b.geometry[ia])
+        dist[ia] = geodesic_distance(ax, ay, bx, by)
+    # shift of b's frame that brings it nearest to a's
+    frame = np.round((a.lon_center - b.lon_center) / 360.0) * 360.0
+    rest = np.flatnonzero(np.isnan(dist))
+    if rest.size:
+        touching = _touching(a.take(rest), b.take(rest), frame[rest])
+        dist[rest[touching]] = 0.0
+    rest = np.flatnonzero(np.isnan(dist))
+    if rest.size:
+        dist[rest] = _apart_distances(a.take(rest), b.take(rest), frame[rest], limit[rest])
+    return dist
+
+
+def _touching(a: Footprints, b: Footprints, frame: FloatArray) -> NDArray[np.bool_]:
+    hit = np.zeros(len(a), dtype=bool)
+    for turn in (0.0, -360.0, 360.0):
+        shift = frame + turn
+        near = (
+            ~hit
+            & (b.lon_min + shift <= a.lon_max)
+            & (b.lon_max + shift >= a.lon_min)
+            & (b.lat_min <= a.lat_max)
+            & (b.lat_max >= a.lat_min)
+        )
+        rows = np.flatnonzero(near)
+        if rows.size:
+            hit[rows] = shapely.intersects(
+                a.geometry[rows], _shift_lon(b.geometry[rows], shift[rows])
+            )
+    return hit
+
+
+def _apart_distances(
+    a: Footprints, b: Footprints, frame: FloatArray, limit: FloatArray
+) -> FloatArray:
+    """Distances for cores known not to touch; at least one of each pair is not a point."""
+    # put a point core, if either is one, on side a: the projection is then centred on it
+    swap = (b.gtype == POINT) & (a.gtype != POINT)
+    if swap.any():
+        rows = np.flatnonzero(swap)
+        a, b = _swap_rows(a, b, rows)
+        frame = frame.copy()
+        frame[rows] = -frame[rows]
+    b_geom = _shift_lon(b.geometry, frame)
+    b_outline = _shift_lon(b.outline, frame)
+    a_sampled = shapely.segmentize(a.geometry, a.step_deg)
+    b_sampled = shapely.segmentize(b_geom, b.step_deg)
+    a_is_point = a.gtype == POINT
+    centre_lon = np.where(
+        a_is_point, shapely.get_x(a.geometry), (a.lon_center + b.lon_center + frame) / 2
+    )
+    centre_lat = np.where(a_is_point, shapely.get_y(a.geometry), (a.lat_center + b.lat_center) / 2)
+
+    projected, pa, pb = _closest_points(a_sampled, b_sampled, centre_lon, centre_lat)
+    result = projected.copy()
+    # only pairs that might be within their limit are measured exactly
+    todo = np.flatnonzero(projected <= limit * (1 + PROJECTION_MARGIN) + PROJECTION_SLACK_M)
+    if todo.size == 0:
+        return result
+    pa_true = _onto(a.outline[todo], pa[todo])
+    pb_true = _onto(b_outline[todo], pb[todo])
+    exact = geodesic_distance(pa_true[:, 0], pa_true[:, 1], pb_true[:, 0], pb_true[:, 1])
+
+    second = np.flatnonzero(~a_is_point[todo])
+    if second.size:
+        rows = todo[second]
+        mid_lon = (pa_true[second, 0] + pb_true[second, 0]) / 2
+        mid_lat = (pa_true[second, 1] + pb_true[second, 1]) / 2
+        _, qa, qb = _closest_points(a_sampled[rows], b_sampled[rows], mid_lon, mid_lat)
+        qa_true = _onto(a.outline[rows], qa)
+        qb_true = _onto(b_outline[rows], qb)
+        again = geodesic_distance(qa_true[:, 0], qa_true[:, 1], qb_true[:, 0], qb_true[:, 1])
+        exact[second] = np.minimum(exact[second], again)
+    result[todo] = exact
+    return result
+
+
+def _closest_points(
+    a: NDArray[np.object_],
+    b: NDArray[np.object_],
+    centre_lon: FloatArray,
+    centre_lat: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Projected distance and (lon, lat) of the closest points of sampled geometries."""
+    a_proj = _project(a, centre_lon, centre_lat)
+    b_proj = _project(b, centre_lon, centre_lat)
+    line = shapely.shortest_line(a_proj, b_proj)
+    xy = shapely.get_coordinates(line).reshape(-1, 2, 2)
+    n = len(a)
+    lon_a, lat_a = local_inverse(xy[:, 0, 0], xy[:, 0, 1], centre_lon, centre_lat)
+    lon_b, lat_b = local_inverse(xy[:, 1, 0], xy[:, 1, 1], centre_lon, centre_lat)
+    gap = np.hypot(xy[:, 1, 0] - xy[:, 0, 0], xy[:, 1, 1] - xy[:, 0, 1]).reshape(n)
+    return gap, np.column_stack([lon_a, lat_a]), np.column_stack([lon_b, lat_b])
+
+
+def _project(
+    geoms: NDArray[np.object_], centre_lon: FloatArray, centre_lat: FloatArray
+) -> NDArray[np.object_]:
+    counts = shapely.get_num_coordinates(geoms)
+    lon0 = np.repeat(centre_lon, counts)
+    lat0 = np.repeat(centre_lat, counts)
+
+    def forward(coords: FloatArray) -> FloatArray:
+        x, y = local_forward(coords[:, 0], coords[:, 1], lon0, lat0)
+        return np.column_stack([x, y])
+
+    return _transform(geoms, forward)
+
+
+def _onto(outlines: NDArray[np.object_], points: FloatArray) -> FloatArray:
+    """The point of each outline nearest (in lon/lat) to the given point: back onto the true edge.
+
+    The point found on a sampled chord lies within the chord's sagitta of the true
+    edge; the snap moves it by that much, which changes the measured distance only
+    to second order.
+    """
+    pts = shapely.points(points)
+    line = shapely.shortest_line(outlines, pts)
+    return shapely.get_coordinates(line).reshape(-1, 2, 2)[:, 0, :]
+
+
+def _shift_lon(geoms: NDArray[np.object_], shift: FloatArray) -> NDArray[np.object_]:
+    if not np.any(shift):
+        return geoms
+    out = geoms.copy()
+    rows = np.flatnonzero(shift)
+    counts = shapely.get_num_coordinates(geoms[rows])
+    offsets = np.repeat(shift[rows], counts)
+
+    def move(coords: FloatArray) -> FloatArray:
+        moved = coords.copy()
+        moved[:, 0] += offsets
+        return moved
+
+    out[rows] = _transform(geoms[rows], move)
+    return out
+
+
+def _transform(
+    geoms: NDArray[np.object_], func: Callable[[FloatArray], FloatArray]
+) -> NDArray[np.object_]:
+    result: NDArray[np.object_] = shapely.transform(geoms, func)
+    return result
+
+
+def _swap_rows(
+    a: Footprints, b: Footprints, rows: NDArray[np.int64]
+) -> tuple[Footprints, Footprints]:
+    a2 = a.take(np.arange(len(a)))
+    b2 = b.take(np.arange(len(b)))
+    for f in fields(Footprints):
+        col_a, col_b = getattr(a2, f.name), getattr(b2, f.name)
+        col_a[rows], col_b[rows] = col_b[rows].copy(), col_a[rows].copy()
+    return a2, b2
+

@@ -1,0 +1,99 @@
+"""Separation rules: the minimum horizontal, vertical and time distance for a pair of kinds.
+
+A rule applies to a pair whose kinds are its two kinds in either order, ``*``
+matching any kind; when several apply, each minimum is the largest that any of
+them gives (the strictest wins). Kinds are interned to small integers so that a
+whole array of pairs is looked up at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tansiq.scenario.model import SeparationRule
+
+WILDCARD = "*"
+
+
+class SeparationTable:
+    """Looks up (H, V, T) for pairs of kinds; kinds not seen before are added on demand."""
+
+    def __init__(self, rules: Sequence[SeparationRule] = ()) -> None:
+        self.rules: tuple[SeparationRule, ...] = tuple(rules)
+        self._codes: dict[str, int] = {}
+        self._kinds: list[str] = []
+        self._matrix = np.zeros((0, 0, 3))
+        # The largest minimum any partner can impose on a kind: the prefilter widens each
+        # volume by half of it on each side, so that no pair within its minimum is dropped.
+        self._max_for_kind = np.zeros((0, 3))
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self._kinds)
+
+    def codes(self, kinds: Iterable[str]) -> NDArray[np.int64]:
+        """Interned codes of ``kinds``, registering new ones."""
+        out = []
+        for kind in kinds:
+            code = self._codes.get(kind)
+            if code is None:
+                code = self._register(kind)
+            out.append(code)
+        return np.asarray(out, dtype=np.int64)
+
+    def code(self, kind: str) -> int:
+        code = self._codes.get(kind)
+        return self._register(kind) if code is None else code
+
+    def minimums(self, kind_a: str, kind_b: str) -> tuple[float, float, float]:
+        h, v, t = self._matrix[self.code(kind_a), self.code(kind_b)]
+        return float(h), float(v), float(t)
+
+    def pair_minimums(
+        self, codes_a: NDArray[np.int64], codes_b: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """(n, 3) array of (horizontal_m, vertical_m, time_s) for each pair of kind codes."""
+        return self._matrix[codes_a, codes_b]
+
+    def widening(self, codes: NDArray[np.int64]) -> NDArray[np.float64]:
+        """(n, 3): half of the largest (H, V, T) any partner could impose on each kind."""
+        return self._max_for_kind[codes] / 2.0
+
+    def _register(self, kind: str) -> int:
+        code = len(self._kinds)
+        self._codes[kind] = code
+        self._kinds.append(kind)
+        n = code + 1
+        matrix = np.zeros((n, n, 3))
+        matrix[:code, :code] = self._matrix
+        for other in range(n):
+            value = self._combine(kind, self._kinds[other])
+            matrix[code, other] = value
+            matrix[other, code] = value
+        self._matrix = matrix
+        self._max_for_kind = np.vstack([self._max_for_kind, self._max_against_any(kind)])
+        return code
+
+    def _combine(self, kind_a: str, kind_b: str) -> NDArray[np.float64]:
+        best = np.zeros(3)
+        for rule in self.rules:
+            k1, k2 = rule.between
+            if (_matches(k1, kind_a) and _matches(k2, kind_b)) or (
+                _matches(k1, kind_b) and _matches(k2, kind_a)
+            ):
+                best = np.maximum(best, [rule.horizontal_m, rule.vertical_m, rule.time_s])
+        return best
+
+    def _max_against_any(self, kind: str) -> NDArray[np.float64]:
+        best = np.zeros(3)
+        for rule in self.rules:
+            if _matches(rule.between[0], kind) or _matches(rule.between[1], kind):
+                best = np.maximum(best, [rule.horizontal_m, rule.vertical_m, rule.time_s])
+        return best
+
+
+def _matches(pattern: str, kind: str) -> bool:
+    return pattern == WILDCARD or pattern == kind

@@ -1,0 +1,145 @@
+"""Collecting the problems of a scenario file, and saying what a value is.
+
+The reader does not stop at the first broken rule: every check appends a line to
+a :class:`Problems` and carries on, and the file is refused once, with all of
+them. Each line names where the problem is (``feature 'ru-strike-7':
+properties.altitude_m``) and the rule it breaks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+_MAX_SHOWN_CHARS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class NonFinite:
+    """Stands in for a JSON ``NaN``, ``Infinity`` or out-of-range number while the file is parsed.
+
+    The reader reports every one of them with its place in the file; the checks
+    that meet one skip it silently, so it is reported once.
+    """
+
+    token: str
+
+
+@dataclass(slots=True)
+class Problems:
+    """The problems found so far; ``prefix`` says whose they are (``"feature 'x': "``)."""
+
+    prefix: str = ""
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, member: str, rule: str) -> None:
+        """Record that ``member`` (a path such as ``properties.start``) breaks ``rule``."""
+        where = f"{member}: " if member else ""
+        self.lines.append(f"{self.prefix}{where}{rule}")
+
+    def for_prefix(self, prefix: str) -> Problems:
+        """Problems that go to the same list under another prefix."""
+        return Problems(prefix, self.lines)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+def quote(text: str) -> str:
+    """``text`` between single quotes, on one line, shortened if it is long."""
+    if len(text) > _MAX_SHOWN_CHARS:
+        text = text[: _MAX_SHOWN_CHARS - 1] + "…"
+    shown = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
+    return f"'{shown}'"
+
+
+def format_number(value: float) -> str:
+    """A number as a person would write it: ``9000`` rather than ``9000.0``."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def describe(value: object) -> str:
+    """What a JSON value is, for a message: ``string '3000'``, ``number 7``, ``list of 3``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"number {format_number(value)}"
+    if isinstance(value, NonFinite):
+        return value.token
+    if isinstance(value, str):
+        return f"string {quote(value)}"
+    if isinstance(value, list):
+        return f"list of {len(value)}"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def format_path(path: tuple[str | int, ...]) -> str:
+    """``("properties", "altitude_m", 1)`` as ``properties.altitude_m[1]``."""
+    text = ""
+    for step in path:
+        if isinstance(step, int):
+            text += f"[{step}]"
+        else:
+            text += f".{step}" if text else step
+    return text
+
+
+class Skip(Exception):
+    """A value is unusable and its problem is already recorded (or is a NaN reported elsewhere)."""
+
+
+def require(mapping: dict[str, object], key: str, member: str, problems: Problems) -> object:
+    """``mapping[key]``, or record that ``member`` is missing and raise :class:`Skip`."""
+    if key not in mapping:
+        problems.add(member, "missing")
+        raise Skip
+    return mapping[key]
+
+
+def read_number(value: object, member: str, problems: Problems) -> float:
+    """``value`` as a finite float, or record why it is not one and raise :class:`Skip`.
+
+    Booleans are never numbers, and a NaN or infinity was already reported where
+    the file was parsed.
+    """
+    if isinstance(value, NonFinite):
+        raise Skip
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        problems.add(member, f"must be a number, got {describe(value)}")
+        raise Skip
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        problems.add(member, "is too large (NaN or infinite numbers are not allowed)")
+        raise Skip
+    return number
+
+
+def read_non_negative(value: object, member: str, problems: Problems) -> float:
+    """Like :func:`read_number`, and the number must be >= 0."""
+    number = read_number(value, member, problems)
+    if number < 0:
+        problems.add(member, f"must be >= 0, got {format_number(number)}")
+        raise Skip
+    return number
+
+
+def read_string(value: object, member: str, problems: Problems, *, non_empty: bool) -> str:
+    """``value`` as a string (non-empty if asked), or record why not and raise :class:`Skip`."""
+    if isinstance(value, NonFinite):
+        raise Skip
+    if not isinstance(value, str):
+        problems.add(member, f"must be a string, got {describe(value)}")
+        raise Skip
+    if non_empty and not value.strip():
+        problems.add(member, "must be a non-empty string")
+        raise Skip
+    return value
