@@ -170,7 +170,7 @@ def _log_uniform(
 def _categorical(rng: np.random.Generator, probs: FloatArray) -> IntArray:
     """One draw per row of ``probs`` (rows sum to 1), vectorised."""
     cdf = np.cumsum(probs, axis=1)
-    u = rng.random(probs.shape[0])[:, None]
+    u = rng.random((probs.shape[0], 1))
     out: IntArray = np.minimum((u > cdf).sum(axis=1), probs.shape[1] - 1).astype(np.int64)
     return out
 

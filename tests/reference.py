@@ -37,9 +37,11 @@ exhaustive computation and is used to check this one on small inputs.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -161,7 +163,7 @@ def core_edges(geometry: shapely.Geometry) -> FloatArray:
             coords = np.asarray(part.coords, dtype=np.float64)[:, :2]
             if len(coords) == 1:
                 rows.append((coords[0, 0], coords[0, 1], coords[0, 0], coords[0, 1]))
-            for (x0, y0), (x1, y1) in zip(coords[:-1], coords[1:], strict=True):
+            for (x0, y0), (x1, y1) in itertools.pairwise(coords):
                 rows.append((float(x0), float(y0), float(x1), float(y1)))
         elif isinstance(part, shapely.Polygon):
             for ring in [part.exterior, *part.interiors]:
@@ -213,9 +215,9 @@ def geodesic_distances(
     """Vectorised ``Geod.inv`` distances, in chunks."""
     out = np.empty(len(lon1), dtype=np.float64)
     for start in range(0, len(lon1), _CHUNK):
-        stop = start + _CHUNK
-        _, _, dist = GEOD.inv(lon1[start:stop], lat1[start:stop], lon2[start:stop], lat2[start:stop])
-        out[start:stop] = dist
+        part = slice(start, start + _CHUNK)
+        _, _, dist = GEOD.inv(lon1[part], lat1[part], lon2[part], lat2[part])
+        out[part] = dist
     return out
 
 
@@ -276,6 +278,8 @@ def core_distance(
         if not (split_a.any() or split_b.any()):
             # Every surviving pair is made of pieces no longer than spacing_m, and
             # the true minimum lies in one of them: it is at least min(lower).
+            # The piece ends are core points too (often the exact answer: vertices).
+            best = min(best, _min_endpoint_distance(rows))
             error = best - max(0.0, float(lower.min()))
             return CoreDistance(best, max(0.0, error), False)
         # Split the long pieces of a, then of b (a row becomes 2 or 4 rows).
@@ -284,6 +288,16 @@ def core_distance(
         rows = _split_rows(rows, split_b, side=1)
         if len(rows) > _MAX_ROWS:
             raise RuntimeError("reference: too many candidate pairs, use a larger spacing_m")
+
+
+def _min_endpoint_distance(rows: FloatArray) -> float:
+    """The smallest distance between an end of a piece of ``a`` and an end of its partner."""
+    best = math.inf
+    for ca in (0, 2):
+        for cb in (4, 6):
+            d = geodesic_distances(rows[:, ca], rows[:, ca + 1], rows[:, cb], rows[:, cb + 1])
+            best = min(best, float(d.min()))
+    return best
 
 
 def _split_rows(rows: FloatArray, split: npt.NDArray[np.bool_], side: int) -> FloatArray:
@@ -355,7 +369,7 @@ class RefPair:
     a: str
     b: str
     distance_m: float
-    """Footprint distance, ``max(0, core - buffers)`` (sampled: may be high by ``distance_error_m``)."""
+    """Footprint distance ``max(0, core - buffers)``; sampled: up to ``distance_error_m`` high."""
     distance_error_m: float
     vertical_gap_m: float
     time_gap_s: float
@@ -365,7 +379,7 @@ class RefPair:
     conflict: bool
     """The spec's verdict with the sampled distance."""
     ambiguous: bool
-    """The true distance may be within the spec's tolerance of ``horizontal_m``: either verdict is fine."""
+    """The true distance may lie within the spec's tolerance of H: either verdict is right."""
     touching: bool
     """The cores share a point: distance exactly 0, and a conflict whenever V and T allow."""
     clearance_m: float
@@ -429,3 +443,91 @@ def reference_conflicts(
             va, vb = (first, second) if first.id < second.id else (second, first)
             out[(va.id, vb.id)] = reference_pair(va, vb, scenario.separation, spacing_m)
     return out
+
+
+# --------------------------------------------------------------------------- #
+# Comparing an engine's answer with the reference
+# --------------------------------------------------------------------------- #
+
+
+class ConflictLike(Protocol):
+    @property
+    def a(self) -> str: ...
+    @property
+    def b(self) -> str: ...
+    @property
+    def horizontal_distance_m(self) -> float: ...
+    @property
+    def vertical_gap_m(self) -> float: ...
+    @property
+    def time_gap_s(self) -> float: ...
+
+
+def distance_allowance_m(ref: RefPair) -> float:
+    """How far a reported distance may be from the reference: max(1 m, 0.1 %) + sampling."""
+    return max(1.0, 0.001 * ref.distance_m) + ref.distance_error_m
+
+
+def disagreements(
+    conflicts: Sequence[ConflictLike], refs: dict[tuple[str, str], RefPair]
+) -> list[str]:
+    """Every way ``conflicts`` (an engine's answer) breaks the spec, per the reference.
+
+    * each conflict has ``a < b``, the list is sorted by ``(a, b)``, no pair twice;
+    * every reference conflict that is not ambiguous is reported;
+    * every reported pair is a reference conflict or ambiguous (so never two
+      volumes of one party);
+    * reported distances are within :func:`distance_allowance_m` of the
+      reference, and the gaps equal the reference's.
+    """
+    problems: list[str] = []
+    keys = [(c.a, c.b) for c in conflicts]
+    for a, b in keys:
+        if not a < b:
+            problems.append(f"conflict ({a!r}, {b!r}) is not ordered a < b")
+    if keys != sorted(keys):
+        problems.append(f"conflicts are not sorted by (a, b): {keys}")
+    if len(set(keys)) != len(keys):
+        problems.append(f"a pair is reported twice: {keys}")
+    found = {(min(c.a, c.b), max(c.a, c.b)): c for c in conflicts}
+    for key, ref in sorted(refs.items()):
+        if ref.conflict and not ref.ambiguous and key not in found:
+            problems.append(f"missed conflict {key}: {_describe(ref)}")
+    for key, c in sorted(found.items()):
+        ref_or_none = refs.get(key)
+        if ref_or_none is None:
+            problems.append(f"reported {key}, which is not a pair of different parties")
+            continue
+        ref = ref_or_none
+        if not ref.conflict and not ref.ambiguous:
+            problems.append(
+                f"false conflict {key}: engine distance {c.horizontal_distance_m!r}, "
+                f"vertical gap {c.vertical_gap_m!r}, time gap {c.time_gap_s!r}; "
+                f"reference {_describe(ref)}"
+            )
+        allowance = distance_allowance_m(ref)
+        if not abs(c.horizontal_distance_m - ref.distance_m) <= allowance:
+            problems.append(
+                f"distance of {key}: engine {c.horizontal_distance_m!r} m, reference "
+                f"{ref.distance_m:.3f} m (+-{allowance:.3f} m allowed); {_describe(ref)}"
+            )
+        if not math.isclose(c.vertical_gap_m, ref.vertical_gap_m, rel_tol=1e-12, abs_tol=1e-9):
+            problems.append(
+                f"vertical gap of {key}: engine {c.vertical_gap_m!r}, "
+                f"reference {ref.vertical_gap_m!r}"
+            )
+        if not math.isclose(c.time_gap_s, ref.time_gap_s, rel_tol=1e-12, abs_tol=1e-9):
+            problems.append(
+                f"time gap of {key}: engine {c.time_gap_s!r}, reference {ref.time_gap_s!r}"
+            )
+    return problems
+
+
+def _describe(ref: RefPair) -> str:
+    return (
+        f"distance {ref.distance_m:.3f} m (-{ref.distance_error_m:.3f}, clearance "
+        f"{ref.clearance_m:.3f}, touching={ref.touching}) vs H {ref.horizontal_m}, "
+        f"vertical gap {ref.vertical_gap_m} vs V {ref.vertical_m}, "
+        f"time gap {ref.time_gap_s} vs T {ref.time_s}, conflict={ref.conflict}, "
+        f"ambiguous={ref.ambiguous}"
+    )

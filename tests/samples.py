@@ -148,7 +148,9 @@ CORRIDOR_ZERO_WIDTH = Sample(
 )
 POLYGON = Sample(
     "polygon",
-    shapely.Polygon([(40.10, 35.30), (40.20, 35.30), (40.20, 35.38), (40.10, 35.38), (40.10, 35.30)]),
+    shapely.Polygon(
+        [(40.10, 35.30), (40.20, 35.30), (40.20, 35.38), (40.10, 35.38), (40.10, 35.30)]
+    ),
 )
 POLYGON_WITH_HOLE = Sample("polygon_with_hole", _HOLED)
 MULTIPOLYGON = Sample(

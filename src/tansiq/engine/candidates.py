@@ -2,7 +2,8 @@
 
 Each volume gets an Earth-centred box (exact for its lon/lat bounds, so it holds
 the whole footprint wherever it lies: poles and antimeridian included) widened by
-its buffer plus half the largest horizontal minimum any partner could impose, and
+its buffer plus half the largest horizontal minimum any partner could impose (and
+a metre, for rounding), and
 a time window widened by half the largest time minimum. Two volumes closer than
 their separation always have overlapping widened boxes and windows (a chord is
 never longer than the geodesic), so no true conflict is ever dropped.
@@ -34,7 +35,8 @@ def widened_boxes(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """(box_min, box_max, t_start, t_end) widened as the module docstring says."""
     half = table.widening(fp.kind)
-    grow = (fp.buffer_m + half[:, 0])[:, None]
+    # plus the decision slack of pairs.decision_slack and a metre for rounding in ECEF
+    grow = (fp.buffer_m + half[:, 0] * 1.001 + 1.0)[:, None]
     return fp.box_min - grow, fp.box_max + grow, fp.start - half[:, 2], fp.end + half[:, 2]
 
 
@@ -49,7 +51,9 @@ def candidate_pairs(fp: Footprints, table: SeparationTable) -> Iterator[tuple[In
     for block, members in enumerate(members_of):
         if members.size < 2:
             continue
-        boxes = shapely.box(lo[members, keep_a], lo[members, keep_b], hi[members, keep_a], hi[members, keep_b])
+        boxes = shapely.box(
+            lo[members, keep_a], lo[members, keep_b], hi[members, keep_a], hi[members, keep_b]
+        )
         tree = shapely.STRtree(boxes)
         left, right = tree.query(boxes, predicate="intersects")
         i, j = members[left], members[right]
@@ -88,7 +92,8 @@ def _time_blocks(t0: FloatArray, t1: FloatArray) -> tuple[IntArray, IntArray, in
 
     def block_of(t: FloatArray) -> IntArray:
         index = np.floor((np.clip(t, origin, origin + span) - origin) / width)
-        return np.clip(index, 0, blocks - 1).astype(np.int64)
+        block: IntArray = np.clip(index, 0, blocks - 1).astype(np.int64)
+        return block
 
     return block_of(t0), block_of(t1), blocks
 
@@ -96,7 +101,9 @@ def _time_blocks(t0: FloatArray, t1: FloatArray) -> tuple[IntArray, IntArray, in
 def _block_members(first: IntArray, last: IntArray, blocks: int) -> list[IntArray]:
     span = last - first + 1
     owner = np.repeat(np.arange(len(first)), span)
-    block = np.repeat(first, span) + (np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span))
+    block = np.repeat(first, span) + (
+        np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
+    )
     order = np.argsort(block, kind="stable")
     owner, block = owner[order], block[order]
     bounds = np.searchsorted(block, np.arange(blocks + 1))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from tansiq.engine.candidates import candidate_pairs
 from tansiq.engine.conflict import Conflict
 from tansiq.engine.footprints import build_footprints
-from tansiq.engine.pairs import judge_pairs
+from tansiq.engine.pairs import PairVerdict, judge_pairs
 from tansiq.engine.rules import SeparationTable
 from tansiq.scenario.model import Scenario, Volume
 
@@ -30,9 +31,7 @@ def detect(scenario: Scenario, progress: Progress | None = None) -> list[Conflic
         for start in range(0, len(left), CHUNK):
             i, j = left[start : start + CHUNK], right[start : start + CHUNK]
             verdict = judge_pairs(fp.take(i), fp.take(j), table)
-            conflicts.extend(
-                _conflicts(volumes, i[verdict.rows], j[verdict.rows], verdict)
-            )
+            conflicts.extend(_conflicts(volumes, i[verdict.rows], j[verdict.rows], verdict))
             judged += len(i)
             if progress is not None:
                 progress(judged, judged)
@@ -40,19 +39,25 @@ def detect(scenario: Scenario, progress: Progress | None = None) -> list[Conflic
     return conflicts
 
 
-def _intern(values: list[str]) -> np.ndarray:
+def _intern(values: list[str]) -> NDArray[np.int64]:
     codes: dict[str, int] = {}
     return np.array([codes.setdefault(v, len(codes)) for v in values], dtype=np.int64)
 
 
-def _conflicts(volumes, rows_a, rows_b, verdict) -> list[Conflict]:  # type: ignore[no-untyped-def]
+def _conflicts(
+    volumes: Sequence[Volume],
+    rows_a: NDArray[np.int64],
+    rows_b: NDArray[np.int64],
+    verdict: PairVerdict,
+) -> list[Conflict]:
     out = []
     for k, (ra, rb) in enumerate(zip(rows_a.tolist(), rows_b.tolist(), strict=True)):
         out.append(make_conflict(volumes[ra], volumes[rb], verdict, k))
     return out
 
 
-def make_conflict(va: Volume, vb: Volume, verdict, k: int) -> Conflict:  # type: ignore[no-untyped-def]
+def make_conflict(va: Volume, vb: Volume, verdict: PairVerdict, k: int) -> Conflict:
+    """The k-th conflict of a verdict between ``va`` and ``vb``, ids ordered so that a < b."""
     if vb.id < va.id:
         va, vb = vb, va
     h, v, t = verdict.minimums[k]

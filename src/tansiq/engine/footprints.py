@@ -58,14 +58,17 @@ class Footprints:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def take(self, rows: NDArray[np.int64]) -> Footprints:
-        return Footprints(*(getattr(self, f.name)[rows] for f in fields(self)))
+    def take(self, rows: NDArray[np.int64] | slice) -> Footprints:
+        return Footprints(*[getattr(self, name)[rows] for name in COLUMNS])
+
+    def put(self, rows: NDArray[np.int64] | slice, values: Footprints) -> None:
+        """Overwrite ``rows`` with the rows of ``values``, column by column."""
+        for name in COLUMNS:
+            getattr(self, name)[rows] = getattr(values, name)
 
     @staticmethod
     def concat(parts: Sequence[Footprints]) -> Footprints:
-        return Footprints(
-            *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Footprints))
-        )
+        return Footprints(*[np.concatenate([getattr(p, name) for p in parts]) for name in COLUMNS])
 
     @property
     def lon_center(self) -> FloatArray:
@@ -74,6 +77,9 @@ class Footprints:
     @property
     def lat_center(self) -> FloatArray:
         return (self.lat_min + self.lat_max) / 2
+
+
+COLUMNS = tuple(f.name for f in fields(Footprints))
 
 
 def build_footprints(

@@ -1,4 +1,4 @@
-"""WGS 84 helpers shared by the engine: the ellipsoid, Earth-centred coordinates, a local projection.
+"""WGS 84 helpers for the engine: the ellipsoid, Earth-centred coordinates, a local projection.
 
 pyproj's :class:`~pyproj.Geod` gives exact geodesic distances; what pyproj does not
 offer is a projection whose centre changes from one pair of volumes to the next
@@ -74,27 +74,28 @@ def ecef_box_of_lonlat_box(
     chord-distance test between boxes can never drop a pair closer than the test's
     distance (a chord is never longer than the geodesic). Returns (mins, maxs), each (n, 3).
     """
-    lam0, lam1 = np.radians(lon0), np.radians(lon1)
     phi0, phi1 = np.radians(lat0), np.radians(lat1)
+    lam0, lam1 = np.radians(lon0), np.radians(lon1)
+    n0, n1 = prime_vertical_radius(phi0), prime_vertical_radius(phi1)
     # p = N cos φ (distance from the axis) is largest at the latitude nearest the equator
-    p_at = prime_vertical_radius(np.stack([phi0, phi1])) * np.cos(np.stack([phi0, phi1]))
-    p_min = p_at.min(axis=0)
-    p_max = np.where((phi0 <= 0) & (phi1 >= 0), A, p_at.max(axis=0))
+    p0, p1 = n0 * np.cos(phi0), n1 * np.cos(phi1)
+    p_min = np.minimum(p0, p1)
+    p_max = np.where((phi0 <= 0) & (phi1 >= 0), A, np.maximum(p0, p1))
     cmin, cmax = _range_of_cos(lam0, lam1)
     # sin λ = cos(λ - π/2)
     smin, smax = _range_of_cos(lam0 - np.pi / 2, lam1 - np.pi / 2)
-
-    def product_range(fmin: FloatArray, fmax: FloatArray) -> tuple[FloatArray, FloatArray]:
-        cands = np.stack([p_min * fmin, p_min * fmax, p_max * fmin, p_max * fmax])
-        return cands.min(axis=0), cands.max(axis=0)
-
-    xmin, xmax = product_range(cmin, cmax)
-    ymin, ymax = product_range(smin, smax)
-    z0 = prime_vertical_radius(phi0) * (1 - E2) * np.sin(phi0)
-    z1 = prime_vertical_radius(phi1) * (1 - E2) * np.sin(phi1)
-    mins = np.stack([xmin, ymin, np.minimum(z0, z1)], axis=1)
-    maxs = np.stack([xmax, ymax, np.maximum(z0, z1)], axis=1)
-    return mins, maxs
+    out_min = np.empty((len(lon0), 3))
+    out_max = np.empty((len(lon0), 3))
+    # x = p cos λ and y = p sin λ with p >= 0: the extremes are at the corners of the ranges
+    out_min[:, 0] = np.where(cmin >= 0, p_min * cmin, p_max * cmin)
+    out_max[:, 0] = np.where(cmax >= 0, p_max * cmax, p_min * cmax)
+    out_min[:, 1] = np.where(smin >= 0, p_min * smin, p_max * smin)
+    out_max[:, 1] = np.where(smax >= 0, p_max * smax, p_min * smax)
+    z0 = n0 * (1 - E2) * np.sin(phi0)
+    z1 = n1 * (1 - E2) * np.sin(phi1)
+    out_min[:, 2] = np.minimum(z0, z1)
+    out_max[:, 2] = np.maximum(z0, z1)
+    return out_min, out_max
 
 
 def local_forward(

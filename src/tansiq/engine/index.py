@@ -35,9 +35,8 @@ class ConflictIndex:
         self._parties: dict[str, int] = {}
         self._slot_of: dict[str, int] = {}
         self._volumes: list[Volume | None] = []
-        self._rows: Footprints | None = None
+        self._rows: Footprints | None = None  # capacity rows; the first len(_volumes) are used
         self._boxes: NDArray[np.float64] = np.zeros((0, 8))
-        self._free: list[int] = []
         props = rtree_index.Property()
         props.dimension = 4
         self._tree = rtree_index.Index(properties=props)
@@ -72,9 +71,8 @@ class ConflictIndex:
         boxes = self._tree_boxes(fp)
         bulk = len(self._slot_of) == 0 and len(batch) > 1
         slots = np.arange(len(self._volumes), len(self._volumes) + len(batch), dtype=np.int64)
+        self._store(fp, boxes, slots)
         self._volumes.extend(batch)
-        self._rows = fp if self._rows is None else Footprints.concat([self._rows, fp])
-        self._boxes = np.vstack([self._boxes, boxes])
         for v, slot in zip(batch, slots.tolist(), strict=True):
             self._slot_of[v.id] = slot
         if bulk:
@@ -104,7 +102,9 @@ class ConflictIndex:
             slots = slots[slots != own]
         if slots.size == 0:
             return []
-        verdict = judge_pairs(fp.take(np.zeros(slots.size, dtype=np.int64)), self._rows.take(slots), self._table)
+        verdict = judge_pairs(
+            fp.take(np.zeros(slots.size, dtype=np.int64)), self._rows.take(slots), self._table
+        )
         out = []
         for k, slot in enumerate(slots[verdict.rows].tolist()):
             stored = self._volumes[slot]
@@ -112,6 +112,22 @@ class ConflictIndex:
             out.append(make_conflict(volume, stored, verdict, k))
         out.sort(key=lambda c: (c.a, c.b))
         return out
+
+    def _store(self, fp: Footprints, boxes: NDArray[np.float64], slots: NDArray[np.int64]) -> None:
+        """Write rows at ``slots``, growing the columns by doubling (amortised O(1) per add)."""
+        needed = int(slots[-1]) + 1
+        if self._rows is None or needed > len(self._rows):
+            used = len(self._volumes)
+            capacity = max(needed, 2 * (len(self._rows) if self._rows is not None else 0), 1024)
+            spare = capacity - used - len(fp)
+            old = [self._rows.take(slice(0, used))] if self._rows is not None else []
+            self._rows = Footprints.concat([*old, fp, fp.take(np.zeros(spare, dtype=np.int64))])
+            grown = np.zeros((capacity, 8))
+            grown[:used] = self._boxes[:used]
+            self._boxes = grown
+        else:
+            self._rows.put(slots, fp)
+        self._boxes[slots] = boxes
 
     def _footprints(self, volumes: Sequence[Volume]) -> Footprints:
         kinds = self._table.codes(v.kind for v in volumes)

@@ -16,7 +16,9 @@ from tansiq.engine.rules import SeparationTable
 TOUCH_M = 1e-3
 
 
-def interval_gap(lo_a: FloatArray, hi_a: FloatArray, lo_b: FloatArray, hi_b: FloatArray) -> FloatArray:
+def interval_gap(
+    lo_a: FloatArray, hi_a: FloatArray, lo_b: FloatArray, hi_b: FloatArray
+) -> FloatArray:
     """max(0, b1 - a2, a1 - b2): the spec's gap between closed intervals (infinite ends allowed)."""
     gap: FloatArray = np.maximum(0.0, np.maximum(lo_b - hi_a, lo_a - hi_b))
     return gap

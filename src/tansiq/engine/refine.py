@@ -165,7 +165,8 @@ def _onto(outlines: NDArray[np.object_], points: FloatArray) -> FloatArray:
     """
     pts = shapely.points(points)
     line = shapely.shortest_line(outlines, pts)
-    return shapely.get_coordinates(line).reshape(-1, 2, 2)[:, 0, :]
+    onto: FloatArray = shapely.get_coordinates(line).reshape(-1, 2, 2)[:, 0, :]
+    return onto
 
 
 def _shift_lon(geoms: NDArray[np.object_], shift: FloatArray) -> NDArray[np.object_]:
@@ -201,4 +202,3 @@ def _swap_rows(
         col_a, col_b = getattr(a2, f.name), getattr(b2, f.name)
         col_a[rows], col_b[rows] = col_b[rows].copy(), col_a[rows].copy()
     return a2, b2
-

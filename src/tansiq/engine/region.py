@@ -30,15 +30,24 @@ def overlap_regions(
     step = float(fp.step_deg.min())
 
     def forward(coords: FloatArray, shift: float) -> FloatArray:
-        x, y = local_forward(coords[:, 0] + shift, coords[:, 1], np.full(len(coords), lon0), np.full(len(coords), lat0))
+        x, y = local_forward(
+            coords[:, 0] + shift,
+            coords[:, 1],
+            np.full(len(coords), lon0),
+            np.full(len(coords), lat0),
+        )
         return np.column_stack([x, y])
 
     def inverse(coords: FloatArray) -> FloatArray:
-        lon, lat = local_inverse(coords[:, 0], coords[:, 1], np.full(len(coords), lon0), np.full(len(coords), lat0))
+        lon, lat = local_inverse(
+            coords[:, 0], coords[:, 1], np.full(len(coords), lon0), np.full(len(coords), lat0)
+        )
         return np.column_stack([lon, lat])
 
     core_a = shapely.transform(shapely.segmentize(fp.geometry[0], step), lambda c: forward(c, 0.0))
-    core_b = shapely.transform(shapely.segmentize(fp.geometry[1], step), lambda c: forward(c, frame))
+    core_b = shapely.transform(
+        shapely.segmentize(fp.geometry[1], step), lambda c: forward(c, frame)
+    )
     foot_a = _footprint(core_a, va.buffer_m)
     foot_b = _footprint(core_b, vb.buffer_m)
     reach_a = shapely.buffer(core_a, va.buffer_m + horizontal_m, quad_segs=QUAD_SEGMENTS)

@@ -96,4 +96,4 @@ class SeparationTable:
 
 
 def _matches(pattern: str, kind: str) -> bool:
-    return pattern == WILDCARD or pattern == kind
+    return pattern in (WILDCARD, kind)
