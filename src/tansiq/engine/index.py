@@ -18,7 +18,7 @@ from tansiq.engine.candidates import widened_boxes
 from tansiq.engine.conflict import Conflict
 from tansiq.engine.detect import make_conflict
 from tansiq.engine.footprints import Footprints, build_footprints
-from tansiq.engine.pairs import judge_pairs
+from tansiq.engine.pairs import interval_gap, judge_pairs
 from tansiq.engine.rules import SeparationTable
 from tansiq.errors import DuplicateVolume, UnknownVolume
 from tansiq.scenario.model import SeparationRule, Volume
@@ -100,6 +100,7 @@ class ConflictIndex:
         own = self._slot_of.get(volume.id)
         if own is not None:
             slots = slots[slots != own]
+        slots = self._plausible(fp, slots)
         if slots.size == 0:
             return []
         verdict = judge_pairs(
@@ -112,6 +113,25 @@ class ConflictIndex:
             out.append(make_conflict(volume, stored, verdict, k))
         out.sort(key=lambda c: (c.a, c.b))
         return out
+
+    def _plausible(self, fp: Footprints, slots: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Drop candidates of the same party or outside the vertical or time minimum.
+
+        The same tests judge_pairs makes, on a few stored columns only, so that the
+        full rows are gathered for the survivors alone.
+        """
+        if slots.size == 0:
+            return slots
+        rows = self._rows
+        assert rows is not None
+        minimums = self._table.pair_minimums(np.repeat(fp.kind, slots.size), rows.kind[slots])
+        vgap = interval_gap(fp.alt_low, fp.alt_high, rows.alt_low[slots], rows.alt_high[slots])
+        tgap = interval_gap(fp.start, fp.end, rows.start[slots], rows.end[slots])
+        keep = (
+            (rows.party[slots] != fp.party[0]) & (vgap <= minimums[:, 1]) & (tgap <= minimums[:, 2])
+        )
+        kept: NDArray[np.int64] = slots[keep]
+        return kept
 
     def _store(self, fp: Footprints, boxes: NDArray[np.float64], slots: NDArray[np.int64]) -> None:
         """Write rows at ``slots``, growing the columns by doubling (amortised O(1) per add)."""
