@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from tansiq.engine.boxindex import spread_axes
 from tansiq.engine.footprints import Footprints
 from tansiq.engine.geodesy import FloatArray
 from tansiq.engine.rules import SeparationTable
@@ -45,7 +46,8 @@ def candidate_pairs(fp: Footprints, table: SeparationTable) -> Iterator[tuple[In
     if len(fp) < 2:
         return
     lo, hi, t0, t1 = widened_boxes(fp, table)
-    keep_a, keep_b, drop = _plane_axes(lo, hi)
+    keep_a, keep_b = spread_axes(lo, hi)
+    drop = 3 - keep_a - keep_b
     first, last, blocks = _time_blocks(t0, t1)
     members_of = _block_members(first, last, blocks)
     for block, members in enumerate(members_of):
@@ -66,16 +68,6 @@ def candidate_pairs(fp: Footprints, table: SeparationTable) -> Iterator[tuple[In
             & (t0[j] <= t1[i])
         )
         yield i[ok], j[ok]
-
-
-def _plane_axes(lo: FloatArray, hi: FloatArray) -> tuple[int, int, int]:
-    """Keep the two axes across which the volumes spread; drop the one most like 'up'."""
-    centre = (lo + hi) / 2
-    norm = np.linalg.norm(centre, axis=1, keepdims=True)
-    mean = np.abs((centre / np.where(norm > 0, norm, 1.0)).mean(axis=0))
-    drop = int(np.argmax(mean))
-    keep = [axis for axis in range(3) if axis != drop]
-    return keep[0], keep[1], drop
 
 
 def _time_blocks(t0: FloatArray, t1: FloatArray) -> tuple[IntArray, IntArray, int]:

@@ -30,7 +30,7 @@ def detect(scenario: Scenario, progress: Progress | None = None) -> list[Conflic
     for left, right in candidate_pairs(fp, table):
         for start in range(0, len(left), CHUNK):
             i, j = left[start : start + CHUNK], right[start : start + CHUNK]
-            verdict = judge_pairs(fp.take(i), fp.take(j), table)
+            verdict = judge_pairs(fp, i, fp, j, table)
             conflicts.extend(_conflicts(volumes, i[verdict.rows], j[verdict.rows], verdict))
             judged += len(i)
             if progress is not None:

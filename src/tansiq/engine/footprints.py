@@ -82,6 +82,42 @@ class Footprints:
 COLUMNS = tuple(f.name for f in fields(Footprints))
 
 
+@dataclass(slots=True)
+class Cores:
+    """The columns that the horizontal distance needs, for rows gathered from Footprints."""
+
+    geometry: NDArray[np.object_]
+    outline: NDArray[np.object_]
+    gtype: NDArray[np.int8]
+    pole: NDArray[np.int8]
+    lon_min: FloatArray
+    lat_min: FloatArray
+    lon_max: FloatArray
+    lat_max: FloatArray
+    step_deg: FloatArray
+
+    @staticmethod
+    def gather(source: Footprints | Cores, rows: NDArray[np.int64]) -> Cores:
+        return Cores(*[getattr(source, name)[rows] for name in CORE_COLUMNS])
+
+    def take(self, rows: NDArray[np.int64]) -> Cores:
+        return Cores.gather(self, rows)
+
+    def __len__(self) -> int:
+        return len(self.geometry)
+
+    @property
+    def lon_center(self) -> FloatArray:
+        return (self.lon_min + self.lon_max) / 2
+
+    @property
+    def lat_center(self) -> FloatArray:
+        return (self.lat_min + self.lat_max) / 2
+
+
+CORE_COLUMNS = tuple(f.name for f in fields(Cores))
+
+
 def build_footprints(
     volumes: Sequence[Volume], kind_codes: NDArray[np.int64], party_codes: NDArray[np.int64]
 ) -> Footprints:

@@ -9,6 +9,8 @@ reports is measured afterwards with ``Geod.inv`` between two real points.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 from pyproj import Geod
@@ -74,6 +76,10 @@ def ecef_box_of_lonlat_box(
     chord-distance test between boxes can never drop a pair closer than the test's
     distance (a chord is never longer than the geodesic). Returns (mins, maxs), each (n, 3).
     """
+    if len(lon0) == 1:
+        # one box (ConflictIndex.check, add): plain floats are ~10x faster than numpy here
+        lo, hi = _ecef_box_one(float(lon0[0]), float(lat0[0]), float(lon1[0]), float(lat1[0]))
+        return np.array([lo]), np.array([hi])
     phi0, phi1 = np.radians(lat0), np.radians(lat1)
     lam0, lam1 = np.radians(lon0), np.radians(lon1)
     n0, n1 = prime_vertical_radius(phi0), prime_vertical_radius(phi1)
@@ -96,6 +102,45 @@ def ecef_box_of_lonlat_box(
     out_min[:, 2] = np.minimum(z0, z1)
     out_max[:, 2] = np.maximum(z0, z1)
     return out_min, out_max
+
+
+def _cos_range_one(lo: float, hi: float) -> tuple[float, float]:
+    c_lo, c_hi = math.cos(lo), math.cos(hi)
+    cmin, cmax = min(c_lo, c_hi), max(c_lo, c_hi)
+    two_pi = 2 * math.pi
+    if math.floor(hi / two_pi) >= math.ceil(lo / two_pi):
+        cmax = 1.0
+    if math.floor((hi - math.pi) / two_pi) >= math.ceil((lo - math.pi) / two_pi):
+        cmin = -1.0
+    return cmin, cmax
+
+
+def _ecef_box_one(
+    lon0: float, lat0: float, lon1: float, lat1: float
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """:func:`ecef_box_of_lonlat_box` for a single box, same formulas on floats."""
+    phi0, phi1 = math.radians(lat0), math.radians(lat1)
+    lam0, lam1 = math.radians(lon0), math.radians(lon1)
+    n0 = A / math.sqrt(1 - E2 * math.sin(phi0) ** 2)
+    n1 = A / math.sqrt(1 - E2 * math.sin(phi1) ** 2)
+    p0, p1 = n0 * math.cos(phi0), n1 * math.cos(phi1)
+    p_min = min(p0, p1)
+    p_max = A if phi0 <= 0 <= phi1 else max(p0, p1)
+    cmin, cmax = _cos_range_one(lam0, lam1)
+    smin, smax = _cos_range_one(lam0 - math.pi / 2, lam1 - math.pi / 2)
+    z0 = n0 * (1 - E2) * math.sin(phi0)
+    z1 = n1 * (1 - E2) * math.sin(phi1)
+    lo = (
+        p_min * cmin if cmin >= 0 else p_max * cmin,
+        p_min * smin if smin >= 0 else p_max * smin,
+        min(z0, z1),
+    )
+    hi = (
+        p_max * cmax if cmax >= 0 else p_min * cmax,
+        p_max * smax if smax >= 0 else p_min * smax,
+        max(z0, z1),
+    )
+    return lo, hi
 
 
 def local_forward(

@@ -1,6 +1,6 @@
 """``ConflictIndex``: volumes held in memory, each new one checked against all of them.
 
-The candidate index is an R*-tree (libspatialindex, through rtree) over 4D boxes:
+The candidate index is a :class:`~tansiq.engine.boxindex.BoxIndex` over 4D boxes:
 the three Earth-centred axes and time, each volume's box widened as in
 :mod:`tansiq.engine.candidates`. Candidates are then judged exactly by
 :func:`tansiq.engine.pairs.judge_pairs`, the same code ``detect`` uses.
@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from rtree import index as rtree_index
 
+from tansiq.engine.boxindex import BoxIndex
 from tansiq.engine.candidates import widened_boxes
 from tansiq.engine.conflict import Conflict
 from tansiq.engine.detect import make_conflict
@@ -22,9 +22,6 @@ from tansiq.engine.pairs import interval_gap, judge_pairs
 from tansiq.engine.rules import SeparationTable
 from tansiq.errors import DuplicateVolume, UnknownVolume
 from tansiq.scenario.model import SeparationRule, Volume
-
-#: the R*-tree takes finite numbers only; times beyond this are 'unbounded'
-TIME_CLAMP = 1e13
 
 
 class ConflictIndex:
@@ -36,10 +33,7 @@ class ConflictIndex:
         self._slot_of: dict[str, int] = {}
         self._volumes: list[Volume | None] = []
         self._rows: Footprints | None = None  # capacity rows; the first len(_volumes) are used
-        self._boxes: NDArray[np.float64] = np.zeros((0, 8))
-        props = rtree_index.Property()
-        props.dimension = 4
-        self._tree = rtree_index.Index(properties=props)
+        self._tree = BoxIndex()
 
     def __len__(self) -> int:
         return len(self._slot_of)
@@ -69,25 +63,18 @@ class ConflictIndex:
             return
         fp = self._footprints(batch)
         boxes = self._tree_boxes(fp)
-        bulk = len(self._slot_of) == 0 and len(batch) > 1
         slots = np.arange(len(self._volumes), len(self._volumes) + len(batch), dtype=np.int64)
-        self._store(fp, boxes, slots)
+        self._store(fp, slots)
         self._volumes.extend(batch)
         for v, slot in zip(batch, slots.tolist(), strict=True):
             self._slot_of[v.id] = slot
-        if bulk:
-            props = rtree_index.Property()
-            props.dimension = 4
-            self._tree = rtree_index.Index((slots, boxes[:, :4], boxes[:, 4:]), properties=props)
-        else:
-            for slot, box in zip(slots.tolist(), boxes, strict=True):
-                self._tree.insert(slot, box)
+        self._tree.insert_many(slots, boxes[:, :4], boxes[:, 4:])
 
     def remove(self, volume_id: str) -> None:
         slot = self._slot_of.pop(volume_id, None)
         if slot is None:
             raise UnknownVolume(volume_id)
-        self._tree.delete(slot, self._boxes[slot])
+        self._tree.delete(slot)
         self._volumes[slot] = None
 
     def check(self, volume: Volume) -> list[Conflict]:
@@ -96,7 +83,7 @@ class ConflictIndex:
             return []
         fp = self._footprints([volume])
         box = self._tree_boxes(fp)[0]
-        slots = np.fromiter(self._tree.intersection(box), dtype=np.int64)
+        slots = self._tree.query(box[:4], box[4:])
         own = self._slot_of.get(volume.id)
         if own is not None:
             slots = slots[slots != own]
@@ -104,7 +91,7 @@ class ConflictIndex:
         if slots.size == 0:
             return []
         verdict = judge_pairs(
-            fp.take(np.zeros(slots.size, dtype=np.int64)), self._rows.take(slots), self._table
+            fp, np.zeros(slots.size, dtype=np.int64), self._rows, slots, self._table
         )
         out = []
         for k, slot in enumerate(slots[verdict.rows].tolist()):
@@ -133,7 +120,7 @@ class ConflictIndex:
         kept: NDArray[np.int64] = slots[keep]
         return kept
 
-    def _store(self, fp: Footprints, boxes: NDArray[np.float64], slots: NDArray[np.int64]) -> None:
+    def _store(self, fp: Footprints, slots: NDArray[np.int64]) -> None:
         """Write rows at ``slots``, growing the columns by doubling (amortised O(1) per add)."""
         needed = int(slots[-1]) + 1
         if self._rows is None or needed > len(self._rows):
@@ -142,12 +129,8 @@ class ConflictIndex:
             spare = capacity - used - len(fp)
             old = [self._rows.take(slice(0, used))] if self._rows is not None else []
             self._rows = Footprints.concat([*old, fp, fp.take(np.zeros(spare, dtype=np.int64))])
-            grown = np.zeros((capacity, 8))
-            grown[:used] = self._boxes[:used]
-            self._boxes = grown
         else:
             self._rows.put(slots, fp)
-        self._boxes[slots] = boxes
 
     def _footprints(self, volumes: Sequence[Volume]) -> Footprints:
         kinds = self._table.codes(v.kind for v in volumes)
@@ -158,6 +141,4 @@ class ConflictIndex:
 
     def _tree_boxes(self, fp: Footprints) -> NDArray[np.float64]:
         lo, hi, t0, t1 = widened_boxes(fp, self._table)
-        t0 = np.clip(t0, -TIME_CLAMP, TIME_CLAMP)
-        t1 = np.clip(t1, -TIME_CLAMP, TIME_CLAMP)
         return np.column_stack([lo, t0, hi, t1])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tansiq.engine.footprints import Footprints
+from tansiq.engine.footprints import Cores, Footprints
 from tansiq.engine.geodesy import FloatArray
 from tansiq.engine.refine import core_distances
 from tansiq.engine.rules import SeparationTable
@@ -46,26 +46,46 @@ class PairVerdict:
     minimums: FloatArray
 
 
-def judge_pairs(a: Footprints, b: Footprints, table: SeparationTable) -> PairVerdict:
-    """Exact verdict for row-aligned pairs (a[k], b[k])."""
-    minimums = table.pair_minimums(a.kind, b.kind)
-    vgap = interval_gap(a.alt_low, a.alt_high, b.alt_low, b.alt_high)
-    tgap = interval_gap(a.start, a.end, b.start, b.end)
-    limit = minimums[:, 0] + a.buffer_m + b.buffer_m
+def judge_pairs(
+    a: Footprints,
+    rows_a: NDArray[np.int64],
+    b: Footprints,
+    rows_b: NDArray[np.int64],
+    table: SeparationTable,
+) -> PairVerdict:
+    """Exact verdict for the pairs (a[rows_a[k]], b[rows_b[k]]).
+
+    Columns are gathered as they are needed, so that pairs ruled out by party,
+    altitude or time cost no geometry work.
+    """
+    minimums = table.pair_minimums(a.kind[rows_a], b.kind[rows_b])
+    vgap = interval_gap(
+        a.alt_low[rows_a], a.alt_high[rows_a], b.alt_low[rows_b], b.alt_high[rows_b]
+    )
+    tgap = interval_gap(a.start[rows_a], a.end[rows_a], b.start[rows_b], b.end[rows_b])
+    buffers = a.buffer_m[rows_a] + b.buffer_m[rows_b]
+    limit = minimums[:, 0] + buffers
     box_gap = np.linalg.norm(
-        np.maximum(0.0, np.maximum(a.box_min - b.box_max, b.box_min - a.box_max)), axis=1
+        np.maximum(
+            0.0,
+            np.maximum(
+                a.box_min[rows_a] - b.box_max[rows_b], b.box_min[rows_b] - a.box_max[rows_a]
+            ),
+        ),
+        axis=1,
     )
     slack = decision_slack(minimums[:, 0])
     alive = np.flatnonzero(
-        (a.party != b.party)
+        (a.party[rows_a] != b.party[rows_b])
         & (vgap <= minimums[:, 1])
         & (tgap <= minimums[:, 2])
         # a chord is never longer than the geodesic: boxes farther apart cannot conflict
         & (box_gap <= limit + slack)
     )
-    dist = core_distances(a.take(alive), b.take(alive), limit[alive] + slack[alive])
-    hit = dist <= limit[alive] + slack[alive]
+    reach = limit[alive] + slack[alive]
+    dist = core_distances(Cores.gather(a, rows_a[alive]), Cores.gather(b, rows_b[alive]), reach)
+    hit = dist <= reach
     rows = alive[hit]
-    hgap = np.maximum(0.0, dist[hit] - a.buffer_m[rows] - b.buffer_m[rows])
+    hgap = np.maximum(0.0, dist[hit] - buffers[rows])
     hgap[hgap < TOUCH_M] = 0.0
     return PairVerdict(rows, hgap, vgap[rows], tgap[rows], minimums[rows])

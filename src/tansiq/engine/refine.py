@@ -11,7 +11,7 @@ edges are straight in lon/lat (RFC 7946):
 3. otherwise the closest points are located on sampled copies of the two cores in an
    azimuthal projection centred on the pair (on a point core itself, where distances
    from the centre are exact), moved onto the true edges, and measured with
-   ``Geod.inv``; for two extended cores a second pass re-centres the projection
+   ``Geod.inv``; for large extended cores a second pass re-centres the projection
    between the points found. Every reported distance is therefore a true geodesic
    distance between two points of the cores, an upper bound of the minimum that
    exceeds it only by the second-order error of locating the closest points.
@@ -23,21 +23,23 @@ projected distance: it is only ever compared with the limit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from tansiq.engine.footprints import POINT, Footprints
+from tansiq.engine.footprints import CORE_COLUMNS, POINT, Cores
 from tansiq.engine.geodesy import FloatArray, geodesic_distance, local_forward, local_inverse
 
 #: relative margin within which the first projected estimate is not trusted to rule a pair out
 PROJECTION_MARGIN = 0.05
 PROJECTION_SLACK_M = 10.0
+#: cores larger than this get a second, re-centred pass; below it the first projection's
+#: distortion near the pair ((D/R)²/6 < 1e-4) moves the closest points by a negligible amount
+SECOND_PASS_FROM_M = 50_000.0
 
 
-def core_distances(a: Footprints, b: Footprints, limit: FloatArray) -> FloatArray:
+def core_distances(a: Cores, b: Cores, limit: FloatArray) -> FloatArray:
     """Distance in metres between core geometries, row by row (see module docstring)."""
     n = len(a)
     dist = np.full(n, np.nan)
@@ -60,7 +62,7 @@ def core_distances(a: Footprints, b: Footprints, limit: FloatArray) -> FloatArra
     return dist
 
 
-def _touching(a: Footprints, b: Footprints, frame: FloatArray) -> NDArray[np.bool_]:
+def _touching(a: Cores, b: Cores, frame: FloatArray) -> NDArray[np.bool_]:
     hit = np.zeros(len(a), dtype=bool)
     for turn in (0.0, -360.0, 360.0):
         shift = frame + turn
@@ -79,9 +81,7 @@ def _touching(a: Footprints, b: Footprints, frame: FloatArray) -> NDArray[np.boo
     return hit
 
 
-def _apart_distances(
-    a: Footprints, b: Footprints, frame: FloatArray, limit: FloatArray
-) -> FloatArray:
+def _apart_distances(a: Cores, b: Cores, frame: FloatArray, limit: FloatArray) -> FloatArray:
     """Distances for cores known not to touch; at least one of each pair is not a point."""
     # put a point core, if either is one, on side a: the projection is then centred on it
     swap = (b.gtype == POINT) & (a.gtype != POINT)
@@ -110,7 +110,8 @@ def _apart_distances(
     pb_true = _onto(b_outline[todo], pb[todo])
     exact = geodesic_distance(pa_true[:, 0], pa_true[:, 1], pb_true[:, 0], pb_true[:, 1])
 
-    second = np.flatnonzero(~a_is_point[todo])
+    large = np.maximum(_extent_m(a), _extent_m(b)) > SECOND_PASS_FROM_M
+    second = np.flatnonzero(~a_is_point[todo] & large[todo])
     if second.size:
         rows = todo[second]
         mid_lon = (pa_true[second, 0] + pb_true[second, 0]) / 2
@@ -122,6 +123,15 @@ def _apart_distances(
         exact[second] = np.minimum(exact[second], again)
     result[todo] = exact
     return result
+
+
+def _extent_m(c: Cores) -> FloatArray:
+    """A rough size of each core (the diagonal of its lon/lat box on the ground), metres."""
+    coslat = np.cos(np.radians(np.minimum(np.abs(c.lat_min), np.abs(c.lat_max))))
+    extent: FloatArray = 111_320.0 * np.hypot(
+        c.lat_max - c.lat_min, (c.lon_max - c.lon_min) * coslat
+    )
+    return extent
 
 
 def _closest_points(
@@ -193,12 +203,10 @@ def _transform(
     return result
 
 
-def _swap_rows(
-    a: Footprints, b: Footprints, rows: NDArray[np.int64]
-) -> tuple[Footprints, Footprints]:
+def _swap_rows(a: Cores, b: Cores, rows: NDArray[np.int64]) -> tuple[Cores, Cores]:
     a2 = a.take(np.arange(len(a)))
     b2 = b.take(np.arange(len(b)))
-    for f in fields(Footprints):
-        col_a, col_b = getattr(a2, f.name), getattr(b2, f.name)
+    for name in CORE_COLUMNS:
+        col_a, col_b = getattr(a2, name), getattr(b2, name)
         col_a[rows], col_b[rows] = col_b[rows].copy(), col_a[rows].copy()
     return a2, b2
