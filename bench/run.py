@@ -143,7 +143,7 @@ def environment() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "packages": {
             p: version(p)
-            for p in ("tansiq", "numpy", "shapely", "geopandas", "pandas", "pyproj", "rtree")
+            for p in ("tansiq", "numpy", "shapely", "geopandas", "pandas", "pyproj")
         },
         "geos": shapely.geos_version_string,
     }
