@@ -19,6 +19,8 @@ from numpy.typing import NDArray
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 TAIL = 256
+#: cell of the grid that orders a packed level in memory, metres
+GRID_M = 20_000.0
 
 
 class BoxIndex:
@@ -28,7 +30,7 @@ class BoxIndex:
         self._lo = np.zeros((0, 4))
         self._hi = np.zeros((0, 4))
         self._alive = np.zeros(0, dtype=bool)
-        self._levels: list[tuple[shapely.STRtree, IntArray]] = []
+        self._levels: list[_Level] = []
         self._tail: list[int] = []
         self._axes: tuple[int, int] | None = None
 
@@ -53,18 +55,15 @@ class BoxIndex:
             assert self._axes is not None
             a, b = self._axes
             probe = shapely.box(lo[a], lo[b], hi[a], hi[b])
-            parts.extend(slots[tree.query(probe)] for tree, slots in self._levels)
+            parts.extend(level.query(probe, lo, hi) for level in self._levels)
         if self._tail:
-            parts.append(np.asarray(self._tail, dtype=np.int64))
+            tail = np.asarray(self._tail, dtype=np.int64)
+            inside = (self._lo[tail] <= hi).all(axis=1) & (self._hi[tail] >= lo).all(axis=1)
+            parts.append(tail[inside])
         if not parts:
             return np.zeros(0, dtype=np.int64)
         hits = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        ok = (
-            self._alive[hits]
-            & (self._lo[hits] <= hi).all(axis=1)
-            & (self._hi[hits] >= lo).all(axis=1)
-        )
-        found: IntArray = hits[ok]
+        found: IntArray = hits[self._alive[hits]]
         return found
 
     def _reserve(self, size: int) -> None:
@@ -87,8 +86,8 @@ class BoxIndex:
     def _pack(self, groups: list[IntArray]) -> None:
         size = sum(len(g) for g in groups)
         # absorb every level not larger than what is being packed (the logarithmic method)
-        while self._levels and len(self._levels[-1][1]) <= size:
-            _, slots = self._levels.pop()
+        while self._levels and len(self._levels[-1].slots) <= size:
+            slots = self._levels.pop().slots
             groups.append(slots)
             size += len(slots)
         merged = np.concatenate(groups)
@@ -97,11 +96,36 @@ class BoxIndex:
             return
         if self._axes is None:
             self._axes = spread_axes(self._lo[merged], self._hi[merged])
-        a, b = self._axes
-        lo, hi = self._lo[merged], self._hi[merged]
-        tree = shapely.STRtree(shapely.box(lo[:, a], lo[:, b], hi[:, a], hi[:, b]))
-        self._levels.append((tree, merged))
-        self._levels.sort(key=lambda level: -len(level[1]))
+        self._levels.append(_Level(merged, self._lo[merged], self._hi[merged], self._axes))
+        self._levels.sort(key=lambda level: -len(level.slots))
+
+
+class _Level:
+    """One packed tree and its boxes, stored in the order of a coarse spatial grid.
+
+    Boxes found by one query lie close together on the ground; stored close together
+    in memory too, their coordinates are read without a cache miss each.
+    """
+
+    def __init__(
+        self, slots: IntArray, lo: FloatArray, hi: FloatArray, axes: tuple[int, int]
+    ) -> None:
+        a, b = axes
+        centre_a = (lo[:, a] + hi[:, a]) / 2
+        centre_b = (lo[:, b] + hi[:, b]) / 2
+        order = np.lexsort((np.floor(centre_b / GRID_M), np.floor(centre_a / GRID_M)))
+        self.slots = slots[order]
+        self.lo = np.ascontiguousarray(lo[order])
+        self.hi = np.ascontiguousarray(hi[order])
+        self.tree = shapely.STRtree(
+            shapely.box(self.lo[:, a], self.lo[:, b], self.hi[:, a], self.hi[:, b])
+        )
+
+    def query(self, probe: shapely.Geometry, lo: FloatArray, hi: FloatArray) -> IntArray:
+        idx = np.sort(self.tree.query(probe))
+        inside = (self.lo[idx] <= hi).all(axis=1) & (self.hi[idx] >= lo).all(axis=1)
+        found: IntArray = self.slots[idx[inside]]
+        return found
 
 
 def spread_axes(lo: FloatArray, hi: FloatArray) -> tuple[int, int]:

@@ -92,8 +92,12 @@ def _apart_distances(a: Cores, b: Cores, frame: FloatArray, limit: FloatArray) -
         frame[rows] = -frame[rows]
     b_geom = _shift_lon(b.geometry, frame)
     b_outline = _shift_lon(b.outline, frame)
-    a_sampled = shapely.segmentize(a.geometry, a.step_deg)
-    b_sampled = shapely.segmentize(b_geom, b.step_deg)
+    n = len(a)
+    sampled = shapely.segmentize(
+        np.concatenate([a.geometry, b_geom]), np.concatenate([a.step_deg, b.step_deg])
+    )
+    a_sampled, b_sampled = sampled[:n], sampled[n:]
+    outlines = np.concatenate([a.outline, b_outline])
     a_is_point = a.gtype == POINT
     centre_lon = np.where(
         a_is_point, shapely.get_x(a.geometry), (a.lon_center + b.lon_center + frame) / 2
@@ -106,8 +110,7 @@ def _apart_distances(a: Cores, b: Cores, frame: FloatArray, limit: FloatArray) -
     todo = np.flatnonzero(projected <= limit * (1 + PROJECTION_MARGIN) + PROJECTION_SLACK_M)
     if todo.size == 0:
         return result
-    pa_true = _onto(a.outline[todo], pa[todo])
-    pb_true = _onto(b_outline[todo], pb[todo])
+    pa_true, pb_true = _onto_both(outlines, n, todo, pa[todo], pb[todo])
     exact = geodesic_distance(pa_true[:, 0], pa_true[:, 1], pb_true[:, 0], pb_true[:, 1])
 
     large = np.maximum(_extent_m(a), _extent_m(b)) > SECOND_PASS_FROM_M
@@ -117,8 +120,7 @@ def _apart_distances(a: Cores, b: Cores, frame: FloatArray, limit: FloatArray) -
         mid_lon = (pa_true[second, 0] + pb_true[second, 0]) / 2
         mid_lat = (pa_true[second, 1] + pb_true[second, 1]) / 2
         _, qa, qb = _closest_points(a_sampled[rows], b_sampled[rows], mid_lon, mid_lat)
-        qa_true = _onto(a.outline[rows], qa)
-        qb_true = _onto(b_outline[rows], qb)
+        qa_true, qb_true = _onto_both(outlines, n, rows, qa, qb)
         again = geodesic_distance(qa_true[:, 0], qa_true[:, 1], qb_true[:, 0], qb_true[:, 1])
         exact[second] = np.minimum(exact[second], again)
     result[todo] = exact
@@ -141,15 +143,20 @@ def _closest_points(
     centre_lat: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Projected distance and (lon, lat) of the closest points of sampled geometries."""
-    a_proj = _project(a, centre_lon, centre_lat)
-    b_proj = _project(b, centre_lon, centre_lat)
-    line = shapely.shortest_line(a_proj, b_proj)
-    xy = shapely.get_coordinates(line).reshape(-1, 2, 2)
     n = len(a)
-    lon_a, lat_a = local_inverse(xy[:, 0, 0], xy[:, 0, 1], centre_lon, centre_lat)
-    lon_b, lat_b = local_inverse(xy[:, 1, 0], xy[:, 1, 1], centre_lon, centre_lat)
-    gap = np.hypot(xy[:, 1, 0] - xy[:, 0, 0], xy[:, 1, 1] - xy[:, 0, 1]).reshape(n)
-    return gap, np.column_stack([lon_a, lat_a]), np.column_stack([lon_b, lat_b])
+    both = _project(
+        np.concatenate([a, b]),
+        np.concatenate([centre_lon, centre_lon]),
+        np.concatenate([centre_lat, centre_lat]),
+    )
+    line = shapely.shortest_line(both[:n], both[n:])
+    xy = shapely.get_coordinates(line).reshape(n, 2, 2)
+    gap = np.hypot(xy[:, 1, 0] - xy[:, 0, 0], xy[:, 1, 1] - xy[:, 0, 1])
+    # ends of all lines at once: rows 0..n-1 on a, n..2n-1 on b
+    ends = np.concatenate([xy[:, 0, :], xy[:, 1, :]])
+    lon, lat = local_inverse(ends[:, 0], ends[:, 1], np.tile(centre_lon, 2), np.tile(centre_lat, 2))
+    lonlat = np.column_stack([lon, lat])
+    return gap, lonlat[:n], lonlat[n:]
 
 
 def _project(
@@ -164,6 +171,18 @@ def _project(
         return np.column_stack([x, y])
 
     return _transform(geoms, forward)
+
+
+def _onto_both(
+    outlines: NDArray[np.object_],
+    n: int,
+    rows: NDArray[np.int64],
+    on_a: FloatArray,
+    on_b: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`_onto` for points on side a and side b (``outlines`` holds a's, then b's)."""
+    snapped = _onto(outlines[np.concatenate([rows, rows + n])], np.concatenate([on_a, on_b]))
+    return snapped[: len(rows)], snapped[len(rows) :]
 
 
 def _onto(outlines: NDArray[np.object_], points: FloatArray) -> FloatArray:
