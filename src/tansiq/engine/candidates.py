@@ -50,14 +50,12 @@ def candidate_pairs(fp: Footprints, table: SeparationTable) -> Iterator[tuple[In
     drop = 3 - keep_a - keep_b
     first, last, blocks = _time_blocks(t0, t1)
     members_of = _block_members(first, last, blocks)
+    boxes = shapely.box(lo[:, keep_a], lo[:, keep_b], hi[:, keep_a], hi[:, keep_b])
     for block, members in enumerate(members_of):
         if members.size < 2:
             continue
-        boxes = shapely.box(
-            lo[members, keep_a], lo[members, keep_b], hi[members, keep_a], hi[members, keep_b]
-        )
-        tree = shapely.STRtree(boxes)
-        left, right = tree.query(boxes, predicate="intersects")
+        block_boxes = boxes[members]
+        left, right = shapely.STRtree(block_boxes).query(block_boxes, predicate="intersects")
         i, j = members[left], members[right]
         ok = (
             (i < j)

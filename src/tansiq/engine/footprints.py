@@ -24,6 +24,7 @@ from tansiq.engine.geodesy import (
 from tansiq.scenario.model import Volume
 
 POINT, LINE, AREA = 0, 1, 2
+MULTIPOLYGON = 6  # shapely's type id
 NORTH_POLE, SOUTH_POLE = 1, 2
 #: the longest ground length of one degree (of latitude, near the poles), metres
 MAX_DEGREE_M = 111_700.0
@@ -123,7 +124,10 @@ def build_footprints(
 ) -> Footprints:
     n = len(volumes)
     geoms = np.empty(n, dtype=object)
-    geoms[:] = [_continuous_frame(v.geometry) for v in volumes]
+    geoms[:] = [v.geometry for v in volumes]
+    multi = np.flatnonzero(shapely.get_type_id(geoms) == MULTIPOLYGON)
+    for row in multi.tolist():
+        geoms[row] = _continuous_frame(geoms[row])
     ids = np.empty(n, dtype=object)
     ids[:] = [v.id for v in volumes]
     type_ids = shapely.get_type_id(geoms)
@@ -183,8 +187,6 @@ def _continuous_frame(geometry: shapely.Geometry) -> shapely.Geometry:
     parts fit in an arc of at most 180°. Single-part geometries are taken literally:
     their edges are straight in lon/lat, so an edge from 179 to -179 goes the long way.
     """
-    if shapely.get_type_id(geometry) != 6:  # MultiPolygon
-        return geometry
     parts = list(shapely.get_parts(geometry))
     bounds = shapely.bounds(parts)
     lo, hi = bounds[:, 0], bounds[:, 2]
