@@ -69,7 +69,7 @@ class BoxIndex:
     def _reserve(self, size: int) -> None:
         if size <= len(self._alive):
             return
-        capacity = max(size, 2 * len(self._alive), 1024)
+        capacity = max(size, len(self._alive) + len(self._alive) // 4, 1024)
         for name in ("_lo", "_hi"):
             grown = np.zeros((capacity, 4))
             grown[: len(self._alive)] = getattr(self, name)[: len(self._alive)]

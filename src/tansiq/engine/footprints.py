@@ -45,7 +45,6 @@ class Footprints:
     start: FloatArray
     end: FloatArray
     geometry: NDArray[np.object_]
-    outline: NDArray[np.object_]
     gtype: NDArray[np.int8]
     pole: NDArray[np.int8]
     lon_min: FloatArray
@@ -88,7 +87,6 @@ class Cores:
     """The columns that the horizontal distance needs, for rows gathered from Footprints."""
 
     geometry: NDArray[np.object_]
-    outline: NDArray[np.object_]
     gtype: NDArray[np.int8]
     pole: NDArray[np.int8]
     lon_min: FloatArray
@@ -137,7 +135,6 @@ def build_footprints(
     pole = (
         np.where(lat_max >= 90.0, NORTH_POLE, 0) | np.where(lat_min <= -90.0, SOUTH_POLE, 0)
     ).astype(np.int8)
-    outline = np.where(gtype == AREA, shapely.boundary(geoms), geoms)
     box_min, box_max = ecef_box_of_lonlat_box(lon_min, lat_min, lon_max, lat_max)
     return Footprints(
         ids=ids,
@@ -149,7 +146,6 @@ def build_footprints(
         start=np.array([v.start for v in volumes], dtype=np.float64),
         end=np.array([v.end for v in volumes], dtype=np.float64),
         geometry=geoms,
-        outline=outline,
         gtype=gtype,
         pole=pole,
         lon_min=lon_min,

@@ -125,7 +125,9 @@ class ConflictIndex:
         needed = int(slots[-1]) + 1
         if self._rows is None or needed > len(self._rows):
             used = len(self._volumes)
-            capacity = max(needed, 2 * (len(self._rows) if self._rows is not None else 0), 1024)
+            # grow by a quarter: amortised O(1) per add without doubling a 1M-row table
+            current = len(self._rows) if self._rows is not None else 0
+            capacity = max(needed, current + current // 4, 1024)
             spare = capacity - used - len(fp)
             old = [self._rows.take(slice(0, used))] if self._rows is not None else []
             self._rows = Footprints.concat([*old, fp, fp.take(np.zeros(spare, dtype=np.int64))])

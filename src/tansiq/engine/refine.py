@@ -28,7 +28,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from tansiq.engine.footprints import CORE_COLUMNS, POINT, Cores
+from tansiq.engine.footprints import AREA, CORE_COLUMNS, POINT, Cores
 from tansiq.engine.geodesy import FloatArray, geodesic_distance, local_forward, local_inverse
 
 #: relative margin within which the first projected estimate is not trusted to rule a pair out
@@ -91,13 +91,13 @@ def _apart_distances(a: Cores, b: Cores, frame: FloatArray, limit: FloatArray) -
         frame = frame.copy()
         frame[rows] = -frame[rows]
     b_geom = _shift_lon(b.geometry, frame)
-    b_outline = _shift_lon(b.outline, frame)
     n = len(a)
     sampled = shapely.segmentize(
         np.concatenate([a.geometry, b_geom]), np.concatenate([a.step_deg, b.step_deg])
     )
     a_sampled, b_sampled = sampled[:n], sampled[n:]
-    outlines = np.concatenate([a.outline, b_outline])
+    cores = np.concatenate([a.geometry, b_geom])
+    core_types = np.concatenate([a.gtype, b.gtype])
     outline_lon = np.concatenate([a.lon_center, b.lon_center + frame])
     a_is_point = a.gtype == POINT
     centre_lon = np.where(
@@ -111,7 +111,7 @@ def _apart_distances(a: Cores, b: Cores, frame: FloatArray, limit: FloatArray) -
     todo = np.flatnonzero(projected <= limit * (1 + PROJECTION_MARGIN) + PROJECTION_SLACK_M)
     if todo.size == 0:
         return result
-    pa_true, pb_true = _onto_both(outlines, outline_lon, n, todo, pa[todo], pb[todo])
+    pa_true, pb_true = _onto_both(cores, core_types, outline_lon, n, todo, pa[todo], pb[todo])
     exact = geodesic_distance(pa_true[:, 0], pa_true[:, 1], pb_true[:, 0], pb_true[:, 1])
 
     large = np.maximum(_extent_m(a), _extent_m(b)) > SECOND_PASS_FROM_M
@@ -121,7 +121,7 @@ def _apart_distances(a: Cores, b: Cores, frame: FloatArray, limit: FloatArray) -
         mid_lon = (pa_true[second, 0] + pb_true[second, 0]) / 2
         mid_lat = (pa_true[second, 1] + pb_true[second, 1]) / 2
         _, qa, qb = _closest_points(a_sampled[rows], b_sampled[rows], mid_lon, mid_lat)
-        qa_true, qb_true = _onto_both(outlines, outline_lon, n, rows, qa, qb)
+        qa_true, qb_true = _onto_both(cores, core_types, outline_lon, n, rows, qa, qb)
         again = geodesic_distance(qa_true[:, 0], qa_true[:, 1], qb_true[:, 0], qb_true[:, 1])
         exact[second] = np.minimum(exact[second], again)
     result[todo] = exact
@@ -175,14 +175,15 @@ def _project(
 
 
 def _onto_both(
-    outlines: NDArray[np.object_],
+    cores: NDArray[np.object_],
+    core_types: NDArray[np.int8],
     outline_lon: FloatArray,
     n: int,
     rows: NDArray[np.int64],
     on_a: FloatArray,
     on_b: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
-    """:func:`_onto` for points on side a and side b (``outlines`` holds a's, then b's).
+    """:func:`_onto` for points on side a and side b (``cores`` holds a's, then b's).
 
     A point comes back from the projection with a longitude within 180° of the
     projection's centre; it is first put in the same 360° turn as its outline,
@@ -191,7 +192,10 @@ def _onto_both(
     pick = np.concatenate([rows, rows + n])
     points = np.concatenate([on_a, on_b])
     points[:, 0] += 360.0 * np.round((outline_lon[pick] - points[:, 0]) / 360.0)
-    snapped = _onto(outlines[pick], points)
+    picked = cores[pick]
+    # the outline of an area is its boundary: a closest point of two disjoint cores is on it
+    outlines = np.where(core_types[pick] == AREA, shapely.boundary(picked), picked)
+    snapped = _onto(outlines, points)
     return snapped[: len(rows)], snapped[len(rows) :]
 
 
