@@ -10,6 +10,7 @@ checked (RFC 7946 §3.1.6: parsers should not reject a polygon for it).
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 
 import shapely
@@ -139,6 +140,9 @@ class _CoordinateReader:
             self.problems.add("geometry.coordinates", f"{hidden} more bad positions not listed")
 
     def position(self, value: object, path: Path) -> Position | None:
+        fast = _plain_position(value)
+        if fast is not None:
+            return fast
         member = format_path(path)
         if isinstance(value, NonFinite):
             return None
@@ -332,3 +336,23 @@ def _across_problem(across_m: float) -> str:
     if km == f"{MAX_ACROSS_M / 1000:,.0f}":
         km = f"{across_m / 1000:,.3f}"
     return f"geometry is {km} km across; the limit is {MAX_ACROSS_M / 1000:,.0f} km (split it)"
+
+
+def _plain_position(value: object) -> Position | None:
+    """The common case, checked without building any message: 2 or 3 finite in-range numbers.
+
+    Anything else (or any doubt) returns None and goes through the full check,
+    which names the problem.
+    """
+    if not isinstance(value, list) or len(value) not in (2, 3):
+        return None
+    try:
+        numbers = [float(v) for v in value if type(v) in (int, float)]
+    except OverflowError:
+        return None
+    if len(numbers) != len(value) or not all(math.isfinite(v) for v in numbers):
+        return None
+    lon, lat = numbers[0], numbers[1]
+    if -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0:
+        return (lon, lat)
+    return None

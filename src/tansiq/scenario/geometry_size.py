@@ -9,6 +9,7 @@ half degree so that a long edge counts through its midpoints too.
 
 from __future__ import annotations
 
+import math
 from itertools import pairwise
 
 import numpy as np
@@ -71,11 +72,27 @@ def across_if_too_large(geometry: shapely.Geometry, limit_m: float = MAX_ACROSS_
 
     ``geometry`` must be contiguous in longitude (see :func:`unwrap_longitudes`).
     """
+    if _box_walk_m(*shapely.bounds(geometry)) <= limit_m:
+        return None
     hull = shapely.segmentize(shapely.convex_hull(geometry), _DENSIFY_DEG)
     points = np.unique(shapely.get_coordinates(hull), axis=0)
     if len(points) < 2:
         return None
     return _largest_distance_if_above(points[:, 0], points[:, 1], limit_m)
+
+
+def _box_walk_m(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> float:
+    """An upper bound of the distance between any two points of a lon/lat box.
+
+    Any two points are joined by a walk along a meridian to the latitude nearest
+    the equator, then along that parallel, then along the other meridian: at most
+    the box's height twice plus its width at that latitude (degree lengths taken at
+    their largest). Most geometries are far below the limit, and skip the geodesics.
+    """
+    nearest_equator = 0.0 if min_lat <= 0.0 <= max_lat else min(abs(min_lat), abs(max_lat))
+    height = (max_lat - min_lat) * 111_700.0
+    width = (max_lon - min_lon) * 111_700.0 * math.cos(math.radians(nearest_equator))
+    return 2 * height + width
 
 
 def _distances_from(lon: float, lat: float, lons: FloatArray, lats: FloatArray) -> FloatArray:
