@@ -33,58 +33,8 @@ SAMPLING_SAGITTA_M = 0.05
 
 
 @dataclass(slots=True)
-class Footprints:
-    """Columns for n volumes (see module docstring). Rows are aligned across all columns."""
-
-    ids: NDArray[np.object_]
-    party: NDArray[np.int64]
-    kind: NDArray[np.int64]
-    buffer_m: FloatArray
-    alt_low: FloatArray
-    alt_high: FloatArray
-    start: FloatArray
-    end: FloatArray
-    geometry: NDArray[np.object_]
-    gtype: NDArray[np.int8]
-    pole: NDArray[np.int8]
-    lon_min: FloatArray
-    lat_min: FloatArray
-    lon_max: FloatArray
-    lat_max: FloatArray
-    step_deg: FloatArray
-    box_min: FloatArray
-    box_max: FloatArray
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def take(self, rows: NDArray[np.int64] | slice) -> Footprints:
-        return Footprints(*[getattr(self, name)[rows] for name in COLUMNS])
-
-    def put(self, rows: NDArray[np.int64] | slice, values: Footprints) -> None:
-        """Overwrite ``rows`` with the rows of ``values``, column by column."""
-        for name in COLUMNS:
-            getattr(self, name)[rows] = getattr(values, name)
-
-    @staticmethod
-    def concat(parts: Sequence[Footprints]) -> Footprints:
-        return Footprints(*[np.concatenate([getattr(p, name) for p in parts]) for name in COLUMNS])
-
-    @property
-    def lon_center(self) -> FloatArray:
-        return (self.lon_min + self.lon_max) / 2
-
-    @property
-    def lat_center(self) -> FloatArray:
-        return (self.lat_min + self.lat_max) / 2
-
-
-COLUMNS = tuple(f.name for f in fields(Footprints))
-
-
-@dataclass(slots=True)
 class Cores:
-    """The columns that the horizontal distance needs, for rows gathered from Footprints."""
+    """The columns that the horizontal distance needs: the core geometry and its bounds."""
 
     geometry: NDArray[np.object_]
     gtype: NDArray[np.int8]
@@ -96,7 +46,8 @@ class Cores:
     step_deg: FloatArray
 
     @staticmethod
-    def gather(source: Footprints | Cores, rows: NDArray[np.int64]) -> Cores:
+    def gather(source: Cores, rows: NDArray[np.int64]) -> Cores:
+        """Just these columns, for ``rows`` of ``source`` (Cores or Footprints)."""
         return Cores(*[getattr(source, name)[rows] for name in CORE_COLUMNS])
 
     def take(self, rows: NDArray[np.int64]) -> Cores:
@@ -114,7 +65,36 @@ class Cores:
         return (self.lat_min + self.lat_max) / 2
 
 
+@dataclass(slots=True)
+class Footprints(Cores):
+    """Columns for n volumes (see module docstring). Rows are aligned across all columns."""
+
+    ids: NDArray[np.object_]
+    party: NDArray[np.int64]
+    kind: NDArray[np.int64]
+    buffer_m: FloatArray
+    alt_low: FloatArray
+    alt_high: FloatArray
+    start: FloatArray
+    end: FloatArray
+    box_min: FloatArray
+    box_max: FloatArray
+
+    def take(self, rows: NDArray[np.int64] | slice) -> Footprints:
+        return Footprints(*[getattr(self, name)[rows] for name in COLUMNS])
+
+    def put(self, rows: NDArray[np.int64] | slice, values: Footprints) -> None:
+        """Overwrite ``rows`` with the rows of ``values``, column by column."""
+        for name in COLUMNS:
+            getattr(self, name)[rows] = getattr(values, name)
+
+    @staticmethod
+    def concat(parts: Sequence[Footprints]) -> Footprints:
+        return Footprints(*[np.concatenate([getattr(p, name) for p in parts]) for name in COLUMNS])
+
+
 CORE_COLUMNS = tuple(f.name for f in fields(Cores))
+COLUMNS = tuple(f.name for f in fields(Footprints))
 
 
 def build_footprints(
