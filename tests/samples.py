@@ -248,7 +248,7 @@ SAMPLE_IDS = [s.name for s in SAMPLES]
 
 HOLE_ISLAND = Sample(
     "hole_island",
-    shapely.box(30.09, 10.09, 30.11, 10.11),
+    shapely.Polygon([(30.1, 10.09), (30.11, 10.1), (30.1, 10.11), (30.09, 10.1)]),
     note="inside POLYGON_WITH_HOLE's hole, about 4.4 km from the hole's ring",
 )
 HOLE_POINT = Sample("hole_point", shapely.Point(30.1, 10.1), note="centre of the hole")
@@ -273,9 +273,7 @@ PARALLEL_60N_INSIDE_PROBE = Sample(
 
 EIGHTY_NORTH_GAP_M = 900.0
 EIGHTY_NORTH_A = Sample("eighty_north_a", shapely.Point(10.0, 80.0))
-EIGHTY_NORTH_B = Sample(
-    "eighty_north_b", shapely.Point(*fwd(10.0, 80.0, 90.0, EIGHTY_NORTH_GAP_M))
-)
+EIGHTY_NORTH_B = Sample("eighty_north_b", shapely.Point(*fwd(10.0, 80.0, 90.0, EIGHTY_NORTH_GAP_M)))
 
 
 # --------------------------------------------------------------------------- #

@@ -14,13 +14,17 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 import shapely
+
 from reference import (
+    GEOD,
     RefPair,
     core_distance,
+    core_edges,
     disagreements,
     geodesic_distance,
     interval_gap,
     reference_conflicts,
+    reference_pair,
     sampled_core_distance_bruteforce,
     separation_for,
 )
@@ -51,7 +55,6 @@ from samples import (
     probe_outside,
     rule,
 )
-
 from tansiq import Conflict, ConflictIndex, Scenario, SeparationRule, Volume, detect
 
 SIX = datetime(2017, 9, 16, 6, 0, 0, tzinfo=UTC).timestamp()
@@ -79,7 +82,9 @@ def index_conflicts(scenario: Scenario) -> dict[tuple[str, str], Conflict]:
     return merged
 
 
-def run(scenario: Scenario, spacing_m: float = 1.0) -> tuple[dict[tuple[str, str], Conflict], dict[tuple[str, str], RefPair]]:
+def run(
+    scenario: Scenario, spacing_m: float = 1.0
+) -> tuple[dict[tuple[str, str], Conflict], dict[tuple[str, str], RefPair]]:
     """``detect`` the scenario, compare with the reference and with a ConflictIndex."""
     conflicts = detect(scenario)
     refs = reference_conflicts(scenario, spacing_m)
@@ -237,6 +242,45 @@ def test_disc_at_known_distance(sample: Sample, distance_m: float) -> None:
     )
 
 
+def _edge_probes(sample: Sample, distance_m: float, limit: int = 8) -> list[shapely.Point]:
+    """Points ``distance_m`` from the lon/lat midpoint of each edge, square to it, both sides."""
+    points = []
+    for lon0, lat0, lon1, lat1 in core_edges(sample.geometry)[:limit]:
+        if (lon0, lat0) == (lon1, lat1):
+            continue
+        mid = ((lon0 + lon1) / 2.0, (lat0 + lat1) / 2.0)
+        along = float(GEOD.inv(mid[0], mid[1], lon1, lat1)[0])
+        for side in (-90.0, 90.0):
+            points.append(shapely.Point(*fwd(*mid, along + side, distance_m + sample.buffer_m)))
+    return points
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=SAMPLE_IDS)
+def test_probes_beside_every_edge(sample: Sample) -> None:
+    """Beside the middle of each edge, where lon/lat-straight and geodesic edges differ most.
+
+    Each probe comes twice, under kinds whose H is just above and just below the
+    reference distance; all in one scenario, checked against the reference.
+    """
+    target = sample.volume("0-sample", "red")
+    volumes = [target]
+    rules = []
+    for n, point in enumerate(_edge_probes(sample, 300.0)):
+        ref = reference_pair(target, make_volume("probe", "blue", point), [], 1.0)
+        if ref.touching:  # inside a polygon
+            continue
+        margin = margin_m(ref.distance_m) + ref.distance_error_m
+        for side, h in (("above", ref.distance_m + margin), ("below", ref.distance_m - margin)):
+            kind = f"probe-{n}-{side}"
+            volumes.append(make_volume(f"{n:02d}-{side}", "blue", point, kind=kind))
+            rules.append(rule("sample", kind, h=h))
+    assert len(volumes) > 1 or sample.geometry.geom_type == "Point"
+    _, refs = run(make_scenario(volumes, rules))
+    for key, ref in refs.items():
+        assert ref.conflict is key[1].endswith("above"), (key, ref)
+        assert not ref.ambiguous
+
+
 # --------------------------------------------------------------------------- #
 # (c) the spec's edge cases
 # --------------------------------------------------------------------------- #
@@ -361,18 +405,43 @@ KINDS_AT_2000_M = fwd(40.21, 35.36, 90.0, 2000.0)
     ("kind_a", "kind_b", "rules", "expected"),
     [
         # the specific rule applies in either order; the strictest wins
-        ("air_strike", "protected_site", [rule(h=100), rule("air_strike", "protected_site", h=3000)], True),
-        ("protected_site", "air_strike", [rule(h=100), rule("air_strike", "protected_site", h=3000)], True),
-        ("air_strike", "protected_site", [rule("protected_site", "air_strike", h=3000), rule(h=100)], True),
+        (
+            "air_strike",
+            "protected_site",
+            [rule(h=100), rule("air_strike", "protected_site", h=3000)],
+            True,
+        ),
+        (
+            "protected_site",
+            "air_strike",
+            [rule(h=100), rule("air_strike", "protected_site", h=3000)],
+            True,
+        ),
+        (
+            "air_strike",
+            "protected_site",
+            [rule("protected_site", "air_strike", h=3000), rule(h=100)],
+            True,
+        ),
         # a rule for other kinds does not apply
-        ("air_strike", "convoy", [rule(h=100), rule("air_strike", "protected_site", h=3000)], False),
+        (
+            "air_strike",
+            "convoy",
+            [rule(h=100), rule("air_strike", "protected_site", h=3000)],
+            False,
+        ),
         # `*` matches any kind, on either side
         ("convoy", "drone_flight", [rule("*", "convoy", h=2500)], True),
         ("drone_flight", "convoy", [rule("*", "convoy", h=2500)], True),
         ("convoy", "convoy", [rule("convoy", "*", h=2500)], True),
         ("drone_flight", "artillery", [rule("*", "convoy", h=2500)], False),
         # a looser rule never relaxes a stricter one
-        ("air_strike", "protected_site", [rule("air_strike", "protected_site", h=3000), rule(h=10)], True),
+        (
+            "air_strike",
+            "protected_site",
+            [rule("air_strike", "protected_site", h=3000), rule(h=10)],
+            True,
+        ),
         # no rule at all: every minimum is 0
         ("air_strike", "protected_site", [], False),
     ],
@@ -430,7 +499,9 @@ def test_same_party_never_conflicts() -> None:
 @pytest.mark.parametrize(("horizontal_m", "expected"), [(1000.0, True), (800.0, False)])
 def test_900_m_at_80_north(horizontal_m: float, expected: bool) -> None:
     conflict, _ = pair(
-        EIGHTY_NORTH_A.volume("a", "red"), EIGHTY_NORTH_B.volume("b", "blue"), [rule(h=horizontal_m)]
+        EIGHTY_NORTH_A.volume("a", "red"),
+        EIGHTY_NORTH_B.volume("b", "blue"),
+        [rule(h=horizontal_m)],
     )
     assert (conflict is not None) is expected
     if conflict is not None:
@@ -488,13 +559,15 @@ def test_edge_along_a_parallel_is_not_a_great_circle(horizontal_m: float, expect
 
 def test_point_inside_a_parallel_edge_polygon() -> None:
     # inside the lon/lat polygon (60.01N > 60N), though south of the edge's great circle
-    conflict, _ = pair(PARALLEL_60N.volume("a", "red"), PARALLEL_60N_INSIDE_PROBE.volume("b", "blue"))
+    conflict, _ = pair(
+        PARALLEL_60N.volume("a", "red"), PARALLEL_60N_INSIDE_PROBE.volume("b", "blue")
+    )
     assert conflict is not None and conflict.horizontal_distance_m == 0.0
 
 
 def test_island_in_a_hole() -> None:
     holed, island = POLYGON_WITH_HOLE.volume("a", "red"), HOLE_ISLAND.volume("b", "blue")
-    gap = core_distance(holed.geometry, island.geometry, 0.5)
+    gap = core_distance(holed.geometry, island.geometry, 1.0)
     assert 4300 < gap.distance_m < 4500
     conflict, _ = pair(holed, island)
     assert conflict is None, "an island inside a hole does not touch the polygon"
@@ -526,15 +599,45 @@ def test_disc_over_the_pole(horizontal_m: float, expected: bool) -> None:
     assert (conflict is not None) is expected
 
 
+ACROSS_THE_POLE = {
+    # the nearest vertex, (-75, 89.96), is 10,043 m away across the pole; the vertex
+    # nearest in longitude, (-120, 89.94), is 11,552 m away
+    "line_north": (shapely.LineString([(-75.0, 89.96), (-120.0, 89.94)]), (100.0, 89.95)),
+    "polygon_north": (
+        shapely.Polygon([(-75.0, 89.96), (-120.0, 89.94), (-80.0, 89.9)]),
+        (100.0, 89.95),
+    ),
+    "polygon_south": (
+        shapely.Polygon([(-75.0, -89.96), (-120.0, -89.94), (-80.0, -89.9)]),
+        (100.0, -89.95),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ACROSS_THE_POLE, ids=list(ACROSS_THE_POLE))
+@pytest.mark.parametrize(("horizontal_m", "expected"), [(10_100.0, True), (10_000.0, False)])
+def test_nearest_point_across_the_pole(case: str, horizontal_m: float, expected: bool) -> None:
+    geometry, point = ACROSS_THE_POLE[case]
+    conflict, ref = pair(
+        vol("a", "red", geometry), vol("b", "blue", shapely.Point(*point)), [rule(h=horizontal_m)]
+    )
+    assert ref.distance_m == pytest.approx(10_043.0, abs=0.1)
+    assert (conflict is not None) is expected
+    if conflict is not None:
+        assert conflict.horizontal_distance_m == pytest.approx(ref.distance_m, abs=10.0)
+
+
 def test_disc_over_the_pole_reaches_a_vertex_at_the_pole() -> None:
-    conflict, _ = pair(POLAR_DISC_OVER_POLE.volume("a", "red"), POLAR_VERTEX_AT_POLE.volume("b", "blue"))
+    conflict, _ = pair(
+        POLAR_DISC_OVER_POLE.volume("a", "red"), POLAR_VERTEX_AT_POLE.volume("b", "blue")
+    )
     assert conflict is not None and conflict.horizontal_distance_m == 0.0
 
 
 def test_order_and_sorting() -> None:
     ids = ["zulu", "alpha", "Mike", "10", "9", "é", "alpha-2", "Alpha"]
     volumes = [vol(i, f"party-{n % 3}", HERE) for n, i in enumerate(ids)]
-    found, _ = run(make_scenario(volumes))
+    run(make_scenario(volumes))
     conflicts = detect(make_scenario(volumes))
     keys = [(c.a, c.b) for c in conflicts]
     expected = sorted(
