@@ -168,4 +168,4 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
         os.close(primary)
     assert proc.returncode == 0
     assert json.loads(out)["conflicts"]
-    assert b"checking pairs" in seen
+    assert b"checking time blocks" in seen

@@ -82,7 +82,12 @@ def _progress(console: Console, enabled: bool) -> Iterator[Callable[[int, int], 
     if not (enabled and console.is_terminal):
         yield None
         return
-    columns = (TextColumn("checking pairs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("checking time blocks"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("pairs", total=None)
 

@@ -41,8 +41,11 @@ def widened_boxes(
     return fp.box_min - grow, fp.box_max + grow, fp.start - half[:, 2], fp.end + half[:, 2]
 
 
-def candidate_pairs(fp: Footprints, table: SeparationTable) -> Iterator[tuple[IntArray, IntArray]]:
-    """Yield chunks of candidate pairs (i, j), i < j, a superset of every conflict."""
+def candidate_pairs(
+    fp: Footprints, table: SeparationTable
+) -> Iterator[tuple[IntArray, IntArray, int, int]]:
+    """Yield (i, j, blocks done, blocks): chunks of candidate pairs (i < j), a superset of
+    every conflict, one chunk per time block."""
     if len(fp) < 2:
         return
     lo, hi, t0, t1 = widened_boxes(fp, table)
@@ -53,6 +56,7 @@ def candidate_pairs(fp: Footprints, table: SeparationTable) -> Iterator[tuple[In
     boxes = shapely.box(lo[:, keep_a], lo[:, keep_b], hi[:, keep_a], hi[:, keep_b])
     for block, members in enumerate(members_of):
         if members.size < 2:
+            yield np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), block + 1, blocks
             continue
         block_boxes = boxes[members]
         left, right = shapely.STRtree(block_boxes).query(block_boxes, predicate="intersects")
@@ -65,7 +69,7 @@ def candidate_pairs(fp: Footprints, table: SeparationTable) -> Iterator[tuple[In
             & (t0[i] <= t1[j])
             & (t0[j] <= t1[i])
         )
-        yield i[ok], j[ok]
+        yield i[ok], j[ok], block + 1, blocks
 
 
 def _time_blocks(t0: FloatArray, t1: FloatArray) -> tuple[IntArray, IntArray, int]:

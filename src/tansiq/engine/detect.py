@@ -14,7 +14,7 @@ from tansiq.engine.pairs import PairVerdict, judge_pairs
 from tansiq.engine.rules import SeparationTable
 from tansiq.scenario.model import Scenario, Volume
 
-#: called with (pairs judged so far, candidate pairs found so far)
+#: called with (parts done, parts): the theater is judged one time block after another
 Progress = Callable[[int, int], None]
 CHUNK = 200_000
 
@@ -26,15 +26,13 @@ def detect(scenario: Scenario, progress: Progress | None = None) -> list[Conflic
     party_codes = _intern([v.party for v in volumes])
     fp = build_footprints(volumes, table.codes(v.kind for v in volumes), party_codes)
     conflicts: list[Conflict] = []
-    judged = 0
-    for left, right in candidate_pairs(fp, table):
+    for left, right, done, parts in candidate_pairs(fp, table):
         for start in range(0, len(left), CHUNK):
             i, j = left[start : start + CHUNK], right[start : start + CHUNK]
             verdict = judge_pairs(fp, i, fp, j, table)
             conflicts.extend(_conflicts(volumes, i[verdict.rows], j[verdict.rows], verdict))
-            judged += len(i)
-            if progress is not None:
-                progress(judged, judged)
+        if progress is not None:
+            progress(done, parts)
     conflicts.sort(key=lambda c: (c.a, c.b))
     return conflicts
 

@@ -15,13 +15,16 @@ from itertools import pairwise
 import numpy as np
 import numpy.typing as npt
 import shapely
-from pyproj import Geod
+from pyproj import Geod, Proj
 
 MAX_SPAN_DEG = 180.0
 MAX_ACROSS_M = 2_000_000.0
 _DENSIFY_DEG = 0.5
 # When a geometry is too large, the distance in the message may be this much short.
 _REPORT_TOLERANCE_M = 100.0
+# Past this many hull points, a grid keeps one per cell (see _centre_and_fewer_points).
+_MAX_POINTS = 2000
+_FIRST_CELL_M = 50.0
 
 _GEOD = Geod(ellps="WGS84")
 
@@ -72,46 +75,70 @@ def across_if_too_large(geometry: shapely.Geometry, limit_m: float = MAX_ACROSS_
 
     ``geometry`` must be contiguous in longitude (see :func:`unwrap_longitudes`).
     """
-    if _box_walk_m(*shapely.bounds(geometry)) <= limit_m:
-        return None
     hull = shapely.segmentize(shapely.convex_hull(geometry), _DENSIFY_DEG)
     points = np.unique(shapely.get_coordinates(hull), axis=0)
     if len(points) < 2:
         return None
-    return _largest_distance_if_above(points[:, 0], points[:, 1], limit_m)
+    lons, lats = points[:, 0], points[:, 1]
+    # Two points are never farther apart than twice the farthest point from a centre:
+    # geometries well under the limit (nearly all of them) stop here.
+    centre = ((lons.min() + lons.max()) / 2, (lats.min() + lats.max()) / 2)
+    if 2 * _distances_from(centre, lons, lats).max() <= limit_m:
+        return None
+    centre, lons, lats = _centre_and_fewer_points(centre, lons, lats)
+    return _largest_distance_if_above(centre, lons, lats, limit_m)
 
 
-def _box_walk_m(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> float:
-    """An upper bound of the distance between any two points of a lon/lat box.
-
-    Any two points are joined by a walk along a meridian to the latitude nearest
-    the equator, then along that parallel, then along the other meridian: at most
-    the box's height twice plus its width at that latitude (degree lengths taken at
-    their largest). Most geometries are far below the limit, and skip the geodesics.
-    """
-    nearest_equator = 0.0 if min_lat <= 0.0 <= max_lat else min(abs(min_lat), abs(max_lat))
-    height = (max_lat - min_lat) * 111_700.0
-    width = (max_lon - min_lon) * 111_700.0 * math.cos(math.radians(nearest_equator))
-    return 2 * height + width
-
-
-def _distances_from(lon: float, lat: float, lons: FloatArray, lats: FloatArray) -> FloatArray:
+def _distances_from(centre: tuple[float, float], lons: FloatArray, lats: FloatArray) -> FloatArray:
+    """Geodesic distances in metres from ``centre`` (lon, lat) to each point."""
+    lon, lat = centre
     _, _, distances = _GEOD.inv(np.full_like(lons, lon), np.full_like(lats, lat), lons, lats)
     return np.asarray(distances, dtype=np.float64)
 
 
-def _largest_distance_if_above(lons: FloatArray, lats: FloatArray, limit_m: float) -> float | None:
+def _centre_and_fewer_points(
+    guess: tuple[float, float], lons: FloatArray, lats: FloatArray
+) -> tuple[tuple[float, float], FloatArray, FloatArray]:
+    """A centre close to that of the smallest circle around the points, and at most
+    ``_MAX_POINTS`` of the points.
+
+    The centre is found in an azimuthal equidistant projection around the last
+    guess (twice, to converge); the closer it is, the tighter the bounds of
+    :func:`_largest_distance_if_above`. Above ``_MAX_POINTS``, one point is kept
+    per cell of a grid in that projection (the cell doubling until few enough
+    remain), which can only make the size found smaller, by about two cell
+    diagonals: the cost of a worst case that would otherwise be n².
+    """
+    lon_0, lat_0 = guess
+    for _ in range(2):
+        projection = Proj(proj="aeqd", lon_0=lon_0, lat_0=lat_0, ellps="WGS84")
+        xs, ys = projection(lons, lats)
+        circle = shapely.minimum_bounding_circle(shapely.multipoints(np.c_[xs, ys]))
+        centroid = shapely.centroid(circle)
+        lon_0, lat_0 = projection(centroid.x, centroid.y, inverse=True)
+    cell = _FIRST_CELL_M
+    keep = np.arange(len(lons))
+    while len(keep) > _MAX_POINTS:
+        cells = np.floor(np.c_[xs, ys] / cell).astype(np.int64)
+        keep = np.unique(cells, axis=0, return_index=True)[1]
+        cell *= 2
+    return (float(lon_0), float(lat_0)), lons[keep], lats[keep]
+
+
+def _largest_distance_if_above(
+    centre: tuple[float, float], lons: FloatArray, lats: FloatArray, limit_m: float
+) -> float | None:
     """The largest distance between two of the points if it is above ``limit_m``, else ``None``.
 
     All pairs would cost n² geodesic inversions. Instead each point keeps an
     upper bound on its distance to the farthest point: first through the
-    triangle inequality around a centre, then, each time a point's distances are
-    computed, through that point. The point with the largest bound is measured
-    next, until no bound can beat the limit (or, once above it, the best found).
-    The answer is exact at the limit; above it, within ``_REPORT_TOLERANCE_M``.
+    triangle inequality around ``centre``, then, each time a point's distances
+    are computed, through that point. The point with the largest bound is
+    measured next, until no bound can beat the limit (or, once above it, the
+    best found). The answer is exact at the limit; above it, within
+    ``_REPORT_TOLERANCE_M``.
     """
-    min_lon, min_lat, max_lon, max_lat = lons.min(), lats.min(), lons.max(), lats.max()
-    from_centre = _distances_from((min_lon + max_lon) / 2, (min_lat + max_lat) / 2, lons, lats)
+    from_centre = _distances_from(centre, lons, lats)
     bounds = from_centre + from_centre.max()
     best = 0.0
     while True:
@@ -119,7 +146,7 @@ def _largest_distance_if_above(lons: FloatArray, lats: FloatArray, limit_m: floa
         threshold = limit_m if best <= limit_m else best + _REPORT_TOLERANCE_M
         if bounds[index] <= threshold:
             break
-        distances = _distances_from(float(lons[index]), float(lats[index]), lons, lats)
+        distances = _distances_from((float(lons[index]), float(lats[index])), lons, lats)
         farthest = float(distances.max())
         best = max(best, farthest)
         bounds = np.minimum(bounds, distances + farthest)
