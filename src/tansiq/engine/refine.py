@@ -64,7 +64,11 @@ def core_distances(a: Cores, b: Cores, limit: FloatArray) -> FloatArray:
 
 def _touching(a: Cores, b: Cores, frame: FloatArray) -> NDArray[np.bool_]:
     hit = np.zeros(len(a), dtype=bool)
-    for turn in (0.0, -360.0, 360.0):
+    # after the frame shift the centres are within 180°: another turn can only meet
+    # when the two spans add up to a whole circle
+    widest = float((a.lon_max - a.lon_min).max() + (b.lon_max - b.lon_min).max())
+    turns = (0.0, -360.0, 360.0) if widest >= 360.0 else (0.0,)
+    for turn in turns:
         shift = frame + turn
         near = (
             ~hit
