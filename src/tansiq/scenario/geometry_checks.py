@@ -201,8 +201,8 @@ class _CoordinateReader:
 
     def ring(self, value: object, path: Path) -> Ring | None:
         ring = self.positions(value, path, "ring")
-        if not isinstance(value, list):
-            return None
+        if not isinstance(value, list) or (value and _looks_like_number(value[0])):
+            return None  # not a list of positions: reported by positions()
         ok = ring is not None
         if len(value) < 4:
             self.problems.add(
@@ -228,6 +228,13 @@ class _CoordinateReader:
             return None
         if not value:
             self.problems.add(format_path(path), "empty polygon (it needs an exterior ring)")
+            return None
+        if isinstance(value[0], list) and value[0] and _looks_like_number(value[0][0]):
+            self.problems.add(
+                format_path(path),
+                "must be a Polygon (a list of rings), got a list of positions "
+                "(a ring is one more level of [ ])",
+            )
             return None
         rings = [self.ring(item, (*path, index)) for index, item in enumerate(value)]
         good = [ring for ring in rings if ring is not None]

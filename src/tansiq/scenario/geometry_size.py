@@ -75,6 +75,8 @@ def across_if_too_large(geometry: shapely.Geometry, limit_m: float = MAX_ACROSS_
 
     ``geometry`` must be contiguous in longitude (see :func:`unwrap_longitudes`).
     """
+    if _box_walk_m(*shapely.bounds(geometry)) <= limit_m:
+        return None
     hull = shapely.segmentize(shapely.convex_hull(geometry), _DENSIFY_DEG)
     points = np.unique(shapely.get_coordinates(hull), axis=0)
     if len(points) < 2:
@@ -89,6 +91,20 @@ def across_if_too_large(geometry: shapely.Geometry, limit_m: float = MAX_ACROSS_
     return _largest_distance_if_above(centre, lons, lats, limit_m)
 
 
+def _box_walk_m(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> float:
+    """An upper bound of the distance between any two points of a lon/lat box.
+
+    Any two points are joined by a walk along a meridian to the latitude nearest
+    the equator, then along that parallel, then along the other meridian: at most
+    the box's height twice plus its width at that latitude (degree lengths taken at
+    their largest). Most geometries are far below the limit, and skip the geodesics.
+    """
+    nearest_equator = 0.0 if min_lat <= 0.0 <= max_lat else min(abs(min_lat), abs(max_lat))
+    height = (max_lat - min_lat) * 111_700.0
+    width = (max_lon - min_lon) * 111_700.0 * math.cos(math.radians(nearest_equator))
+    return 2 * height + width
+
+
 def _distances_from(centre: tuple[float, float], lons: FloatArray, lats: FloatArray) -> FloatArray:
     """Geodesic distances in metres from ``centre`` (lon, lat) to each point."""
     lon, lat = centre
@@ -99,16 +115,28 @@ def _distances_from(centre: tuple[float, float], lons: FloatArray, lats: FloatAr
 def _centre_and_fewer_points(
     guess: tuple[float, float], lons: FloatArray, lats: FloatArray
 ) -> tuple[tuple[float, float], FloatArray, FloatArray]:
-    """A centre close to that of the smallest circle around the points, and at most
-    ``_MAX_POINTS`` of the points.
+    """At most ``_MAX_POINTS`` of the points, and a centre close to that of the
+    smallest circle around them.
 
-    The centre is found in an azimuthal equidistant projection around the last
-    guess (twice, to converge); the closer it is, the tighter the bounds of
-    :func:`_largest_distance_if_above`. Above ``_MAX_POINTS``, one point is kept
-    per cell of a grid in that projection (the cell doubling until few enough
-    remain), which can only make the size found smaller, by about two cell
-    diagonals: the cost of a worst case that would otherwise be n².
+    Both are worked out in an azimuthal equidistant projection around the last
+    guess. Above ``_MAX_POINTS``, one point is kept per cell of a grid (the cell
+    doubling until few enough remain), which can only make the size found
+    smaller, by about two cell diagonals: the price of a worst case that would
+    otherwise cost n². The centre is that of the smallest enclosing circle in
+    the projection (twice, to converge); the closer it is to the true one, the
+    tighter the bounds of :func:`_largest_distance_if_above`.
     """
+    projection = Proj(proj="aeqd", lon_0=guess[0], lat_0=guess[1], ellps="WGS84")
+    xs, ys = projection(lons, lats)
+    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+        return guess, lons, lats  # a point antipodal to the guess: any centre is still correct
+    cell = _FIRST_CELL_M
+    while len(lons) > _MAX_POINTS:
+        cells = np.floor(np.c_[xs, ys] / cell).astype(np.int64)
+        keep = np.unique(cells, axis=0, return_index=True)[1]
+        if len(keep) <= _MAX_POINTS:
+            lons, lats = lons[keep], lats[keep]
+        cell *= 2
     lon_0, lat_0 = guess
     for _ in range(2):
         projection = Proj(proj="aeqd", lon_0=lon_0, lat_0=lat_0, ellps="WGS84")
@@ -116,13 +144,9 @@ def _centre_and_fewer_points(
         circle = shapely.minimum_bounding_circle(shapely.multipoints(np.c_[xs, ys]))
         centroid = shapely.centroid(circle)
         lon_0, lat_0 = projection(centroid.x, centroid.y, inverse=True)
-    cell = _FIRST_CELL_M
-    keep = np.arange(len(lons))
-    while len(keep) > _MAX_POINTS:
-        cells = np.floor(np.c_[xs, ys] / cell).astype(np.int64)
-        keep = np.unique(cells, axis=0, return_index=True)[1]
-        cell *= 2
-    return (float(lon_0), float(lat_0)), lons[keep], lats[keep]
+        if not (np.isfinite(lon_0) and np.isfinite(lat_0)):
+            return guess, lons, lats
+    return (float(lon_0), float(lat_0)), lons, lats
 
 
 def _largest_distance_if_above(
