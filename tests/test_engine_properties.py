@@ -197,25 +197,31 @@ _TIMES = st.one_of(
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> Scenario:
-    lat = draw(
-        st.one_of(
-            st.floats(-89.5, 89.5),
-            st.sampled_from([0.0, 60.0, -60.0, 80.0, 89.0, 89.5, -89.5]),
-            # around the pole itself: geodesics pass over it (polygons that would
-            # wrap around it are not valid lon/lat geometries and are skipped)
-            st.sampled_from([89.9, -89.9, 89.97]),
+def scenarios(draw: st.DrawFn, around_the_pole: bool = False) -> Scenario:
+    """Random small scenarios near a random centre (or, ``around_the_pole``, at a pole)."""
+    if around_the_pole:
+        # volumes all around a pole: shortest paths pass over it, and the point of
+        # a footprint nearest in longitude is often not the nearest on the ground
+        # (polygons that would wrap around the pole are not valid lon/lat geometries
+        # and are skipped)
+        lon, lat = 0.0, draw(st.sampled_from([90.0, -90.0]))
+        scale = draw(st.sampled_from([1000.0, 5000.0, 20_000.0]))
+    else:
+        lat = draw(
+            st.one_of(
+                st.floats(-89.5, 89.5),
+                st.sampled_from([0.0, 60.0, -60.0, 80.0, 89.0, 89.5, -89.5]),
+            )
         )
-    )
-    lon = draw(
-        st.one_of(
-            st.floats(-180.0, 180.0),
-            st.floats(179.0, 180.0),
-            st.floats(-180.0, -179.0),
-            st.sampled_from([180.0, -180.0, 179.9999, -179.9999, 0.0]),
+        lon = draw(
+            st.one_of(
+                st.floats(-180.0, 180.0),
+                st.floats(179.0, 180.0),
+                st.floats(-180.0, -179.0),
+                st.sampled_from([180.0, -180.0, 179.9999, -179.9999, 0.0]),
+            )
         )
-    )
-    scale = draw(st.sampled_from(SCALES_M))
+        scale = draw(st.sampled_from(SCALES_M))
     n = draw(st.integers(2, 8))
     n_parties = draw(st.integers(2, 3))
     ids = draw(st.permutations(IDS))[:n]
@@ -297,6 +303,19 @@ def _everything_rule(horizontal_m: float) -> SeparationRule:
 @given(scenarios())
 def test_detect_matches_reference(scenario: Scenario) -> None:
     check(scenario)
+
+
+@settings(ENGINE_SETTINGS, max_examples=max(1, ENGINE_SETTINGS.max_examples // 2))
+@given(scenarios(around_the_pole=True))
+def test_detect_matches_reference_around_the_pole(scenario: Scenario) -> None:
+    check(scenario)
+
+
+@settings(ENGINE_SETTINGS, max_examples=max(1, ENGINE_SETTINGS.max_examples // 2))
+@given(scenarios(around_the_pole=True))
+def test_distances_match_reference_around_the_pole(scenario: Scenario) -> None:
+    refs = check(with_rules(scenario, [_everything_rule(3_000_000.0)]))
+    assert all(r.conflict for r in refs.values())
 
 
 @ENGINE_SETTINGS

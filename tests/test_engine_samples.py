@@ -680,3 +680,19 @@ def test_many_samples_together() -> None:
     expected = {k for k, r in refs.items() if r.conflict}
     assert expected <= set(found) | {k for k, r in refs.items() if r.ambiguous}
     assert np.isfinite([c.horizontal_distance_m for c in found.values()]).all()
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.35, 0.5, 0.65, 0.8])
+@pytest.mark.parametrize("side", [-1.0, 1.0])
+def test_edge_across_the_equator_bends_both_ways(fraction: float, side: float) -> None:
+    """A lon/lat-straight edge across the equator is S-shaped on the ground: points
+    beside it, north and south of the equator, are measured to the true edge."""
+    start, end = (10.0, -0.45), (10.9, 0.45)
+    on_edge = (start[0] + fraction * (end[0] - start[0]), start[1] + fraction * (end[1] - start[1]))
+    beside = fwd(*on_edge, 135.0 + 90.0 * (1 + side), 300.0)
+    edge = vol("a", "red", shapely.LineString([start, end]))
+    probe = vol("b", "blue", shapely.Point(beside))
+    conflict, ref = pair(edge, probe, [rule(h=1_000.0)])
+    assert conflict is not None
+    measured = conflict.horizontal_distance_m
+    assert ref.distance_m - ref.distance_error_m - 0.01 <= measured <= ref.distance_m + 0.01

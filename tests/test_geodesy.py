@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
+import math
 
-from tansiq.engine.geodesy import ecef, ecef_box_of_lonlat_box
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from pyproj import Geod
+
+from tansiq.engine import kernel
+from tansiq.engine.geodesy import E2, A, ecef, ecef_box_of_lonlat_box
+from tansiq.engine.proj_geodesic import GEOD_INVERSE, WGS84
 
 lat = st.floats(-90, 90)
 lon = st.floats(-180, 180)
@@ -36,3 +42,68 @@ def test_box_across_the_antimeridian_reaches_the_negative_x_axis() -> None:
     lo, hi = ecef_box_of_lonlat_box(*[np.array([v]) for v in (179.0, 0.0, 181.0, 1.0)])
     assert lo[0, 0] == -6378137.0
     assert lo[0, 1] < 0 < hi[0, 1]
+
+
+def test_proj_geod_inverse_through_ctypes_agrees_with_geod_inv() -> None:
+    """The compiled stage calls PROJ's geod_inverse itself: it must give Geod.inv's answers."""
+    rng = np.random.default_rng(7)
+    lon1, lon2 = rng.uniform(-180, 180, 500), rng.uniform(-540, 540, 500)
+    lat1, lat2 = rng.uniform(-90, 90, 500), rng.uniform(-90, 90, 500)
+    _, _, expected = Geod(ellps="WGS84").inv(lon1, lat1, lon2, lat2)
+    scratch = np.zeros(3)
+    got = [
+        kernel._geodesic(GEOD_INVERSE, WGS84, np.array([x1, y1, x2, y2]), 0, scratch)
+        for x1, y1, x2, y2 in zip(lon1, lat1, lon2, lat2, strict=True)
+    ]
+    assert np.array_equal(np.array(got), np.asarray(expected))
+    one_degree = kernel._geodesic(GEOD_INVERSE, WGS84, np.array([10.0, 0.0, 10.0, 1.0]), 0, scratch)
+    assert one_degree == pytest.approx(110_574.4, abs=0.1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.floats(-180, 180),
+    st.floats(-89, 89),
+    st.floats(-1, 1),
+    st.floats(-1, 1),
+    st.floats(-3, 3),
+    st.floats(-3, 3),
+    st.sampled_from([(0.0, 1.0), (0.0, 0.5), (0.25, 0.375)]),
+)
+# an edge centred on the equator and on the projection's centre: its image is an S
+# whose middle lies exactly on the chord
+@example(10.0, -0.5, 1.0, 1.0, 0.5, 0.5, (0.0, 1.0))
+@example(-70.0, -0.8, -0.6, 1.0, -0.3, 0.5, (0.25, 0.75))
+def test_sagitta_bounds_how_far_a_projected_edge_strays_from_its_chord(
+    lon: float,
+    lat: float,
+    dlon: float,
+    dlat: float,
+    centre_dlon: float,
+    centre_dlat: float,
+    piece: tuple[float, float],
+) -> None:
+    """The exact stage's lower bounds rest on this: every point of a piece's image lies
+    within the piece's sagitta of its chord (edges across the equator bend both ways)."""
+    lat1 = max(-90.0, min(90.0, lat + dlat))
+    dlat = lat1 - lat
+    lon0, lat0 = lon + centre_dlon, max(-89.9, min(89.9, lat + centre_dlat))
+    phi0 = math.radians(lat0)
+    w = 1 - E2 * math.sin(phi0) ** 2
+    proj = np.array(
+        [lon0, math.sin(phi0), math.cos(phi0), A / math.sqrt(w), A * (1 - E2) / w**1.5, 0.0]
+    )
+
+    def image(t: float) -> tuple[float, float]:
+        x, y = kernel._project(lon + t * dlon, lat + t * dlat, *proj[:5])
+        return float(x), float(y)
+
+    t0, t1 = piece
+    (x0, y0), (x1, y1) = image(t0), image(t1)
+    five = [image(t0 + q * (t1 - t0)) for q in kernel.FRACTIONS]
+    sagitta = kernel._sagitta(np.array(five).ravel(), 0)
+    worst = 0.0
+    for q in np.linspace(0.0, 1.0, 401):
+        x, y = image(t0 + q * (t1 - t0))
+        worst = max(worst, math.hypot(x - (x0 + q * (x1 - x0)), y - (y0 + q * (y1 - y0))))
+    assert worst <= sagitta + 1e-6

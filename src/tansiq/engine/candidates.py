@@ -17,17 +17,19 @@ is emitted only in the first block both share.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from tansiq.engine.boxindex import spread_axes
 from tansiq.engine.footprints import Footprints
 from tansiq.engine.geodesy import FloatArray
+from tansiq.engine.kernel import BOX_MAX, BOX_MIN, BUFFER, END, KIND, START
 from tansiq.engine.rules import SeparationTable
 
 IntArray = NDArray[np.int64]
+_Number = TypeVar("_Number", float, FloatArray)
 MAX_BLOCKS = 4096
 
 
@@ -36,9 +38,26 @@ def widened_boxes(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """(box_min, box_max, t_start, t_end) widened as the module docstring says."""
     half = table.widening(fp.kind)
-    # plus the decision slack of pairs.decision_slack and a metre for rounding in ECEF
-    grow = (fp.buffer_m + half[:, 0] * 1.001 + 1.0)[:, None]
+    grow = _growth(fp.buffer_m, half[:, 0])[:, None]
     return fp.box_min - grow, fp.box_max + grow, fp.start - half[:, 2], fp.end + half[:, 2]
+
+
+def widened_box_of_one(fp: Footprints, table: SeparationTable) -> FloatArray:
+    """:func:`widened_boxes` of a single volume as one row (x0, y0, z0, t0, x1, y1, z1, t1)."""
+    row = fp.num[0].tolist()
+    half_h, _, half_t = table.widening_of(int(fp.cat[0, KIND]))
+    grow = _growth(row[BUFFER], half_h)
+    box: FloatArray = np.array([
+        row[BOX_MIN] - grow, row[BOX_MIN + 1] - grow, row[BOX_MIN + 2] - grow, row[START] - half_t,
+        row[BOX_MAX] + grow, row[BOX_MAX + 1] + grow, row[BOX_MAX + 2] + grow, row[END] + half_t,
+    ])  # fmt: skip
+    return box
+
+
+def _growth(buffer_m: _Number, half_horizontal: _Number) -> _Number:
+    """How far a box grows: the buffer, half the largest minimum plus the decision slack
+    (kernel.decision_slack, at most 0.1 %), and a metre for rounding in ECEF."""
+    return buffer_m + half_horizontal * 1.001 + 1.0
 
 
 def candidate_pairs(
@@ -102,3 +121,13 @@ def _block_members(first: IntArray, last: IntArray, blocks: int) -> list[IntArra
     owner, block = owner[order], block[order]
     bounds = np.searchsorted(block, np.arange(blocks + 1))
     return [owner[bounds[k] : bounds[k + 1]] for k in range(blocks)]
+
+
+def spread_axes(lo: FloatArray, hi: FloatArray) -> tuple[int, int]:
+    """The two Earth-centred axes to index: drop the one most aligned with the volumes' 'up'."""
+    centre = (lo[:, :3] + hi[:, :3]) / 2
+    norm = np.linalg.norm(centre, axis=1, keepdims=True)
+    mean = np.abs((centre / np.where(norm > 0, norm, 1.0)).mean(axis=0))
+    drop = int(np.argmax(mean))
+    keep = [axis for axis in range(3) if axis != drop]
+    return keep[0], keep[1]

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import shapely
 
 from tansiq.scenario.model import Volume
 
 
-@dataclass(frozen=True, slots=True)
-class Conflict:
+class Conflict(NamedTuple):
     """Two volumes of different parties closer than their separation.
 
     ``a < b`` as strings. Each gap is 0 where the two overlap in that dimension.
     ``horizontal_m``, ``vertical_m`` and ``time_s`` are the separation that applied.
+    An immutable record (a named tuple: a check can return hundreds, and a theater
+    millions, so it is the cheapest immutable object Python makes).
     """
 
     a: str

@@ -26,11 +26,14 @@ def detect(scenario: Scenario, progress: Progress | None = None) -> list[Conflic
     party_codes = _intern([v.party for v in volumes])
     fp = build_footprints(volumes, table.codes(v.kind for v in volumes), party_codes)
     conflicts: list[Conflict] = []
+    side = fp.kernel_side()
     for left, right, done, parts in candidate_pairs(fp, table):
         for start in range(0, len(left), CHUNK):
             i, j = left[start : start + CHUNK], right[start : start + CHUNK]
-            verdict = judge_pairs(fp, i, fp, j, table)
-            conflicts.extend(_conflicts(volumes, i[verdict.rows], j[verdict.rows], verdict))
+            verdict = judge_pairs(side, i, side, j, table)
+            first = [volumes[k] for k in i[verdict.rows].tolist()]
+            second = [volumes[k] for k in j[verdict.rows].tolist()]
+            conflicts.extend(make_conflicts(first, second, verdict))
         if progress is not None:
             progress(done, parts)
     conflicts.sort(key=lambda c: (c.a, c.b))
@@ -42,32 +45,26 @@ def _intern(values: list[str]) -> NDArray[np.int64]:
     return np.array([codes.setdefault(v, len(codes)) for v in values], dtype=np.int64)
 
 
-def _conflicts(
-    volumes: Sequence[Volume],
-    rows_a: NDArray[np.int64],
-    rows_b: NDArray[np.int64],
-    verdict: PairVerdict,
+def make_conflicts(
+    left: Sequence[Volume], right: Sequence[Volume], verdict: PairVerdict
 ) -> list[Conflict]:
+    """The conflicts of a verdict, the k-th between ``left[k]`` and ``right[k]``, ids so that a < b.
+
+    Columns become Python floats in one call each: per-element numpy scalars would
+    cost more than the objects themselves.
+    """
     out = []
-    for k, (ra, rb) in enumerate(zip(rows_a.tolist(), rows_b.tolist(), strict=True)):
-        out.append(make_conflict(volumes[ra], volumes[rb], verdict, k))
+    for va, vb, h_gap, v_gap, t_gap, (h, v, t) in zip(
+        left,
+        right,
+        verdict.horizontal_gap.tolist(),
+        verdict.vertical_gap.tolist(),
+        verdict.time_gap.tolist(),
+        verdict.minimums.tolist(),
+        strict=True,
+    ):
+        first, second = (vb, va) if vb.id < va.id else (va, vb)
+        out.append(
+            Conflict(first.id, second.id, h_gap, v_gap, t_gap, h, v, t, first, second)
+        )
     return out
-
-
-def make_conflict(va: Volume, vb: Volume, verdict: PairVerdict, k: int) -> Conflict:
-    """The k-th conflict of a verdict between ``va`` and ``vb``, ids ordered so that a < b."""
-    if vb.id < va.id:
-        va, vb = vb, va
-    h, v, t = verdict.minimums[k]
-    return Conflict(
-        a=va.id,
-        b=vb.id,
-        horizontal_distance_m=float(verdict.horizontal_gap[k]),
-        vertical_gap_m=float(verdict.vertical_gap[k]),
-        time_gap_s=float(verdict.time_gap[k]),
-        horizontal_m=float(h),
-        vertical_m=float(v),
-        time_s=float(t),
-        volume_a=va,
-        volume_b=vb,
-    )

@@ -1,100 +1,146 @@
 """Per-volume derived columns the engine works on, built once for many volumes at a time.
 
-A :class:`Footprints` holds, for n volumes, struct-of-arrays columns: the core
-geometry put into one continuous longitude frame (a MultiPolygon split at the
-antimeridian becomes one piece spanning ±180), its lon/lat bounds, the exact
-Earth-centred box of those bounds, how finely to sample it when locating
-closest points, and the volume's altitude band, time window, party and kind.
+A :class:`Footprints` holds, for n volumes: the core geometry put into one
+continuous longitude frame (a MultiPolygon split at the antimeridian becomes one
+piece spanning ±180) and its outline as flat coordinates, its lon/lat bounds, the
+exact Earth-centred box of those bounds, and the volume's altitude band, time
+window, party and kind.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from tansiq.engine.geodesy import (
-    MEAN_RADIUS,
-    FloatArray,
-    ecef_box_of_lonlat_box,
+from tansiq.engine.geodesy import FloatArray, ecef_box_of_lonlat_box, ecef_box_of_one
+from tansiq.engine.kernel import (
+    ALT_HIGH,
+    ALT_LOW,
+    AREA,
+    BOX_MAX,
+    BOX_MIN,
+    BUFFER,
+    CAT_COLUMNS,
+    END,
+    GTYPE,
+    KIND,
+    LAT_MAX,
+    LAT_MIN,
+    LINE,
+    LON_MAX,
+    LON_MIN,
+    NUM_COLUMNS,
+    PARTY,
+    POINT,
+    POLE,
+    START,
 )
+from tansiq.engine.outlines import Outlines, build_outlines
 from tansiq.scenario.model import Volume
 
-POINT, LINE, AREA = 0, 1, 2
 MULTIPOLYGON = 6  # shapely's type id
 NORTH_POLE, SOUTH_POLE = 1, 2
-#: the longest ground length of one degree (of latitude, near the poles), metres
-MAX_DEGREE_M = 111_700.0
-#: how far, at most, a sampled chord may stray from the true edge while locating closest points
-SAMPLING_SAGITTA_M = 0.05
 
 
 @dataclass(slots=True)
-class Cores:
-    """The columns that the horizontal distance needs: the core geometry and its bounds."""
+class Footprints:
+    """Columns for n volumes (see module docstring). Rows are aligned across all columns.
 
+    ``num`` and ``cat`` hold the numeric and integer columns named in
+    :mod:`tansiq.engine.kernel` (row-major, one row per volume, the layout the
+    compiled stage reads); the properties below are views of single columns.
+    """
+
+    ids: NDArray[np.object_]
     geometry: NDArray[np.object_]
-    gtype: NDArray[np.int8]
-    pole: NDArray[np.int8]
-    lon_min: FloatArray
-    lat_min: FloatArray
-    lon_max: FloatArray
-    lat_max: FloatArray
-    step_deg: FloatArray
-
-    @staticmethod
-    def gather(source: Cores, rows: NDArray[np.int64]) -> Cores:
-        """Just these columns, for ``rows`` of ``source`` (Cores or Footprints)."""
-        return Cores(*[getattr(source, name)[rows] for name in CORE_COLUMNS])
-
-    def take(self, rows: NDArray[np.int64]) -> Cores:
-        return Cores.gather(self, rows)
+    num: FloatArray
+    cat: NDArray[np.int64]
+    outlines: Outlines
 
     def __len__(self) -> int:
-        return len(self.geometry)
+        return len(self.num)
+
+    def kernel_side(self) -> KernelSide:
+        o = self.outlines
+        return (self.num, self.cat, o.xy, o.part_start, o.row_part)
+
+    @property
+    def party(self) -> NDArray[np.int64]:
+        return self.cat[:, PARTY]
+
+    @property
+    def kind(self) -> NDArray[np.int64]:
+        return self.cat[:, KIND]
+
+    @property
+    def gtype(self) -> NDArray[np.int64]:
+        return self.cat[:, GTYPE]
+
+    @property
+    def pole(self) -> NDArray[np.int64]:
+        return self.cat[:, POLE]
+
+    @property
+    def buffer_m(self) -> FloatArray:
+        return self.num[:, BUFFER]
+
+    @property
+    def alt_low(self) -> FloatArray:
+        return self.num[:, ALT_LOW]
+
+    @property
+    def alt_high(self) -> FloatArray:
+        return self.num[:, ALT_HIGH]
+
+    @property
+    def start(self) -> FloatArray:
+        return self.num[:, START]
+
+    @property
+    def end(self) -> FloatArray:
+        return self.num[:, END]
+
+    @property
+    def box_min(self) -> FloatArray:
+        return self.num[:, BOX_MIN : BOX_MIN + 3]
+
+    @property
+    def box_max(self) -> FloatArray:
+        return self.num[:, BOX_MAX : BOX_MAX + 3]
+
+    @property
+    def lon_min(self) -> FloatArray:
+        return self.num[:, LON_MIN]
+
+    @property
+    def lon_max(self) -> FloatArray:
+        return self.num[:, LON_MAX]
+
+    @property
+    def lat_min(self) -> FloatArray:
+        return self.num[:, LAT_MIN]
+
+    @property
+    def lat_max(self) -> FloatArray:
+        return self.num[:, LAT_MAX]
 
     @property
     def lon_center(self) -> FloatArray:
-        return (self.lon_min + self.lon_max) / 2
+        centre: FloatArray = (self.lon_min + self.lon_max) / 2
+        return centre
 
     @property
     def lat_center(self) -> FloatArray:
-        return (self.lat_min + self.lat_max) / 2
+        centre: FloatArray = (self.lat_min + self.lat_max) / 2
+        return centre
 
 
-@dataclass(slots=True)
-class Footprints(Cores):
-    """Columns for n volumes (see module docstring). Rows are aligned across all columns."""
-
-    ids: NDArray[np.object_]
-    party: NDArray[np.int64]
-    kind: NDArray[np.int64]
-    buffer_m: FloatArray
-    alt_low: FloatArray
-    alt_high: FloatArray
-    start: FloatArray
-    end: FloatArray
-    box_min: FloatArray
-    box_max: FloatArray
-
-    def take(self, rows: NDArray[np.int64] | slice) -> Footprints:
-        return Footprints(*[getattr(self, name)[rows] for name in COLUMNS])
-
-    def put(self, rows: NDArray[np.int64] | slice, values: Footprints) -> None:
-        """Overwrite ``rows`` with the rows of ``values``, column by column."""
-        for name in COLUMNS:
-            getattr(self, name)[rows] = getattr(values, name)
-
-    @staticmethod
-    def concat(parts: Sequence[Footprints]) -> Footprints:
-        return Footprints(*[np.concatenate([getattr(p, name) for p in parts]) for name in COLUMNS])
-
-
-CORE_COLUMNS = tuple(f.name for f in fields(Cores))
-COLUMNS = tuple(f.name for f in fields(Footprints))
+#: what :func:`tansiq.engine.kernel.judge` reads of one side: num, cat and the outlines
+KernelSide = tuple[FloatArray, NDArray[np.int64], FloatArray, NDArray[np.int64], NDArray[np.int64]]
 
 
 def build_footprints(
@@ -109,50 +155,69 @@ def build_footprints(
     ids = np.empty(n, dtype=object)
     ids[:] = [v.id for v in volumes]
     type_ids = shapely.get_type_id(geoms)
-    gtype = np.where(type_ids == 0, POINT, np.where(type_ids == 1, LINE, AREA)).astype(np.int8)
+    gtype = np.where(type_ids == 0, POINT, np.where(type_ids == 1, LINE, AREA))
+    num = np.empty((n, NUM_COLUMNS))
+    num[:, [ALT_LOW, ALT_HIGH, START, END, BUFFER]] = np.array(
+        [(v.altitude_low, v.altitude_high, v.start, v.end, v.buffer_m) for v in volumes],
+        dtype=np.float64,
+    ).reshape(n, 5)
     bounds = shapely.bounds(geoms).reshape(n, 4)
-    lon_min, lat_min, lon_max, lat_max = (bounds[:, i].copy() for i in range(4))
-    pole = (
-        np.where(lat_max >= 90.0, NORTH_POLE, 0) | np.where(lat_min <= -90.0, SOUTH_POLE, 0)
-    ).astype(np.int8)
-    box_min, box_max = ecef_box_of_lonlat_box(lon_min, lat_min, lon_max, lat_max)
-    return Footprints(
-        ids=ids,
-        party=np.asarray(party_codes, dtype=np.int64),
-        kind=np.asarray(kind_codes, dtype=np.int64),
-        buffer_m=np.array([v.buffer_m for v in volumes], dtype=np.float64),
-        alt_low=np.array([v.altitude_low for v in volumes], dtype=np.float64),
-        alt_high=np.array([v.altitude_high for v in volumes], dtype=np.float64),
-        start=np.array([v.start for v in volumes], dtype=np.float64),
-        end=np.array([v.end for v in volumes], dtype=np.float64),
-        geometry=geoms,
-        gtype=gtype,
-        pole=pole,
-        lon_min=lon_min,
-        lat_min=lat_min,
-        lon_max=lon_max,
-        lat_max=lat_max,
-        step_deg=_sampling_step_deg(lon_min, lat_min, lon_max, lat_max),
-        box_min=box_min,
-        box_max=box_max,
+    num[:, [LON_MIN, LAT_MIN, LON_MAX, LAT_MAX]] = bounds
+    box_min, box_max = ecef_box_of_lonlat_box(
+        bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3]
     )
+    num[:, BOX_MIN : BOX_MIN + 3] = box_min
+    num[:, BOX_MAX : BOX_MAX + 3] = box_max
+    cat = np.empty((n, CAT_COLUMNS), dtype=np.int64)
+    cat[:, PARTY] = party_codes
+    cat[:, KIND] = kind_codes
+    cat[:, GTYPE] = gtype
+    cat[:, POLE] = np.where(bounds[:, 3] >= 90.0, NORTH_POLE, 0) | np.where(
+        bounds[:, 1] <= -90.0, SOUTH_POLE, 0
+    )
+    return Footprints(ids, geoms, num, cat, build_outlines(geoms, gtype == AREA))
 
 
-def _sampling_step_deg(
-    lon_min: FloatArray, lat_min: FloatArray, lon_max: FloatArray, lat_max: FloatArray
-) -> FloatArray:
-    """Longest piece, in degrees, when sampling edges to locate closest points.
+def footprint_of_one(volume: Volume, kind_code: int, party_code: int) -> Footprints:
+    """:func:`build_footprints` for one volume, on plain floats.
 
-    An edge straight in lon/lat is a curve on the ground (a parallel's geodesic
-    curvature is tan φ / R, plus what the projection adds): pieces are short enough
-    that a chord strays at most ``SAMPLING_SAGITTA_M`` from the true edge, which
-    bounds how much the located closest points can miss the true minimum by.
+    ``ConflictIndex.check`` and single adds build one footprint per call; the
+    vectorised builder's two dozen numpy calls would cost more than the check.
     """
-    abs_lat = np.minimum(np.maximum(np.abs(lat_min), np.abs(lat_max)), 89.9999)
-    curvature = (np.tan(np.radians(abs_lat)) + 1.0) / MEAN_RADIUS
-    step_m = np.sqrt(8 * SAMPLING_SAGITTA_M / curvature)
-    result: FloatArray = step_m / MAX_DEGREE_M
-    return result
+    geometry = volume.geometry
+    if isinstance(geometry, shapely.MultiPolygon):
+        geometry = _continuous_frame(geometry)
+    lon0, lat0, lon1, lat1 = geometry.bounds
+    box_lo, box_hi = ecef_box_of_one(lon0, lat0, lon1, lat1)
+    num = np.array(
+        [[
+            volume.altitude_low, volume.altitude_high, volume.start, volume.end, volume.buffer_m,
+            *box_lo, *box_hi, lon0, lat0, lon1, lat1,
+        ]]
+    )  # fmt: skip
+    if isinstance(geometry, shapely.Point):
+        gtype, rings = POINT, [geometry]
+    elif isinstance(geometry, shapely.LineString):
+        gtype, rings = LINE, [geometry]
+    elif isinstance(geometry, shapely.Polygon):
+        gtype, rings = AREA, [geometry.exterior, *geometry.interiors]
+    else:
+        gtype, rings = AREA, shapely.get_rings(shapely.get_parts(geometry)).tolist()
+    pole = (NORTH_POLE if lat1 >= 90.0 else 0) | (SOUTH_POLE if lat0 <= -90.0 else 0)
+    cat = np.array([[party_code, kind_code, gtype, pole]], dtype=np.int64)
+    if len(rings) == 1:
+        xy = shapely.get_coordinates(rings[0])
+        part_start = np.array([0, len(xy)], dtype=np.int64)
+    else:
+        xy, part_of = shapely.get_coordinates(rings, return_index=True)
+        part_start = np.zeros(len(rings) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(part_of, minlength=len(rings)), out=part_start[1:])
+    outlines = Outlines(xy, part_start, np.array([0, len(rings)], dtype=np.int64))
+    ids = np.empty(1, dtype=object)
+    ids[0] = volume.id
+    geometries = np.empty(1, dtype=object)
+    geometries[0] = geometry
+    return Footprints(ids, geometries, num, cat, outlines)
 
 
 def _continuous_frame(geometry: shapely.Geometry) -> shapely.Geometry:

@@ -1,10 +1,12 @@
 """WGS 84 helpers for the engine: the ellipsoid, Earth-centred coordinates, a local projection.
 
-pyproj's :class:`~pyproj.Geod` gives exact geodesic distances; what pyproj does not
-offer is a projection whose centre changes from one pair of volumes to the next
-inside one vectorised call, so :func:`local_forward`/:func:`local_inverse` are
-written here. They only locate closest points: every distance the engine
-reports is measured afterwards with ``Geod.inv`` between two real points.
+PROJ gives exact geodesic distances (:mod:`tansiq.engine.proj_geodesic`); what
+pyproj does not offer is a projection whose centre changes from one pair of
+volumes to the next inside one vectorised call, so :func:`local_forward` /
+:func:`local_inverse` are written here (the compiled exact stage has its own copy
+of the forward formulas). They only locate closest points: every distance the
+engine reports is measured afterwards with ``geod_inverse`` between two real
+points.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
-from pyproj import Geod
 
 FloatArray = NDArray[np.float64]
 
@@ -24,19 +25,6 @@ B = A * (1 - F)
 MEAN_RADIUS = (2 * A + B) / 3
 #: one degree of latitude is at least this long on the ground (at the equator), metres
 MIN_DEGREE_M = 110_574.0
-
-GEOD = Geod(ellps="WGS84")
-
-
-def geodesic_distance(
-    lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray
-) -> FloatArray:
-    """Exact ellipsoidal distance (Karney's algorithm, via pyproj) between point pairs, metres."""
-    if len(lon1) == 0:
-        return np.zeros(0)
-    _, _, dist = GEOD.inv(lon1, lat1, lon2, lat2)
-    return np.asarray(dist, dtype=np.float64)
-
 
 def prime_vertical_radius(lat_rad: FloatArray) -> FloatArray:
     return A / np.sqrt(1 - E2 * np.sin(lat_rad) ** 2)
@@ -78,7 +66,7 @@ def ecef_box_of_lonlat_box(
     """
     if len(lon0) == 1:
         # one box (ConflictIndex.check, add): plain floats are ~10x faster than numpy here
-        lo, hi = _ecef_box_one(float(lon0[0]), float(lat0[0]), float(lon1[0]), float(lat1[0]))
+        lo, hi = ecef_box_of_one(float(lon0[0]), float(lat0[0]), float(lon1[0]), float(lat1[0]))
         return np.array([lo]), np.array([hi])
     phi0, phi1 = np.radians(lat0), np.radians(lat1)
     lam0, lam1 = np.radians(lon0), np.radians(lon1)
@@ -115,7 +103,7 @@ def _cos_range_one(lo: float, hi: float) -> tuple[float, float]:
     return cmin, cmax
 
 
-def _ecef_box_one(
+def ecef_box_of_one(
     lon0: float, lat0: float, lon1: float, lat1: float
 ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     """:func:`ecef_box_of_lonlat_box` for a single box, same formulas on floats."""

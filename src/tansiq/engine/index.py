@@ -9,16 +9,24 @@ the three Earth-centred axes and time, each volume's box widened as in
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tansiq.engine.boxindex import BoxIndex
-from tansiq.engine.candidates import widened_boxes
+from tansiq.engine.candidates import widened_box_of_one, widened_boxes
 from tansiq.engine.conflict import Conflict
-from tansiq.engine.detect import make_conflict
-from tansiq.engine.footprints import Footprints, build_footprints
-from tansiq.engine.pairs import interval_gap, judge_pairs
+from tansiq.engine.detect import make_conflicts
+from tansiq.engine.footprints import (
+    Footprints,
+    KernelSide,
+    build_footprints,
+    footprint_of_one,
+)
+from tansiq.engine.kernel import CAT_COLUMNS, NUM_COLUMNS
+from tansiq.engine.outlines import OutlineStore, reserve
+from tansiq.engine.pairs import judge_pairs
 from tansiq.engine.rules import SeparationTable
 from tansiq.errors import DuplicateVolume, UnknownVolume
 from tansiq.scenario.model import SeparationRule, Volume
@@ -32,7 +40,11 @@ class ConflictIndex:
         self._parties: dict[str, int] = {}
         self._slot_of: dict[str, int] = {}
         self._volumes: list[Volume | None] = []
-        self._rows: Footprints | None = None  # capacity rows; the first len(_volumes) are used
+        # columns of the stored volumes, with spare rows: the first len(_volumes) are used
+        self._num = np.zeros((1024, NUM_COLUMNS))
+        self._cat = np.zeros((1024, CAT_COLUMNS), dtype=np.int64)
+        self._outlines = OutlineStore()
+        self._stored_view: KernelSide | None = None
         self._tree = BoxIndex()
 
     def __len__(self) -> int:
@@ -62,9 +74,13 @@ class ConflictIndex:
         if not batch:
             return
         fp = self._footprints(batch)
-        boxes = self._tree_boxes(fp)
+        boxes = (
+            widened_box_of_one(fp, self._table)[None, :]
+            if len(batch) == 1
+            else self._tree_boxes(fp)
+        )
         slots = np.arange(len(self._volumes), len(self._volumes) + len(batch), dtype=np.int64)
-        self._store(fp, slots)
+        self._store(fp)
         self._volumes.extend(batch)
         for v, slot in zip(batch, slots.tolist(), strict=True):
             self._slot_of[v.id] = slot
@@ -79,62 +95,48 @@ class ConflictIndex:
 
     def check(self, volume: Volume) -> list[Conflict]:
         """Every stored volume (other than one with the same id) in conflict with ``volume``."""
-        if self._rows is None:
+        if not self._volumes:
             return []
         fp = self._footprints([volume])
-        box = self._tree_boxes(fp)[0]
+        box = widened_box_of_one(fp, self._table)
         slots = self._tree.query(box[:4], box[4:])
         own = self._slot_of.get(volume.id)
         if own is not None:
             slots = slots[slots != own]
-        slots = self._plausible(fp, slots)
         if slots.size == 0:
             return []
-        verdict = judge_pairs(
-            fp, np.zeros(slots.size, dtype=np.int64), self._rows, slots, self._table
-        )
-        out = []
-        for k, slot in enumerate(slots[verdict.rows].tolist()):
-            stored = self._volumes[slot]
-            assert stored is not None
-            out.append(make_conflict(volume, stored, verdict, k))
+        query = np.zeros(slots.size, dtype=np.int64)
+        verdict = judge_pairs(fp.kernel_side(), query, self._stored(), slots, self._table)
+        stored = [self._volumes[slot] for slot in slots[verdict.rows].tolist()]
+        out = make_conflicts([volume] * len(stored), cast(list[Volume], stored), verdict)
         out.sort(key=lambda c: (c.a, c.b))
         return out
 
-    def _plausible(self, fp: Footprints, slots: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Drop candidates of the same party or outside the vertical or time minimum.
-
-        The same tests judge_pairs makes, on a few stored columns only, so that the
-        full rows are gathered for the survivors alone.
-        """
-        if slots.size == 0:
-            return slots
-        rows = self._rows
-        assert rows is not None
-        minimums = self._table.pair_minimums(np.repeat(fp.kind, slots.size), rows.kind[slots])
-        vgap = interval_gap(fp.alt_low, fp.alt_high, rows.alt_low[slots], rows.alt_high[slots])
-        tgap = interval_gap(fp.start, fp.end, rows.start[slots], rows.end[slots])
-        keep = (
-            (rows.party[slots] != fp.party[0]) & (vgap <= minimums[:, 1]) & (tgap <= minimums[:, 2])
-        )
-        kept: NDArray[np.int64] = slots[keep]
-        return kept
-
-    def _store(self, fp: Footprints, slots: NDArray[np.int64]) -> None:
-        """Write rows at ``slots``, growing the columns by doubling (amortised O(1) per add)."""
-        needed = int(slots[-1]) + 1
-        if self._rows is None or needed > len(self._rows):
+    def _stored(self) -> KernelSide:
+        """The stored columns as the exact stage reads them (views, kept until the next add)."""
+        if self._stored_view is None:
             used = len(self._volumes)
-            # grow by a quarter: amortised O(1) per add without doubling a 1M-row table
-            current = len(self._rows) if self._rows is not None else 0
-            capacity = max(needed, current + current // 4, 1024)
-            spare = capacity - used - len(fp)
-            old = [self._rows.take(slice(0, used))] if self._rows is not None else []
-            self._rows = Footprints.concat([*old, fp, fp.take(np.zeros(spare, dtype=np.int64))])
-        else:
-            self._rows.put(slots, fp)
+            o = self._outlines.view()
+            self._stored_view = (
+                self._num[:used], self._cat[:used], o.xy, o.part_start, o.row_part
+            )
+        return self._stored_view
+
+    def _store(self, fp: Footprints) -> None:
+        """Append rows, growing the columns by a quarter (amortised O(1) per add)."""
+        used = len(self._volumes)
+        self._num = reserve(self._num, used + len(fp))
+        self._cat = reserve(self._cat, used + len(fp))
+        self._num[used : used + len(fp)] = fp.num
+        self._cat[used : used + len(fp)] = fp.cat
+        self._outlines.append(fp.outlines)
+        self._stored_view = None
 
     def _footprints(self, volumes: Sequence[Volume]) -> Footprints:
+        if len(volumes) == 1:
+            v = volumes[0]
+            party = self._parties.setdefault(v.party, len(self._parties))
+            return footprint_of_one(v, self._table.code(v.kind), party)
         kinds = self._table.codes(v.kind for v in volumes)
         parties = np.array(
             [self._parties.setdefault(v.party, len(self._parties)) for v in volumes], dtype=np.int64

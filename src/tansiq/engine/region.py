@@ -14,10 +14,14 @@ import numpy as np
 import shapely
 
 from tansiq.engine.footprints import build_footprints
-from tansiq.engine.geodesy import FloatArray, local_forward, local_inverse
+from tansiq.engine.geodesy import MEAN_RADIUS, FloatArray, local_forward, local_inverse
 from tansiq.scenario.model import Volume
 
 QUAD_SEGMENTS = 32
+#: how far a drawn chord may stray from the true edge (straight in lon/lat), metres
+DRAWING_SAGITTA_M = 0.05
+#: the longest ground length of one degree (of latitude, near the poles), metres
+MAX_DEGREE_M = 111_700.0
 
 
 def overlap_regions(
@@ -27,7 +31,7 @@ def overlap_regions(
     frame = float(np.round((fp.lon_center[0] - fp.lon_center[1]) / 360.0) * 360.0)
     lon0 = float((fp.lon_center[0] + fp.lon_center[1] + frame) / 2)
     lat0 = float((fp.lat_center[0] + fp.lat_center[1]) / 2)
-    step = float(fp.step_deg.min())
+    step = _drawing_step_deg(float(np.abs([fp.lat_min, fp.lat_max]).max()))
 
     def forward(coords: FloatArray, shift: float) -> FloatArray:
         x, y = local_forward(
@@ -71,3 +75,14 @@ def _within(
         line = shapely.shortest_line(footprint, other_core)
         return shapely.get_point(line, 0)
     return region
+
+
+def _drawing_step_deg(abs_lat: float) -> float:
+    """Longest drawn piece of an edge, in degrees, near latitude ``abs_lat``.
+
+    An edge straight in lon/lat is a curve on the ground (a parallel's geodesic
+    curvature is tan φ / R, plus what the projection adds): pieces are short enough
+    that a chord strays at most ``DRAWING_SAGITTA_M`` from the true edge.
+    """
+    curvature = (np.tan(np.radians(min(abs_lat, 89.9999))) + 1.0) / MEAN_RADIUS
+    return float(np.sqrt(8 * DRAWING_SAGITTA_M / curvature) / MAX_DEGREE_M)

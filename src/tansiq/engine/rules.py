@@ -52,6 +52,11 @@ class SeparationTable:
         h, v, t = self._matrix[self.code(kind_a), self.code(kind_b)]
         return float(h), float(v), float(t)
 
+    @property
+    def matrix(self) -> NDArray[np.float64]:
+        """(kinds, kinds, 3): the (H, V, T) minimums of each pair of kind codes."""
+        return self._matrix
+
     def pair_minimums(
         self, codes_a: NDArray[np.int64], codes_b: NDArray[np.int64]
     ) -> NDArray[np.float64]:
@@ -61,6 +66,11 @@ class SeparationTable:
     def widening(self, codes: NDArray[np.int64]) -> NDArray[np.float64]:
         """(n, 3): half of the largest (H, V, T) any partner could impose on each kind."""
         return self._max_for_kind[codes] / 2.0
+
+    def widening_of(self, code: int) -> tuple[float, float, float]:
+        """:meth:`widening` of one kind code, as floats."""
+        h, v, t = self._max_for_kind[code].tolist()
+        return h / 2.0, v / 2.0, t / 2.0
 
     def _register(self, kind: str) -> int:
         code = len(self._kinds)
