@@ -7,8 +7,16 @@ single handler that renders any of them without a traceback::
     TansiqError                  exit 1, HTTP 500
     ├── InputError               exit 2, HTTP 400   the caller sent something wrong
     │   ├── ScenarioInvalid      exit 2, HTTP 422   a scenario breaks the spec (all problems listed)
-    │   └── ScenarioUnreadable   exit 2, HTTP 400   the file cannot be read at all
-    └── UnknownVolume            exit 1, HTTP 404   an id that the index does not hold
+    │   ├── ScenarioUnreadable   exit 2, HTTP 400   the file cannot be read at all
+    │   ├── DuplicateVolume      exit 2, HTTP 409   a volume id the index already holds
+    │   └── PartyExists          exit 2, HTTP 409   a party id that is taken
+    ├── UnknownVolume            exit 1, HTTP 404   an id that the index does not hold
+    ├── UnknownParty             exit 1, HTTP 404   a party id that the store does not hold
+    ├── UnknownFiling            exit 1, HTTP 404   a filing that is missing or another party's
+    ├── StaleVersion             exit 1, HTTP 412   a change based on an outdated version
+    ├── FilingGone               exit 1, HTTP 409   a change to a cancelled filing
+    ├── Unauthorized             exit 1, HTTP 401   a missing, unknown or revoked API token
+    └── StoreUnusable            exit 1, HTTP 500   the store's file cannot be opened or used
 """
 
 from __future__ import annotations
@@ -65,3 +73,73 @@ class DuplicateVolume(InputError):
     def __init__(self, volume_id: str) -> None:
         self.volume_id = volume_id
         super().__init__(f"a volume with id {volume_id!r} is already stored")
+
+
+class PartyExists(InputError):
+    """A party id is already taken."""
+
+    http_status = 409
+
+    def __init__(self, party_id: str) -> None:
+        self.party_id = party_id
+        super().__init__(f"a party with id {party_id!r} already exists")
+
+
+class UnknownParty(TansiqError):
+    """A party id that the store does not hold."""
+
+    http_status = 404
+
+    def __init__(self, party_id: str) -> None:
+        self.party_id = party_id
+        super().__init__(f"no party with id {party_id!r}")
+
+
+class Unauthorized(TansiqError):
+    """A request without a valid API token. The message never says which part was wrong."""
+
+    http_status = 401
+
+    def __init__(self) -> None:
+        super().__init__("missing, unknown or revoked API token")
+
+
+class StoreUnusable(TansiqError):
+    """The store's file cannot be opened, is not a Tansiq store, or is from a newer version."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        super().__init__(f"cannot use the store {path!r}: {reason}")
+
+
+class UnknownFiling(TansiqError):
+    """A filing id the caller may not see: missing, or another party's (the same answer)."""
+
+    http_status = 404
+
+    def __init__(self, filing_id: str) -> None:
+        self.filing_id = filing_id
+        super().__init__(f"no filing with id {filing_id!r}")
+
+
+class StaleVersion(TansiqError):
+    """A change was based on a version of a filing that is no longer the latest."""
+
+    http_status = 412
+
+    def __init__(self, filing_id: str, expected: int, current: int) -> None:
+        self.filing_id = filing_id
+        self.current = current
+        super().__init__(
+            f"filing {filing_id!r} is at version {current}, not {expected}: read it again"
+        )
+
+
+class FilingGone(TansiqError):
+    """A change to a filing that has been cancelled."""
+
+    http_status = 409
+
+    def __init__(self, filing_id: str) -> None:
+        self.filing_id = filing_id
+        super().__init__(f"filing {filing_id!r} is cancelled; file a new one")

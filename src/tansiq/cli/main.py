@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tansiq import __version__
+from tansiq.cli.party import party
 from tansiq.cli.render import conflicts_json, conflicts_table
 from tansiq.engine.detect import detect
 from tansiq.errors import ScenarioInvalid, TansiqError
@@ -75,6 +76,9 @@ def conflicts(scenario: Path, as_json: bool) -> None:
         if not out.is_terminal:
             out = Console(width=200)  # a pipe or file: never cut ids to fit 80 columns
         conflicts_table(found, out)
+
+
+cli.add_command(party)
 
 
 @contextmanager

@@ -1,0 +1,110 @@
+"""``tansiq party``: create parties and manage their API tokens in a store file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from tansiq.service import parties
+from tansiq.store import SqliteStore
+
+DEFAULT_DB = Path("tansiq.db")
+
+DB_OPTION = click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_DB,
+    show_default=True,
+    help="The store file (created if missing; the same file `tansiq serve` uses).",
+)
+
+
+@click.group()
+def party() -> None:
+    """Create parties and manage their API tokens.
+
+    Each party calls the API with `Authorization: Bearer TOKEN`. A token is shown
+    once, when it is made; only a salted digest of it is stored.
+    """
+
+
+@party.command("add")
+@click.argument("party_id", metavar="ID")
+@click.option("--name", required=True, help="The party's name, as others will see it.")
+@click.option(
+    "--lang",
+    required=True,
+    type=click.Choice(sorted(parties.LANGUAGES)),
+    help="The language the party is told in.",
+)
+@click.option(
+    "--coordinator",
+    is_flag=True,
+    help="Make this party a coordinator: it administers parties and theater rules.",
+)
+@DB_OPTION
+def add(party_id: str, name: str, lang: str, coordinator: bool, db: Path) -> None:
+    """Create party ID with its first API token (printed alone on the last line)."""
+    store = SqliteStore(db)
+    try:
+        record, token = parties.add_party(
+            store, party_id, name, lang, "coordinator" if coordinator else "party"
+        )
+    finally:
+        store.close()
+    click.echo(f"created {record.role} {record.id!r} ({record.name}, {record.lang}) in {db}")
+    click.echo("its API token, shown this once:")
+    click.echo(token)
+
+
+@party.command("token")
+@click.argument("party_id", metavar="ID")
+@DB_OPTION
+def token(party_id: str, db: Path) -> None:
+    """Issue another API token for party ID (printed alone on the last line)."""
+    store = SqliteStore(db)
+    try:
+        token_id, text = parties.issue_token(store, party_id)
+    finally:
+        store.close()
+    click.echo(f"new token {token_id} for {party_id!r}, shown this once:")
+    click.echo(text)
+
+
+@party.command("revoke-token")
+@click.argument("party_id", metavar="ID")
+@click.argument("token_id", metavar="TOKEN_ID", required=False)
+@click.option("--all", "revoke_all", is_flag=True, help="Revoke every live token of the party.")
+@DB_OPTION
+def revoke_token(party_id: str, token_id: str | None, revoke_all: bool, db: Path) -> None:
+    """Revoke token TOKEN_ID of party ID (the id `tansiq party list` shows), or --all.
+
+    A revoked token is refused from the next request on.
+    """
+    if (token_id is None) == (not revoke_all):
+        raise click.UsageError("give either TOKEN_ID or --all")
+    store = SqliteStore(db)
+    try:
+        count = parties.revoke_tokens(store, party_id, token_id)
+    finally:
+        store.close()
+    click.echo(f"revoked {count} token{'s' if count != 1 else ''} of {party_id!r}")
+
+
+@party.command("list")
+@DB_OPTION
+def list_parties(db: Path) -> None:
+    """List the parties and the ids of their live tokens (never the tokens)."""
+    store = SqliteStore(db)
+    try:
+        for record in store.list_parties():
+            live = [t.id for t in store.list_tokens(record.id) if t.revoked_at is None]
+            since = datetime.fromtimestamp(record.created_at, UTC).strftime("%Y-%m-%d")
+            click.echo(
+                f"{record.id}\t{record.name}\t{record.lang}\t{record.role}\tsince {since}"
+                f"\ttokens: {', '.join(live) or 'none'}"
+            )
+    finally:
+        store.close()

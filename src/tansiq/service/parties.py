@@ -1,0 +1,107 @@
+"""Parties and their API tokens: create, issue, revoke, authenticate.
+
+A party is created with its first token; the token is returned once and only
+its salted digest is stored (:mod:`tansiq.service.tokens`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+from tansiq.errors import InputError, Unauthorized, UnknownParty
+from tansiq.service import tokens
+from tansiq.store import PartyRecord, Store, TokenRecord
+from tansiq.store.base import Role
+
+Clock = Callable[[], float]
+
+#: the languages parties are told in; each has its message catalog
+LANGUAGES = {"en": "English", "ar": "العربية", "ru": "Русский"}
+ROLES: tuple[Role, ...] = ("party", "coordinator")
+_PARTY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_NAME = 200
+
+
+def add_party(
+    store: Store,
+    party_id: str,
+    name: str,
+    lang: str,
+    role: Role = "party",
+    clock: Clock = time.time,
+) -> tuple[PartyRecord, str]:
+    """Create a party and its first token; return the party and the token's text."""
+    problems = []
+    if not _PARTY_ID.match(party_id):
+        problems.append(
+            f"id: {party_id!r} must be 1 to 64 letters, digits, '.', '_' or '-',"
+            " starting with a letter or digit"
+        )
+    if not name.strip() or len(name) > MAX_NAME:
+        problems.append(f"name: must be 1 to {MAX_NAME} characters, not blank")
+    if lang not in LANGUAGES:
+        problems.append(f"lang: {lang!r} is not one of {', '.join(sorted(LANGUAGES))}")
+    if role not in ROLES:
+        problems.append(f"role: {role!r} is not one of {', '.join(ROLES)}")
+    if problems:
+        raise InputError("; ".join(problems))
+    now = clock()
+    party = PartyRecord(party_id, name.strip(), lang, role, now)
+    with store.transaction():
+        store.add_party(party)
+        _, text = _issue(store, party_id, now)
+    return party, text
+
+
+def issue_token(store: Store, party_id: str, clock: Clock = time.time) -> tuple[str, str]:
+    """A new token for an existing party: (its id, its text)."""
+    with store.transaction():
+        _require_party(store, party_id)
+        return _issue(store, party_id, clock())
+
+
+def revoke_tokens(
+    store: Store, party_id: str, token_id: str | None, clock: Clock = time.time
+) -> int:
+    """Revoke one live token of the party, or all of them (``token_id`` None); return how many."""
+    with store.transaction():
+        _require_party(store, party_id)
+        revoked = store.revoke_tokens(party_id, token_id, clock())
+    if token_id is not None and revoked == 0:
+        raise InputError(f"token: party {party_id!r} has no live token {token_id!r}")
+    return revoked
+
+
+def authenticate(store: Store, authorization: str | None) -> PartyRecord:
+    """The party whose live token is in an ``Authorization: Bearer <token>`` header value."""
+    if authorization is None:
+        raise Unauthorized()
+    scheme, _, text = authorization.strip().partition(" ")
+    parsed = tokens.parse(text.strip()) if scheme.lower() == "bearer" else None
+    if parsed is None:
+        raise Unauthorized()
+    token_id, secret = parsed
+    record = store.get_token(token_id)
+    if record is None or record.revoked_at is not None:
+        raise Unauthorized()
+    if not tokens.matches(secret, record.salt, record.digest):
+        raise Unauthorized()
+    party = store.get_party(record.party_id)
+    if party is None:  # pragma: no cover - a token always has its party (foreign key)
+        raise Unauthorized()
+    return party
+
+
+def _require_party(store: Store, party_id: str) -> PartyRecord:
+    party = store.get_party(party_id)
+    if party is None:
+        raise UnknownParty(party_id)
+    return party
+
+
+def _issue(store: Store, party_id: str, now: float) -> tuple[str, str]:
+    token = tokens.new_token()
+    store.add_token(TokenRecord(token.id, party_id, token.salt, token.digest, now, None))
+    return token.id, token.text

@@ -1,0 +1,276 @@
+"""Filing, replacing and cancelling, each checked against everything filed, atomically.
+
+A :class:`Theater` holds the store (the truth) and a :class:`ConflictIndex` of
+the volumes of every active filing (its mirror in memory, rebuilt from the store
+when the theater opens). Every change runs under one lock and one store
+transaction: the volumes are checked, the filing and the conflicts it opens or
+closes are written, and only after the commit does the index change. Two
+parties filing overlapping operations at the same instant are therefore
+serialised: whichever is second finds the first, and the conflict is recorded
+once, every time.
+
+A filing's volumes are named ``<filing id>/<feature id>`` in the index, so a
+replacement that keeps a feature's id keeps its open conflicts.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from tansiq.engine.conflict import Conflict
+from tansiq.engine.index import ConflictIndex
+from tansiq.errors import FilingGone, InputError, StaleVersion, UnknownFiling
+from tansiq.scenario.model import SeparationRule, Volume
+from tansiq.scenario.reader import parse_scenario
+from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
+from tansiq.store.base import Category
+
+Clock = Callable[[], float]
+CATEGORIES: tuple[Category, ...] = ("operation", "site", "zone")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a change did: the filing's new version and the conflicts it opened or kept."""
+
+    filing: FilingRecord
+    conflicts: tuple[ConflictRecord, ...]
+
+
+class Theater:
+    def __init__(
+        self,
+        store: SqliteStore,
+        separation: Sequence[SeparationRule] = (),
+        clock: Clock = time.time,
+    ) -> None:
+        self._store = store
+        self._separation = tuple(separation)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._index = ConflictIndex(self._separation)
+        self._volume_ids: dict[str, list[str]] = {}
+        everything: list[Volume] = []
+        for filing in store.active_filings():
+            volumes = self._volumes(filing.party_id, filing.id, filing.body)
+            self._volume_ids[filing.id] = [v.id for v in volumes]
+            everything.extend(volumes)
+        self._index.add_many(everything)
+
+    def file(self, party: PartyRecord, category: Category, body: str | bytes) -> Outcome:
+        """File a new operation, site or zone (a FeatureCollection of volumes)."""
+        if category not in CATEGORIES:
+            raise InputError(f"category: {category!r} is not one of {', '.join(CATEGORIES)}")
+        filing_id = f"{category}-{secrets.token_hex(6)}"
+        text = _text(body)
+        volumes = self._volumes(party.id, filing_id, text)
+        with self._lock:
+            now = self._clock()
+            record = FilingRecord(filing_id, party.id, category, 1, "active", text, now)
+            with self._store.transaction():
+                self._store.add_filing_version(record)
+                opened = self._open(record, volumes, now)
+            self._index.add_many(volumes)
+            self._volume_ids[filing_id] = [v.id for v in volumes]
+        return Outcome(record, tuple(opened))
+
+    def replace(
+        self, party: PartyRecord, filing_id: str, expected_version: int, body: str | bytes
+    ) -> Outcome:
+        """A new version of one of the party's filings, if ``expected_version`` is still current.
+
+        Conflicts of volumes that still conflict stay open; those that no longer do
+        are resolved; new ones are opened.
+        """
+        text = _text(body)
+        volumes = self._volumes(party.id, filing_id, text)
+        with self._lock:
+            current = self._own(party, filing_id, expected_version)
+            now = self._clock()
+            record = FilingRecord(
+                filing_id, party.id, current.category, current.version + 1, "active", text, now
+            )
+            keep = {(v.id, c.other) for v in volumes for c in self._pairs(v)}
+            with self._store.transaction():
+                self._store.add_filing_version(record)
+                kept = []
+                for conflict in self._store.open_conflicts_of(filing_id):
+                    if _pair_of(conflict, filing_id) in keep:
+                        kept.append(conflict)
+                    else:
+                        self._store.close_conflict(conflict.id, "resolved", now)
+                already = {_pair_of(c, filing_id) for c in kept}
+                opened = self._open(record, volumes, now, skip=already)
+            for volume_id in self._volume_ids.pop(filing_id, []):
+                self._index.remove(volume_id)
+            self._index.add_many(volumes)
+            self._volume_ids[filing_id] = [v.id for v in volumes]
+        return Outcome(record, tuple(kept + opened))
+
+    def cancel(self, party: PartyRecord, filing_id: str, expected_version: int) -> Outcome:
+        """Cancel one of the party's filings; its open conflicts are withdrawn. History stays."""
+        with self._lock:
+            current = self._own(party, filing_id, expected_version)
+            now = self._clock()
+            record = FilingRecord(
+                filing_id,
+                party.id,
+                current.category,
+                current.version + 1,
+                "cancelled",
+                current.body,
+                now,
+            )
+            with self._store.transaction():
+                self._store.add_filing_version(record)
+                for conflict in self._store.open_conflicts_of(filing_id):
+                    self._store.close_conflict(conflict.id, "withdrawn", now)
+            for volume_id in self._volume_ids.pop(filing_id, []):
+                self._index.remove(volume_id)
+        return Outcome(record, ())
+
+    def filing(self, party: PartyRecord, filing_id: str) -> FilingRecord:
+        """One of the party's own filings, in full. Another party's is 'unknown', as a
+        missing one is: the answer must not reveal that the id exists."""
+        record = self._store.get_filing(filing_id)
+        if record is None or record.party_id != party.id:
+            raise UnknownFiling(filing_id)
+        return record
+
+    def history(self, party: PartyRecord, filing_id: str) -> list[FilingRecord]:
+        self.filing(party, filing_id)
+        return self._store.filing_history(filing_id)
+
+    def _own(self, party: PartyRecord, filing_id: str, expected_version: int) -> FilingRecord:
+        current = self.filing(party, filing_id)
+        if current.state == "cancelled":
+            raise FilingGone(filing_id)
+        if current.version != expected_version:
+            raise StaleVersion(filing_id, expected_version, current.version)
+        return current
+
+    def _pairs(self, volume: Volume) -> list[_Pair]:
+        return [_Pair.of(volume, c) for c in self._index.check(volume)]
+
+    def _open(
+        self,
+        record: FilingRecord,
+        volumes: Sequence[Volume],
+        now: float,
+        skip: set[tuple[str, str]] | None = None,
+    ) -> list[ConflictRecord]:
+        opened = []
+        for volume in volumes:
+            for pair in self._pairs(volume):
+                if skip and (volume.id, pair.other) in skip:
+                    continue
+                other_filing = pair.other.split("/", 1)[0]
+                other = self._index.get(pair.other)
+                start, end = pair.conflict.window
+                conflict = ConflictRecord(
+                    id=0,
+                    volume_a=volume.id,
+                    volume_b=pair.other,
+                    filing_a=record.id,
+                    filing_b=other_filing,
+                    party_a=record.party_id,
+                    party_b=other.party,
+                    state="open",
+                    horizontal_distance_m=pair.conflict.horizontal_distance_m,
+                    vertical_gap_m=pair.conflict.vertical_gap_m,
+                    time_gap_s=pair.conflict.time_gap_s,
+                    window_start=start,
+                    window_end=end,
+                    opened_at=now,
+                    closed_at=None,
+                    acked_a_at=None,
+                    acked_b_at=None,
+                )
+                new_id = self._store.add_conflict(conflict)
+                stored = self._store.get_conflict(new_id)
+                assert stored is not None
+                opened.append(stored)
+        return opened
+
+    def _volumes(self, party_id: str, filing_id: str, body: str) -> list[Volume]:
+        """The volumes of a filing's body, validated as scenario-v1 features of its party."""
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            # let the reader word the refusal (not JSON, not an object, ...)
+            parse_scenario(body)
+            raise InputError("body: must be a GeoJSON FeatureCollection")
+        features = document.get("features")
+        if isinstance(features, list):
+            for feature in features:
+                props = feature.get("properties") if isinstance(feature, dict) else None
+                if isinstance(props, dict):
+                    if props.get("party", party_id) != party_id:
+                        raise InputError(
+                            f"feature {feature.get('id')!r}: properties.party: must be the"
+                            f" filing party {party_id!r} or absent"
+                        )
+                    props["party"] = party_id
+        document["tansiq"] = {
+            "version": 1,
+            "parties": [{"id": party_id, "name": party_id, "lang": "en"}],
+            "separation": [
+                {
+                    "between": list(rule.between),
+                    "horizontal_m": rule.horizontal_m,
+                    "vertical_m": rule.vertical_m,
+                    "time_s": rule.time_s,
+                }
+                for rule in self._separation
+            ],
+        }
+        scenario = parse_scenario(json.dumps(document))
+        return [_renamed(v, f"{filing_id}/{v.id}") for v in scenario.volumes]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    other: str
+    conflict: Conflict
+
+    @staticmethod
+    def of(volume: Volume, conflict: Conflict) -> _Pair:
+        return _Pair(conflict.b if conflict.a == volume.id else conflict.a, conflict)
+
+
+def _pair_of(conflict: ConflictRecord, filing_id: str) -> tuple[str, str]:
+    """(this filing's volume, the other volume) of a stored conflict."""
+    if conflict.filing_a == filing_id:
+        return conflict.volume_a, conflict.volume_b
+    return conflict.volume_b, conflict.volume_a
+
+
+def _renamed(volume: Volume, new_id: str) -> Volume:
+    return Volume(
+        new_id,
+        volume.party,
+        volume.kind,
+        volume.geometry,
+        volume.buffer_m,
+        volume.altitude_low,
+        volume.altitude_high,
+        volume.start,
+        volume.end,
+        volume.properties,
+    )
+
+
+def _text(body: str | bytes) -> str:
+    if isinstance(body, bytes):
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError("body: is not UTF-8") from exc
+    return body

@@ -1,0 +1,135 @@
+"""The store interface: records and one method per operation.
+
+Records are plain frozen dataclasses: no driver type leaves a store. Every
+method that writes does so atomically (all of it or nothing); the service
+groups several in :meth:`Store.transaction` when they must land together.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+Role = Literal["party", "coordinator"]
+
+
+@dataclass(frozen=True, slots=True)
+class PartyRecord:
+    id: str
+    name: str
+    lang: str
+    role: Role
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An API key: its public id, whose it is, and the salted digest of its secret."""
+
+    id: str
+    party_id: str
+    salt: bytes
+    digest: bytes
+    created_at: float
+    revoked_at: float | None
+
+
+Category = Literal["operation", "site", "zone"]
+FilingState = Literal["active", "cancelled"]
+ConflictState = Literal["open", "resolved", "withdrawn"]
+
+
+@dataclass(frozen=True, slots=True)
+class FilingRecord:
+    """One version of a filing: what a party filed (a FeatureCollection, as filed)."""
+
+    id: str
+    party_id: str
+    category: Category
+    version: int
+    state: FilingState
+    body: str
+    filed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictRecord:
+    """A conflict between a volume of each of two filings, and what became of it."""
+
+    id: int
+    volume_a: str
+    volume_b: str
+    filing_a: str
+    filing_b: str
+    party_a: str
+    party_b: str
+    state: ConflictState
+    horizontal_distance_m: float
+    vertical_gap_m: float
+    time_gap_s: float
+    window_start: float
+    window_end: float
+    opened_at: float
+    closed_at: float | None
+    acked_a_at: float | None
+    acked_b_at: float | None
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[None]:
+        """Everything written inside lands together or not at all."""
+        ...
+
+    def add_party(self, party: PartyRecord) -> None:
+        """Raise :class:`tansiq.errors.PartyExists` if the id is taken."""
+        ...
+
+    def get_party(self, party_id: str) -> PartyRecord | None: ...
+
+    def list_parties(self) -> list[PartyRecord]: ...
+
+    def add_token(self, token: TokenRecord) -> None: ...
+
+    def get_token(self, token_id: str) -> TokenRecord | None: ...
+
+    def list_tokens(self, party_id: str) -> list[TokenRecord]: ...
+
+    def revoke_tokens(self, party_id: str, token_id: str | None, at: float) -> int:
+        """Revoke one live token of the party (or all, if ``token_id`` is None); return how many."""
+        ...
+
+    def add_filing_version(self, filing: FilingRecord) -> None:
+        """Record a new version of a filing (the first one creates it)."""
+        ...
+
+    def get_filing(self, filing_id: str, version: int | None = None) -> FilingRecord | None:
+        """The latest version of a filing, or the given one."""
+        ...
+
+    def filing_history(self, filing_id: str) -> list[FilingRecord]: ...
+
+    def active_filings(self) -> list[FilingRecord]:
+        """The latest version of every filing that is not cancelled."""
+        ...
+
+    def add_conflict(self, conflict: ConflictRecord) -> int:
+        """Store an open conflict (its ``id`` is ignored); return its id."""
+        ...
+
+    def get_conflict(self, conflict_id: int) -> ConflictRecord | None: ...
+
+    def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]: ...
+
+    def close_conflict(self, conflict_id: int, state: ConflictState, at: float) -> None: ...
+
+    def acknowledge_conflict(
+        self, conflict_id: int, side: Literal["a", "b"], at: float
+    ) -> None: ...
+
+    def conflicts_of_party(
+        self, party_id: str, state: ConflictState | None = None
+    ) -> list[ConflictRecord]: ...
+
+    def close(self) -> None: ...
+

@@ -1,0 +1,328 @@
+"""The embedded store: one SQLite file in WAL mode, the default for ``tansiq serve``.
+
+WAL lets readers work while one writer commits; ``synchronous=FULL`` makes a
+commit durable once it returns (a filing acknowledged with 2xx survives a kill
+of the process or of the machine). The schema is versioned with SQLite's
+``user_version``; opening an older file migrates it, a newer one is refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from pathlib import Path
+from typing import Literal
+
+from tansiq.errors import PartyExists, StoreUnusable
+from tansiq.store.base import (
+    ConflictRecord,
+    ConflictState,
+    FilingRecord,
+    PartyRecord,
+    Role,
+    TokenRecord,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE party (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    lang        TEXT NOT NULL,
+    role        TEXT NOT NULL CHECK (role IN ('party', 'coordinator')),
+    created_at  REAL NOT NULL
+) STRICT;
+CREATE TABLE token (
+    id          TEXT PRIMARY KEY,
+    party_id    TEXT NOT NULL REFERENCES party (id),
+    salt        BLOB NOT NULL,
+    digest      BLOB NOT NULL,
+    created_at  REAL NOT NULL,
+    revoked_at  REAL
+) STRICT;
+CREATE INDEX token_by_party ON token (party_id);
+CREATE TABLE filing_version (
+    id          TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    party_id    TEXT NOT NULL REFERENCES party (id),
+    category    TEXT NOT NULL CHECK (category IN ('operation', 'site', 'zone')),
+    state       TEXT NOT NULL CHECK (state IN ('active', 'cancelled')),
+    body        TEXT NOT NULL,
+    filed_at    REAL NOT NULL,
+    PRIMARY KEY (id, version)
+) STRICT;
+CREATE TABLE filing (
+    id          TEXT PRIMARY KEY,
+    version     INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    FOREIGN KEY (id, version) REFERENCES filing_version (id, version)
+) STRICT;
+CREATE INDEX filing_by_state ON filing (state);
+CREATE TABLE conflict (
+    id          INTEGER PRIMARY KEY,
+    volume_a    TEXT NOT NULL,
+    volume_b    TEXT NOT NULL,
+    filing_a    TEXT NOT NULL REFERENCES filing (id),
+    filing_b    TEXT NOT NULL REFERENCES filing (id),
+    party_a     TEXT NOT NULL REFERENCES party (id),
+    party_b     TEXT NOT NULL REFERENCES party (id),
+    state       TEXT NOT NULL CHECK (state IN ('open', 'resolved', 'withdrawn')),
+    horizontal_distance_m REAL NOT NULL,
+    vertical_gap_m        REAL NOT NULL,
+    time_gap_s            REAL NOT NULL,
+    window_start REAL NOT NULL,
+    window_end   REAL NOT NULL,
+    opened_at   REAL NOT NULL,
+    closed_at   REAL,
+    acked_a_at  REAL,
+    acked_b_at  REAL
+) STRICT;
+CREATE INDEX conflict_by_filing_a ON conflict (filing_a, state);
+CREATE INDEX conflict_by_filing_b ON conflict (filing_b, state);
+CREATE INDEX conflict_by_party_a ON conflict (party_a, state);
+CREATE INDEX conflict_by_party_b ON conflict (party_b, state);
+"""
+
+_FILING_COLUMNS = "id, party_id, category, version, state, body, filed_at"
+_CONFLICT_COLUMNS = (
+    "id, volume_a, volume_b, filing_a, filing_b, party_a, party_b, state,"
+    " horizontal_distance_m, vertical_gap_m, time_gap_s, window_start, window_end,"
+    " opened_at, closed_at, acked_a_at, acked_b_at"
+)
+
+
+class SqliteStore:
+    """A :class:`tansiq.store.Store` in one SQLite file (``":memory:"`` for a throwaway one)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreUnusable(self.path, str(exc)) from exc
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            outermost = self._depth == 0
+            if outermost:
+                self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outermost:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outermost:
+                self._db.execute("COMMIT")
+
+    def add_party(self, party: PartyRecord) -> None:
+        with self.transaction():
+            try:
+                self._db.execute(
+                    "INSERT INTO party (id, name, lang, role, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (party.id, party.name, party.lang, party.role, party.created_at),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise PartyExists(party.id) from exc
+
+    def get_party(self, party_id: str) -> PartyRecord | None:
+        row = self._db.execute(
+            "SELECT id, name, lang, role, created_at FROM party WHERE id = ?", (party_id,)
+        ).fetchone()
+        return _party(row) if row else None
+
+    def list_parties(self) -> list[PartyRecord]:
+        rows = self._db.execute(
+            "SELECT id, name, lang, role, created_at FROM party ORDER BY id"
+        ).fetchall()
+        return [_party(row) for row in rows]
+
+    def add_token(self, token: TokenRecord) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO token (id, party_id, salt, digest, created_at, revoked_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    token.id,
+                    token.party_id,
+                    token.salt,
+                    token.digest,
+                    token.created_at,
+                    token.revoked_at,
+                ),
+            )
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        row = self._db.execute(
+            "SELECT id, party_id, salt, digest, created_at, revoked_at FROM token WHERE id = ?",
+            (token_id,),
+        ).fetchone()
+        return TokenRecord(*row) if row else None
+
+    def list_tokens(self, party_id: str) -> list[TokenRecord]:
+        rows = self._db.execute(
+            "SELECT id, party_id, salt, digest, created_at, revoked_at FROM token"
+            " WHERE party_id = ? ORDER BY created_at, id",
+            (party_id,),
+        ).fetchall()
+        return [TokenRecord(*row) for row in rows]
+
+    def revoke_tokens(self, party_id: str, token_id: str | None, at: float) -> int:
+        with self.transaction():
+            if token_id is None:
+                cursor = self._db.execute(
+                    "UPDATE token SET revoked_at = ? WHERE party_id = ? AND revoked_at IS NULL",
+                    (at, party_id),
+                )
+            else:
+                cursor = self._db.execute(
+                    "UPDATE token SET revoked_at = ?"
+                    " WHERE party_id = ? AND id = ? AND revoked_at IS NULL",
+                    (at, party_id, token_id),
+                )
+            return cursor.rowcount
+
+    def add_filing_version(self, filing: FilingRecord) -> None:
+        with self.transaction():
+            self._db.execute(
+                f"INSERT INTO filing_version ({_FILING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    filing.id,
+                    filing.party_id,
+                    filing.category,
+                    filing.version,
+                    filing.state,
+                    filing.body,
+                    filing.filed_at,
+                ),
+            )
+            self._db.execute(
+                "INSERT INTO filing (id, version, state) VALUES (?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE"
+                " SET version = excluded.version, state = excluded.state",
+                (filing.id, filing.version, filing.state),
+            )
+
+    def get_filing(self, filing_id: str, version: int | None = None) -> FilingRecord | None:
+        if version is None:
+            row = self._db.execute(
+                f"SELECT {_qualified('v', _FILING_COLUMNS)} FROM filing f"
+                " JOIN filing_version v ON v.id = f.id AND v.version = f.version WHERE f.id = ?",
+                (filing_id,),
+            ).fetchone()
+        else:
+            row = self._db.execute(
+                f"SELECT {_FILING_COLUMNS} FROM filing_version WHERE id = ? AND version = ?",
+                (filing_id, version),
+            ).fetchone()
+        return FilingRecord(*row) if row else None
+
+    def filing_history(self, filing_id: str) -> list[FilingRecord]:
+        rows = self._db.execute(
+            f"SELECT {_FILING_COLUMNS} FROM filing_version WHERE id = ? ORDER BY version",
+            (filing_id,),
+        ).fetchall()
+        return [FilingRecord(*row) for row in rows]
+
+    def active_filings(self) -> list[FilingRecord]:
+        rows = self._db.execute(
+            f"SELECT {_qualified('v', _FILING_COLUMNS)} FROM filing f"
+            " JOIN filing_version v ON v.id = f.id AND v.version = f.version"
+            " WHERE f.state = 'active' ORDER BY f.id"
+        ).fetchall()
+        return [FilingRecord(*row) for row in rows]
+
+    def add_conflict(self, conflict: ConflictRecord) -> int:
+        with self.transaction():
+            cursor = self._db.execute(
+                f"INSERT INTO conflict ({_CONFLICT_COLUMNS})"
+                " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                astuple_without_id(conflict),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def get_conflict(self, conflict_id: int) -> ConflictRecord | None:
+        row = self._db.execute(
+            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE id = ?", (conflict_id,)
+        ).fetchone()
+        return ConflictRecord(*row) if row else None
+
+    def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]:
+        rows = self._db.execute(
+            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE state = 'open'"
+            " AND (filing_a = ? OR filing_b = ?) ORDER BY id",
+            (filing_id, filing_id),
+        ).fetchall()
+        return [ConflictRecord(*row) for row in rows]
+
+    def close_conflict(self, conflict_id: int, state: ConflictState, at: float) -> None:
+        with self.transaction():
+            self._db.execute(
+                "UPDATE conflict SET state = ?, closed_at = ? WHERE id = ? AND state = 'open'",
+                (state, at, conflict_id),
+            )
+
+    def acknowledge_conflict(self, conflict_id: int, side: Literal["a", "b"], at: float) -> None:
+        column = "acked_a_at" if side == "a" else "acked_b_at"
+        with self.transaction():
+            self._db.execute(
+                f"UPDATE conflict SET {column} = ? WHERE id = ? AND {column} IS NULL",
+                (at, conflict_id),
+            )
+
+    def conflicts_of_party(
+        self, party_id: str, state: ConflictState | None = None
+    ) -> list[ConflictRecord]:
+        query = (
+            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE (party_a = ? OR party_b = ?)"
+        )
+        args: tuple[object, ...] = (party_id, party_id)
+        if state is not None:
+            query += " AND state = ?"
+            args += (state,)
+        rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+        return [ConflictRecord(*row) for row in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _migrate(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise StoreUnusable(
+                self.path,
+                f"written by a newer Tansiq (schema {version}; this one knows {SCHEMA_VERSION})",
+            )
+        if version == 0:
+            self._db.executescript(
+                f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            )
+
+
+def _party(row: tuple[str, str, str, Role, float]) -> PartyRecord:
+    return PartyRecord(*row)
+
+
+def _qualified(table: str, columns: str) -> str:
+    return ", ".join(f"{table}.{c.strip()}" for c in columns.split(","))
+
+
+def astuple_without_id(conflict: ConflictRecord) -> tuple[object, ...]:
+    return tuple(getattr(conflict, f.name) for f in fields(conflict) if f.name != "id")

@@ -1,0 +1,221 @@
+"""Filing, replacing and cancelling through the service, on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from tansiq.errors import (
+    FilingGone,
+    InputError,
+    ScenarioInvalid,
+    ScenarioUnreadable,
+    StaleVersion,
+    UnknownFiling,
+)
+from tansiq.service import parties
+from tansiq.service.theater import Theater
+from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
+
+
+def disc(fid: str, lon: float, lat: float, radius_m: float = 500.0) -> dict[str, object]:
+    return {
+        "type": "Feature",
+        "id": fid,
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {
+            "kind": "patrol",
+            "radius_m": radius_m,
+            "start": "2017-09-16T06:00:00Z",
+            "end": "2017-09-16T18:00:00Z",
+        },
+    }
+
+
+def body(*features: dict[str, object]) -> str:
+    return json.dumps({"type": "FeatureCollection", "features": list(features)})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore(tmp_path / "tansiq.db")
+
+
+@pytest.fixture
+def red(store: SqliteStore) -> PartyRecord:
+    return parties.add_party(store, "red", "Red", "en")[0]
+
+
+@pytest.fixture
+def blue(store: SqliteStore) -> PartyRecord:
+    return parties.add_party(store, "blue", "Blue", "ar")[0]
+
+
+def test_the_second_filing_finds_the_first(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    theater = Theater(store)
+    first = theater.file(red, "operation", body(disc("r1", 40.0, 35.0)))
+    assert first.conflicts == () and first.filing.version == 1
+    second = theater.file(blue, "operation", body(disc("b1", 40.005, 35.0)))
+    (conflict,) = second.conflicts
+    assert conflict.state == "open"
+    assert {conflict.party_a, conflict.party_b} == {"red", "blue"}
+    assert conflict.volume_a == f"{second.filing.id}/b1"
+    assert conflict.volume_b == f"{first.filing.id}/r1"
+    assert conflict.horizontal_distance_m == 0.0  # 455 m apart, 500 m discs
+    assert store.conflicts_of_party("red") == store.conflicts_of_party("blue") == [conflict]
+
+
+def test_the_same_party_never_conflicts_with_itself(store: SqliteStore, red: PartyRecord) -> None:
+    theater = Theater(store)
+    theater.file(red, "operation", body(disc("a", 40.0, 35.0)))
+    assert theater.file(red, "site", body(disc("b", 40.0, 35.0))).conflicts == ()
+
+
+def test_simultaneous_filers_always_end_up_in_one_conflict_per_pair(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    theater = Theater(store)
+    per_party = 15
+    start = threading.Barrier(2 * per_party)
+
+    def file(party: PartyRecord, k: int) -> None:
+        start.wait()
+        theater.file(party, "operation", body(disc(f"v{k}", 40.0 + k * 1e-4, 35.0)))
+
+    threads = [
+        threading.Thread(target=file, args=(party, k))
+        for party in (red, blue)
+        for k in range(per_party)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    conflicts = store.conflicts_of_party("red")
+    pairs = {frozenset((c.filing_a, c.filing_b)) for c in conflicts}
+    assert len(conflicts) == len(pairs) == per_party * per_party
+
+
+def test_a_replacement_keeps_resolves_and_opens(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    theater = Theater(store)
+    theirs = theater.file(blue, "site", body(disc("clinic", 40.0, 35.0), disc("camp", 41.0, 35.0)))
+    mine = theater.file(red, "operation", body(disc("strike", 40.0, 35.0)))
+    (kept,) = mine.conflicts
+    # keep "strike" where it was, add one next to the camp
+    again = theater.replace(
+        red,
+        mine.filing.id,
+        1,
+        body(disc("strike", 40.0, 35.0), disc("second", 41.0, 35.0)),
+    )
+    assert again.filing.version == 2
+    assert kept in again.conflicts and len(again.conflicts) == 2
+    # move both away: both conflicts are resolved, none is open
+    moved = theater.replace(red, mine.filing.id, 2, body(disc("strike", 44.0, 30.0)))
+    assert moved.conflicts == ()
+    states = {c.state for c in store.conflicts_of_party("blue")}
+    assert states == {"resolved"}
+    assert theirs.filing.state == "active"
+
+
+def test_changes_need_the_current_version_and_the_owner(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    theater = Theater(store)
+    mine = theater.file(red, "operation", body(disc("a", 40.0, 35.0)))
+    theater.replace(red, mine.filing.id, 1, body(disc("a", 40.1, 35.0)))
+    with pytest.raises(StaleVersion, match="version 2, not 1"):
+        theater.replace(red, mine.filing.id, 1, body(disc("a", 40.2, 35.0)))
+    for attempt in (
+        lambda: theater.replace(blue, mine.filing.id, 2, body(disc("a", 40.2, 35.0))),
+        lambda: theater.cancel(blue, mine.filing.id, 2),
+        lambda: theater.filing(blue, mine.filing.id),
+    ):
+        with pytest.raises(UnknownFiling) as caught:
+            attempt()
+        # another party's filing is answered exactly like a missing one
+        missing = pytest.raises(UnknownFiling)
+        with missing as absent:
+            theater.filing(blue, "operation-000000000000")
+        assert type(caught.value) is type(absent.value)
+
+
+def test_cancel_withdraws_and_keeps_history(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    theater = Theater(store)
+    theirs = theater.file(blue, "site", body(disc("clinic", 40.0, 35.0)))
+    mine = theater.file(red, "operation", body(disc("strike", 40.0, 35.0)))
+    done = theater.cancel(red, mine.filing.id, 1)
+    assert done.filing.state == "cancelled" and done.filing.version == 2
+    assert [c.state for c in store.conflicts_of_party("blue")] == ["withdrawn"]
+    history = theater.history(red, mine.filing.id)
+    assert [(h.version, h.state) for h in history] == [(1, "active"), (2, "cancelled")]
+    with pytest.raises(FilingGone):
+        theater.replace(red, mine.filing.id, 2, body(disc("strike", 40.0, 35.0)))
+    # cancelled volumes no longer count
+    assert theater.file(blue, "site", body(disc("camp", 40.0, 35.0))).conflicts == ()
+    assert theirs.filing.id != mine.filing.id
+
+
+def test_a_restart_rebuilds_the_picture(tmp_path: Path) -> None:
+    path = tmp_path / "tansiq.db"
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ru")[0]
+    Theater(store).file(red, "operation", body(disc("r", 40.0, 35.0)))
+    store.close()
+    reopened = SqliteStore(path)
+    outcome = Theater(reopened).file(blue, "operation", body(disc("b", 40.0, 35.0)))
+    assert len(outcome.conflicts) == 1
+
+
+def test_bad_bodies_are_refused_and_nothing_is_stored(
+    store: SqliteStore, red: PartyRecord
+) -> None:
+    theater = Theater(store)
+    bad = disc("x", 200.0, 35.0)
+    with pytest.raises(ScenarioInvalid) as caught:
+        theater.file(red, "operation", body(bad))
+    assert any("feature 'x'" in p for p in caught.value.problems)
+    stolen = disc("y", 40.0, 35.0)
+    stolen["properties"]["party"] = "blue"  # type: ignore[index]
+    with pytest.raises(InputError, match=r"properties\.party: must be the filing party 'red'"):
+        theater.file(red, "operation", body(stolen))
+    with pytest.raises(ScenarioUnreadable, match="not valid JSON"):
+        theater.file(red, "operation", "{not json")
+    with pytest.raises(InputError, match="category"):
+        theater.file(red, "plan", body(disc("z", 40.0, 35.0)))  # type: ignore[arg-type]
+    assert store.active_filings() == []
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
+    class FailingStore(SqliteStore):
+        fail = False
+
+        def add_conflict(self, conflict: ConflictRecord) -> int:
+            if self.fail:
+                raise OSError("disk full")
+            return super().add_conflict(conflict)
+
+    store = FailingStore(tmp_path / "tansiq.db")
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    green = parties.add_party(store, "green", "Green", "ru")[0]
+    theater = Theater(store)
+    theater.file(red, "operation", body(disc("r", 40.0, 35.0)))
+    store.fail = True
+    with pytest.raises(OSError):
+        theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
+    store.fail = False
+    assert [f.party_id for f in store.active_filings()] == ["red"]
+    # the failed filing is not in the picture either: green meets only red
+    outcome = theater.file(green, "operation", body(disc("g", 40.0, 35.0)))
+    assert [c.party_b for c in outcome.conflicts] == ["red"]
