@@ -169,3 +169,20 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert json.loads(out)["conflicts"]
     assert b"checking time blocks" in seen
+
+
+def test_runs_where_no_compile_cache_can_be_written(tmp_path: Path) -> None:
+    """A read-only install with no writable home: numba refuses to cache; Tansiq compiles
+    in memory instead (slower to start, same answers). Simulated by allowing numba only a
+    cache locator that never applies (the one for code inside zip files)."""
+    env = {**os.environ, "NUMBA_CACHE_LOCATOR_CLASSES": "ZipCacheLocator"}
+    done = subprocess.run(
+        [str(TANSIQ), "conflicts", str(EXAMPLE), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["conflicts"]) == 5

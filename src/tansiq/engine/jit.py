@@ -17,5 +17,13 @@ F = TypeVar("F", bound=Callable[..., object])
 
 
 def jit(func: F) -> F:
-    """Compile ``func`` in nopython mode (no Python objects, no GIL needed)."""
-    return cast(F, numba.njit(cache=True, nogil=True, fastmath=False)(func))
+    """Compile ``func`` in nopython mode (no Python objects, no GIL needed).
+
+    If no cache directory can be written (a read-only install and no writable
+    home: numba refuses ``cache=True`` outright), compile without a cache: every
+    process then pays the few seconds of compiling, but Tansiq still runs.
+    """
+    try:
+        return cast(F, numba.njit(cache=True, nogil=True)(func))
+    except RuntimeError:
+        return cast(F, numba.njit(cache=False, nogil=True)(func))
