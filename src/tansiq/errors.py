@@ -13,6 +13,7 @@ single handler that renders any of them without a traceback::
     ├── UnknownVolume            exit 1, HTTP 404   an id that the index does not hold
     ├── UnknownParty             exit 1, HTTP 404   a party id that the store does not hold
     ├── UnknownFiling            exit 1, HTTP 404   a filing that is missing or another party's
+    ├── UnknownConflict          exit 1, HTTP 404   a conflict the caller is not a side of
     ├── StaleVersion             exit 1, HTTP 412   a change based on an outdated version
     ├── FilingGone               exit 1, HTTP 409   a change to a cancelled filing
     ├── Unauthorized             exit 1, HTTP 401   a missing, unknown or revoked API token
@@ -96,7 +97,10 @@ class UnknownParty(TansiqError):
 
 
 class Unauthorized(TansiqError):
-    """A request without a valid API token. The message never says which part was wrong."""
+    """A request without a valid API token.
+
+    The message never says which part was wrong (missing, malformed, unknown, revoked).
+    """
 
     http_status = 401
 
@@ -143,3 +147,13 @@ class FilingGone(TansiqError):
     def __init__(self, filing_id: str) -> None:
         self.filing_id = filing_id
         super().__init__(f"filing {filing_id!r} is cancelled; file a new one")
+
+
+class UnknownConflict(TansiqError):
+    """A conflict id the caller is not a side of, or that does not exist (the same answer)."""
+
+    http_status = 404
+
+    def __init__(self, conflict_id: int) -> None:
+        self.conflict_id = conflict_id
+        super().__init__(f"no conflict with id {conflict_id}")

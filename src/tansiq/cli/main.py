@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tansiq import __version__
 from tansiq.cli.party import party
 from tansiq.cli.render import conflicts_json, conflicts_table
+from tansiq.cli.serve import serve
 from tansiq.engine.detect import detect
 from tansiq.errors import ScenarioInvalid, TansiqError
 from tansiq.scenario.reader import load_scenario
@@ -79,6 +80,7 @@ def conflicts(scenario: Path, as_json: bool) -> None:
 
 
 cli.add_command(party)
+cli.add_command(serve)
 
 
 @contextmanager

@@ -21,14 +21,21 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from tansiq.engine.conflict import Conflict
 from tansiq.engine.index import ConflictIndex
-from tansiq.errors import FilingGone, InputError, StaleVersion, UnknownFiling
+from tansiq.errors import (
+    FilingGone,
+    InputError,
+    StaleVersion,
+    UnknownConflict,
+    UnknownFiling,
+)
 from tansiq.scenario.model import SeparationRule, Volume
 from tansiq.scenario.reader import parse_scenario
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
-from tansiq.store.base import Category
+from tansiq.store.base import Category, ConflictState
 
 Clock = Callable[[], float]
 CATEGORIES: tuple[Category, ...] = ("operation", "site", "zone")
@@ -134,17 +141,42 @@ class Theater:
                 self._index.remove(volume_id)
         return Outcome(record, ())
 
-    def filing(self, party: PartyRecord, filing_id: str) -> FilingRecord:
-        """One of the party's own filings, in full. Another party's is 'unknown', as a
-        missing one is: the answer must not reveal that the id exists."""
+    def filing(
+        self, party: PartyRecord, filing_id: str, category: Category | None = None
+    ) -> FilingRecord:
+        """One of the party's own filings (of ``category``, if given), in full. Another
+        party's is 'unknown', as a missing one is: the answer must not reveal that the id
+        exists."""
         record = self._store.get_filing(filing_id)
         if record is None or record.party_id != party.id:
             raise UnknownFiling(filing_id)
+        if category is not None and record.category != category:
+            raise UnknownFiling(filing_id)
         return record
 
-    def history(self, party: PartyRecord, filing_id: str) -> list[FilingRecord]:
-        self.filing(party, filing_id)
+    def history(
+        self, party: PartyRecord, filing_id: str, category: Category | None = None
+    ) -> list[FilingRecord]:
+        self.filing(party, filing_id, category)
         return self._store.filing_history(filing_id)
+
+    def conflicts(
+        self, party: PartyRecord, state: ConflictState | None = None
+    ) -> list[ConflictRecord]:
+        """The conflicts the party is a side of (all, or in one state), oldest first."""
+        return self._store.conflicts_of_party(party.id, state)
+
+    def acknowledge(self, party: PartyRecord, conflict_id: int) -> ConflictRecord:
+        """Record that the party has seen a conflict it is a side of (the first time counts)."""
+        with self._lock:
+            conflict = self._store.get_conflict(conflict_id)
+            if conflict is None or party.id not in (conflict.party_a, conflict.party_b):
+                raise UnknownConflict(conflict_id)
+            side: Literal["a", "b"] = "a" if conflict.party_a == party.id else "b"
+            self._store.acknowledge_conflict(conflict_id, side, self._clock())
+            updated = self._store.get_conflict(conflict_id)
+        assert updated is not None
+        return updated
 
     def _own(self, party: PartyRecord, filing_id: str, expected_version: int) -> FilingRecord:
         current = self.filing(party, filing_id)
@@ -180,6 +212,8 @@ class Theater:
                     filing_b=other_filing,
                     party_a=record.party_id,
                     party_b=other.party,
+                    kind_a=volume.kind,
+                    kind_b=other.kind,
                     state="open",
                     horizontal_distance_m=pair.conflict.horizontal_distance_m,
                     vertical_gap_m=pair.conflict.vertical_gap_m,

@@ -64,6 +64,8 @@ class ConflictRecord:
     filing_b: str
     party_a: str
     party_b: str
+    kind_a: str
+    kind_b: str
     state: ConflictState
     horizontal_distance_m: float
     vertical_gap_m: float

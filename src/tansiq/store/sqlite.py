@@ -70,6 +70,8 @@ CREATE TABLE conflict (
     filing_b    TEXT NOT NULL REFERENCES filing (id),
     party_a     TEXT NOT NULL REFERENCES party (id),
     party_b     TEXT NOT NULL REFERENCES party (id),
+    kind_a      TEXT NOT NULL,
+    kind_b      TEXT NOT NULL,
     state       TEXT NOT NULL CHECK (state IN ('open', 'resolved', 'withdrawn')),
     horizontal_distance_m REAL NOT NULL,
     vertical_gap_m        REAL NOT NULL,
@@ -89,7 +91,7 @@ CREATE INDEX conflict_by_party_b ON conflict (party_b, state);
 
 _FILING_COLUMNS = "id, party_id, category, version, state, body, filed_at"
 _CONFLICT_COLUMNS = (
-    "id, volume_a, volume_b, filing_a, filing_b, party_a, party_b, state,"
+    "id, volume_a, volume_b, filing_a, filing_b, party_a, party_b, kind_a, kind_b, state,"
     " horizontal_distance_m, vertical_gap_m, time_gap_s, window_start, window_end,"
     " opened_at, closed_at, acked_a_at, acked_b_at"
 )
@@ -252,7 +254,7 @@ class SqliteStore:
         with self.transaction():
             cursor = self._db.execute(
                 f"INSERT INTO conflict ({_CONFLICT_COLUMNS})"
-                " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f" VALUES (NULL{', ?' * (len(fields(ConflictRecord)) - 1)})",
                 astuple_without_id(conflict),
             )
             assert cursor.lastrowid is not None

@@ -1,0 +1,197 @@
+"""The FastAPI application (an app factory: nothing is built at import time).
+
+Routes only translate: authenticate the caller, read the request, call one
+:class:`~tansiq.service.theater.Theater` method, render its result. What a
+party may see is decided in :mod:`tansiq.service`.
+"""
+
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tansiq import __version__
+from tansiq.api import problems
+from tansiq.errors import InputError, TansiqError
+from tansiq.scenario.model import SeparationRule
+from tansiq.service import parties
+from tansiq.service.theater import Outcome, Theater
+from tansiq.service.views import conflict_view, filing_view
+from tansiq.store import PartyRecord, SqliteStore
+from tansiq.store.base import Category, ConflictState
+
+#: largest request body accepted, bytes (larger: 413)
+MAX_BODY = 2 * 1024 * 1024
+GEOJSON = {"application/geo+json": {"schema": {"type": "object"}}}
+#: conflict ids are SQLite integers
+MAX_ID = 2**63 - 1
+
+
+class PreconditionRequired(TansiqError):
+    """A change without ``If-Match: <version>``."""
+
+    http_status = 428
+
+    def __init__(self) -> None:
+        super().__init__("If-Match: send the version you are changing (from ETag or 'version')")
+
+
+class BodyTooLarge(TansiqError):
+    """A request body above the size limit."""
+
+    http_status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body: larger than {limit} bytes")
+
+
+def create_app(
+    store: SqliteStore,
+    separation: Sequence[SeparationRule] = (),
+    clock: Callable[[], float] = time.time,
+    max_body: int = MAX_BODY,
+) -> FastAPI:
+    theater = Theater(store, separation, clock)
+    app = FastAPI(
+        title="Tansiq",
+        version=__version__,
+        description=(
+            "Deconfliction between parties that share a space. Each party files its "
+            "operations, sites and zones (GeoJSON FeatureCollections of scenario-v1 "
+            "volumes); every filing is checked at once against everything the other "
+            "parties have filed. Every call carries `Authorization: Bearer <token>`."
+        ),
+    )
+    problems.install(app)
+    bearer = HTTPBearer(auto_error=False, description="A party's API token (tansiq party add)")
+
+    def caller(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> PartyRecord:
+        header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+        return parties.authenticate(store, header)
+
+    Caller = Annotated[PartyRecord, Depends(caller)]
+
+    async def read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body:
+            raise BodyTooLarge(max_body)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                raise BodyTooLarge(max_body)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def version_of(if_match: str | None) -> int:
+        if if_match is None:
+            raise PreconditionRequired()
+        text = if_match.strip().removeprefix("W/").strip('"')
+        if not text.isdigit():
+            raise InputError(f"If-Match: {if_match!r} is not a version number")
+        return int(text)
+
+    def outcome(result: Outcome, party: PartyRecord, response: Response) -> dict[str, Any]:
+        response.headers["ETag"] = f'"{result.filing.version}"'
+        return {
+            "id": result.filing.id,
+            "version": result.filing.version,
+            "state": result.filing.state,
+            "conflicts": [conflict_view(c, party, store) for c in result.conflicts],
+        }
+
+    categories: tuple[tuple[Category, str], ...] = (
+        ("operation", "operations"),
+        ("site", "sites"),
+        ("zone", "zones"),
+    )
+    for category, path in categories:
+        _filing_routes(app, theater, category, path, Caller, read_body, version_of, outcome)
+
+    @app.get("/v1/conflicts", tags=["conflicts"], summary="The conflicts the caller is a side of")
+    def list_conflicts(
+        party: Caller,
+        state: Annotated[ConflictState | None, Query(description="only this state")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        after: Annotated[int, Query(ge=0, le=MAX_ID, description="ids above this (paging)")] = 0,
+    ) -> dict[str, Any]:
+        found = [c for c in theater.conflicts(party, state) if c.id > after][: limit + 1]
+        page = found[:limit]
+        return {
+            "conflicts": [conflict_view(c, party, store) for c in page],
+            "next_after": page[-1].id if len(found) > limit else None,
+        }
+
+    @app.post(
+        "/v1/conflicts/{conflict_id}/ack",
+        tags=["conflicts"],
+        summary="Record that the caller has seen a conflict",
+    )
+    def acknowledge(
+        conflict_id: Annotated[int, Path(ge=1, le=MAX_ID)], party: Caller
+    ) -> dict[str, Any]:
+        return conflict_view(theater.acknowledge(party, conflict_id), party, store)
+
+    return app
+
+
+def _filing_routes(  # one set of routes per category
+    app: FastAPI,
+    theater: Theater,
+    category: Category,
+    path: str,
+    caller: Any,
+    read_body: Callable[[Request], Any],
+    version_of: Callable[[str | None], int],
+    outcome: Callable[[Outcome, PartyRecord, Response], dict[str, Any]],
+) -> None:
+    base = f"/v1/{path}"
+    extra = {"requestBody": {"required": True, "content": GEOJSON}}
+
+    @app.post(base, status_code=201, tags=[path], summary=f"File a new {category}",
+              openapi_extra=extra)  # fmt: skip
+    async def file(request: Request, response: Response, party: caller) -> dict[str, Any]:
+        body = await read_body(request)
+        result = theater.file(party, category, body)
+        response.headers["Location"] = f"{base}/{result.filing.id}"
+        return outcome(result, party, response)
+
+    @app.get(f"{base}/{{filing_id}}", tags=[path], summary=f"One of the caller's {path}")
+    def read(filing_id: str, response: Response, party: caller) -> dict[str, Any]:
+        record = theater.filing(party, filing_id, category)
+        response.headers["ETag"] = f'"{record.version}"'
+        return filing_view(record)
+
+    @app.get(f"{base}/{{filing_id}}/history", tags=[path], summary="Every version, oldest first")
+    def history(filing_id: str, party: caller) -> dict[str, Any]:
+        return {"versions": [filing_view(r) for r in theater.history(party, filing_id, category)]}
+
+    @app.put(f"{base}/{{filing_id}}", tags=[path], summary=f"Replace a {category}",
+             openapi_extra=extra)  # fmt: skip
+    async def replace(
+        filing_id: str,
+        request: Request,
+        response: Response,
+        party: caller,
+        if_match: Annotated[str | None, Header(description="the version being replaced")] = None,
+    ) -> dict[str, Any]:
+        expected = version_of(if_match)
+        body = await read_body(request)
+        theater.filing(party, filing_id, category)
+        return outcome(theater.replace(party, filing_id, expected, body), party, response)
+
+    @app.delete(f"{base}/{{filing_id}}", tags=[path], summary=f"Cancel a {category}")
+    def cancel(
+        filing_id: str,
+        response: Response,
+        party: caller,
+        if_match: Annotated[str | None, Header(description="the version being cancelled")] = None,
+    ) -> dict[str, Any]:
+        expected = version_of(if_match)
+        theater.filing(party, filing_id, category)
+        return outcome(theater.cancel(party, filing_id, expected), party, response)

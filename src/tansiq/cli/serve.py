@@ -1,0 +1,31 @@
+"""``tansiq serve``: the HTTP API over a store file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tansiq.cli.party import DB_OPTION
+
+
+@click.command()
+@DB_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def serve(db: Path, host: str, port: int) -> None:
+    """Serve the Tansiq API (OpenAPI at /openapi.json, browsable docs at /docs).
+
+    Every filing is checked against everything the other parties have filed and
+    stored with its conflicts in one transaction. Create parties and their tokens
+    with `tansiq party add`. One process holds the theater in memory: run one
+    server per store file.
+    """
+    import uvicorn
+
+    from tansiq.api import create_app
+    from tansiq.store import SqliteStore
+
+    app = create_app(SqliteStore(db))
+    click.echo(f"serving {db} on http://{host}:{port} (docs at /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

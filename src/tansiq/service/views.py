@@ -1,0 +1,65 @@
+"""What a party is shown: its own filings in full; of another party, only what a conflict
+discloses (the window, the gaps, the kinds, the other party's name). The API renders these
+dictionaries as JSON; nothing else decides visibility."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, Store
+
+
+def instant(seconds: float | None) -> str | None:
+    """RFC 3339 UTC, or None for an absent or unbounded time."""
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def filing_view(record: FilingRecord) -> dict[str, Any]:
+    """A party's own filing, in full (only ever shown to its owner)."""
+    return {
+        "id": record.id,
+        "category": record.category,
+        "version": record.version,
+        "state": record.state,
+        "filed_at": instant(record.filed_at),
+        "body": json.loads(record.body),
+    }
+
+
+def conflict_view(record: ConflictRecord, viewer: PartyRecord, store: Store) -> dict[str, Any]:
+    """A conflict as one of its two sides sees it."""
+    mine_is_a = record.party_a == viewer.id
+    other_id = record.party_b if mine_is_a else record.party_a
+    other = store.get_party(other_id)
+    my_volume = record.volume_a if mine_is_a else record.volume_b
+    filing, _, feature = my_volume.partition("/")
+    return {
+        "id": record.id,
+        "state": record.state,
+        "window": {"start": instant(record.window_start), "end": instant(record.window_end)},
+        "gaps": {
+            "horizontal_m": record.horizontal_distance_m,
+            "vertical_m": record.vertical_gap_m,
+            "time_s": record.time_gap_s,
+        },
+        "mine": {
+            "filing": filing,
+            "feature": feature,
+            "kind": record.kind_a if mine_is_a else record.kind_b,
+        },
+        "other": {
+            "party": {"id": other_id, "name": other.name if other else other_id},
+            "kind": record.kind_b if mine_is_a else record.kind_a,
+        },
+        "acknowledged": {
+            "by_me": instant(record.acked_a_at if mine_is_a else record.acked_b_at),
+            "by_other": instant(record.acked_b_at if mine_is_a else record.acked_a_at),
+        },
+        "opened_at": instant(record.opened_at),
+        "closed_at": instant(record.closed_at),
+    }

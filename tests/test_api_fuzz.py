@@ -1,0 +1,46 @@
+"""schemathesis fuzzes every route of the OpenAPI document, as a party with a real token.
+
+Whatever it sends, the API must never fail with a server error, and every answer
+must be JSON of the content type the document promises (problems included).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import content_type_conformance, not_a_server_error
+
+from tansiq.api import create_app
+from tansiq.service import parties
+from tansiq.store import SqliteStore
+
+_CI = os.environ.get("CI", "").lower() in {"true", "1", "yes"}
+EXAMPLES_PER_ROUTE = 30
+
+
+def test_no_request_makes_the_api_fail(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "tansiq.db")
+    _, token = parties.add_party(store, "red", "Red", "en")
+    parties.add_party(store, "blue", "Blue", "ar")
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(store))
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 14  # every route is fuzzed, none silently skipped
+    headers = {"Authorization": f"Bearer {token}"}
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=EXAMPLES_PER_ROUTE,
+            deadline=None,
+            derandomize=_CI,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def fuzz(case: schemathesis.Case) -> None:
+            response = case.call(headers=headers)
+            case.validate_response(response, checks=[not_a_server_error, content_type_conformance])
+
+        fuzz()
