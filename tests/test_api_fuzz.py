@@ -1,4 +1,5 @@
-"""schemathesis fuzzes every route of the OpenAPI document, as a party with a real token.
+"""schemathesis fuzzes every route of the OpenAPI document (but the endless event stream),
+as a party with a real token.
 
 Whatever it sends, the API must never fail with a server error, and every answer
 must be JSON of the content type the document promises (problems included).
@@ -27,7 +28,9 @@ def test_no_request_makes_the_api_fail(tmp_path: Path) -> None:
     parties.add_party(store, "blue", "Blue", "ar")
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(store))
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 14  # every route is fuzzed, none silently skipped
+    # the event stream never ends by itself: tests/test_events.py covers it
+    operations = [op for op in operations if op.path != "/v1/events"]
+    assert len(operations) >= 14  # every other route is fuzzed, none silently skipped
     headers = {"Authorization": f"Bearer {token}"}
     for operation in operations:
 

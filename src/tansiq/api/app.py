@@ -11,10 +11,11 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tansiq import __version__
-from tansiq.api import problems
+from tansiq.api import events, problems
 from tansiq.errors import InputError, TansiqError
 from tansiq.scenario.model import SeparationRule
 from tansiq.service import parties
@@ -126,6 +127,29 @@ def create_app(
             "conflicts": [conflict_view(c, party, store) for c in page],
             "next_after": page[-1].id if len(found) > limit else None,
         }
+
+    wakeup = events.Wakeup()
+    theater.subscribe(wakeup.notify_threadsafe)
+
+    @app.get(
+        "/v1/events",
+        tags=["events"],
+        summary="The caller's live events (Server-Sent Events), resumable with Last-Event-ID",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def event_stream(
+        request: Request,
+        party: Caller,
+        last_event_id: Annotated[str | None, Header(description="resume after this id")] = None,
+        after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    ) -> StreamingResponse:
+        start = events.resume_point(last_event_id, after)
+        return StreamingResponse(
+            events.stream(store, party, start, wakeup, request.is_disconnected),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     @app.post(
         "/v1/conflicts/{conflict_id}/ack",

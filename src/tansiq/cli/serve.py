@@ -28,4 +28,5 @@ def serve(db: Path, host: str, port: int) -> None:
 
     app = create_app(SqliteStore(db))
     click.echo(f"serving {db} on http://{host}:{port} (docs at /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # event streams never end on their own: give them a few seconds on shutdown, then close
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)

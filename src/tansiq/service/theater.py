@@ -62,9 +62,11 @@ class Theater:
         self._lock = threading.Lock()
         self._index = ConflictIndex(self._separation)
         self._volume_ids: dict[str, list[str]] = {}
+        self._listeners: list[Callable[[], None]] = []
+        self._told = False
         everything: list[Volume] = []
         for filing in store.active_filings():
-            volumes = self._volumes(filing.party_id, filing.id, filing.body)
+            volumes = self.volumes(filing.party_id, filing.id, filing.body)
             self._volume_ids[filing.id] = [v.id for v in volumes]
             everything.extend(volumes)
         self._index.add_many(everything)
@@ -75,7 +77,7 @@ class Theater:
             raise InputError(f"category: {category!r} is not one of {', '.join(CATEGORIES)}")
         filing_id = f"{category}-{secrets.token_hex(6)}"
         text = _text(body)
-        volumes = self._volumes(party.id, filing_id, text)
+        volumes = self.volumes(party.id, filing_id, text)
         with self._lock:
             now = self._clock()
             record = FilingRecord(filing_id, party.id, category, 1, "active", text, now)
@@ -84,6 +86,7 @@ class Theater:
                 opened = self._open(record, volumes, now)
             self._index.add_many(volumes)
             self._volume_ids[filing_id] = [v.id for v in volumes]
+            self._notify()
         return Outcome(record, tuple(opened))
 
     def replace(
@@ -95,7 +98,7 @@ class Theater:
         are resolved; new ones are opened.
         """
         text = _text(body)
-        volumes = self._volumes(party.id, filing_id, text)
+        volumes = self.volumes(party.id, filing_id, text)
         with self._lock:
             current = self._own(party, filing_id, expected_version)
             now = self._clock()
@@ -110,13 +113,14 @@ class Theater:
                     if _pair_of(conflict, filing_id) in keep:
                         kept.append(conflict)
                     else:
-                        self._store.close_conflict(conflict.id, "resolved", now)
+                        self._close(conflict, "resolved", now)
                 already = {_pair_of(c, filing_id) for c in kept}
                 opened = self._open(record, volumes, now, skip=already)
             for volume_id in self._volume_ids.pop(filing_id, []):
                 self._index.remove(volume_id)
             self._index.add_many(volumes)
             self._volume_ids[filing_id] = [v.id for v in volumes]
+            self._notify()
         return Outcome(record, tuple(kept + opened))
 
     def cancel(self, party: PartyRecord, filing_id: str, expected_version: int) -> Outcome:
@@ -136,9 +140,10 @@ class Theater:
             with self._store.transaction():
                 self._store.add_filing_version(record)
                 for conflict in self._store.open_conflicts_of(filing_id):
-                    self._store.close_conflict(conflict.id, "withdrawn", now)
+                    self._close(conflict, "withdrawn", now)
             for volume_id in self._volume_ids.pop(filing_id, []):
                 self._index.remove(volume_id)
+            self._notify()
         return Outcome(record, ())
 
     def filing(
@@ -177,6 +182,25 @@ class Theater:
             updated = self._store.get_conflict(conflict_id)
         assert updated is not None
         return updated
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every commit that made events (from the committing thread)."""
+        self._listeners.append(listener)
+
+    def _close(self, conflict: ConflictRecord, state: ConflictState, now: float) -> None:
+        self._store.close_conflict(conflict.id, state, now)
+        self._tell(conflict.party_a, conflict.party_b, f"conflict.{state}", conflict.id, now)
+
+    def _tell(self, party_a: str, party_b: str, kind: str, conflict_id: int, now: float) -> None:
+        for party in (party_a, party_b):
+            self._store.add_event(party, kind, conflict_id, now)
+        self._told = True
+
+    def _notify(self) -> None:
+        if self._told:
+            self._told = False
+            for listener in self._listeners:
+                listener()
 
     def _own(self, party: PartyRecord, filing_id: str, expected_version: int) -> FilingRecord:
         current = self.filing(party, filing_id)
@@ -226,12 +250,13 @@ class Theater:
                     acked_b_at=None,
                 )
                 new_id = self._store.add_conflict(conflict)
+                self._tell(conflict.party_a, conflict.party_b, "conflict.opened", new_id, now)
                 stored = self._store.get_conflict(new_id)
                 assert stored is not None
                 opened.append(stored)
         return opened
 
-    def _volumes(self, party_id: str, filing_id: str, body: str) -> list[Volume]:
+    def volumes(self, party_id: str, filing_id: str, body: str) -> list[Volume]:
         """The volumes of a filing's body, validated as scenario-v1 features of its party."""
         try:
             document = json.loads(body)

@@ -4,11 +4,19 @@
 operation; :class:`SqliteStore` is the embedded default (one file, WAL).
 """
 
-from tansiq.store.base import ConflictRecord, FilingRecord, PartyRecord, Store, TokenRecord
+from tansiq.store.base import (
+    ConflictRecord,
+    EventRecord,
+    FilingRecord,
+    PartyRecord,
+    Store,
+    TokenRecord,
+)
 from tansiq.store.sqlite import SqliteStore
 
 __all__ = [
     "ConflictRecord",
+    "EventRecord",
     "FilingRecord",
     "PartyRecord",
     "SqliteStore",

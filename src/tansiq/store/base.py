@@ -78,6 +78,18 @@ class ConflictRecord:
     acked_b_at: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """Something a party is to be told: ``kind`` is ``conflict.opened``, ``.resolved`` or
+    ``.withdrawn``. Ids grow: a client resumes a stream after the last id it saw."""
+
+    id: int
+    party_id: str
+    kind: str
+    conflict_id: int
+    at: float
+
+
 class Store(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """Everything written inside lands together or not at all."""
@@ -132,6 +144,12 @@ class Store(Protocol):
     def conflicts_of_party(
         self, party_id: str, state: ConflictState | None = None
     ) -> list[ConflictRecord]: ...
+
+    def add_event(self, party_id: str, kind: str, conflict_id: int, at: float) -> int: ...
+
+    def events_after(self, party_id: str, after: int, limit: int = 1000) -> list[EventRecord]:
+        """The party's events with ids above ``after``, oldest first."""
+        ...
 
     def close(self) -> None: ...
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from tansiq.errors import PartyExists, StoreUnusable
 from tansiq.store.base import (
     ConflictRecord,
     ConflictState,
+    EventRecord,
     FilingRecord,
     PartyRecord,
     Role,
@@ -87,6 +88,14 @@ CREATE INDEX conflict_by_filing_a ON conflict (filing_a, state);
 CREATE INDEX conflict_by_filing_b ON conflict (filing_b, state);
 CREATE INDEX conflict_by_party_a ON conflict (party_a, state);
 CREATE INDEX conflict_by_party_b ON conflict (party_b, state);
+CREATE TABLE event (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    party_id    TEXT NOT NULL REFERENCES party (id),
+    kind        TEXT NOT NULL,
+    conflict_id INTEGER NOT NULL REFERENCES conflict (id),
+    at          REAL NOT NULL
+) STRICT;
+CREATE INDEX event_by_party ON event (party_id, id);
 """
 
 _FILING_COLUMNS = "id, party_id, category, version, state, body, filed_at"
@@ -102,6 +111,8 @@ class SqliteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        self._lock = threading.RLock()
+        self._depth = 0
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30.0
@@ -112,8 +123,6 @@ class SqliteStore:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreUnusable(self.path, str(exc)) from exc
-        self._lock = threading.RLock()
-        self._depth = 0
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -144,15 +153,15 @@ class SqliteStore:
                 raise PartyExists(party.id) from exc
 
     def get_party(self, party_id: str) -> PartyRecord | None:
-        row = self._db.execute(
+        row = self._fetchone(
             "SELECT id, name, lang, role, created_at FROM party WHERE id = ?", (party_id,)
-        ).fetchone()
+        )
         return _party(row) if row else None
 
     def list_parties(self) -> list[PartyRecord]:
-        rows = self._db.execute(
+        rows = self._fetchall(
             "SELECT id, name, lang, role, created_at FROM party ORDER BY id"
-        ).fetchall()
+        )
         return [_party(row) for row in rows]
 
     def add_token(self, token: TokenRecord) -> None:
@@ -171,18 +180,18 @@ class SqliteStore:
             )
 
     def get_token(self, token_id: str) -> TokenRecord | None:
-        row = self._db.execute(
+        row = self._fetchone(
             "SELECT id, party_id, salt, digest, created_at, revoked_at FROM token WHERE id = ?",
             (token_id,),
-        ).fetchone()
+        )
         return TokenRecord(*row) if row else None
 
     def list_tokens(self, party_id: str) -> list[TokenRecord]:
-        rows = self._db.execute(
+        rows = self._fetchall(
             "SELECT id, party_id, salt, digest, created_at, revoked_at FROM token"
             " WHERE party_id = ? ORDER BY created_at, id",
             (party_id,),
-        ).fetchall()
+        )
         return [TokenRecord(*row) for row in rows]
 
     def revoke_tokens(self, party_id: str, token_id: str | None, at: float) -> int:
@@ -223,31 +232,31 @@ class SqliteStore:
 
     def get_filing(self, filing_id: str, version: int | None = None) -> FilingRecord | None:
         if version is None:
-            row = self._db.execute(
+            row = self._fetchone(
                 f"SELECT {_qualified('v', _FILING_COLUMNS)} FROM filing f"
                 " JOIN filing_version v ON v.id = f.id AND v.version = f.version WHERE f.id = ?",
                 (filing_id,),
-            ).fetchone()
+            )
         else:
-            row = self._db.execute(
+            row = self._fetchone(
                 f"SELECT {_FILING_COLUMNS} FROM filing_version WHERE id = ? AND version = ?",
                 (filing_id, version),
-            ).fetchone()
+            )
         return FilingRecord(*row) if row else None
 
     def filing_history(self, filing_id: str) -> list[FilingRecord]:
-        rows = self._db.execute(
+        rows = self._fetchall(
             f"SELECT {_FILING_COLUMNS} FROM filing_version WHERE id = ? ORDER BY version",
             (filing_id,),
-        ).fetchall()
+        )
         return [FilingRecord(*row) for row in rows]
 
     def active_filings(self) -> list[FilingRecord]:
-        rows = self._db.execute(
+        rows = self._fetchall(
             f"SELECT {_qualified('v', _FILING_COLUMNS)} FROM filing f"
             " JOIN filing_version v ON v.id = f.id AND v.version = f.version"
             " WHERE f.state = 'active' ORDER BY f.id"
-        ).fetchall()
+        )
         return [FilingRecord(*row) for row in rows]
 
     def add_conflict(self, conflict: ConflictRecord) -> int:
@@ -261,17 +270,17 @@ class SqliteStore:
             return cursor.lastrowid
 
     def get_conflict(self, conflict_id: int) -> ConflictRecord | None:
-        row = self._db.execute(
+        row = self._fetchone(
             f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE id = ?", (conflict_id,)
-        ).fetchone()
+        )
         return ConflictRecord(*row) if row else None
 
     def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]:
-        rows = self._db.execute(
+        rows = self._fetchall(
             f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE state = 'open'"
             " AND (filing_a = ? OR filing_b = ?) ORDER BY id",
             (filing_id, filing_id),
-        ).fetchall()
+        )
         return [ConflictRecord(*row) for row in rows]
 
     def close_conflict(self, conflict_id: int, state: ConflictState, at: float) -> None:
@@ -299,14 +308,41 @@ class SqliteStore:
         if state is not None:
             query += " AND state = ?"
             args += (state,)
-        rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+        rows = self._fetchall(query + " ORDER BY id", args)
         return [ConflictRecord(*row) for row in rows]
+
+    def add_event(self, party_id: str, kind: str, conflict_id: int, at: float) -> int:
+        with self.transaction():
+            cursor = self._db.execute(
+                "INSERT INTO event (party_id, kind, conflict_id, at) VALUES (?, ?, ?, ?)",
+                (party_id, kind, conflict_id, at),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def events_after(self, party_id: str, after: int, limit: int = 1000) -> list[EventRecord]:
+        rows = self._fetchall(
+            "SELECT id, party_id, kind, conflict_id, at FROM event"
+            " WHERE party_id = ? AND id > ? ORDER BY id LIMIT ?",
+            (party_id, after, limit),
+        )
+        return [EventRecord(*row) for row in rows]
 
     def close(self) -> None:
         self._db.close()
 
+    def _fetchone(self, sql: str, args: Sequence[object] = ()) -> Any:
+        """One row, read under the store's lock: never in the middle of another thread's
+        transaction on this connection (which would show its uncommitted rows)."""
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()
+
+    def _fetchall(self, sql: str, args: Sequence[object] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
     def _migrate(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        (version,) = self._fetchone("PRAGMA user_version")
         if version > SCHEMA_VERSION:
             raise StoreUnusable(
                 self.path,

@@ -1,0 +1,92 @@
+"""``GET /v1/events``: each party's live stream of what concerns it (Server-Sent Events).
+
+Events are rows of the store, written in the transaction of the change that made
+them; the stream sends those after the client's ``Last-Event-ID`` (or ``?after=``)
+and then waits to be woken by the next commit. A client that reconnects with the
+last id it saw misses nothing; one that reconnects without gets everything again.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from tansiq.service.views import conflict_view
+from tansiq.store import PartyRecord, SqliteStore
+
+#: a comment line this often keeps proxies from closing an idle stream, seconds
+HEARTBEAT_S = 15.0
+
+
+class Wakeup:
+    """Wakes every waiting stream when a commit (in a worker thread) has made events."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: set[asyncio.Event] = set()
+
+    def register(self) -> asyncio.Event:
+        self._loop = asyncio.get_running_loop()
+        waiter = asyncio.Event()
+        self._waiters.add(waiter)
+        return waiter
+
+    def unregister(self, waiter: asyncio.Event) -> None:
+        self._waiters.discard(waiter)
+
+    def notify_threadsafe(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        for waiter in list(self._waiters):
+            waiter.set()
+
+
+def resume_point(last_event_id: str | None, after: int | None) -> int:
+    """Where a stream starts: after ``Last-Event-ID`` if the client sent one, else ``after``."""
+    if last_event_id is not None and last_event_id.strip().isdigit():
+        return int(last_event_id.strip())
+    return after or 0
+
+
+async def stream(
+    store: SqliteStore,
+    party: PartyRecord,
+    start: int,
+    wakeup: Wakeup,
+    disconnected: Any,
+) -> AsyncIterator[str]:
+    waiter = wakeup.register()
+    last = start
+    try:
+        yield ": tansiq events\n\n"
+        while True:
+            waiter.clear()
+            batch = await run_in_threadpool(_render, store, party, last)
+            for event_id, text in batch:
+                yield text
+                last = event_id
+            if batch:
+                continue
+            if await disconnected():
+                return
+            try:
+                await asyncio.wait_for(waiter.wait(), timeout=HEARTBEAT_S)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+    finally:
+        wakeup.unregister(waiter)
+
+
+def _render(store: SqliteStore, party: PartyRecord, after: int) -> list[tuple[int, str]]:
+    out = []
+    for event in store.events_after(party.id, after, limit=500):
+        conflict = store.get_conflict(event.conflict_id)
+        assert conflict is not None
+        data = json.dumps({"kind": event.kind, "conflict": conflict_view(conflict, party, store)})
+        out.append((event.id, f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"))
+    return out
