@@ -251,3 +251,28 @@ def test_tansiq_serve_answers_over_http(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -> None:
+    client, red, blue, store = api
+    _, token = parties.add_party(store, "un", "UN coordinator", "en", "coordinator")
+    coordinator = Party(client, token)
+    red.post("/v1/operations", collection(disc("strike", 40.0, kind="air_strike")))
+    # 1 km east: no conflict while every minimum is 0
+    blue.post("/v1/sites", collection(disc("hq", 40.011, kind="partner_position")))
+    assert blue.get("/v1/conflicts").json()["conflicts"] == []
+    rules = {"separation": [{"between": ["air_strike", "partner_position"], "horizontal_m": 2000}]}
+    refused = red.client.put("/v1/theater/rules", json=rules, headers=red.headers)
+    assert_problem(refused, 403)
+    done = client.put("/v1/theater/rules", json=rules, headers=coordinator.headers)
+    assert done.status_code == 200 and done.json()["open_conflicts"] == 1
+    assert red.get("/v1/theater/rules").json()["separation"][0]["horizontal_m"] == 2000
+    (opened,) = blue.get("/v1/conflicts").json()["conflicts"]
+    assert opened["state"] == "open" and opened["gaps"]["horizontal_m"] > 0
+    # relaxing them again resolves it
+    client.put("/v1/theater/rules", json={"separation": []}, headers=coordinator.headers)
+    assert [c["state"] for c in blue.get("/v1/conflicts").json()["conflicts"]] == ["resolved"]
+    broken = {"separation": [{"between": ["a"], "horizontal_m": -1}]}
+    answer = client.put("/v1/theater/rules", json=broken, headers=coordinator.headers)
+    body = assert_problem(answer, 422)
+    assert all(e["detail"].startswith("separation[0]") for e in body["errors"])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ import pytest
 
 from tansiq.service import parties
 from tansiq.store import SqliteStore
-from test_crash import free_port, start_server
+from test_crash import TANSIQ, free_port, start_server
 
 
 def disc(fid: str, lon: float) -> str:
@@ -113,3 +115,42 @@ def test_events_need_a_token(server: tuple[str, dict[str, str]]) -> None:
     response = httpx.get(f"{url}/v1/events", timeout=10)
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_tansiq_load_files_a_scenario_and_finds_what_tansiq_conflicts_finds(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "tansiq.db"
+    store = SqliteStore(db)
+    tokens = {p: parties.add_party(store, p, p, "en")[1] for p in ("coalition", "ru", "unocha")}
+    tokens["un"] = parties.add_party(store, "un", "UN", "en", "coordinator")[1]
+    store.close()
+    token_file = tmp_path / "tokens.json"
+    token_file.write_text(json.dumps(tokens))
+    example = Path(__file__).resolve().parent.parent / "examples" / "deir-ez-zor.geojson"
+    expected = subprocess.run(
+        [str(TANSIQ), "conflicts", str(example), "--json"], capture_output=True, text=True
+    )
+    want = len(json.loads(expected.stdout)["conflicts"])
+    port = free_port()
+    process = start_server(db, port)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        done = subprocess.run(
+            [str(TANSIQ), "load", str(example), "--url", url, "--tokens", str(token_file),
+             "--coordinator", "un"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        summary = f"filed 7 of 7 features for 3 parties; {want} conflicts opened"
+        assert done.stdout.strip() == summary
+        missing = subprocess.run(
+            [str(TANSIQ), "load", str(example), "--url", url], capture_output=True, text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("TANSIQ_TOKEN_")},
+        )  # fmt: skip
+        assert missing.returncode == 2
+        assert "no token for party 'coalition'" in missing.stderr
+        assert "$TANSIQ_TOKEN_COALITION" in missing.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -17,6 +17,7 @@ single handler that renders any of them without a traceback::
     ├── StaleVersion             exit 1, HTTP 412   a change based on an outdated version
     ├── FilingGone               exit 1, HTTP 409   a change to a cancelled filing
     ├── Unauthorized             exit 1, HTTP 401   a missing, unknown or revoked API token
+    ├── Forbidden                exit 1, HTTP 403   a party doing what only a coordinator may
     └── StoreUnusable            exit 1, HTTP 500   the store's file cannot be opened or used
 """
 
@@ -157,3 +158,12 @@ class UnknownConflict(TansiqError):
     def __init__(self, conflict_id: int) -> None:
         self.conflict_id = conflict_id
         super().__init__(f"no conflict with id {conflict_id}")
+
+
+class Forbidden(TansiqError):
+    """The caller's role may not do this (only a coordinator sets theater rules)."""
+
+    http_status = 403
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"only a coordinator may {what}")

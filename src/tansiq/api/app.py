@@ -13,12 +13,14 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from tansiq import __version__
 from tansiq.api import events, problems
 from tansiq.errors import InputError, TansiqError
 from tansiq.scenario.model import SeparationRule
 from tansiq.service import parties
+from tansiq.service.rules import parse_rules, rules_json
 from tansiq.service.theater import Outcome, Theater
 from tansiq.service.views import conflict_view, filing_view
 from tansiq.store import PartyRecord, SqliteStore
@@ -27,6 +29,7 @@ from tansiq.store.base import Category, ConflictState
 #: largest request body accepted, bytes (larger: 413)
 MAX_BODY = 2 * 1024 * 1024
 GEOJSON = {"application/geo+json": {"schema": {"type": "object"}}}
+RULES = {"application/json": {"schema": {"type": "object"}}}
 #: conflict ids are SQLite integers
 MAX_ID = 2**63 - 1
 
@@ -128,6 +131,21 @@ def create_app(
             "next_after": page[-1].id if len(found) > limit else None,
         }
 
+    @app.get("/v1/theater/rules", tags=["theater"], summary="The theater's separation rules")
+    def get_rules(party: Caller) -> dict[str, Any]:
+        return {"separation": rules_json(theater.rules)}
+
+    @app.put(
+        "/v1/theater/rules",
+        tags=["theater"],
+        summary="Replace the separation rules (coordinators); every pair is judged again",
+        openapi_extra={"requestBody": {"required": True, "content": RULES}},
+    )
+    async def put_rules(request: Request, party: Caller) -> dict[str, Any]:
+        rules = parse_rules(await read_body(request))
+        open_now = await run_in_threadpool(theater.set_rules, party, rules)
+        return {"separation": rules_json(theater.rules), "open_conflicts": open_now}
+
     wakeup = events.Wakeup()
     theater.subscribe(wakeup.notify_threadsafe)
 
@@ -181,7 +199,7 @@ def _filing_routes(  # one set of routes per category
               openapi_extra=extra)  # fmt: skip
     async def file(request: Request, response: Response, party: caller) -> dict[str, Any]:
         body = await read_body(request)
-        result = theater.file(party, category, body)
+        result = await run_in_threadpool(theater.file, party, category, body)
         response.headers["Location"] = f"{base}/{result.filing.id}"
         return outcome(result, party, response)
 
@@ -206,8 +224,9 @@ def _filing_routes(  # one set of routes per category
     ) -> dict[str, Any]:
         expected = version_of(if_match)
         body = await read_body(request)
-        theater.filing(party, filing_id, category)
-        return outcome(theater.replace(party, filing_id, expected, body), party, response)
+        await run_in_threadpool(theater.filing, party, filing_id, category)
+        result = await run_in_threadpool(theater.replace, party, filing_id, expected, body)
+        return outcome(result, party, response)
 
     @app.delete(f"{base}/{{filing_id}}", tags=[path], summary=f"Cancel a {category}")
     def cancel(

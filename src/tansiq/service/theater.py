@@ -24,16 +24,19 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tansiq.engine.conflict import Conflict
+from tansiq.engine.detect import detect
 from tansiq.engine.index import ConflictIndex
 from tansiq.errors import (
     FilingGone,
+    Forbidden,
     InputError,
     StaleVersion,
     UnknownConflict,
     UnknownFiling,
 )
-from tansiq.scenario.model import SeparationRule, Volume
+from tansiq.scenario.model import Scenario, SeparationRule, Volume
 from tansiq.scenario.reader import parse_scenario
+from tansiq.service.rules import SETTING, parse_rules, rules_json
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState
 
@@ -57,7 +60,8 @@ class Theater:
         clock: Clock = time.time,
     ) -> None:
         self._store = store
-        self._separation = tuple(separation)
+        saved = store.get_setting(SETTING)
+        self._separation = parse_rules(f'{{"separation": {saved}}}') if saved else tuple(separation)
         self._clock = clock
         self._lock = threading.Lock()
         self._index = ConflictIndex(self._separation)
@@ -183,6 +187,40 @@ class Theater:
         assert updated is not None
         return updated
 
+    @property
+    def rules(self) -> tuple[SeparationRule, ...]:
+        return self._separation
+
+    def set_rules(self, party: PartyRecord, rules: Sequence[SeparationRule]) -> int:
+        """Replace the theater's separation rules (coordinators only) and re-judge every pair
+        of active volumes under them: conflicts that no longer hold are resolved, new ones
+        opened, the rest kept. Returns how many conflicts are open afterwards."""
+        if party.role != "coordinator":
+            raise Forbidden("set the theater's separation rules")
+        with self._lock:
+            now = self._clock()
+            volumes = [self._index.get(v) for ids in self._volume_ids.values() for v in ids]
+            scenario = Scenario("theater", (), tuple(rules), tuple(volumes))
+            found = {(c.a, c.b): c for c in detect(scenario)}
+            with self._store.transaction():
+                self._store.set_setting(SETTING, json.dumps(rules_json(rules)))
+                still = set()
+                for conflict in self._store.open_conflicts():
+                    pair = tuple(sorted((conflict.volume_a, conflict.volume_b)))
+                    if pair in found:
+                        still.add(pair)
+                    else:
+                        self._close(conflict, "resolved", now)
+                for pair, judged in found.items():
+                    if pair not in still:
+                        a, b = self._index.get(pair[0]), self._index.get(pair[1])
+                        self._store_conflict(a, b, judged, now)
+            index = ConflictIndex(rules)
+            index.add_many(volumes)
+            self._index, self._separation = index, tuple(rules)
+            self._notify()
+        return len(found)
+
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after every commit that made events (from the committing thread)."""
         self._listeners.append(listener)
@@ -225,36 +263,41 @@ class Theater:
             for pair in self._pairs(volume):
                 if skip and (volume.id, pair.other) in skip:
                     continue
-                other_filing = pair.other.split("/", 1)[0]
                 other = self._index.get(pair.other)
-                start, end = pair.conflict.window
-                conflict = ConflictRecord(
-                    id=0,
-                    volume_a=volume.id,
-                    volume_b=pair.other,
-                    filing_a=record.id,
-                    filing_b=other_filing,
-                    party_a=record.party_id,
-                    party_b=other.party,
-                    kind_a=volume.kind,
-                    kind_b=other.kind,
-                    state="open",
-                    horizontal_distance_m=pair.conflict.horizontal_distance_m,
-                    vertical_gap_m=pair.conflict.vertical_gap_m,
-                    time_gap_s=pair.conflict.time_gap_s,
-                    window_start=start,
-                    window_end=end,
-                    opened_at=now,
-                    closed_at=None,
-                    acked_a_at=None,
-                    acked_b_at=None,
-                )
-                new_id = self._store.add_conflict(conflict)
-                self._tell(conflict.party_a, conflict.party_b, "conflict.opened", new_id, now)
-                stored = self._store.get_conflict(new_id)
-                assert stored is not None
-                opened.append(stored)
+                opened.append(self._store_conflict(volume, other, pair.conflict, now))
         return opened
+
+    def _store_conflict(
+        self, mine: Volume, other: Volume, conflict: Conflict, now: float
+    ) -> ConflictRecord:
+        """Record an open conflict between two volumes (``mine`` is side a) and tell both."""
+        start, end = conflict.window
+        record = ConflictRecord(
+            id=0,
+            volume_a=mine.id,
+            volume_b=other.id,
+            filing_a=mine.id.split("/", 1)[0],
+            filing_b=other.id.split("/", 1)[0],
+            party_a=mine.party,
+            party_b=other.party,
+            kind_a=mine.kind,
+            kind_b=other.kind,
+            state="open",
+            horizontal_distance_m=conflict.horizontal_distance_m,
+            vertical_gap_m=conflict.vertical_gap_m,
+            time_gap_s=conflict.time_gap_s,
+            window_start=start,
+            window_end=end,
+            opened_at=now,
+            closed_at=None,
+            acked_a_at=None,
+            acked_b_at=None,
+        )
+        new_id = self._store.add_conflict(record)
+        self._tell(record.party_a, record.party_b, "conflict.opened", new_id, now)
+        stored = self._store.get_conflict(new_id)
+        assert stored is not None
+        return stored
 
     def volumes(self, party_id: str, filing_id: str, body: str) -> list[Volume]:
         """The volumes of a filing's body, validated as scenario-v1 features of its party."""
@@ -280,15 +323,7 @@ class Theater:
         document["tansiq"] = {
             "version": 1,
             "parties": [{"id": party_id, "name": party_id, "lang": "en"}],
-            "separation": [
-                {
-                    "between": list(rule.between),
-                    "horizontal_m": rule.horizontal_m,
-                    "vertical_m": rule.vertical_m,
-                    "time_s": rule.time_s,
-                }
-                for rule in self._separation
-            ],
+            "separation": rules_json(self._separation),
         }
         scenario = parse_scenario(json.dumps(document))
         return [_renamed(v, f"{filing_id}/{v.id}") for v in scenario.volumes]

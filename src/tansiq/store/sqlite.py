@@ -88,6 +88,10 @@ CREATE INDEX conflict_by_filing_a ON conflict (filing_a, state);
 CREATE INDEX conflict_by_filing_b ON conflict (filing_b, state);
 CREATE INDEX conflict_by_party_a ON conflict (party_a, state);
 CREATE INDEX conflict_by_party_b ON conflict (party_b, state);
+CREATE TABLE setting (
+    name        TEXT PRIMARY KEY,
+    value       TEXT NOT NULL
+) STRICT;
 CREATE TABLE event (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     party_id    TEXT NOT NULL REFERENCES party (id),
@@ -309,6 +313,24 @@ class SqliteStore:
             query += " AND state = ?"
             args += (state,)
         rows = self._fetchall(query + " ORDER BY id", args)
+        return [ConflictRecord(*row) for row in rows]
+
+    def get_setting(self, name: str) -> str | None:
+        row = self._fetchone("SELECT value FROM setting WHERE name = ?", (name,))
+        return str(row[0]) if row else None
+
+    def set_setting(self, name: str, value: str) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO setting (name, value) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+    def open_conflicts(self) -> list[ConflictRecord]:
+        rows = self._fetchall(
+            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE state = 'open' ORDER BY id"
+        )
         return [ConflictRecord(*row) for row in rows]
 
     def add_event(self, party_id: str, kind: str, conflict_id: int, at: float) -> int:

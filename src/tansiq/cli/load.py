@@ -1,0 +1,122 @@
+"""``tansiq load``: file a whole scenario through the API, each feature as its party."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from tansiq.errors import InputError
+from tansiq.scenario.reader import load_scenario
+from tansiq.service.rules import rules_json
+
+CATEGORIES = {"operation": "operations", "site": "sites", "zone": "zones"}
+
+
+def token_variable(party_id: str) -> str:
+    """The environment variable that holds a party's token: TANSIQ_TOKEN_<ID>."""
+    return "TANSIQ_TOKEN_" + re.sub(r"[^A-Za-z0-9]", "_", party_id).upper()
+
+
+def read_tokens(path: Path | None, party_ids: list[str]) -> dict[str, str]:
+    given: dict[str, str] = {}
+    if path is not None:
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"--tokens: cannot read {path}: {exc}") from None
+        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+            raise InputError(f'--tokens: {path} must be a JSON object {{"party": "token"}}')
+        given.update(loaded)
+    tokens = {}
+    for party in party_ids:
+        token = given.get(party) or os.environ.get(token_variable(party))
+        if not token:
+            raise InputError(
+                f"no token for party {party!r}: put it in --tokens FILE or ${token_variable(party)}"
+            )
+        tokens[party] = token
+    return tokens
+
+
+@click.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--url", required=True, help="The Tansiq server, e.g. http://127.0.0.1:8000.")
+@click.option(
+    "--tokens",
+    "tokens_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='A JSON file {"party id": "token"}; else $TANSIQ_TOKEN_<PARTY> for each party.',
+)
+@click.option(
+    "--coordinator",
+    metavar="PARTY",
+    help="Set the server's separation rules to the scenario's first, as this coordinator.",
+)
+def load(scenario: Path, url: str, tokens_file: Path | None, coordinator: str | None) -> None:
+    """File every feature of SCENARIO through the API at URL, each as its own party.
+
+    The file is validated first (nothing is sent if it breaks scenario-v1). Each
+    feature becomes one filing: an operation, or a site or zone if its
+    properties say "category": "site" or "zone". Prints how many filings and
+    conflicts were made; exits 1 if any filing was refused.
+    """
+    loaded = load_scenario(scenario)
+    features: list[dict[str, Any]] = json.loads(scenario.read_bytes())["features"]
+    named = {v.party for v in loaded.volumes}
+    party_ids = sorted(named | {coordinator} if coordinator else named)
+    tokens = read_tokens(tokens_file, party_ids)
+    err = Console(stderr=True)
+    conflicts = refused = 0
+    with httpx.Client(base_url=url.rstrip("/"), timeout=60.0) as client:
+        if coordinator is not None:
+            answer = client.put(
+                "/v1/theater/rules",
+                json={"separation": rules_json(loaded.separation)},
+                headers={"Authorization": f"Bearer {tokens[coordinator]}"},
+            )
+            _require(answer, "setting the separation rules")
+        columns = (TextColumn("filing"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+            task = bar.add_task("filing", total=len(features))
+            for feature, volume in zip(features, loaded.volumes, strict=True):
+                category = feature.get("properties", {}).get("category", "operation")
+                path = CATEGORIES.get(category, "operations")
+                answer = client.post(
+                    f"/v1/{path}",
+                    content=json.dumps({"type": "FeatureCollection", "features": [feature]}),
+                    headers={
+                        "Authorization": f"Bearer {tokens[volume.party]}",
+                        "Content-Type": "application/geo+json",
+                    },
+                )
+                if answer.status_code == 201:
+                    conflicts += len(answer.json()["conflicts"])
+                else:
+                    refused += 1
+                    err.print(f"error: feature {volume.id!r}: {_detail(answer)}", markup=False)
+                bar.advance(task)
+    filed = len(features) - refused
+    click.echo(f"filed {filed} of {len(features)} features for {len(loaded.parties)} parties; "
+               f"{conflicts} conflicts opened")  # fmt: skip
+    if refused:
+        raise SystemExit(1)
+
+
+def _detail(answer: httpx.Response) -> str:
+    try:
+        return f"{answer.status_code} {answer.json().get('detail', answer.text)}"
+    except ValueError:
+        return f"{answer.status_code} {answer.text[:200]}"
+
+
+def _require(answer: httpx.Response, what: str) -> None:
+    if answer.status_code >= 300:
+        raise click.ClickException(f"{what}: {_detail(answer)}")

@@ -1,0 +1,50 @@
+"""The theater's separation rules: read and written as the scenario format's
+``tansiq.separation`` member, validated by the same reader."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from tansiq.errors import InputError, ScenarioInvalid
+from tansiq.scenario.model import SeparationRule
+from tansiq.scenario.reader import parse_scenario
+
+SETTING = "separation"
+
+
+def parse_rules(body: str | bytes) -> tuple[SeparationRule, ...]:
+    """``{"separation": [...]}`` as rules; every broken rule named (``separation[2].between``)."""
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise InputError(f"body: not valid JSON ({exc})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("separation"), list):
+        raise InputError('body: must be {"separation": [rules as in scenario-v1]}')
+    wrapper = {
+        "type": "FeatureCollection",
+        "features": [],
+        "tansiq": {
+            "version": 1,
+            "parties": [{"id": "theater", "name": "theater", "lang": "en"}],
+            "separation": document["separation"],
+        },
+    }
+    try:
+        return parse_scenario(json.dumps(wrapper)).separation
+    except ScenarioInvalid as exc:
+        raise ScenarioInvalid(
+            [p.replace("tansiq.separation", "separation") for p in exc.problems]
+        ) from None
+
+
+def rules_json(rules: Sequence[SeparationRule]) -> list[dict[str, object]]:
+    return [
+        {
+            "between": list(rule.between),
+            "horizontal_m": rule.horizontal_m,
+            "vertical_m": rule.vertical_m,
+            "time_s": rule.time_s,
+        }
+        for rule in rules
+    ]
