@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from tansiq.engine.conflict import Conflict
@@ -295,9 +295,7 @@ class Theater:
         )
         new_id = self._store.add_conflict(record)
         self._tell(record.party_a, record.party_b, "conflict.opened", new_id, now)
-        stored = self._store.get_conflict(new_id)
-        assert stored is not None
-        return stored
+        return replace(record, id=new_id)
 
     def volumes(self, party_id: str, filing_id: str, body: str) -> list[Volume]:
         """The volumes of a filing's body, validated as scenario-v1 features of its party."""

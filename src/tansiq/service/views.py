@@ -63,3 +63,4 @@ def conflict_view(record: ConflictRecord, viewer: PartyRecord, store: Store) -> 
         "opened_at": instant(record.opened_at),
         "closed_at": instant(record.closed_at),
     }
+

@@ -117,6 +117,7 @@ class SqliteStore:
         self.path = str(path)
         self._lock = threading.RLock()
         self._depth = 0
+        self._parties: dict[str, PartyRecord] = {}
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30.0
@@ -157,10 +158,17 @@ class SqliteStore:
                 raise PartyExists(party.id) from exc
 
     def get_party(self, party_id: str) -> PartyRecord | None:
+        # parties never change once made: every conflict shown names one, so keep them
+        known = self._parties.get(party_id)
+        if known is not None:
+            return known
         row = self._fetchone(
             "SELECT id, name, lang, role, created_at FROM party WHERE id = ?", (party_id,)
         )
-        return _party(row) if row else None
+        if row is None:
+            return None
+        self._parties[party_id] = record = _party(row)
+        return record
 
     def list_parties(self) -> list[PartyRecord]:
         rows = self._fetchall(
@@ -384,5 +392,8 @@ def _qualified(table: str, columns: str) -> str:
     return ", ".join(f"{table}.{c.strip()}" for c in columns.split(","))
 
 
+_CONFLICT_FIELDS = tuple(f.name for f in fields(ConflictRecord) if f.name != "id")
+
+
 def astuple_without_id(conflict: ConflictRecord) -> tuple[object, ...]:
-    return tuple(getattr(conflict, f.name) for f in fields(conflict) if f.name != "id")
+    return tuple(getattr(conflict, name) for name in _CONFLICT_FIELDS)

@@ -1,0 +1,257 @@
+"""Load benchmark of the service: filings per second, their latency, and push latency.
+
+    .venv/bin/python bench/load.py --stored 100000 --duration 20 --clients 8
+
+1. A store is filled in-process with ``--stored`` volumes of the synthetic
+   theater (``bench/theater.py``), filed as 200-feature filings of its six
+   parties under the theater's separation rules.
+2. ``tansiq serve`` is started on it (a second process), and the time until it
+   answers is reported (it re-reads every active filing).
+3. A load generator (this process, ``--clients`` threads with keep-alive
+   connections) files into one contested square kilometre near Deir ez-Zor that
+   holds about 100 active operations of the six parties: each client keeps its
+   share of operations, replacing one (moving it, with ``If-Match``) or
+   cancelling and refiling it, so the active count stays steady and every
+   filing conflicts with several others.
+4. Every party listens on ``GET /v1/events`` from the last event of the fill;
+   push latency is from the moment a filing's request was sent to the moment
+   the other side received the conflict it opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import shapely
+
+from tansiq.service import parties
+from tansiq.service.theater import Theater
+from tansiq.store import SqliteStore
+from theater import PARTIES, SEPARATION, _feature_properties, make_volumes
+
+TANSIQ = Path(sys.executable).with_name("tansiq")
+OUT_DIR = Path(__file__).resolve().parent / "out"
+#: the contested square kilometre (lon, lat of its south-west corner; ~0.011 x 0.009 deg)
+CORNER = (40.14, 35.33)
+SIZE_DEG = (0.011, 0.009)
+ACTIVE = 100
+
+
+def fill(store: SqliteStore, stored: int, coordinator: Any) -> None:
+    theater = Theater(store)
+    theater.set_rules(coordinator, SEPARATION)
+    by_party: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    volumes = make_volumes(stored, seed=11)
+    geojson = shapely.to_geojson(np.array([v.geometry for v in volumes], dtype=object)).tolist()
+    for v, g in zip(volumes, geojson, strict=True):
+        by_party[v.party].append(
+            {
+                "type": "Feature",
+                "id": v.id,
+                "geometry": json.loads(g),
+                "properties": _feature_properties(v),
+            }
+        )
+    records = {p.id: store.get_party(p.id) for p in PARTIES}
+    t0 = time.perf_counter()
+    for party_id, features in by_party.items():
+        record = records[party_id]
+        assert record is not None
+        for lo in range(0, len(features), 200):
+            body = {"type": "FeatureCollection", "features": features[lo : lo + 200]}
+            theater.file(record, "operation", json.dumps(body))
+    print(f"filled {stored:,} volumes in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def contested(rng: random.Random, fid: str) -> str:
+    lon = CORNER[0] + rng.uniform(0, SIZE_DEG[0])
+    lat = CORNER[1] + rng.uniform(0, SIZE_DEG[1])
+    feature = {
+        "type": "Feature",
+        "id": fid,
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {
+            "kind": rng.choice(["convoy", "patrol", "drone_flight", "medical_evacuation"]),
+            "radius_m": rng.uniform(20, 80),
+            "start": "2017-09-16T04:00:00Z",
+            "end": "2017-09-16T10:00:00Z",
+        },
+    }
+    return json.dumps({"type": "FeatureCollection", "features": [feature]})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stored", type=int, default=100_000)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="tansiq-load-"))
+    db = work / "tansiq.db"
+    store = SqliteStore(db)
+    tokens = {p.id: parties.add_party(store, p.id, p.name, "en")[1] for p in PARTIES}
+    coordinator, _ = parties.add_party(store, "coordinator", "Coordinator", "en", "coordinator")
+    fill(store, args.stored, coordinator)
+    store.close()
+    # listeners start after the events of the fill (the stored theater's own conflicts)
+    with sqlite3.connect(db) as raw:
+        (last_event,) = raw.execute("SELECT coalesce(max(id), 0) FROM event").fetchone()
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.perf_counter()
+    server = subprocess.Popen(
+        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while True:
+        try:
+            httpx.get(f"{url}/openapi.json", timeout=1.0)
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    ready_s = time.perf_counter() - t0
+    print(f"server ready in {ready_s:.1f} s", flush=True)
+
+    received: dict[tuple[str, int], float] = {}
+    stop = threading.Event()
+
+    def listen(party: str) -> None:
+        headers = {"Authorization": f"Bearer {tokens[party]}", "Last-Event-ID": str(last_event)}
+        try:
+            with httpx.stream("GET", f"{url}/v1/events", headers=headers, timeout=None) as r:
+                for line in r.iter_lines():
+                    if stop.is_set():
+                        return
+                    if line.startswith("data: "):
+                        data = json.loads(line[6:])
+                        if data["kind"] == "conflict.opened":
+                            received[(party, data["conflict"]["id"])] = time.perf_counter()
+        except httpx.HTTPError:
+            return
+
+    for p in PARTIES:
+        threading.Thread(target=listen, args=(p.id,), daemon=True).start()
+    time.sleep(1.0)
+
+    latencies: list[float] = []
+    statuses: dict[int, int] = defaultdict(int)
+    sent: list[tuple[float, str, list[tuple[str, int]]]] = []
+    lock = threading.Lock()
+    share = ACTIVE // args.clients
+    results: queue.Queue[None] = queue.Queue()
+
+    def client(k: int) -> None:
+        rng = random.Random(k)
+        party = PARTIES[k % len(PARTIES)].id
+        headers = {"Authorization": f"Bearer {tokens[party]}"}
+        mine: list[tuple[str, int] | None] = [None] * share
+        with httpx.Client(base_url=url, timeout=30.0, headers=headers) as http:
+            end = time.perf_counter() + args.duration
+            while time.perf_counter() < end:
+                slot = rng.randrange(share)
+                held = mine[slot]
+                t = time.perf_counter()
+                if held is None:
+                    r = http.post("/v1/operations", content=contested(rng, f"op{slot}"))
+                elif rng.random() < 0.7:
+                    r = http.put(
+                        f"/v1/operations/{held[0]}",
+                        content=contested(rng, f"op{slot}"),
+                        headers={"If-Match": str(held[1])},
+                    )
+                else:
+                    r = http.delete(f"/v1/operations/{held[0]}", headers={"If-Match": str(held[1])})
+                took = time.perf_counter() - t
+                with lock:
+                    latencies.append(took)
+                    statuses[r.status_code] += 1
+                if r.status_code in (200, 201):
+                    answer = r.json()
+                    mine[slot] = None if answer["state"] == "cancelled" else (
+                        answer["id"], answer["version"]
+                    )
+                    opened = [
+                        (c["other"]["party"]["id"], c["id"])
+                        for c in answer["conflicts"]
+                        if c["state"] == "open"
+                    ]
+                    with lock:
+                        sent.append((t, party, opened))
+        results.put(None)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
+    t_start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t_start
+    time.sleep(1.0)  # let the last pushes arrive
+    stop.set()
+    server.terminate()
+    server.wait(timeout=30)
+
+    ok = statuses.get(200, 0) + statuses.get(201, 0)
+    lat_ms = np.array(latencies) * 1000
+    push_ms = []
+    missing = 0
+    for t, _, opened in sent:
+        for other, conflict_id in opened:
+            got = received.get((other, conflict_id))
+            if got is None:
+                missing += 1
+            else:
+                push_ms.append((got - t) * 1000)
+    result = {
+        "stored": args.stored,
+        "clients": args.clients,
+        "duration_s": wall,
+        "server_ready_s": ready_s,
+        "requests": len(latencies),
+        "ok": ok,
+        "statuses": dict(statuses),
+        "filings_per_s": ok / wall,
+        "latency_ms": {
+            "p50": float(np.percentile(lat_ms, 50)),
+            "p99": float(np.percentile(lat_ms, 99)),
+            "max": float(lat_ms.max()),
+        },
+        "conflicts_opened": sum(len(o) for _, _, o in sent),
+        "push_ms": {
+            "p50": float(np.percentile(push_ms, 50)) if push_ms else None,
+            "p99": float(np.percentile(push_ms, 99)) if push_ms else None,
+            "not_received": missing,
+        },
+    }
+    print(json.dumps(result, indent=1))
+    OUT_DIR.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    (OUT_DIR / f"load-{stamp}.json").write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
