@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pyproj import Geod
 
 from tansiq.api import create_app
 from tansiq.service import parties
@@ -87,7 +88,18 @@ def test_two_parties_file_and_both_see_the_conflict(api: Any) -> None:
     second = blue.post("/v1/sites", collection(disc("clinic", 40.004)))
     assert second.status_code == 201
     (seen_by_blue,) = second.json()["conflicts"]
-    assert seen_by_blue["other"] == {"party": {"id": "red", "name": "Red Forces"}, "kind": "patrol"}
+    other = seen_by_blue["other"]
+    assert other["party"] == {"id": "red", "name": "Red Forces", "contact": ""}
+    assert other["kind"] == "patrol"
+    # all blue learns of red's strike: the part of it within the separation (0) of the
+    # clinic, i.e. where the two 500 m discs overlap: every point within 500 m of both
+    geod = Geod(ellps="WGS84")
+    ring = other["region"]["coordinates"][0]
+    for centre in ((40.0, 35.0), (40.004, 35.0)):
+        _, _, far = geod.inv([centre[0]] * len(ring), [centre[1]] * len(ring),
+                             [p[0] for p in ring], [p[1] for p in ring])  # fmt: skip
+        assert max(far) <= 501.0
+    assert seen_by_blue["mine"]["region"]["type"] == "Polygon"
     assert seen_by_blue["mine"]["feature"] == "clinic"
     (seen_by_red,) = red.get("/v1/conflicts").json()["conflicts"]
     assert seen_by_red["id"] == seen_by_blue["id"] and seen_by_red["mine"]["feature"] == "strike"
@@ -276,3 +288,14 @@ def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -
     answer = client.put("/v1/theater/rules", json=broken, headers=coordinator.headers)
     body = assert_problem(answer, 422)
     assert all(e["detail"].startswith("separation[0]") for e in body["errors"])
+
+
+def test_the_other_side_is_shown_how_to_reach_the_party(api: Any) -> None:
+    client, red, _, store = api
+    _, token = parties.add_party(store, "ngo", "Relief NGO", "ar", contact="+963 11 555 0100 (ops)")
+    ngo = Party(client, token)
+    red.post("/v1/operations", collection(disc("strike", 40.0)))
+    (conflict,) = ngo.post("/v1/sites", collection(disc("clinic", 40.0))).json()["conflicts"]
+    (seen_by_red,) = red.get("/v1/conflicts").json()["conflicts"]
+    assert seen_by_red["other"]["party"]["contact"] == "+963 11 555 0100 (ops)"
+    assert conflict["other"]["party"]["contact"] == ""

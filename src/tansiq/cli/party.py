@@ -40,17 +40,22 @@ def party() -> None:
     help="The language the party is told in.",
 )
 @click.option(
+    "--contact",
+    default="",
+    help="How the other side reaches this party's operations centre (shown with conflicts).",
+)
+@click.option(
     "--coordinator",
     is_flag=True,
     help="Make this party a coordinator: it administers parties and theater rules.",
 )
 @DB_OPTION
-def add(party_id: str, name: str, lang: str, coordinator: bool, db: Path) -> None:
+def add(party_id: str, name: str, lang: str, contact: str, coordinator: bool, db: Path) -> None:
     """Create party ID with its first API token (printed alone on the last line)."""
     store = SqliteStore(db)
     try:
         record, token = parties.add_party(
-            store, party_id, name, lang, "coordinator" if coordinator else "party"
+            store, party_id, name, lang, "coordinator" if coordinator else "party", contact=contact
         )
     finally:
         store.close()

@@ -31,6 +31,7 @@ def add_party(
     lang: str,
     role: Role = "party",
     clock: Clock = time.time,
+    contact: str = "",
 ) -> tuple[PartyRecord, str]:
     """Create a party and its first token; return the party and the token's text."""
     problems = []
@@ -45,10 +46,12 @@ def add_party(
         problems.append(f"lang: {lang!r} is not one of {', '.join(sorted(LANGUAGES))}")
     if role not in ROLES:
         problems.append(f"role: {role!r} is not one of {', '.join(ROLES)}")
+    if len(contact) > MAX_NAME:
+        problems.append(f"contact: must be at most {MAX_NAME} characters")
     if problems:
         raise InputError("; ".join(problems))
     now = clock()
-    party = PartyRecord(party_id, name.strip(), lang, role, now)
+    party = PartyRecord(party_id, name.strip(), lang, role, now, contact.strip())
     with store.transaction():
         store.add_party(party)
         _, text = _issue(store, party_id, now)

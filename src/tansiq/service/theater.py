@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import shapely
+
 from tansiq.engine.conflict import Conflict
 from tansiq.engine.detect import detect
 from tansiq.engine.index import ConflictIndex
@@ -272,6 +274,10 @@ class Theater:
     ) -> ConflictRecord:
         """Record an open conflict between two volumes (``mine`` is side a) and tell both."""
         start, end = conflict.window
+        # what each side will be shown of the other: computed once, here, while both
+        # volumes are at hand (conflict.a is the smaller id, not necessarily ``mine``)
+        first, second = conflict.overlap_regions()
+        near_mine, near_other = (first, second) if conflict.a == mine.id else (second, first)
         record = ConflictRecord(
             id=0,
             volume_a=mine.id,
@@ -292,6 +298,8 @@ class Theater:
             closed_at=None,
             acked_a_at=None,
             acked_b_at=None,
+            region_a=shapely.to_geojson(near_mine),
+            region_b=shapely.to_geojson(near_other),
         )
         new_id = self._store.add_conflict(record)
         self._tell(record.party_a, record.party_b, "conflict.opened", new_id, now)

@@ -51,10 +51,18 @@ def conflict_view(record: ConflictRecord, viewer: PartyRecord, store: Store) -> 
             "filing": filing,
             "feature": feature,
             "kind": record.kind_a if mine_is_a else record.kind_b,
+            # the part of my footprint within the separation of theirs
+            "region": _geometry(record.region_a if mine_is_a else record.region_b),
         },
         "other": {
-            "party": {"id": other_id, "name": other.name if other else other_id},
+            "party": {
+                "id": other_id,
+                "name": other.name if other else other_id,
+                "contact": other.contact if other else "",
+            },
             "kind": record.kind_b if mine_is_a else record.kind_a,
+            # all that is disclosed of their footprint: the part within the separation of mine
+            "region": _geometry(record.region_b if mine_is_a else record.region_a),
         },
         "acknowledged": {
             "by_me": instant(record.acked_a_at if mine_is_a else record.acked_b_at),
@@ -64,3 +72,7 @@ def conflict_view(record: ConflictRecord, viewer: PartyRecord, store: Store) -> 
         "closed_at": instant(record.closed_at),
     }
 
+
+
+def _geometry(text: str | None) -> Any:
+    return json.loads(text) if text else None

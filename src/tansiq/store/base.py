@@ -21,6 +21,7 @@ class PartyRecord:
     lang: str
     role: Role
     created_at: float
+    contact: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,9 @@ class ConflictRecord:
     closed_at: float | None
     acked_a_at: float | None
     acked_b_at: float | None
+    region_a: str | None = None
+    """GeoJSON of the part of a's footprint within the separation of b's (shown to b)."""
+    region_b: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,8 @@ CREATE TABLE party (
     name        TEXT NOT NULL,
     lang        TEXT NOT NULL,
     role        TEXT NOT NULL CHECK (role IN ('party', 'coordinator')),
-    created_at  REAL NOT NULL
+    created_at  REAL NOT NULL,
+    contact     TEXT NOT NULL DEFAULT ''
 ) STRICT;
 CREATE TABLE token (
     id          TEXT PRIMARY KEY,
@@ -82,7 +83,9 @@ CREATE TABLE conflict (
     opened_at   REAL NOT NULL,
     closed_at   REAL,
     acked_a_at  REAL,
-    acked_b_at  REAL
+    acked_b_at  REAL,
+    region_a    TEXT,
+    region_b    TEXT
 ) STRICT;
 CREATE INDEX conflict_by_filing_a ON conflict (filing_a, state);
 CREATE INDEX conflict_by_filing_b ON conflict (filing_b, state);
@@ -106,7 +109,7 @@ _FILING_COLUMNS = "id, party_id, category, version, state, body, filed_at"
 _CONFLICT_COLUMNS = (
     "id, volume_a, volume_b, filing_a, filing_b, party_a, party_b, kind_a, kind_b, state,"
     " horizontal_distance_m, vertical_gap_m, time_gap_s, window_start, window_end,"
-    " opened_at, closed_at, acked_a_at, acked_b_at"
+    " opened_at, closed_at, acked_a_at, acked_b_at, region_a, region_b"
 )
 
 
@@ -151,8 +154,9 @@ class SqliteStore:
         with self.transaction():
             try:
                 self._db.execute(
-                    "INSERT INTO party (id, name, lang, role, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (party.id, party.name, party.lang, party.role, party.created_at),
+                    "INSERT INTO party (id, name, lang, role, created_at, contact)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (party.id, party.name, party.lang, party.role, party.created_at, party.contact),
                 )
             except sqlite3.IntegrityError as exc:
                 raise PartyExists(party.id) from exc
@@ -163,7 +167,7 @@ class SqliteStore:
         if known is not None:
             return known
         row = self._fetchone(
-            "SELECT id, name, lang, role, created_at FROM party WHERE id = ?", (party_id,)
+            "SELECT id, name, lang, role, created_at, contact FROM party WHERE id = ?", (party_id,)
         )
         if row is None:
             return None
@@ -172,7 +176,7 @@ class SqliteStore:
 
     def list_parties(self) -> list[PartyRecord]:
         rows = self._fetchall(
-            "SELECT id, name, lang, role, created_at FROM party ORDER BY id"
+            "SELECT id, name, lang, role, created_at, contact FROM party ORDER BY id"
         )
         return [_party(row) for row in rows]
 
@@ -384,7 +388,7 @@ class SqliteStore:
             )
 
 
-def _party(row: tuple[str, str, str, Role, float]) -> PartyRecord:
+def _party(row: tuple[str, str, str, Role, float, str]) -> PartyRecord:
     return PartyRecord(*row)
 
 
