@@ -129,6 +129,9 @@ def test_another_partys_filing_looks_exactly_like_a_missing_one(api: Any) -> Non
     # and the owner reads it in full, under its own category only
     assert red.get(f"/v1/operations/{filed}").json()["body"]["features"][0]["id"] == "strike"
     assert_problem(red.get(f"/v1/sites/{filed}"), 404)
+    assert_problem(red.put(f"/v1/sites/{filed}", collection(disc("strike", 41.0)), 1), 404)
+    assert_problem(red.delete(f"/v1/zones/{filed}", 1), 404)
+    assert red.get(f"/v1/operations/{filed}").json()["version"] == 1
 
 
 def test_replace_and_cancel_need_the_current_version(api: Any) -> None:

@@ -224,8 +224,9 @@ def _filing_routes(  # one set of routes per category
     ) -> dict[str, Any]:
         expected = version_of(if_match)
         body = await read_body(request)
-        await run_in_threadpool(theater.filing, party, filing_id, category)
-        result = await run_in_threadpool(theater.replace, party, filing_id, expected, body)
+        result = await run_in_threadpool(
+            theater.replace, party, filing_id, expected, body, category
+        )
         return outcome(result, party, response)
 
     @app.delete(f"{base}/{{filing_id}}", tags=[path], summary=f"Cancel a {category}")
@@ -236,5 +237,4 @@ def _filing_routes(  # one set of routes per category
         if_match: Annotated[str | None, Header(description="the version being cancelled")] = None,
     ) -> dict[str, Any]:
         expected = version_of(if_match)
-        theater.filing(party, filing_id, category)
-        return outcome(theater.cancel(party, filing_id, expected), party, response)
+        return outcome(theater.cancel(party, filing_id, expected, category), party, response)

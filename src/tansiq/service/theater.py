@@ -96,7 +96,12 @@ class Theater:
         return Outcome(record, tuple(opened))
 
     def replace(
-        self, party: PartyRecord, filing_id: str, expected_version: int, body: str | bytes
+        self,
+        party: PartyRecord,
+        filing_id: str,
+        expected_version: int,
+        body: str | bytes,
+        category: Category | None = None,
     ) -> Outcome:
         """A new version of one of the party's filings, if ``expected_version`` is still current.
 
@@ -106,7 +111,7 @@ class Theater:
         text = _text(body)
         volumes = self.volumes(party.id, filing_id, text)
         with self._lock:
-            current = self._own(party, filing_id, expected_version)
+            current = self._own(party, filing_id, expected_version, category)
             now = self._clock()
             record = FilingRecord(
                 filing_id, party.id, current.category, current.version + 1, "active", text, now
@@ -129,10 +134,16 @@ class Theater:
             self._notify()
         return Outcome(record, tuple(kept + opened))
 
-    def cancel(self, party: PartyRecord, filing_id: str, expected_version: int) -> Outcome:
+    def cancel(
+        self,
+        party: PartyRecord,
+        filing_id: str,
+        expected_version: int,
+        category: Category | None = None,
+    ) -> Outcome:
         """Cancel one of the party's filings; its open conflicts are withdrawn. History stays."""
         with self._lock:
-            current = self._own(party, filing_id, expected_version)
+            current = self._own(party, filing_id, expected_version, category)
             now = self._clock()
             record = FilingRecord(
                 filing_id,
@@ -242,8 +253,14 @@ class Theater:
             for listener in self._listeners:
                 listener()
 
-    def _own(self, party: PartyRecord, filing_id: str, expected_version: int) -> FilingRecord:
-        current = self.filing(party, filing_id)
+    def _own(
+        self,
+        party: PartyRecord,
+        filing_id: str,
+        expected_version: int,
+        category: Category | None,
+    ) -> FilingRecord:
+        current = self.filing(party, filing_id, category)
         if current.state == "cancelled":
             raise FilingGone(filing_id)
         if current.version != expected_version:
