@@ -302,3 +302,39 @@ def test_the_other_side_is_shown_how_to_reach_the_party(api: Any) -> None:
     (seen_by_red,) = red.get("/v1/conflicts").json()["conflicts"]
     assert seen_by_red["other"]["party"]["contact"] == "+963 11 555 0100 (ops)"
     assert conflict["other"]["party"]["contact"] == ""
+
+
+def test_sites_and_zones_are_shared_only_with_whom_they_name(api: Any) -> None:
+    client, red, blue, store = api
+    _, token = parties.add_party(store, "green", "Green", "en")
+    green = Party(client, token)
+
+    def shared(body: dict[str, Any]) -> str:
+        return json.dumps(body)
+
+    hospital = json.loads(collection(disc("hospital", 38.0)))
+    hospital["share"] = ["blue"]
+    camp = json.loads(collection(disc("camp", 38.5)))
+    camp["share"] = "all"
+    site = red.post("/v1/sites", shared(hospital)).json()["id"]
+    zone = red.post("/v1/zones", shared(camp)).json()["id"]
+    red.post("/v1/operations", collection(disc("secret", 39.0)))
+    seen_by_blue = {f["id"]: f for f in blue.get("/v1/shared").json()["filings"]}
+    assert set(seen_by_blue) == {site, zone}
+    assert seen_by_blue[site]["owner"]["name"] == "Red Forces"
+    assert seen_by_blue[site]["body"]["features"][0]["id"] == "hospital"
+    assert {f["id"] for f in green.get("/v1/shared").json()["filings"]} == {zone}
+    assert red.get("/v1/shared").json()["filings"] == []  # one's own are not "shared with"
+    # sharing follows the latest version, and a cancelled filing is shared no more
+    hospital["share"] = ["green"]
+    red.put(f"/v1/sites/{site}", shared(hospital), 1)
+    assert {f["id"] for f in blue.get("/v1/shared").json()["filings"]} == {zone}
+    red.delete(f"/v1/zones/{zone}", 1)
+    assert {f["id"] for f in green.get("/v1/shared").json()["filings"]} == {site}
+    # operations are never shared; unknown parties are named
+    secret = json.loads(collection(disc("x", 39.5)))
+    secret["share"] = "all"
+    assert_problem(red.post("/v1/operations", shared(secret)), 400)
+    hospital["share"] = ["nobody"]
+    body = assert_problem(red.post("/v1/sites", shared(hospital)), 400)
+    assert "share: no party 'nobody'" in body["detail"]

@@ -22,7 +22,7 @@ from tansiq.scenario.model import SeparationRule
 from tansiq.service import parties
 from tansiq.service.rules import parse_rules, rules_json
 from tansiq.service.theater import Outcome, Theater
-from tansiq.service.views import conflict_view, filing_view
+from tansiq.service.views import conflict_view, filing_view, shared_view
 from tansiq.store import PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState
 
@@ -130,6 +130,14 @@ def create_app(
             "conflicts": [conflict_view(c, party, store) for c in page],
             "next_after": page[-1].id if len(found) > limit else None,
         }
+
+    @app.get(
+        "/v1/shared",
+        tags=["sites and zones"],
+        summary="Other parties' sites and zones shared with the caller, in full",
+    )
+    def shared(party: Caller) -> dict[str, Any]:
+        return {"filings": [shared_view(r, store) for r in theater.shared_with(party)]}
 
     @app.get("/v1/theater/rules", tags=["theater"], summary="The theater's separation rules")
     def get_rules(party: Caller) -> dict[str, Any]:

@@ -84,11 +84,13 @@ class Theater:
         filing_id = f"{category}-{secrets.token_hex(6)}"
         text = _text(body)
         volumes = self.volumes(party.id, filing_id, text)
+        share = share_of(text, category, self._known_party)
         with self._lock:
             now = self._clock()
             record = FilingRecord(filing_id, party.id, category, 1, "active", text, now)
             with self._store.transaction():
                 self._store.add_filing_version(record)
+                self._store.set_share(filing_id, share)
                 opened = self._open(record, volumes, now)
             self._index.add_many(volumes)
             self._volume_ids[filing_id] = [v.id for v in volumes]
@@ -116,9 +118,11 @@ class Theater:
             record = FilingRecord(
                 filing_id, party.id, current.category, current.version + 1, "active", text, now
             )
+            share = share_of(text, current.category, self._known_party)
             keep = {(v.id, c.other) for v in volumes for c in self._pairs(v)}
             with self._store.transaction():
                 self._store.add_filing_version(record)
+                self._store.set_share(filing_id, share)
                 kept = []
                 for conflict in self._store.open_conflicts_of(filing_id):
                     if _pair_of(conflict, filing_id) in keep:
@@ -234,6 +238,13 @@ class Theater:
             self._notify()
         return len(found)
 
+    def shared_with(self, party: PartyRecord) -> list[FilingRecord]:
+        """Other parties' active sites and zones shared with this party, in full."""
+        return self._store.shared_with(party.id)
+
+    def _known_party(self, party_id: str) -> bool:
+        return self._store.get_party(party_id) is not None
+
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after every commit that made events (from the committing thread)."""
         self._listeners.append(listener)
@@ -332,6 +343,7 @@ class Theater:
             # let the reader word the refusal (not JSON, not an object, ...)
             parse_scenario(body)
             raise InputError("body: must be a GeoJSON FeatureCollection")
+        document.pop("share", None)  # whom a site or zone is shared with: see _share
         features = document.get("features")
         if isinstance(features, list):
             for feature in features:
@@ -350,6 +362,24 @@ class Theater:
         }
         scenario = parse_scenario(json.dumps(document))
         return [_renamed(v, f"{filing_id}/{v.id}") for v in scenario.volumes]
+
+
+def share_of(body: str, category: Category, known: Callable[[str], bool]) -> list[str]:
+    """The body's ``"share"`` member: ``"all"`` or a list of party ids (sites and zones only)."""
+    member = json.loads(body).get("share")
+    if member is None:
+        return []
+    if category == "operation":
+        raise InputError("share: only sites and zones are shared; an operation is disclosed"
+                         " only through its conflicts")  # fmt: skip
+    if member == "all":
+        return ["*"]
+    if not isinstance(member, list) or not all(isinstance(p, str) for p in member):
+        raise InputError('share: must be "all" or a list of party ids')
+    unknown = [p for p in member if not known(p)]
+    if unknown:
+        raise InputError(f"share: no party {', '.join(repr(p) for p in unknown)}")
+    return sorted(set(member))
 
 
 @dataclass(frozen=True, slots=True)

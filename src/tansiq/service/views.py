@@ -31,6 +31,18 @@ def filing_view(record: FilingRecord) -> dict[str, Any]:
     }
 
 
+def shared_view(record: FilingRecord, store: Store) -> dict[str, Any]:
+    """Another party's site or zone that it shared with the viewer: in full, with its owner."""
+    owner = store.get_party(record.party_id)
+    view = filing_view(record)
+    view["owner"] = {
+        "id": record.party_id,
+        "name": owner.name if owner else record.party_id,
+        "contact": owner.contact if owner else "",
+    }
+    return view
+
+
 def conflict_view(record: ConflictRecord, viewer: PartyRecord, store: Store) -> dict[str, Any]:
     """A conflict as one of its two sides sees it."""
     mine_is_a = record.party_a == viewer.id

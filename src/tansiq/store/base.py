@@ -7,6 +7,7 @@ groups several in :meth:`Store.transaction` when they must land together.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -148,6 +149,14 @@ class Store(Protocol):
     def conflicts_of_party(
         self, party_id: str, state: ConflictState | None = None
     ) -> list[ConflictRecord]: ...
+
+    def set_share(self, filing_id: str, party_ids: Sequence[str]) -> None:
+        """Whom a filing is shared with in full (party ids, ``"*"`` for everyone)."""
+        ...
+
+    def shared_with(self, party_id: str) -> list[FilingRecord]:
+        """The latest version of every active filing of another party shared with this one."""
+        ...
 
     def get_setting(self, name: str) -> str | None: ...
 

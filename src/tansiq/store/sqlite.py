@@ -91,6 +91,12 @@ CREATE INDEX conflict_by_filing_a ON conflict (filing_a, state);
 CREATE INDEX conflict_by_filing_b ON conflict (filing_b, state);
 CREATE INDEX conflict_by_party_a ON conflict (party_a, state);
 CREATE INDEX conflict_by_party_b ON conflict (party_b, state);
+CREATE TABLE share (
+    filing_id   TEXT NOT NULL REFERENCES filing (id),
+    party_id    TEXT NOT NULL,
+    PRIMARY KEY (filing_id, party_id)
+) STRICT;
+CREATE INDEX share_by_party ON share (party_id);
 CREATE TABLE setting (
     name        TEXT PRIMARY KEY,
     value       TEXT NOT NULL
@@ -326,6 +332,25 @@ class SqliteStore:
             args += (state,)
         rows = self._fetchall(query + " ORDER BY id", args)
         return [ConflictRecord(*row) for row in rows]
+
+    def set_share(self, filing_id: str, party_ids: Sequence[str]) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM share WHERE filing_id = ?", (filing_id,))
+            self._db.executemany(
+                "INSERT INTO share (filing_id, party_id) VALUES (?, ?)",
+                [(filing_id, p) for p in party_ids],
+            )
+
+    def shared_with(self, party_id: str) -> list[FilingRecord]:
+        rows = self._fetchall(
+            f"SELECT DISTINCT {_qualified('v', _FILING_COLUMNS)} FROM share s"
+            " JOIN filing f ON f.id = s.filing_id"
+            " JOIN filing_version v ON v.id = f.id AND v.version = f.version"
+            " WHERE s.party_id IN (?, '*') AND f.state = 'active' AND v.party_id != ?"
+            " ORDER BY v.id",
+            (party_id, party_id),
+        )
+        return [FilingRecord(*row) for row in rows]
 
     def get_setting(self, name: str) -> str | None:
         row = self._fetchone("SELECT value FROM setting WHERE name = ?", (name,))
