@@ -338,3 +338,31 @@ def test_sites_and_zones_are_shared_only_with_whom_they_name(api: Any) -> None:
     hospital["share"] = ["nobody"]
     body = assert_problem(red.post("/v1/sites", shared(hospital)), 400)
     assert "share: no party 'nobody'" in body["detail"]
+
+
+def test_operations_entering_zones_are_flagged_late_or_barred(api: Any) -> None:
+    client, red, blue, _ = api
+    zone = json.loads(collection(disc("corridor", 40.0, radius_m=2000)))
+    zone["features"][0]["properties"].update({"notice_h": 24, "no_entry": ["red"]})
+    assert blue.post("/v1/zones", json.dumps(zone)).status_code == 201
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3 * 86400))
+    late = red.post("/v1/operations", collection(disc("raid", 40.0, start=soon)))
+    assert late.status_code == 201  # late notices are accepted...
+    (flagged,) = late.json()["conflicts"]
+    assert flagged["late_notice"] is True and flagged["no_entry"] is True  # ...and flagged
+    ngo = parties.add_party(api[3], "ngo", "NGO", "ar")[1]
+    on_time = Party(client, ngo).post(
+        "/v1/operations", collection(disc("aid", 40.0, start=later))
+    )
+    (fine,) = [c for c in on_time.json()["conflicts"] if c["other"]["party"]["id"] == "blue"]
+    assert fine["late_notice"] is False and fine["no_entry"] is False
+    # the zone's side sees the same flags
+    seen = blue.get("/v1/conflicts").json()["conflicts"]
+    flags = {(c["late_notice"], c["no_entry"]) for c in seen}
+    assert flags == {(True, True), (False, False)}
+    bad = json.loads(collection(disc("z", 41.0)))
+    bad["features"][0]["properties"].update({"notice_h": "soon", "no_entry": "red"})
+    body = assert_problem(blue.post("/v1/zones", json.dumps(bad)), 400)
+    assert "properties.notice_h: must be a number of hours >= 0" in body["detail"]
+    assert 'properties.no_entry: must be "all" or a list of party ids' in body["detail"]

@@ -19,9 +19,9 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import shapely
 
@@ -85,6 +85,8 @@ class Theater:
         text = _text(body)
         volumes = self.volumes(party.id, filing_id, text)
         share = share_of(text, category, self._known_party)
+        if category == "zone":
+            check_zone_rules(json.loads(text).get("features", []))
         with self._lock:
             now = self._clock()
             record = FilingRecord(filing_id, party.id, category, 1, "active", text, now)
@@ -238,6 +240,20 @@ class Theater:
             self._notify()
         return len(found)
 
+    def _zone_rules(self, mine: Volume, other: Volume, now: float) -> tuple[bool, bool]:
+        """(late notice, no entry) when one volume is a zone's and the other an operation's."""
+        for zone, entering in ((mine, other), (other, mine)):
+            if _filing_of(zone).startswith("zone-") and _filing_of(entering).startswith(
+                "operation-"
+            ):
+                rules = zone_rules(zone.properties)
+                filed = self._store.get_filing(_filing_of(entering))
+                filed_at = filed.filed_at if filed is not None else now
+                late = rules.notice_s is not None and entering.start - filed_at < rules.notice_s
+                barred = rules.no_entry == "all" or entering.party in rules.no_entry
+                return late, barred
+        return False, False
+
     def shared_with(self, party: PartyRecord) -> list[FilingRecord]:
         """Other parties' active sites and zones shared with this party, in full."""
         return self._store.shared_with(party.id)
@@ -306,6 +322,7 @@ class Theater:
         # volumes are at hand (conflict.a is the smaller id, not necessarily ``mine``)
         first, second = conflict.overlap_regions()
         near_mine, near_other = (first, second) if conflict.a == mine.id else (second, first)
+        late, no_entry = self._zone_rules(mine, other, now)
         record = ConflictRecord(
             id=0,
             volume_a=mine.id,
@@ -328,6 +345,8 @@ class Theater:
             acked_b_at=None,
             region_a=shapely.to_geojson(near_mine),
             region_b=shapely.to_geojson(near_other),
+            late_notice=late,
+            no_entry=no_entry,
         )
         new_id = self._store.add_conflict(record)
         self._tell(record.party_a, record.party_b, "conflict.opened", new_id, now)
@@ -362,6 +381,53 @@ class Theater:
         }
         scenario = parse_scenario(json.dumps(document))
         return [_renamed(v, f"{filing_id}/{v.id}") for v in scenario.volumes]
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneRules:
+    """A zone's rules, from its features' properties: ``notice_h`` (hours of notice an
+    operation entering it must give) and ``no_entry`` (``"all"`` or the parties that may
+    not enter)."""
+
+    notice_s: float | None
+    no_entry: str | tuple[str, ...]
+
+
+def zone_rules(properties: Mapping[str, Any]) -> ZoneRules:
+    notice = properties.get("notice_h")
+    barred = properties.get("no_entry", ())
+    return ZoneRules(
+        None if notice is None else float(notice) * 3600.0,
+        "all" if barred == "all" else tuple(barred),
+    )
+
+
+def check_zone_rules(features: list[Any]) -> None:
+    """Refuse zone rules that are not ``notice_h: number >= 0``, ``no_entry: "all" | [ids]``."""
+    problems = []
+    for feature in features:
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        if not isinstance(props, dict):
+            continue
+        fid = feature.get("id")
+        notice = props.get("notice_h")
+        if notice is not None and (
+            isinstance(notice, bool) or not isinstance(notice, int | float) or notice < 0
+        ):
+            problems.append(f"feature {fid!r}: properties.notice_h: must be a number of hours >= 0")
+        barred = props.get("no_entry")
+        if barred is not None and barred != "all" and not (
+            isinstance(barred, list) and all(isinstance(p, str) for p in barred)
+        ):
+            problems.append(
+                f'feature {fid!r}: properties.no_entry: must be "all" or a list of party ids'
+            )
+    if problems:
+        raise InputError("; ".join(problems))
+
+
+def _filing_of(volume: Volume) -> str:
+    return volume.id.split("/", 1)[0]
 
 
 def share_of(body: str, category: Category, known: Callable[[str], bool]) -> list[str]:

@@ -76,6 +76,9 @@ def conflict_view(record: ConflictRecord, viewer: PartyRecord, store: Store) -> 
             # all that is disclosed of their footprint: the part within the separation of mine
             "region": _geometry(record.region_b if mine_is_a else record.region_a),
         },
+        # an operation entered a zone: later than its rules ask, or where it may not go
+        "late_notice": record.late_notice,
+        "no_entry": record.no_entry,
         "acknowledged": {
             "by_me": instant(record.acked_a_at if mine_is_a else record.acked_b_at),
             "by_other": instant(record.acked_b_at if mine_is_a else record.acked_a_at),

@@ -81,6 +81,10 @@ class ConflictRecord:
     region_a: str | None = None
     """GeoJSON of the part of a's footprint within the separation of b's (shown to b)."""
     region_b: str | None = None
+    late_notice: bool = False
+    """An operation entered a zone later than the zone's required notice (accepted, flagged)."""
+    no_entry: bool = False
+    """An operation entered a zone its party may not enter."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,7 +85,9 @@ CREATE TABLE conflict (
     acked_a_at  REAL,
     acked_b_at  REAL,
     region_a    TEXT,
-    region_b    TEXT
+    region_b    TEXT,
+    late_notice INTEGER NOT NULL DEFAULT 0,
+    no_entry    INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX conflict_by_filing_a ON conflict (filing_a, state);
 CREATE INDEX conflict_by_filing_b ON conflict (filing_b, state);
@@ -115,7 +117,7 @@ _FILING_COLUMNS = "id, party_id, category, version, state, body, filed_at"
 _CONFLICT_COLUMNS = (
     "id, volume_a, volume_b, filing_a, filing_b, party_a, party_b, kind_a, kind_b, state,"
     " horizontal_distance_m, vertical_gap_m, time_gap_s, window_start, window_end,"
-    " opened_at, closed_at, acked_a_at, acked_b_at, region_a, region_b"
+    " opened_at, closed_at, acked_a_at, acked_b_at, region_a, region_b, late_notice, no_entry"
 )
 
 
@@ -295,7 +297,7 @@ class SqliteStore:
         row = self._fetchone(
             f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE id = ?", (conflict_id,)
         )
-        return ConflictRecord(*row) if row else None
+        return _conflict(row) if row else None
 
     def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]:
         rows = self._fetchall(
@@ -303,7 +305,7 @@ class SqliteStore:
             " AND (filing_a = ? OR filing_b = ?) ORDER BY id",
             (filing_id, filing_id),
         )
-        return [ConflictRecord(*row) for row in rows]
+        return [_conflict(row) for row in rows]
 
     def close_conflict(self, conflict_id: int, state: ConflictState, at: float) -> None:
         with self.transaction():
@@ -331,7 +333,7 @@ class SqliteStore:
             query += " AND state = ?"
             args += (state,)
         rows = self._fetchall(query + " ORDER BY id", args)
-        return [ConflictRecord(*row) for row in rows]
+        return [_conflict(row) for row in rows]
 
     def set_share(self, filing_id: str, party_ids: Sequence[str]) -> None:
         with self.transaction():
@@ -368,7 +370,7 @@ class SqliteStore:
         rows = self._fetchall(
             f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE state = 'open' ORDER BY id"
         )
-        return [ConflictRecord(*row) for row in rows]
+        return [_conflict(row) for row in rows]
 
     def add_event(self, party_id: str, kind: str, conflict_id: int, at: float) -> int:
         with self.transaction():
@@ -415,6 +417,12 @@ class SqliteStore:
 
 def _party(row: tuple[str, str, str, Role, float, str]) -> PartyRecord:
     return PartyRecord(*row)
+
+
+def _conflict(row: tuple[Any, ...]) -> ConflictRecord:
+    """A conflict row; SQLite keeps the two flags as integers."""
+    record = ConflictRecord(*row)
+    return replace(record, late_notice=bool(record.late_notice), no_entry=bool(record.no_entry))
 
 
 def _qualified(table: str, columns: str) -> str:
