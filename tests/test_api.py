@@ -366,3 +366,20 @@ def test_operations_entering_zones_are_flagged_late_or_barred(api: Any) -> None:
     body = assert_problem(blue.post("/v1/zones", json.dumps(bad)), 400)
     assert "properties.notice_h: must be a number of hours >= 0" in body["detail"]
     assert 'properties.no_entry: must be "all" or a list of party ids' in body["detail"]
+
+
+def test_past_operations_are_shown_expired_and_kept(api: Any) -> None:
+    _, red, _, _ = api
+    past = red.post(
+        "/v1/operations",
+        collection(disc("old", 40.0, start="2017-09-16T04:00:00Z", end="2017-09-16T06:00:00Z")),
+    ).json()["id"]
+    future = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+    coming = red.post("/v1/operations", collection(disc("new", 41.0, end=future))).json()["id"]
+    site = red.post("/v1/sites", collection(disc("camp", 42.0))).json()["id"]
+    old = red.get(f"/v1/operations/{past}").json()
+    assert old["expired"] is True and old["ends_at"] == "2017-09-16T06:00:00Z"
+    assert old["state"] == "active"  # still in the record, and still judged against
+    assert red.get(f"/v1/operations/{coming}").json()["expired"] is False
+    camp = red.get(f"/v1/sites/{site}").json()
+    assert camp["expired"] is False and camp["ends_at"] is None  # unbounded: never ends

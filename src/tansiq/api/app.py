@@ -137,7 +137,8 @@ def create_app(
         summary="Other parties' sites and zones shared with the caller, in full",
     )
     def shared(party: Caller) -> dict[str, Any]:
-        return {"filings": [shared_view(r, store) for r in theater.shared_with(party)]}
+        now = theater.now()
+        return {"filings": [shared_view(r, store, now) for r in theater.shared_with(party)]}
 
     @app.get("/v1/theater/rules", tags=["theater"], summary="The theater's separation rules")
     def get_rules(party: Caller) -> dict[str, Any]:
@@ -215,11 +216,13 @@ def _filing_routes(  # one set of routes per category
     def read(filing_id: str, response: Response, party: caller) -> dict[str, Any]:
         record = theater.filing(party, filing_id, category)
         response.headers["ETag"] = f'"{record.version}"'
-        return filing_view(record)
+        return filing_view(record, theater.now())
 
     @app.get(f"{base}/{{filing_id}}/history", tags=[path], summary="Every version, oldest first")
     def history(filing_id: str, party: caller) -> dict[str, Any]:
-        return {"versions": [filing_view(r) for r in theater.history(party, filing_id, category)]}
+        now = theater.now()
+        versions = theater.history(party, filing_id, category)
+        return {"versions": [filing_view(r, now) for r in versions]}
 
     @app.put(f"{base}/{{filing_id}}", tags=[path], summary=f"Replace a {category}",
              openapi_extra=extra)  # fmt: skip

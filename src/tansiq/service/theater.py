@@ -16,6 +16,7 @@ replacement that keeps a feature's id keeps its open conflicts.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import threading
 import time
@@ -73,7 +74,7 @@ class Theater:
         everything: list[Volume] = []
         for filing in store.active_filings():
             volumes = self.volumes(filing.party_id, filing.id, filing.body)
-            self._volume_ids[filing.id] = [v.id for v in volumes]
+            self._track(filing, volumes)
             everything.extend(volumes)
         self._index.add_many(everything)
 
@@ -89,13 +90,15 @@ class Theater:
             check_zone_rules(json.loads(text).get("features", []))
         with self._lock:
             now = self._clock()
-            record = FilingRecord(filing_id, party.id, category, 1, "active", text, now)
+            record = FilingRecord(
+                filing_id, party.id, category, 1, "active", text, now, _ends_at(volumes)
+            )
             with self._store.transaction():
                 self._store.add_filing_version(record)
                 self._store.set_share(filing_id, share)
                 opened = self._open(record, volumes, now)
             self._index.add_many(volumes)
-            self._volume_ids[filing_id] = [v.id for v in volumes]
+            self._track(record, volumes)
             self._notify()
         return Outcome(record, tuple(opened))
 
@@ -118,7 +121,14 @@ class Theater:
             current = self._own(party, filing_id, expected_version, category)
             now = self._clock()
             record = FilingRecord(
-                filing_id, party.id, current.category, current.version + 1, "active", text, now
+                filing_id,
+                party.id,
+                current.category,
+                current.version + 1,
+                "active",
+                text,
+                now,
+                _ends_at(volumes),
             )
             share = share_of(text, current.category, self._known_party)
             keep = {(v.id, c.other) for v in volumes for c in self._pairs(v)}
@@ -136,7 +146,7 @@ class Theater:
             for volume_id in self._volume_ids.pop(filing_id, []):
                 self._index.remove(volume_id)
             self._index.add_many(volumes)
-            self._volume_ids[filing_id] = [v.id for v in volumes]
+            self._track(record, volumes)
             self._notify()
         return Outcome(record, tuple(kept + opened))
 
@@ -159,6 +169,7 @@ class Theater:
                 "cancelled",
                 current.body,
                 now,
+                current.ends_at,
             )
             with self._store.transaction():
                 self._store.add_filing_version(record)
@@ -240,6 +251,9 @@ class Theater:
             self._notify()
         return len(found)
 
+    def _track(self, record: FilingRecord, volumes: Sequence[Volume]) -> None:
+        self._volume_ids[record.id] = [v.id for v in volumes]
+
     def _zone_rules(self, mine: Volume, other: Volume, now: float) -> tuple[bool, bool]:
         """(late notice, no entry) when one volume is a zone's and the other an operation's."""
         for zone, entering in ((mine, other), (other, mine)):
@@ -253,6 +267,10 @@ class Theater:
                 barred = rules.no_entry == "all" or entering.party in rules.no_entry
                 return late, barred
         return False, False
+
+    def now(self) -> float:
+        """The service's clock (the one that decides expiry and stamps every change)."""
+        return self._clock()
 
     def shared_with(self, party: PartyRecord) -> list[FilingRecord]:
         """Other parties' active sites and zones shared with this party, in full."""
@@ -424,6 +442,10 @@ def check_zone_rules(features: list[Any]) -> None:
             )
     if problems:
         raise InputError("; ".join(problems))
+
+
+def _ends_at(volumes: Sequence[Volume]) -> float:
+    return max((v.end for v in volumes), default=math.inf)
 
 
 def _filing_of(volume: Volume) -> str:

@@ -19,22 +19,25 @@ def instant(seconds: float | None) -> str | None:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
-def filing_view(record: FilingRecord) -> dict[str, Any]:
-    """A party's own filing, in full (only ever shown to its owner)."""
+def filing_view(record: FilingRecord, now: float) -> dict[str, Any]:
+    """A filing in full (shown to its owner, or to those it is shared with)."""
     return {
         "id": record.id,
         "category": record.category,
         "version": record.version,
         "state": record.state,
         "filed_at": instant(record.filed_at),
+        "ends_at": instant(record.ends_at),
+        # an operation whose every volume has ended no longer counts (it stays in history)
+        "expired": record.category == "operation" and record.ends_at < now,
         "body": json.loads(record.body),
     }
 
 
-def shared_view(record: FilingRecord, store: Store) -> dict[str, Any]:
+def shared_view(record: FilingRecord, store: Store, now: float) -> dict[str, Any]:
     """Another party's site or zone that it shared with the viewer: in full, with its owner."""
     owner = store.get_party(record.party_id)
-    view = filing_view(record)
+    view = filing_view(record, now)
     view["owner"] = {
         "id": record.party_id,
         "name": owner.name if owner else record.party_id,

@@ -7,6 +7,7 @@ groups several in :meth:`Store.transaction` when they must land together.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ class FilingRecord:
     state: FilingState
     body: str
     filed_at: float
+    ends_at: float = math.inf
+    """The latest end of its volumes (inf if any is unbounded): after it, it has expired."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ CREATE TABLE filing_version (
     state       TEXT NOT NULL CHECK (state IN ('active', 'cancelled')),
     body        TEXT NOT NULL,
     filed_at    REAL NOT NULL,
+    ends_at     REAL NOT NULL,
     PRIMARY KEY (id, version)
 ) STRICT;
 CREATE TABLE filing (
@@ -113,7 +114,7 @@ CREATE TABLE event (
 CREATE INDEX event_by_party ON event (party_id, id);
 """
 
-_FILING_COLUMNS = "id, party_id, category, version, state, body, filed_at"
+_FILING_COLUMNS = "id, party_id, category, version, state, body, filed_at, ends_at"
 _CONFLICT_COLUMNS = (
     "id, volume_a, volume_b, filing_a, filing_b, party_a, party_b, kind_a, kind_b, state,"
     " horizontal_distance_m, vertical_gap_m, time_gap_s, window_start, window_end,"
@@ -236,7 +237,7 @@ class SqliteStore:
     def add_filing_version(self, filing: FilingRecord) -> None:
         with self.transaction():
             self._db.execute(
-                f"INSERT INTO filing_version ({_FILING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO filing_version ({_FILING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     filing.id,
                     filing.party_id,
@@ -245,6 +246,7 @@ class SqliteStore:
                     filing.state,
                     filing.body,
                     filing.filed_at,
+                    filing.ends_at,
                 ),
             )
             self._db.execute(
