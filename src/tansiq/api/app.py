@@ -7,19 +7,21 @@ party may see is decided in :mod:`tansiq.service`.
 
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from tansiq import __version__
 from tansiq.api import events, problems
 from tansiq.errors import InputError, TansiqError
 from tansiq.scenario.model import SeparationRule
-from tansiq.service import parties
+from tansiq.service import parties, webhooks
 from tansiq.service.rules import parse_rules, rules_json
 from tansiq.service.theater import Outcome, Theater
 from tansiq.service.views import conflict_view, filing_view, shared_view
@@ -32,6 +34,10 @@ GEOJSON = {"application/geo+json": {"schema": {"type": "object"}}}
 RULES = {"application/json": {"schema": {"type": "object"}}}
 #: conflict ids are SQLite integers
 MAX_ID = 2**63 - 1
+
+
+class WebhookBody(BaseModel):
+    url: str = Field(description="http:// or https:// URL that receives each event as JSON")
 
 
 class PreconditionRequired(TansiqError):
@@ -59,7 +65,19 @@ def create_app(
     max_body: int = MAX_BODY,
 ) -> FastAPI:
     theater = Theater(store, separation, clock)
+    sender = webhooks.WebhookSender(store)
+    theater.subscribe(sender.wake)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sender.start()
+        try:
+            yield
+        finally:
+            sender.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Tansiq",
         version=__version__,
         description=(
@@ -139,6 +157,21 @@ def create_app(
     def shared(party: Caller) -> dict[str, Any]:
         now = theater.now()
         return {"filings": [shared_view(r, store, now) for r in theater.shared_with(party)]}
+
+    @app.get("/v1/webhook", tags=["events"], summary="Where the caller's events are POSTed")
+    def get_webhook(party: Caller) -> dict[str, Any]:
+        urls = {p: u for p, u, _ in store.webhooks()}
+        return {"url": urls.get(party.id)}
+
+    @app.put("/v1/webhook", tags=["events"], summary="POST the caller's events to a URL")
+    def put_webhook(party: Caller, body: WebhookBody) -> dict[str, Any]:
+        webhooks.set_webhook(store, party, body.url)
+        return {"url": body.url}
+
+    @app.delete("/v1/webhook", tags=["events"], summary="Stop POSTing the caller's events")
+    def delete_webhook(party: Caller) -> dict[str, Any]:
+        webhooks.set_webhook(store, party, None)
+        return {"url": None}
 
     @app.get("/v1/theater/rules", tags=["theater"], summary="The theater's separation rules")
     def get_rules(party: Caller) -> dict[str, Any]:

@@ -100,6 +100,11 @@ CREATE TABLE share (
     PRIMARY KEY (filing_id, party_id)
 ) STRICT;
 CREATE INDEX share_by_party ON share (party_id);
+CREATE TABLE webhook (
+    party_id    TEXT PRIMARY KEY REFERENCES party (id),
+    url         TEXT NOT NULL,
+    delivered   INTEGER NOT NULL
+) STRICT;
 CREATE TABLE setting (
     name        TEXT PRIMARY KEY,
     value       TEXT NOT NULL
@@ -355,6 +360,31 @@ class SqliteStore:
             (party_id, party_id),
         )
         return [FilingRecord(*row) for row in rows]
+
+    def set_webhook(self, party_id: str, url: str | None, delivered: int = 0) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM webhook WHERE party_id = ?", (party_id,))
+            if url is not None:
+                self._db.execute(
+                    "INSERT INTO webhook (party_id, url, delivered) VALUES (?, ?, ?)",
+                    (party_id, url, delivered),
+                )
+
+    def webhooks(self) -> list[tuple[str, str, int]]:
+        """(party, url, last event id delivered) of every party with a webhook."""
+        rows = self._fetchall("SELECT party_id, url, delivered FROM webhook ORDER BY party_id")
+        return [(str(p), str(u), int(d)) for p, u, d in rows]
+
+    def mark_delivered(self, party_id: str, event_id: int) -> None:
+        with self.transaction():
+            self._db.execute(
+                "UPDATE webhook SET delivered = max(delivered, ?) WHERE party_id = ?",
+                (event_id, party_id),
+            )
+
+    def last_event_id(self) -> int:
+        row = self._fetchone("SELECT coalesce(max(id), 0) FROM event")
+        return int(row[0])
 
     def get_setting(self, name: str) -> str | None:
         row = self._fetchone("SELECT value FROM setting WHERE name = ?", (name,))
