@@ -6,6 +6,7 @@ party may see is decided in :mod:`tansiq.service`.
 """
 
 
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -34,6 +35,14 @@ GEOJSON = {"application/geo+json": {"schema": {"type": "object"}}}
 RULES = {"application/json": {"schema": {"type": "object"}}}
 #: conflict ids are SQLite integers
 MAX_ID = 2**63 - 1
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """JSON straight from ``json.dumps``: conflict views carry regions of hundreds of
+    coordinates, which FastAPI's generic encoder would walk one value at a time."""
+    return Response(json.dumps(body), status, headers, media_type="application/json")
 
 
 class WebhookBody(BaseModel):
@@ -118,14 +127,19 @@ def create_app(
             raise InputError(f"If-Match: {if_match!r} is not a version number")
         return int(text)
 
-    def outcome(result: Outcome, party: PartyRecord, response: Response) -> dict[str, Any]:
-        response.headers["ETag"] = f'"{result.filing.version}"'
-        return {
+    def outcome(
+        result: Outcome, party: PartyRecord, status: int = 200, location: str | None = None
+    ) -> Response:
+        headers = {"ETag": f'"{result.filing.version}"'}
+        if location is not None:
+            headers["Location"] = location
+        body = {
             "id": result.filing.id,
             "version": result.filing.version,
             "state": result.filing.state,
             "conflicts": [conflict_view(c, party, store) for c in result.conflicts],
         }
+        return json_response(body, status, headers)
 
     categories: tuple[tuple[Category, str], ...] = (
         ("operation", "operations"),
@@ -141,22 +155,26 @@ def create_app(
         state: Annotated[ConflictState | None, Query(description="only this state")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         after: Annotated[int, Query(ge=0, le=MAX_ID, description="ids above this (paging)")] = 0,
-    ) -> dict[str, Any]:
+    ) -> Response:
         found = [c for c in theater.conflicts(party, state) if c.id > after][: limit + 1]
         page = found[:limit]
-        return {
-            "conflicts": [conflict_view(c, party, store) for c in page],
-            "next_after": page[-1].id if len(found) > limit else None,
-        }
+        return json_response(
+            {
+                "conflicts": [conflict_view(c, party, store) for c in page],
+                "next_after": page[-1].id if len(found) > limit else None,
+            }
+        )
 
     @app.get(
         "/v1/shared",
         tags=["sites and zones"],
         summary="Other parties' sites and zones shared with the caller, in full",
     )
-    def shared(party: Caller) -> dict[str, Any]:
+    def shared(party: Caller) -> Response:
         now = theater.now()
-        return {"filings": [shared_view(r, store, now) for r in theater.shared_with(party)]}
+        return json_response(
+            {"filings": [shared_view(r, store, now) for r in theater.shared_with(party)]}
+        )
 
     @app.get("/v1/webhook", tags=["events"], summary="Where the caller's events are POSTed")
     def get_webhook(party: Caller) -> dict[str, Any]:
@@ -218,8 +236,8 @@ def create_app(
     )
     def acknowledge(
         conflict_id: Annotated[int, Path(ge=1, le=MAX_ID)], party: Caller
-    ) -> dict[str, Any]:
-        return conflict_view(theater.acknowledge(party, conflict_id), party, store)
+    ) -> Response:
+        return json_response(conflict_view(theater.acknowledge(party, conflict_id), party, store))
 
     return app
 
@@ -232,53 +250,50 @@ def _filing_routes(  # one set of routes per category
     caller: Any,
     read_body: Callable[[Request], Any],
     version_of: Callable[[str | None], int],
-    outcome: Callable[[Outcome, PartyRecord, Response], dict[str, Any]],
+    outcome: Callable[..., Response],
 ) -> None:
     base = f"/v1/{path}"
     extra = {"requestBody": {"required": True, "content": GEOJSON}}
 
     @app.post(base, status_code=201, tags=[path], summary=f"File a new {category}",
               openapi_extra=extra)  # fmt: skip
-    async def file(request: Request, response: Response, party: caller) -> dict[str, Any]:
+    async def file(request: Request, party: caller) -> Response:
         body = await read_body(request)
         result = await run_in_threadpool(theater.file, party, category, body)
-        response.headers["Location"] = f"{base}/{result.filing.id}"
-        return outcome(result, party, response)
+        return outcome(result, party, 201, f"{base}/{result.filing.id}")
 
     @app.get(f"{base}/{{filing_id}}", tags=[path], summary=f"One of the caller's {path}")
-    def read(filing_id: str, response: Response, party: caller) -> dict[str, Any]:
+    def read(filing_id: str, party: caller) -> Response:
         record = theater.filing(party, filing_id, category)
-        response.headers["ETag"] = f'"{record.version}"'
-        return filing_view(record, theater.now())
+        view = filing_view(record, theater.now())
+        return json_response(view, headers={"ETag": f'"{record.version}"'})
 
     @app.get(f"{base}/{{filing_id}}/history", tags=[path], summary="Every version, oldest first")
-    def history(filing_id: str, party: caller) -> dict[str, Any]:
+    def history(filing_id: str, party: caller) -> Response:
         now = theater.now()
         versions = theater.history(party, filing_id, category)
-        return {"versions": [filing_view(r, now) for r in versions]}
+        return json_response({"versions": [filing_view(r, now) for r in versions]})
 
     @app.put(f"{base}/{{filing_id}}", tags=[path], summary=f"Replace a {category}",
              openapi_extra=extra)  # fmt: skip
     async def replace(
         filing_id: str,
         request: Request,
-        response: Response,
         party: caller,
         if_match: Annotated[str | None, Header(description="the version being replaced")] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         expected = version_of(if_match)
         body = await read_body(request)
         result = await run_in_threadpool(
             theater.replace, party, filing_id, expected, body, category
         )
-        return outcome(result, party, response)
+        return outcome(result, party)
 
     @app.delete(f"{base}/{{filing_id}}", tags=[path], summary=f"Cancel a {category}")
     def cancel(
         filing_id: str,
-        response: Response,
         party: caller,
         if_match: Annotated[str | None, Header(description="the version being cancelled")] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         expected = version_of(if_match)
-        return outcome(theater.cancel(party, filing_id, expected, category), party, response)
+        return outcome(theater.cancel(party, filing_id, expected, category), party)

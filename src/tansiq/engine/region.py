@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from tansiq.engine.footprints import build_footprints
+from tansiq.engine.footprints import footprint_of_one
 from tansiq.engine.geodesy import MEAN_RADIUS, FloatArray, local_forward, local_inverse
+from tansiq.engine.kernel import LAT_MAX, LAT_MIN
 from tansiq.scenario.model import Volume
 
 QUAD_SEGMENTS = 32
@@ -27,11 +28,14 @@ MAX_DEGREE_M = 111_700.0
 def overlap_regions(
     va: Volume, vb: Volume, horizontal_m: float
 ) -> tuple[shapely.Geometry, shapely.Geometry]:
-    fp = build_footprints([va, vb], np.zeros(2, dtype=np.int64), np.arange(2, dtype=np.int64))
-    frame = float(np.round((fp.lon_center[0] - fp.lon_center[1]) / 360.0) * 360.0)
-    lon0 = float((fp.lon_center[0] + fp.lon_center[1] + frame) / 2)
-    lat0 = float((fp.lat_center[0] + fp.lat_center[1]) / 2)
-    step = _drawing_step_deg(float(np.abs([fp.lat_min, fp.lat_max]).max()))
+    fa, fb = footprint_of_one(va, 0, 0), footprint_of_one(vb, 0, 1)
+    centre_a, centre_b = float(fa.lon_center[0]), float(fb.lon_center[0])
+    frame = 360.0 * round((centre_a - centre_b) / 360.0)
+    lon0 = (centre_a + centre_b + frame) / 2
+    lat0 = float(fa.lat_center[0] + fb.lat_center[0]) / 2
+    step = _drawing_step_deg(
+        max(abs(float(f.num[0, k])) for f in (fa, fb) for k in (LAT_MIN, LAT_MAX))
+    )
 
     def forward(coords: FloatArray, shift: float) -> FloatArray:
         x, y = local_forward(
@@ -48,9 +52,9 @@ def overlap_regions(
         )
         return np.column_stack([lon, lat])
 
-    core_a = shapely.transform(shapely.segmentize(fp.geometry[0], step), lambda c: forward(c, 0.0))
+    core_a = shapely.transform(shapely.segmentize(fa.geometry[0], step), lambda c: forward(c, 0.0))
     core_b = shapely.transform(
-        shapely.segmentize(fp.geometry[1], step), lambda c: forward(c, frame)
+        shapely.segmentize(fb.geometry[0], step), lambda c: forward(c, frame)
     )
     foot_a = _footprint(core_a, va.buffer_m)
     foot_b = _footprint(core_b, vb.buffer_m)
