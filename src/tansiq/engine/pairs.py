@@ -18,9 +18,6 @@ from tansiq.engine.geodesy import FloatArray
 from tansiq.engine.proj_geodesic import GEOD_INVERSE, WGS84
 from tansiq.engine.rules import SeparationTable
 
-#: distances below this are reported as 0 (cores that share a point, up to rounding)
-TOUCH_M = kernel.TOUCH_M
-
 
 @dataclass(slots=True)
 class PairVerdict:
@@ -44,10 +41,3 @@ def judge_pairs(
     rows, gaps = kernel.judge(*a, *b, rows_a, rows_b, table.matrix, GEOD_INVERSE, WGS84)
     return PairVerdict(rows, gaps[:, 0], gaps[:, 1], gaps[:, 2], gaps[:, 3:6])
 
-
-def interval_gap(
-    lo_a: FloatArray, hi_a: FloatArray, lo_b: FloatArray, hi_b: FloatArray
-) -> FloatArray:
-    """max(0, b1 - a2, a1 - b2): the spec's gap between closed intervals (infinite ends allowed)."""
-    gap: FloatArray = np.maximum(0.0, np.maximum(lo_b - hi_a, lo_a - hi_b))
-    return gap
