@@ -366,6 +366,10 @@ def test_operations_entering_zones_are_flagged_late_or_barred(api: Any) -> None:
     body = assert_problem(blue.post("/v1/zones", json.dumps(bad)), 400)
     assert "properties.notice_h: must be a number of hours >= 0" in body["detail"]
     assert 'properties.no_entry: must be "all" or a list of party ids' in body["detail"]
+    # a replacement is held to the same rules, and nothing of it is stored
+    zone_id = blue.get("/v1/conflicts").json()["conflicts"][0]["mine"]["filing"]
+    assert_problem(blue.put(f"/v1/zones/{zone_id}", json.dumps(bad), 1), 400)
+    assert blue.get(f"/v1/zones/{zone_id}").json()["version"] == 1
 
 
 def test_past_operations_are_shown_expired_and_kept(api: Any) -> None:

@@ -15,13 +15,14 @@ replacement that keeps a feature's id keeps its open conflicts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import shapely
@@ -85,18 +86,17 @@ class Theater:
         filing_id = f"{category}-{secrets.token_hex(6)}"
         text = _text(body)
         volumes = self.volumes(party.id, filing_id, text)
-        share = share_of(text, category, self._known_party)
-        if category == "zone":
-            check_zone_rules(json.loads(text).get("features", []))
+        share = self._filing_rules(text, category)
         with self._lock:
             now = self._clock()
             record = FilingRecord(
                 filing_id, party.id, category, 1, "active", text, now, _ends_at(volumes)
             )
+            pairs = self._pairs_of(volumes)
             with self._store.transaction():
                 self._store.add_filing_version(record)
                 self._store.set_share(filing_id, share)
-                opened = self._open(record, volumes, now)
+                opened = self._open(pairs, now)
             self._index.add_many(volumes)
             self._track(record, volumes)
             self._notify()
@@ -119,19 +119,18 @@ class Theater:
         volumes = self.volumes(party.id, filing_id, text)
         with self._lock:
             current = self._own(party, filing_id, expected_version, category)
+            share = self._filing_rules(text, current.category)
             now = self._clock()
-            record = FilingRecord(
-                filing_id,
-                party.id,
-                current.category,
-                current.version + 1,
-                "active",
-                text,
-                now,
-                _ends_at(volumes),
+            record = dataclasses.replace(
+                current,
+                version=current.version + 1,
+                body=text,
+                filed_at=now,
+                ends_at=_ends_at(volumes),
             )
-            share = share_of(text, current.category, self._known_party)
-            keep = {(v.id, c.other) for v in volumes for c in self._pairs(v)}
+            # each volume checked once: the pairs decide what is kept and what is new
+            pairs = self._pairs_of(volumes)
+            keep = {(mine.id, other.id) for mine, other, _ in pairs}
             with self._store.transaction():
                 self._store.add_filing_version(record)
                 self._store.set_share(filing_id, share)
@@ -142,7 +141,7 @@ class Theater:
                     else:
                         self._close(conflict, "resolved", now)
                 already = {_pair_of(c, filing_id) for c in kept}
-                opened = self._open(record, volumes, now, skip=already)
+                opened = self._open(pairs, now, skip=already)
             for volume_id in self._volume_ids.pop(filing_id, []):
                 self._index.remove(volume_id)
             self._index.add_many(volumes)
@@ -161,15 +160,8 @@ class Theater:
         with self._lock:
             current = self._own(party, filing_id, expected_version, category)
             now = self._clock()
-            record = FilingRecord(
-                filing_id,
-                party.id,
-                current.category,
-                current.version + 1,
-                "cancelled",
-                current.body,
-                now,
-                current.ends_at,
+            record = dataclasses.replace(
+                current, version=current.version + 1, state="cancelled", filed_at=now
             )
             with self._store.transaction():
                 self._store.add_filing_version(record)
@@ -312,24 +304,33 @@ class Theater:
             raise StaleVersion(filing_id, expected_version, current.version)
         return current
 
-    def _pairs(self, volume: Volume) -> list[_Pair]:
-        return [_Pair.of(volume, c) for c in self._index.check(volume)]
+    def _pairs_of(self, volumes: Sequence[Volume]) -> list[tuple[Volume, Volume, Conflict]]:
+        """(new volume, stored volume, conflict) for every conflict of ``volumes``."""
+        out = []
+        for volume in volumes:
+            for conflict in self._index.check(volume):
+                other = conflict.b if conflict.a == volume.id else conflict.a
+                out.append((volume, self._index.get(other), conflict))
+        return out
 
     def _open(
         self,
-        record: FilingRecord,
-        volumes: Sequence[Volume],
+        pairs: Sequence[tuple[Volume, Volume, Conflict]],
         now: float,
         skip: set[tuple[str, str]] | None = None,
     ) -> list[ConflictRecord]:
-        opened = []
-        for volume in volumes:
-            for pair in self._pairs(volume):
-                if skip and (volume.id, pair.other) in skip:
-                    continue
-                other = self._index.get(pair.other)
-                opened.append(self._store_conflict(volume, other, pair.conflict, now))
-        return opened
+        return [
+            self._store_conflict(mine, other, conflict, now)
+            for mine, other, conflict in pairs
+            if not (skip and (mine.id, other.id) in skip)
+        ]
+
+    def _filing_rules(self, text: str, category: Category) -> list[str]:
+        """Check what only some categories may carry; return whom the filing is shared with."""
+        share = share_of(text, category, self._known_party)
+        if category == "zone":
+            check_zone_rules(json.loads(text).get("features", []))
+        return share
 
     def _store_conflict(
         self, mine: Volume, other: Volume, conflict: Conflict, now: float
@@ -368,7 +369,7 @@ class Theater:
         )
         new_id = self._store.add_conflict(record)
         self._tell(record.party_a, record.party_b, "conflict.opened", new_id, now)
-        return replace(record, id=new_id)
+        return dataclasses.replace(record, id=new_id)
 
     def volumes(self, party_id: str, filing_id: str, body: str) -> list[Volume]:
         """The volumes of a filing's body, validated as scenario-v1 features of its party."""
@@ -468,16 +469,6 @@ def share_of(body: str, category: Category, known: Callable[[str], bool]) -> lis
     if unknown:
         raise InputError(f"share: no party {', '.join(repr(p) for p in unknown)}")
     return sorted(set(member))
-
-
-@dataclass(frozen=True, slots=True)
-class _Pair:
-    other: str
-    conflict: Conflict
-
-    @staticmethod
-    def of(volume: Volume, conflict: Conflict) -> _Pair:
-        return _Pair(conflict.b if conflict.a == volume.id else conflict.a, conflict)
 
 
 def _pair_of(conflict: ConflictRecord, filing_id: str) -> tuple[str, str]:
