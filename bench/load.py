@@ -4,9 +4,11 @@
 
 1. A store is filled in-process with ``--stored`` volumes of the synthetic
    theater (``bench/theater.py``), filed as 200-feature filings of its six
-   parties under the theater's separation rules.
-2. ``tansiq serve`` is started on it (a second process), and the time until it
-   answers is reported (it re-reads every active filing).
+   parties under the theater's separation rules. With ``--db PATH`` the store
+   is kept there and reused by the next run (a 1M fill takes many minutes).
+2. ``tansiq serve`` is started on it (a second process) with its clock at the
+   start of the theater's week (2017-09-11), and the time until it answers is
+   reported: the restart reads every stored volume's footprint.
 3. A load generator (this process, ``--clients`` threads with keep-alive
    connections) files into one contested square kilometre near Deir ez-Zor that
    holds about 100 active operations of the six parties: each client keeps its
@@ -40,9 +42,10 @@ import numpy as np
 import shapely
 
 from tansiq.service import parties
+from tansiq.service.clocks import exercise_clock
 from tansiq.service.theater import Theater
 from tansiq.store import SqliteStore
-from theater import PARTIES, SEPARATION, _feature_properties, make_volumes
+from theater import PARTIES, SEPARATION, WEEK_START, _feature_properties, make_volumes
 
 TANSIQ = Path(sys.executable).with_name("tansiq")
 OUT_DIR = Path(__file__).resolve().parent / "out"
@@ -50,10 +53,12 @@ OUT_DIR = Path(__file__).resolve().parent / "out"
 CORNER = (40.14, 35.33)
 SIZE_DEG = (0.011, 0.009)
 ACTIVE = 100
+#: the theater's clock starts with its week, so that none of it has expired
+CLOCK_START = "2017-09-11T00:00:00Z"
 
 
 def fill(store: SqliteStore, stored: int, coordinator: Any) -> None:
-    theater = Theater(store)
+    theater = Theater(store, clock=exercise_clock(WEEK_START))
     theater.set_rules(coordinator, SEPARATION)
     by_party: dict[str, list[dict[str, Any]]] = defaultdict(list)
     volumes = make_volumes(stored, seed=11)
@@ -107,13 +112,18 @@ def main() -> None:
     parser.add_argument("--stored", type=int, default=100_000)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--db", type=Path, help="keep the filled store here and reuse it")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="tansiq-load-"))
-    db = work / "tansiq.db"
-    store = SqliteStore(db)
-    tokens = {p.id: parties.add_party(store, p.id, p.name, "en")[1] for p in PARTIES}
-    coordinator, _ = parties.add_party(store, "coordinator", "Coordinator", "en", "coordinator")
-    fill(store, args.stored, coordinator)
+    db = args.db or Path(tempfile.mkdtemp(prefix="tansiq-load-")) / "tansiq.db"
+    if db.exists():
+        store = SqliteStore(db)
+        tokens = {p.id: parties.issue_token(store, p.id)[1] for p in PARTIES}
+        print(f"reusing {db}", flush=True)
+    else:
+        store = SqliteStore(db)
+        tokens = {p.id: parties.add_party(store, p.id, p.name, "en")[1] for p in PARTIES}
+        coordinator, _ = parties.add_party(store, "coordinator", "Coordinator", "en", "coordinator")
+        fill(store, args.stored, coordinator)
     store.close()
     # listeners start after the events of the fill (the stored theater's own conflicts)
     with sqlite3.connect(db) as raw:
@@ -123,7 +133,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     t0 = time.perf_counter()
     server = subprocess.Popen(
-        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port)],
+        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port), "--clock-start", CLOCK_START],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -22,8 +22,17 @@ import shapely
 from pyproj import Geod
 
 from tansiq.scenario.model import Party, Scenario, SeparationRule, Volume
+from tansiq.service.clocks import Clock, exercise_clock
 
 GEOD = Geod(ellps="WGS84")
+#: the morning the service tests' operations (16 September 2017, 06:00 to 18:00) are
+#: filed: the theater's clock starts here, so that they have not expired
+SAMPLE_MORNING = "2017-09-16T00:00:00Z"
+SAMPLE_MORNING_S = 1505520000.0
+
+
+def sample_morning() -> Clock:
+    return exercise_clock(SAMPLE_MORNING_S)
 
 
 def fwd(lon: float, lat: float, azimuth: float, distance_m: float) -> tuple[float, float]:

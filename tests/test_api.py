@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pyproj import Geod
 
+from samples import SAMPLE_MORNING, sample_morning
 from tansiq.api import create_app
 from tansiq.service import parties
 from tansiq.store import SqliteStore
@@ -66,8 +67,11 @@ def api(tmp_path: Path) -> Iterator[tuple[TestClient, Party, Party, SqliteStore]
     store = SqliteStore(tmp_path / "tansiq.db")
     _, red = parties.add_party(store, "red", "Red Forces", "ru")
     _, blue = parties.add_party(store, "blue", "Blue Coalition", "en")
-    with TestClient(create_app(store, max_body=64 * 1024)) as client:
+    with TestClient(create_app(store, max_body=64 * 1024, clock=sample_morning())) as client:
         yield client, Party(client, red), Party(client, blue), store
+
+
+CLOCK = ("--clock-start", SAMPLE_MORNING)
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -241,7 +245,7 @@ def test_tansiq_serve_answers_over_http(tmp_path: Path) -> None:
     token = made.stdout.splitlines()[-1]
     port = free_port()
     server = subprocess.Popen(
-        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port)],
+        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port), *CLOCK],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -345,8 +349,8 @@ def test_operations_entering_zones_are_flagged_late_or_barred(api: Any) -> None:
     zone = json.loads(collection(disc("corridor", 40.0, radius_m=2000)))
     zone["features"][0]["properties"].update({"notice_h": 24, "no_entry": ["red"]})
     assert blue.post("/v1/zones", json.dumps(zone)).status_code == 201
-    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
-    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3 * 86400))
+    # the theater's clock reads the sample morning, 2017-09-16T00:00Z
+    soon, later = "2017-09-16T01:00:00Z", "2017-09-19T00:00:00Z"
     late = red.post("/v1/operations", collection(disc("raid", 40.0, start=soon)))
     assert late.status_code == 201  # late notices are accepted...
     (flagged,) = late.json()["conflicts"]
@@ -372,18 +376,184 @@ def test_operations_entering_zones_are_flagged_late_or_barred(api: Any) -> None:
     assert blue.get(f"/v1/zones/{zone_id}").json()["version"] == 1
 
 
-def test_past_operations_are_shown_expired_and_kept(api: Any) -> None:
-    _, red, _, _ = api
-    past = red.post(
-        "/v1/operations",
-        collection(disc("old", 40.0, start="2017-09-16T04:00:00Z", end="2017-09-16T06:00:00Z")),
+def test_past_operations_are_shown_expired_kept_and_no_longer_counted(api: Any) -> None:
+    _, red, blue, _ = api
+    # the theater's clock reads the sample morning, 2017-09-16T00:00Z
+    yesterday = {"start": "2017-09-15T04:00:00Z", "end": "2017-09-15T06:00:00Z"}
+    past = red.post("/v1/operations", collection(disc("old", 40.0, **yesterday))).json()["id"]
+    coming = red.post(
+        "/v1/operations", collection(disc("new", 41.0, end="2017-09-17T00:00:00Z"))
     ).json()["id"]
-    future = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
-    coming = red.post("/v1/operations", collection(disc("new", 41.0, end=future))).json()["id"]
     site = red.post("/v1/sites", collection(disc("camp", 42.0))).json()["id"]
     old = red.get(f"/v1/operations/{past}").json()
-    assert old["expired"] is True and old["ends_at"] == "2017-09-16T06:00:00Z"
-    assert old["state"] == "active"  # still in the record, and still judged against
+    assert old["expired"] is True and old["ends_at"] == "2017-09-15T06:00:00Z"
+    assert old["state"] == "active"  # still in the record
     assert red.get(f"/v1/operations/{coming}").json()["expired"] is False
+    # ...but no longer counted: the same place and time, filed now, meets nothing there
+    replay = blue.post("/v1/operations", collection(disc("b-old", 40.0, **yesterday)))
+    assert replay.status_code == 201 and replay.json()["conflicts"] == []
+    # while the operation still to come is found
+    ahead = blue.post("/v1/operations", collection(disc("b-new", 41.0)))
+    assert [c["mine"]["feature"] for c in ahead.json()["conflicts"]] == ["b-new"]
     camp = red.get(f"/v1/sites/{site}").json()
     assert camp["expired"] is False and camp["ends_at"] is None  # unbounded: never ends
+
+
+def conflict_features(party: Party, **params: Any) -> list[str]:
+    """The caller's own feature of each conflict it is shown under these filters, by id."""
+    response = party.get("/v1/conflicts", **params)
+    assert response.status_code == 200, response.text
+    return [c["mine"]["feature"] for c in response.json()["conflicts"]]
+
+
+def test_conflicts_are_filtered_by_time_window(api: Any) -> None:
+    _, red, blue, _ = api
+    day = "2017-09-16T{}:00:00Z"
+    red.post(
+        "/v1/operations",
+        collection(
+            disc("dawn", 40.0, start=day.format("04"), end=day.format("06")),
+            disc("dusk", 41.0, start=day.format("18"), end=day.format("20")),
+            disc("always", 42.0),  # no times: its conflict's window is unbounded
+        ),
+    )
+    blue.post("/v1/sites", collection(*(disc(f"site{k}", 40.0 + k) for k in range(3))))
+    assert conflict_features(red) == ["dawn", "dusk", "always"]
+    assert conflict_features(red, start=day.format("07")) == ["dusk", "always"]
+    assert conflict_features(red, end=day.format("07")) == ["dawn", "always"]
+    assert conflict_features(red, start=day.format("05"), end=day.format("05")) == [
+        "dawn",
+        "always",
+    ]
+    # the bounds are inclusive: a window that ends when the range starts meets it
+    assert conflict_features(red, start=day.format("20"), end=day.format("23")) == [
+        "dusk",
+        "always",
+    ]
+    # the offset counts: 20:30+03:00 is 17:30Z, before dusk ends
+    assert conflict_features(red, start="2017-09-16T20:30:00+03:00") == ["dusk", "always"]
+    assert conflict_features(red, start="2017-09-17T00:00:00Z", end="2017-09-18T00:00:00Z") == [
+        "always"
+    ]
+    # the other side is filtered by the same windows
+    assert conflict_features(blue, end=day.format("07")) == ["site0", "site2"]
+    # paging counts only what the filter keeps
+    first = red.get("/v1/conflicts", start=day.format("07"), limit=1).json()
+    assert [c["mine"]["feature"] for c in first["conflicts"]] == ["dusk"]
+    rest = red.get("/v1/conflicts", start=day.format("07"), limit=1, after=first["next_after"])
+    assert [c["mine"]["feature"] for c in rest.json()["conflicts"]] == ["always"]
+    assert rest.json()["next_after"] is None
+
+
+def test_conflicts_are_filtered_by_area(api: Any) -> None:
+    _, red, blue, _ = api
+    red.post("/v1/operations", collection(disc("west", 40.0), disc("east", 44.0)))
+    blue.post("/v1/sites", collection(disc("camp", 40.0), disc("depot", 44.0)))
+    assert conflict_features(red, bbox="39,34,41,36") == ["west"]
+    assert conflict_features(red, bbox="43.9,34.9,44.1,35.1") == ["east"]
+    assert conflict_features(red, bbox="39,34,45,36") == ["west", "east"]
+    assert conflict_features(red, bbox="0,0,10,10") == []
+    assert conflict_features(red, bbox="39,36,45,40") == []  # right longitudes, too far north
+    # the overlap region counts, not its centre: 500 m east of 40° E is about 40.0055° E
+    assert conflict_features(red, bbox="40.003,34,41,36") == ["west"]
+    assert conflict_features(red, bbox="40.01,34,41,36") == []
+    assert conflict_features(blue, bbox="39,34,41,36") == ["camp"]
+    # combined with the other filters, and paged after filtering
+    assert conflict_features(red, bbox="39,34,45,36", state="resolved") == []
+    page = red.get("/v1/conflicts", bbox="43,34,45,36", limit=1).json()
+    assert [c["mine"]["feature"] for c in page["conflicts"]] == ["east"]
+    assert page["next_after"] is None
+
+
+def test_a_box_west_of_east_crosses_the_antimeridian(api: Any) -> None:
+    _, red, blue, _ = api
+    red.post("/v1/operations", collection(disc("dateline", 179.999), disc("inland", 40.0)))
+    blue.post("/v1/sites", collection(disc("atoll", -179.999), disc("town", 40.0)))
+    assert conflict_features(red) == ["dateline", "inland"]
+    assert conflict_features(red, bbox="179.5,34,-179.5,36") == ["dateline"]
+    # either half of the box alone finds the conflict that straddles 180°
+    assert conflict_features(red, bbox="179.5,34,180,36") == ["dateline"]
+    assert conflict_features(red, bbox="-180,34,-179.5,36") == ["dateline"]
+    assert conflict_features(blue, bbox="-180,34,-179.5,36") == ["atoll"]
+    # 50° E eastwards across 180° to 30° E: everything but 30..50° E
+    assert conflict_features(red, bbox="50,34,30,36") == ["dateline"]
+    # the same numbers with west below east: only 30..50° E
+    assert conflict_features(red, bbox="30,34,50,36") == ["inland"]
+    assert conflict_features(red, bbox="35,34,-170,36") == ["dateline", "inland"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "words"),
+    [
+        ({"start": "2017-09-16T04:00:00"}, "query.start", "no UTC offset"),
+        ({"end": "2017-09-16T04:00:00"}, "query.end", "no UTC offset"),
+        ({"start": "yesterday"}, "query.start", "not an RFC 3339 date-time"),
+        ({"end": "2017-09-16"}, "query.end", "a date without a time"),
+        ({"end": "2017-02-30T04:00:00Z"}, "query.end", "has day 30"),
+        ({"end": "2017-09-16T09:00:00 03:00"}, "query.end", "send it as %2B"),
+        (
+            {"start": "2017-09-16T06:00:00Z", "end": "2017-09-16T04:00:00Z"},
+            "query.start",
+            "after end",
+        ),
+        ({"bbox": "1,2,3"}, "query.bbox", "4 numbers"),
+        ({"bbox": "1,2,3,4,5"}, "query.bbox", "4 numbers"),
+        ({"bbox": "east,2,3,4"}, "query.bbox", "min_lon: 'east' is not a number"),
+        ({"bbox": "1,2,3,nan"}, "query.bbox", "max_lat: 'nan' is not a number"),
+        ({"bbox": "181,0,182,1"}, "query.bbox", "min_lon: 181 is outside [-180, 180]"),
+        ({"bbox": "0,0,-180.5,1"}, "query.bbox", "max_lon: -180.5 is outside [-180, 180]"),
+        ({"bbox": "0,-91,1,0"}, "query.bbox", "min_lat: -91 is outside [-90, 90]"),
+        ({"bbox": "0,10,1,5"}, "query.bbox", "min_lat 10 is above max_lat 5"),
+    ],
+)
+def test_bad_conflict_filters_are_problems_naming_the_field(
+    api: Any, params: dict[str, str], field: str, words: str
+) -> None:
+    _, red, blue, _ = api
+    red.post("/v1/operations", collection(disc("strike", 40.0)))
+    blue.post("/v1/sites", collection(disc("clinic", 40.0)))
+    body = assert_problem(red.get("/v1/conflicts", **params), 422)
+    assert [e["field"] for e in body["errors"]] == [field]
+    assert words in body["errors"][0]["detail"]
+    assert body["detail"].startswith(f"{field}: ")
+
+
+def test_filters_never_show_a_party_anothers_conflicts(api: Any) -> None:
+    client, red, blue, store = api
+    red.post("/v1/operations", collection(disc("strike", 40.0)))
+    blue.post("/v1/sites", collection(disc("clinic", 40.0), disc("school", 42.0)))
+    _, green_token = parties.add_party(store, "green", "Green", "ar")
+    green = Party(client, green_token)
+    green.post("/v1/operations", collection(disc("convoy", 42.0)))
+    everything = {
+        "start": "1970-01-01T00:00:00Z",
+        "end": "2100-01-01T00:00:00Z",
+        "bbox": "-180,-90,180,90",
+    }
+    _, yellow_token = parties.add_party(store, "yellow", "Yellow", "en")
+    yellow = Party(client, yellow_token)  # a side of nothing
+    for params in ({}, everything, {"bbox": "-180,-90,180,90"}, {"bbox": "170,-90,-170,90"}):
+        assert conflict_features(yellow, **params) == []
+    # red and green each see only the conflict they are a side of, never the other's
+    assert conflict_features(red, **everything) == ["strike"]
+    assert conflict_features(red, bbox="41,34,43,36") == []
+    assert conflict_features(green, **everything) == ["convoy"]
+    assert conflict_features(green, bbox="39,34,41,36") == []
+    assert sorted(conflict_features(blue, **everything)) == ["clinic", "school"]
+
+
+def test_a_box_meeting_either_sides_region_finds_the_conflict(api: Any) -> None:
+    client, red, blue, store = api
+    _, token = parties.add_party(store, "un", "UN coordinator", "en", "coordinator")
+    rules = {"separation": [{"between": ["air_strike", "partner_position"], "horizontal_m": 2000}]}
+    client.put("/v1/theater/rules", json=rules, headers=Party(client, token).headers)
+    red.post("/v1/operations", collection(disc("strike", 40.0, kind="air_strike")))
+    blue.post("/v1/sites", collection(disc("hq", 40.011, kind="partner_position")))
+    (seen,) = red.get("/v1/conflicts").json()["conflicts"]
+    # 1 km apart: each side's region is its own disc, and the two do not reach 40.008° E
+    assert max(p[0] for p in seen["mine"]["region"]["coordinates"][0]) < 40.008
+    assert min(p[0] for p in seen["other"]["region"]["coordinates"][0]) > 40.003
+    assert conflict_features(red, bbox="39.99,34,40.003,36") == ["strike"]  # mine only
+    assert conflict_features(red, bbox="40.008,34,40.02,36") == ["strike"]  # theirs only
+    assert conflict_features(blue, bbox="39.99,34,40.003,36") == ["hq"]
+    assert conflict_features(red, bbox="40.03,34,40.04,36") == []

@@ -14,6 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import content_type_conformance, not_a_server_error
 
+from samples import sample_morning
 from tansiq.api import create_app
 from tansiq.service import parties
 from tansiq.store import SqliteStore
@@ -26,7 +27,9 @@ def test_no_request_makes_the_api_fail(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "tansiq.db")
     _, token = parties.add_party(store, "red", "Red", "en")
     parties.add_party(store, "blue", "Blue", "ar")
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(store))
+    schema = schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(store, clock=sample_morning())
+    )
     operations = [result.ok() for result in schema.get_all_operations()]
     # the event stream never ends by itself: tests/test_events.py covers it
     operations = [op for op in operations if op.path != "/v1/events"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from samples import SAMPLE_MORNING, sample_morning
 from tansiq.engine.detect import detect
 from tansiq.scenario.model import Party, Scenario
 from tansiq.service import parties
@@ -34,7 +35,16 @@ def free_port() -> int:
 
 def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port)],
+        [
+            str(TANSIQ),
+            "serve",
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+            "--clock-start",
+            SAMPLE_MORNING,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -130,7 +140,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_filing(tmp_path: Path) -> None:
     store = SqliteStore(db)
     stored = store.active_filings()
     assert {f.id for f in stored} >= set(acknowledged)
-    theater = Theater(store)
+    theater = Theater(store, clock=sample_morning())
     volumes = tuple(v for f in stored for v in theater.volumes(f.party_id, f.id, f.body))
     scenario = Scenario("after", tuple(Party(p, p, "en") for p in tokens), (), volumes)
     expected = {(c.a, c.b) for c in detect(scenario)}

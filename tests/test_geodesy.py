@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from tansiq.engine import kernel
-from tansiq.engine.geodesy import E2, A, ecef, ecef_box_of_lonlat_box
+from tansiq.engine.geodesy import E2, A, ecef, ecef_box_of_lonlat_box, local_forward, local_inverse
+from tansiq.engine.local_projection import project, unproject
 from tansiq.engine.proj_geodesic import GEOD_INVERSE, WGS84
 
 lat = st.floats(-90, 90)
@@ -107,3 +108,24 @@ def test_sagitta_bounds_how_far_a_projected_edge_strays_from_its_chord(
         x, y = image(t0 + q * (t1 - t0))
         worst = max(worst, math.hypot(x - (x0 + q * (x1 - x0)), y - (y0 + q * (y1 - y0))))
     assert worst <= sagitta + 1e-6
+
+
+@given(
+    st.floats(-179.0, 179.0),
+    st.floats(-89.0, 89.0),
+    st.lists(st.tuples(st.floats(-0.5, 0.5), st.floats(-0.5, 0.5)), min_size=1, max_size=20),
+)
+@settings(deadline=None)  # the first example may wait for numba to compile or load its cache
+def test_the_compiled_local_projection_is_the_numpy_one(
+    lon0: float, lat0: float, offsets: list[tuple[float, float]]
+) -> None:
+    """Overlap regions are drawn with the compiled loops; they must be the reference's."""
+    coords = np.array([(lon0 + dx, max(-89.9, min(89.9, lat0 + dy))) for dx, dy in offsets])
+    n = len(coords)
+    x, y = local_forward(coords[:, 0], coords[:, 1], np.full(n, lon0), np.full(n, lat0))
+    projected = project(coords, lon0, lat0, 0.0)
+    np.testing.assert_allclose(projected, np.column_stack([x, y]), rtol=0, atol=1e-6)
+    lon, lat = local_inverse(x, y, np.full(n, lon0), np.full(n, lat0))
+    back = unproject(projected, lon0, lat0)
+    np.testing.assert_allclose(back, np.column_stack([lon, lat]), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(back, coords, rtol=0, atol=1e-9)

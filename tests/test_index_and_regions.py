@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import shapely
@@ -108,6 +109,25 @@ def test_overlap_regions_lie_in_each_footprint_within_the_separation() -> None:
         assert max(to_other) <= (other_r + 3000.0) * 1.001
         # and the region reaches the far side of its own footprint's part within range
         assert max(to_own) >= own_r * 0.99
+
+
+@pytest.mark.parametrize(("lon_a", "lon_b"), [(179.99, -179.99), (-179.99, 179.99), (180.0, 180.0)])
+def test_overlap_regions_across_the_antimeridian_are_cut_there(lon_a: float, lon_b: float) -> None:
+    """Regions are GeoJSON for people: longitudes in [-180, 180], and a region that
+    crosses 180° is cut in two (RFC 7946 §3.1.9), whichever side is ``a``."""
+    a = disc("a", "p", lon_a, -16.5, 3000.0)
+    b = disc("b", "q", lon_b, -16.5, 3000.0)
+    (conflict,) = detect(Scenario("t", (), RULES, (a, b)))
+    # each region is the lens where the two 3 km discs overlap
+    _, _, d = GEOD.inv(lon_a, -16.5, lon_b, -16.5)
+    lens = 2 * 3000.0**2 * math.acos(d / 6000.0) - d / 2 * math.sqrt(6000.0**2 - d**2)
+    for region in conflict.overlap_regions():
+        lon = shapely.get_coordinates(region)[:, 0]
+        assert lon.min() >= -180.0 and lon.max() <= 180.0
+        assert region.geom_type == "MultiPolygon"  # one piece each side of 180°
+        assert all(part.area > 0 for part in region.geoms)
+        # the cut loses nothing: both pieces together are the whole lens
+        assert abs(GEOD.geometry_area_perimeter(region)[0]) == pytest.approx(lens, rel=0.002)
 
 
 def test_window_is_the_common_time_or_the_gap() -> None:

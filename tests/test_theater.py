@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from pathlib import Path
 
 import pytest
+import shapely
 
+from samples import sample_morning
 from tansiq.errors import (
     FilingGone,
     InputError,
@@ -16,6 +19,7 @@ from tansiq.errors import (
     StaleVersion,
     UnknownFiling,
 )
+from tansiq.scenario.model import Volume
 from tansiq.service import parties
 from tansiq.service.theater import Theater
 from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
@@ -57,7 +61,7 @@ def blue(store: SqliteStore) -> PartyRecord:
 def test_the_second_filing_finds_the_first(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord
 ) -> None:
-    theater = Theater(store)
+    theater = Theater(store, clock=sample_morning())
     first = theater.file(red, "operation", body(disc("r1", 40.0, 35.0)))
     assert first.conflicts == () and first.filing.version == 1
     second = theater.file(blue, "operation", body(disc("b1", 40.005, 35.0)))
@@ -71,7 +75,7 @@ def test_the_second_filing_finds_the_first(
 
 
 def test_the_same_party_never_conflicts_with_itself(store: SqliteStore, red: PartyRecord) -> None:
-    theater = Theater(store)
+    theater = Theater(store, clock=sample_morning())
     theater.file(red, "operation", body(disc("a", 40.0, 35.0)))
     assert theater.file(red, "site", body(disc("b", 40.0, 35.0))).conflicts == ()
 
@@ -79,7 +83,7 @@ def test_the_same_party_never_conflicts_with_itself(store: SqliteStore, red: Par
 def test_simultaneous_filers_always_end_up_in_one_conflict_per_pair(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord
 ) -> None:
-    theater = Theater(store)
+    theater = Theater(store, clock=sample_morning())
     per_party = 15
     start = threading.Barrier(2 * per_party)
 
@@ -104,7 +108,7 @@ def test_simultaneous_filers_always_end_up_in_one_conflict_per_pair(
 def test_a_replacement_keeps_resolves_and_opens(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord
 ) -> None:
-    theater = Theater(store)
+    theater = Theater(store, clock=sample_morning())
     theirs = theater.file(blue, "site", body(disc("clinic", 40.0, 35.0), disc("camp", 41.0, 35.0)))
     mine = theater.file(red, "operation", body(disc("strike", 40.0, 35.0)))
     (kept,) = mine.conflicts
@@ -128,7 +132,7 @@ def test_a_replacement_keeps_resolves_and_opens(
 def test_changes_need_the_current_version_and_the_owner(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord
 ) -> None:
-    theater = Theater(store)
+    theater = Theater(store, clock=sample_morning())
     mine = theater.file(red, "operation", body(disc("a", 40.0, 35.0)))
     theater.replace(red, mine.filing.id, 1, body(disc("a", 40.1, 35.0)))
     with pytest.raises(StaleVersion, match="version 2, not 1"):
@@ -150,7 +154,7 @@ def test_changes_need_the_current_version_and_the_owner(
 def test_cancel_withdraws_and_keeps_history(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord
 ) -> None:
-    theater = Theater(store)
+    theater = Theater(store, clock=sample_morning())
     theirs = theater.file(blue, "site", body(disc("clinic", 40.0, 35.0)))
     mine = theater.file(red, "operation", body(disc("strike", 40.0, 35.0)))
     done = theater.cancel(red, mine.filing.id, 1)
@@ -170,17 +174,17 @@ def test_a_restart_rebuilds_the_picture(tmp_path: Path) -> None:
     store = SqliteStore(path)
     red = parties.add_party(store, "red", "Red", "en")[0]
     blue = parties.add_party(store, "blue", "Blue", "ru")[0]
-    Theater(store).file(red, "operation", body(disc("r", 40.0, 35.0)))
+    Theater(store, clock=sample_morning()).file(red, "operation", body(disc("r", 40.0, 35.0)))
     store.close()
     reopened = SqliteStore(path)
-    outcome = Theater(reopened).file(blue, "operation", body(disc("b", 40.0, 35.0)))
+    outcome = Theater(reopened, clock=sample_morning()).file(
+        blue, "operation", body(disc("b", 40.0, 35.0))
+    )
     assert len(outcome.conflicts) == 1
 
 
-def test_bad_bodies_are_refused_and_nothing_is_stored(
-    store: SqliteStore, red: PartyRecord
-) -> None:
-    theater = Theater(store)
+def test_bad_bodies_are_refused_and_nothing_is_stored(store: SqliteStore, red: PartyRecord) -> None:
+    theater = Theater(store, clock=sample_morning())
     bad = disc("x", 200.0, 35.0)
     with pytest.raises(ScenarioInvalid) as caught:
         theater.file(red, "operation", body(bad))
@@ -209,7 +213,7 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
     red = parties.add_party(store, "red", "Red", "en")[0]
     blue = parties.add_party(store, "blue", "Blue", "ar")[0]
     green = parties.add_party(store, "green", "Green", "ru")[0]
-    theater = Theater(store)
+    theater = Theater(store, clock=sample_morning())
     theater.file(red, "operation", body(disc("r", 40.0, 35.0)))
     store.fail = True
     with pytest.raises(OSError):
@@ -219,3 +223,144 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
     # the failed filing is not in the picture either: green meets only red
     outcome = theater.file(green, "operation", body(disc("g", 40.0, 35.0)))
     assert [c.party_b for c in outcome.conflicts] == ["red"]
+
+
+def shapes() -> list[dict[str, object]]:
+    """One feature of every geometry type, one across the antimeridian, one with rules."""
+    times = {"start": "2017-09-16T06:00:00Z", "end": "2017-09-16T18:00:00Z"}
+    return [
+        disc("point", 40.0, 35.0),
+        {
+            "type": "Feature",
+            "id": "route",
+            "geometry": {"type": "LineString", "coordinates": [[39.99, 35.0], [40.01, 35.0]]},
+            "properties": {"kind": "convoy", "width_m": 200, "altitude_high_m": 3000, **times},
+        },
+        {
+            "type": "Feature",
+            "id": "holed",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[39.9, 34.9], [40.1, 34.9], [40.1, 35.1], [39.9, 35.1], [39.9, 34.9]],
+                    [[39.95, 34.95], [39.96, 34.95], [39.96, 34.96], [39.95, 34.95]],
+                ],
+            },
+            "properties": {"kind": "patrol", "note": "بلا أهداف", **times},
+        },
+        {
+            "type": "Feature",
+            "id": "dateline",
+            "geometry": {
+                "type": "MultiPolygon",
+                "coordinates": [
+                    [[[179.5, -17], [180, -17], [180, -16], [179.5, -16], [179.5, -17]]],
+                    [[[-180, -17], [-179.5, -17], [-179.5, -16], [-180, -16], [-180, -17]]],
+                ],
+            },
+            "properties": {"kind": "patrol", **times},
+        },
+    ]  # fmt: skip
+
+
+def fields_of(volume: Volume) -> tuple[object, ...]:
+    """A volume's fields, its geometry as WKB (volumes compare by identity)."""
+    return tuple(
+        shapely.to_wkb(getattr(volume, f.name)) if f.name == "geometry" else getattr(volume, f.name)
+        for f in dataclasses.fields(volume)
+    )
+
+
+def test_a_restart_restores_every_volume_exactly_without_reparsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "tansiq.db"
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ru")[0]
+    theater = Theater(store, clock=sample_morning())
+    kept = theater.file(red, "operation", body(*shapes())).filing
+    moved = theater.file(red, "operation", body(disc("m", 10.0, 10.0))).filing
+    theater.replace(red, moved.id, 1, body(disc("m", 40.0, 35.0)))
+    gone = theater.file(red, "operation", body(disc("g", 40.0, 35.0))).filing
+    theater.cancel(red, gone.id, 1)
+    before = [theater._index.get(v) for ids in theater._volume_ids.values() for v in ids]
+    probes = body(disc("p", 40.0, 35.0), disc("q", -179.9, -16.5, 100.0))
+    expected = [
+        (c.volume_b, c.region_a, c.region_b, c.horizontal_distance_m)
+        for c in theater.file(blue, "operation", probes).conflicts
+    ]
+    assert len(expected) == 5  # 3 near Deir ez-Zor, the moved disc, and across the dateline
+    store.close()
+
+    def no_parsing(*args: object) -> None:
+        raise AssertionError("a restart re-parsed a filing")
+
+    reopened = SqliteStore(path)
+    with monkeypatch.context() as patched:
+        patched.setattr(Theater, "volumes", no_parsing)
+        restarted = Theater(reopened, clock=sample_morning())
+    for volume in before:
+        assert fields_of(restarted._index.get(volume.id)) == fields_of(volume)
+    assert gone.id not in restarted._volume_ids
+    assert len(restarted._volume_ids[kept.id]) == len(shapes())
+    green = parties.add_party(reopened, "green", "Green", "en")[0]
+    outcome = restarted.file(green, "operation", probes)
+    # the same conflicts as blue's probes found before the restart, with the same regions
+    found = [
+        (c.volume_b, c.region_a, c.region_b, c.horizontal_distance_m)
+        for c in outcome.conflicts
+        if c.party_b == "red"
+    ]
+    assert [f[0] for f in found] == [e[0] for e in expected]
+    assert [f[3] for f in found] == [e[3] for e in expected]
+    for f, e in zip(found, expected, strict=True):
+        for drawn, before_restart in ((f[1], e[1]), (f[2], e[2])):
+            # the same region, within rounding (drawn from the other side's frame)
+            assert shapely.equals_exact(
+                shapely.from_geojson(drawn), shapely.from_geojson(before_restart), 1e-9
+            )
+
+
+def test_a_schema_1_store_gets_its_footprints_once(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "tansiq.db"
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    parties.add_party(store, "blue", "Blue", "ru")
+    Theater(store, clock=sample_morning()).file(red, "operation", body(*shapes()))
+    store.close()
+    with sqlite3.connect(path) as raw:  # as Tansiq 0.x left it: no volume table
+        raw.executescript(
+            "DROP TABLE volume; DELETE FROM setting WHERE name = 'footprints_stored';"
+            " PRAGMA user_version = 1;"
+        )
+    migrated = SqliteStore(path)
+    theater = Theater(migrated, clock=sample_morning())
+    assert len(migrated.volume_footprints()) == 4
+    blue = migrated.get_party("blue")
+    assert blue is not None
+    outcome = theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
+    assert len(outcome.conflicts) == 3  # the point, the route and the holed polygon
+
+
+def test_expired_operations_stop_counting_once_their_time_separation_has_passed(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """An operation ended at 18:00 with a 30-minute time separation: at 18:20 a
+    filing just after it still conflicts; at 18:31 the same filing meets nothing."""
+    from tansiq.scenario.model import SeparationRule
+
+    evening = 1505584800.0  # 2017-09-16T18:00:00Z, when red's disc ends
+    now = [evening - 3600.0]
+    theater = Theater(store, [SeparationRule(("*", "*"), 0.0, 0.0, 1800.0)], lambda: now[0])
+    theater.file(red, "operation", body(disc("r", 40.0, 35.0)))
+    after = disc("b", 40.0, 35.0)
+    after["properties"].update(start="2017-09-16T18:10:00Z", end="2017-09-16T19:00:00Z")  # type: ignore[attr-defined]
+    now[0] = evening + 20 * 60
+    assert len(theater.file(blue, "operation", body(after)).conflicts) == 1
+    now[0] = evening + 31 * 60
+    assert theater.file(blue, "operation", body(after)).conflicts == ()
+    # expired, not resolved: the conflict found while it counted stays as it was
+    assert [c.state for c in store.conflicts_of_party("red")] == ["open"]

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from samples import sample_morning
 from tansiq.api import create_app
 from tansiq.service import parties
 from tansiq.store import SqliteStore
@@ -57,7 +58,7 @@ def test_events_reach_the_partys_url_after_retries(tmp_path: Path) -> None:
     _, red = parties.add_party(store, "red", "Red", "en")
     _, blue = parties.add_party(store, "blue", "Blue", "ar")
     receiver = Receiver(failures=2)
-    with TestClient(create_app(store)) as client:
+    with TestClient(create_app(store, clock=sample_morning())) as client:
         as_red = {"Authorization": f"Bearer {red}"}
         as_blue = {"Authorization": f"Bearer {blue}"}
         bad = client.put("/v1/webhook", json={"url": "ftp://x"}, headers=as_red)

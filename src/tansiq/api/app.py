@@ -7,12 +7,15 @@ party may see is decided in :mod:`tansiq.service`.
 
 
 import json
+import math
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -22,6 +25,7 @@ from tansiq import __version__
 from tansiq.api import events, problems
 from tansiq.errors import InputError, TansiqError
 from tansiq.scenario.model import SeparationRule
+from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
 from tansiq.service import parties, webhooks
 from tansiq.service.rules import parse_rules, rules_json
 from tansiq.service.theater import Outcome, Theater
@@ -35,6 +39,19 @@ GEOJSON = {"application/geo+json": {"schema": {"type": "object"}}}
 RULES = {"application/json": {"schema": {"type": "object"}}}
 #: conflict ids are SQLite integers
 MAX_ID = 2**63 - 1
+EX_START, EX_END, EX_BBOX = "2017-09-16T04:00:00Z", "2017-09-16T09:00:00+03:00", "35,32,37,34"
+START_HELP = "only conflicts whose window ends at or after this (RFC 3339, with an offset)"
+END_HELP = "only conflicts whose window starts at or before this (RFC 3339, with an offset)"
+BBOX_HELP = (
+    "only conflicts whose overlap region (either side's) meets this box: "
+    "min_lon,min_lat,max_lon,max_lat in degrees; min_lon > max_lon crosses the antimeridian"
+)
+#: every route's 422: a request that cannot be used, as an RFC 9457 problem (FastAPI
+#: would otherwise document its own ``application/json`` validation error)
+INVALID_REQUEST = {
+    "description": "A parameter or body that cannot be used (RFC 9457, naming it in `errors`)",
+    "content": {"application/problem+json": {"schema": {"type": "object"}}},
+}
 
 
 def json_response(
@@ -87,6 +104,7 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
+        responses={422: INVALID_REQUEST},
         title="Tansiq",
         version=__version__,
         description=(
@@ -149,14 +167,28 @@ def create_app(
     for category, path in categories:
         _filing_routes(app, theater, category, path, Caller, read_body, version_of, outcome)
 
-    @app.get("/v1/conflicts", tags=["conflicts"], summary="The conflicts the caller is a side of")
+    @app.get(
+        "/v1/conflicts",
+        tags=["conflicts"],
+        summary="The conflicts the caller is a side of",
+    )
     def list_conflicts(
         party: Caller,
         state: Annotated[ConflictState | None, Query(description="only this state")] = None,
+        start: Annotated[str | None, Query(description=START_HELP, examples=[EX_START])] = None,
+        end: Annotated[str | None, Query(description=END_HELP, examples=[EX_END])] = None,
+        bbox: Annotated[str | None, Query(description=BBOX_HELP, examples=[EX_BBOX])] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         after: Annotated[int, Query(ge=0, le=MAX_ID, description="ids above this (paging)")] = 0,
     ) -> Response:
-        found = [c for c in theater.conflicts(party, state) if c.id > after][: limit + 1]
+        since = None if start is None else _instant_of("start", start)
+        until = None if end is None else _instant_of("end", end)
+        if since is not None and until is not None and since > until:
+            raise _invalid_query("start", f"{start} is after end {end}")
+        box = None if bbox is None else _bbox_of(bbox)
+        # filter first (time in the store's query, the box on the regions), then page
+        chosen = theater.conflicts(party, state, since, until, box)
+        found = [c for c in chosen if c.id > after][: limit + 1]
         page = found[:limit]
         return json_response(
             {
@@ -297,3 +329,47 @@ def _filing_routes(  # one set of routes per category
     ) -> Response:
         expected = version_of(if_match)
         return outcome(theater.cancel(party, filing_id, expected, category), party)
+
+
+def _invalid_query(name: str, message: str) -> RequestValidationError:
+    """A 422 problem naming the query parameter, as FastAPI's own validation reports one."""
+    return RequestValidationError([{"type": "value_error", "loc": ("query", name), "msg": message}])
+
+
+def _instant_of(name: str, text: str) -> float:
+    try:
+        return parse_rfc3339(text)
+    except TimestampError as exc:
+        hint = ""
+        if re.fullmatch(r".*:[0-9]{2}(\.[0-9]+)? [0-9]{2}:[0-9]{2}", text):
+            hint = "; a + in a URL reads as a space: send it as %2B"
+        raise _invalid_query(name, f"{text!r} {exc}{hint}") from None
+
+
+def _bbox_of(text: str) -> tuple[float, float, float, float]:
+    """``min_lon,min_lat,max_lon,max_lat`` in degrees (min_lon > max_lon: across 180°)."""
+    names = ("min_lon", "min_lat", "max_lon", "max_lat")
+    parts = text.split(",")
+    if len(parts) != len(names):
+        raise _invalid_query(
+            "bbox", f"must be 4 numbers min_lon,min_lat,max_lon,max_lat, not {len(parts)}"
+        )
+    values: list[float] = []
+    for name, part in zip(names, parts, strict=True):
+        try:
+            value = float(part)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise _invalid_query("bbox", f"{name}: {part.strip()!r} is not a number")
+        limit = 180.0 if name.endswith("lon") else 90.0
+        if not -limit <= value <= limit:
+            raise _invalid_query("bbox", f"{name}: {value:g} is outside [-{limit:g}, {limit:g}]")
+        values.append(value)
+    west, south, east, north = values
+    if south > north:
+        raise _invalid_query(
+            "bbox",
+            f"min_lat {south:g} is above max_lat {north:g} (only longitudes wrap, at 180°)",
+        )
+    return west, south, east, north

@@ -13,20 +13,34 @@ from tansiq.cli.party import DB_OPTION
 @DB_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-def serve(db: Path, host: str, port: int) -> None:
+@click.option(
+    "--clock-start",
+    metavar="TIME",
+    help="Run the theater's clock from TIME (RFC 3339, e.g. 2017-09-16T00:00:00Z) at real"
+    " speed, for an exercise or a replay of past events. Default: the real time.",
+)
+def serve(db: Path, host: str, port: int, clock_start: str | None) -> None:
     """Serve the Tansiq API (OpenAPI at /openapi.json, browsable docs at /docs).
 
     Every filing is checked against everything the other parties have filed and
-    stored with its conflicts in one transaction. Create parties and their tokens
-    with `tansiq party add`. One process holds the theater in memory: run one
-    server per store file.
+    stored with its conflicts in one transaction. Operations whose window has
+    ended stop counting. Create parties and their tokens with `tansiq party add`.
+    One process holds the theater in memory: run one server per store file.
     """
     import uvicorn
 
     from tansiq.api import create_app
+    from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
+    from tansiq.service.clocks import exercise_clock, real_time
     from tansiq.store import SqliteStore
 
-    app = create_app(SqliteStore(db))
+    clock = real_time
+    if clock_start is not None:
+        try:
+            clock = exercise_clock(parse_rfc3339(clock_start))
+        except TimestampError as exc:
+            raise click.BadParameter(f"{clock_start!r} {exc}", param_hint="--clock-start") from None
+    app = create_app(SqliteStore(db), clock=clock)
     click.echo(f"serving {db} on http://{host}:{port} (docs at /docs)", err=True)
     # event streams never end on their own: give them a few seconds on shutdown, then close
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)

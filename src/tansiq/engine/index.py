@@ -8,8 +8,8 @@ the three Earth-centred axes and time, each volume's box widened as in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import cast
+import math
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,8 +24,9 @@ from tansiq.engine.footprints import (
     build_footprints,
     footprint_of_one,
 )
-from tansiq.engine.kernel import CAT_COLUMNS, NUM_COLUMNS
+from tansiq.engine.kernel import CAT_COLUMNS, END, NUM_COLUMNS
 from tansiq.engine.outlines import OutlineStore, reserve
+from tansiq.engine.packed import unpack
 from tansiq.engine.pairs import judge_pairs
 from tansiq.engine.rules import SeparationTable
 from tansiq.errors import DuplicateVolume, UnknownVolume
@@ -39,7 +40,10 @@ class ConflictIndex:
         self._table = SeparationTable(separation)
         self._parties: dict[str, int] = {}
         self._slot_of: dict[str, int] = {}
+        # a slot's volume; None once removed, or until first needed for a restored one
         self._volumes: list[Volume | None] = []
+        self._ids: list[str] = []
+        self._resolve: Callable[[str], Volume] | None = None
         # columns of the stored volumes, with spare rows: the first len(_volumes) are used
         self._num = np.zeros((1024, NUM_COLUMNS))
         self._cat = np.zeros((1024, CAT_COLUMNS), dtype=np.int64)
@@ -57,34 +61,43 @@ class ConflictIndex:
         slot = self._slot_of.get(volume_id)
         if slot is None:
             raise UnknownVolume(volume_id)
-        volume = self._volumes[slot]
-        assert volume is not None
-        return volume
+        return self._volume_at(slot)
 
     def add(self, volume: Volume) -> None:
         self.add_many([volume])
 
-    def add_many(self, volumes: Iterable[Volume]) -> None:
+    def add_many(self, volumes: Iterable[Volume], footprints: Footprints | None = None) -> None:
+        """Add volumes (``footprints``: theirs, from :meth:`footprints_of`, if already built)."""
         batch = list(volumes)
-        seen: set[str] = set()
-        for v in batch:
-            if v.id in self._slot_of or v.id in seen:
-                raise DuplicateVolume(v.id)
-            seen.add(v.id)
+        self._refuse_known(v.id for v in batch)
         if not batch:
             return
-        fp = self._footprints(batch)
-        boxes = (
-            widened_box_of_one(fp, self._table)[None, :]
-            if len(batch) == 1
-            else self._tree_boxes(fp)
+        fp = self.footprints_of(batch) if footprints is None else footprints
+        self._append(fp, batch)
+
+    def restore(
+        self,
+        ids: Sequence[str],
+        kinds: Sequence[str],
+        parties: Sequence[str],
+        packed: tuple[Sequence[bytes], Sequence[bytes], Sequence[bytes]],
+        resolve: Callable[[str], Volume],
+    ) -> None:
+        """Add volumes from their packed footprints without their :class:`Volume`.
+
+        ``packed`` holds the columns ``num``, ``xy`` and ``parts`` of their
+        :class:`~tansiq.engine.packed.PackedFootprint`; ``resolve(id)`` makes a volume
+        when a check first needs it. A restart reads bytes, not a million GeoJSON
+        features."""
+        self._refuse_known(ids)
+        if not ids:
+            return
+        kind_codes = self._table.codes(kinds)
+        party_codes = np.array(
+            [self._parties.setdefault(p, len(self._parties)) for p in parties], dtype=np.int64
         )
-        slots = np.arange(len(self._volumes), len(self._volumes) + len(batch), dtype=np.int64)
-        self._store(fp)
-        self._volumes.extend(batch)
-        for v, slot in zip(batch, slots.tolist(), strict=True):
-            self._slot_of[v.id] = slot
-        self._tree.insert_many(slots, boxes[:, :4], boxes[:, 4:])
+        self._resolve = resolve
+        self._append(unpack(ids, *packed, kind_codes, party_codes), [None] * len(ids))
 
     def remove(self, volume_id: str) -> None:
         slot = self._slot_of.pop(volume_id, None)
@@ -92,23 +105,30 @@ class ConflictIndex:
             raise UnknownVolume(volume_id)
         self._tree.delete(slot)
         self._volumes[slot] = None
+        self._ids[slot] = ""
 
-    def check(self, volume: Volume) -> list[Conflict]:
-        """Every stored volume (other than one with the same id) in conflict with ``volume``."""
-        if not self._volumes:
+    def check(self, volume: Volume, ended_before: float = -math.inf) -> list[Conflict]:
+        """Every stored volume (other than one with the same id) in conflict with ``volume``.
+
+        Volumes whose window ended before ``ended_before`` do not count (the service's
+        expired operations): neither stored ones nor ``volume`` itself.
+        """
+        if not self._volumes or volume.end < ended_before:
             return []
-        fp = self._footprints([volume])
+        fp = self.footprints_of([volume])
         box = widened_box_of_one(fp, self._table)
         slots = self._tree.query(box[:4], box[4:])
         own = self._slot_of.get(volume.id)
         if own is not None:
             slots = slots[slots != own]
+        if ended_before > -math.inf:
+            slots = slots[self._num[slots, END] >= ended_before]
         if slots.size == 0:
             return []
         query = np.zeros(slots.size, dtype=np.int64)
         verdict = judge_pairs(fp.kernel_side(), query, self._stored(), slots, self._table)
-        stored = [self._volumes[slot] for slot in slots[verdict.rows].tolist()]
-        out = make_conflicts([volume] * len(stored), cast(list[Volume], stored), verdict)
+        stored = [self._volume_at(slot) for slot in slots[verdict.rows].tolist()]
+        out = make_conflicts([volume] * len(stored), stored, verdict)
         out.sort(key=lambda c: (c.a, c.b))
         return out
 
@@ -132,7 +152,34 @@ class ConflictIndex:
         self._outlines.append(fp.outlines)
         self._stored_view = None
 
-    def _footprints(self, volumes: Sequence[Volume]) -> Footprints:
+    def _refuse_known(self, ids: Iterable[str]) -> None:
+        seen: set[str] = set()
+        for volume_id in ids:
+            if volume_id in self._slot_of or volume_id in seen:
+                raise DuplicateVolume(volume_id)
+            seen.add(volume_id)
+
+    def _append(self, fp: Footprints, volumes: Sequence[Volume | None]) -> None:
+        boxes = (
+            widened_box_of_one(fp, self._table)[None, :] if len(fp) == 1 else self._tree_boxes(fp)
+        )
+        slots = np.arange(len(self._volumes), len(self._volumes) + len(fp), dtype=np.int64)
+        self._store(fp)
+        self._volumes.extend(volumes)
+        ids: list[str] = fp.ids.tolist()
+        self._ids.extend(ids)
+        self._slot_of.update(zip(ids, slots.tolist(), strict=True))
+        self._tree.insert_many(slots, boxes[:, :4], boxes[:, 4:])
+
+    def _volume_at(self, slot: int) -> Volume:
+        volume = self._volumes[slot]
+        if volume is None:
+            assert self._resolve is not None and self._ids[slot], f"slot {slot} is empty"
+            volume = self._volumes[slot] = self._resolve(self._ids[slot])
+        return volume
+
+    def footprints_of(self, volumes: Sequence[Volume]) -> Footprints:
+        """The footprints of volumes, coded for this index (pass them to :meth:`add_many`)."""
         if len(volumes) == 1:
             v = volumes[0]
             party = self._parties.setdefault(v.party, len(self._parties))

@@ -14,8 +14,9 @@ import numpy as np
 import shapely
 
 from tansiq.engine.footprints import footprint_of_one
-from tansiq.engine.geodesy import MEAN_RADIUS, FloatArray, local_forward, local_inverse
+from tansiq.engine.geodesy import MEAN_RADIUS, FloatArray
 from tansiq.engine.kernel import LAT_MAX, LAT_MIN
+from tansiq.engine.local_projection import project, unproject
 from tansiq.scenario.model import Volume
 
 QUAD_SEGMENTS = 32
@@ -37,24 +38,14 @@ def overlap_regions(
         max(abs(float(f.num[0, k])) for f in (fa, fb) for k in (LAT_MIN, LAT_MAX))
     )
 
-    def forward(coords: FloatArray, shift: float) -> FloatArray:
-        x, y = local_forward(
-            coords[:, 0] + shift,
-            coords[:, 1],
-            np.full(len(coords), lon0),
-            np.full(len(coords), lat0),
-        )
-        return np.column_stack([x, y])
-
     def inverse(coords: FloatArray) -> FloatArray:
-        lon, lat = local_inverse(
-            coords[:, 0], coords[:, 1], np.full(len(coords), lon0), np.full(len(coords), lat0)
-        )
-        return np.column_stack([lon, lat])
+        return unproject(coords, lon0, lat0)
 
-    core_a = shapely.transform(shapely.segmentize(fa.geometry[0], step), lambda c: forward(c, 0.0))
+    core_a = shapely.transform(
+        shapely.segmentize(fa.geometry[0], step), lambda c: project(c, lon0, lat0, 0.0)
+    )
     core_b = shapely.transform(
-        shapely.segmentize(fb.geometry[0], step), lambda c: forward(c, frame)
+        shapely.segmentize(fb.geometry[0], step), lambda c: project(c, lon0, lat0, frame)
     )
     foot_a = _footprint(core_a, va.buffer_m)
     foot_b = _footprint(core_b, vb.buffer_m)
@@ -62,7 +53,27 @@ def overlap_regions(
     reach_b = shapely.buffer(core_b, vb.buffer_m + horizontal_m, quad_segs=QUAD_SEGMENTS)
     region_a = _within(foot_a, reach_b, core_b)
     region_b = _within(foot_b, reach_a, core_a)
-    return shapely.transform(region_a, inverse), shapely.transform(region_b, inverse)
+    return (
+        _cut_at_antimeridian(shapely.transform(region_a, inverse)),
+        _cut_at_antimeridian(shapely.transform(region_b, inverse)),
+    )
+
+
+def _cut_at_antimeridian(region: shapely.Geometry) -> shapely.Geometry:
+    """The region with longitudes in [-180, 180], cut in two where it crosses 180°
+    (RFC 7946 §3.1.9). It is drawn in a frame centred between the two volumes, whose
+    longitudes can run past ±180 near the antimeridian."""
+    lon_min, _, lon_max, _ = region.bounds
+    shift = -360.0 * np.floor((lon_min + 180.0) / 360.0)
+    if shift:
+        region = shapely.transform(region, lambda c: c + np.array([shift, 0.0]))
+        lon_max += shift
+    if lon_max <= 180.0:
+        return region
+    west = shapely.clip_by_rect(region, -180.0, -90.0, 180.0, 90.0)
+    east = shapely.clip_by_rect(region, 180.0, -90.0, 540.0, 90.0)
+    east = shapely.transform(east, lambda c: c - np.array([360.0, 0.0]))
+    return shapely.union(west, east)
 
 
 def _footprint(core: shapely.Geometry, buffer_m: float) -> shapely.Geometry:

@@ -25,11 +25,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import shapely
 
 from tansiq.engine.conflict import Conflict
 from tansiq.engine.detect import detect
+from tansiq.engine.footprints import Footprints
 from tansiq.engine.index import ConflictIndex
+from tansiq.engine.kernel import ALT_HIGH, ALT_LOW, BUFFER, END, START
+from tansiq.engine.packed import pack
 from tansiq.errors import (
     FilingGone,
     Forbidden,
@@ -37,15 +41,18 @@ from tansiq.errors import (
     StaleVersion,
     UnknownConflict,
     UnknownFiling,
+    UnknownVolume,
 )
 from tansiq.scenario.model import Scenario, SeparationRule, Volume
 from tansiq.scenario.reader import parse_scenario
 from tansiq.service.rules import SETTING, parse_rules, rules_json
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
-from tansiq.store.base import Category, ConflictState
+from tansiq.store.base import Category, ConflictState, VolumeRecord
 
 Clock = Callable[[], float]
 CATEGORIES: tuple[Category, ...] = ("operation", "site", "zone")
+#: set once the store holds the footprint of every active volume
+FOOTPRINTS_SETTING = "footprints_stored"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +79,47 @@ class Theater:
         self._volume_ids: dict[str, list[str]] = {}
         self._listeners: list[Callable[[], None]] = []
         self._told = False
-        everything: list[Volume] = []
-        for filing in store.active_filings():
-            volumes = self.volumes(filing.party_id, filing.id, filing.body)
-            self._track(filing, volumes)
-            everything.extend(volumes)
-        self._index.add_many(everything)
+        if store.get_setting(FOOTPRINTS_SETTING) is None:
+            self._store_footprints()
+        rows = store.volume_footprints()
+        ids, party_ids, kinds, nums, xys, parts = zip(*rows, strict=True) if rows else ((),) * 6
+        for volume_id in ids:
+            self._volume_ids.setdefault(volume_id.partition("/")[0], []).append(volume_id)
+        self._index.restore(ids, kinds, party_ids, (nums, xys, parts), self._volume_from_store)
+
+    def _store_footprints(self) -> None:
+        """Store the footprints of every active filing's volumes, once: on a new store
+        (none) or one written before footprints were stored (schema 1)."""
+        with self._store.transaction():
+            for filing in self._store.active_filings():
+                volumes = self.volumes(filing.party_id, filing.id, filing.body)
+                self._store.put_volumes(self._volume_records(volumes))
+            self._store.set_setting(FOOTPRINTS_SETTING, "1")
+
+    def _volume_records(
+        self, volumes: Sequence[Volume], fp: Footprints | None = None
+    ) -> list[VolumeRecord]:
+        fp = self._index.footprints_of(volumes) if fp is None else fp
+        return [
+            VolumeRecord(
+                v.id, _filing_of(v), v.party, v.kind, shapely.to_wkb(v.geometry),
+                json.dumps(dict(v.properties)), p.num, p.xy, p.parts,
+            )
+            for v, p in zip(volumes, pack(fp), strict=True)
+        ]  # fmt: skip
+
+    def _volume_from_store(self, volume_id: str) -> Volume:
+        """A stored volume made again from its row (a restored index asks for one only
+        when a check finds it in conflict)."""
+        record = self._store.get_volume(volume_id)
+        if record is None:
+            raise UnknownVolume(volume_id)
+        num = np.frombuffer(record.num, dtype=np.float64)
+        return Volume(
+            record.id, record.party_id, record.kind, shapely.from_wkb(record.geometry),
+            float(num[BUFFER]), float(num[ALT_LOW]), float(num[ALT_HIGH]),
+            float(num[START]), float(num[END]), json.loads(record.properties),
+        )  # fmt: skip
 
     def file(self, party: PartyRecord, category: Category, body: str | bytes) -> Outcome:
         """File a new operation, site or zone (a FeatureCollection of volumes)."""
@@ -92,12 +134,14 @@ class Theater:
             record = FilingRecord(
                 filing_id, party.id, category, 1, "active", text, now, _ends_at(volumes)
             )
-            pairs = self._pairs_of(volumes)
+            pairs = self._pairs_of(volumes, now)
+            fp = self._index.footprints_of(volumes)
             with self._store.transaction():
                 self._store.add_filing_version(record)
                 self._store.set_share(filing_id, share)
+                self._store.put_volumes(self._volume_records(volumes, fp))
                 opened = self._open(pairs, now)
-            self._index.add_many(volumes)
+            self._index.add_many(volumes, fp)
             self._track(record, volumes)
             self._notify()
         return Outcome(record, tuple(opened))
@@ -129,11 +173,14 @@ class Theater:
                 ends_at=_ends_at(volumes),
             )
             # each volume checked once: the pairs decide what is kept and what is new
-            pairs = self._pairs_of(volumes)
+            pairs = self._pairs_of(volumes, now)
             keep = {(mine.id, other.id) for mine, other, _ in pairs}
+            fp = self._index.footprints_of(volumes)
             with self._store.transaction():
                 self._store.add_filing_version(record)
                 self._store.set_share(filing_id, share)
+                self._store.drop_volumes(filing_id)
+                self._store.put_volumes(self._volume_records(volumes, fp))
                 kept = []
                 for conflict in self._store.open_conflicts_of(filing_id):
                     if _pair_of(conflict, filing_id) in keep:
@@ -144,7 +191,7 @@ class Theater:
                 opened = self._open(pairs, now, skip=already)
             for volume_id in self._volume_ids.pop(filing_id, []):
                 self._index.remove(volume_id)
-            self._index.add_many(volumes)
+            self._index.add_many(volumes, fp)
             self._track(record, volumes)
             self._notify()
         return Outcome(record, tuple(kept + opened))
@@ -165,6 +212,7 @@ class Theater:
             )
             with self._store.transaction():
                 self._store.add_filing_version(record)
+                self._store.drop_volumes(filing_id)
                 for conflict in self._store.open_conflicts_of(filing_id):
                     self._close(conflict, "withdrawn", now)
             for volume_id in self._volume_ids.pop(filing_id, []):
@@ -192,10 +240,37 @@ class Theater:
         return self._store.filing_history(filing_id)
 
     def conflicts(
-        self, party: PartyRecord, state: ConflictState | None = None
+        self,
+        party: PartyRecord,
+        state: ConflictState | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
     ) -> list[ConflictRecord]:
-        """The conflicts the party is a side of (all, or in one state), oldest first."""
-        return self._store.conflicts_of_party(party.id, state)
+        """The conflicts the party is a side of (all, or in one state), oldest first.
+
+        With ``start`` and/or ``end`` (epoch seconds), only those whose window meets
+        [start, end]; with ``bbox`` (min_lon, min_lat, max_lon, max_lat, degrees; west above
+        east crosses the antimeridian), only those whose overlap region, either side's,
+        meets the box (a conflict without a region has no place, so is left out).
+        """
+        found = self._store.conflicts_of_party(party.id, state, start, end)
+        if bbox is None or not found:
+            return found
+        west, south, east, north = bbox
+        spans = [(west, east)] if west <= east else [(west, 180.0), (-180.0, east)]
+        # regions are drawn in one continuous frame (180.004, not -179.996): a turn each way
+        area = shapely.union_all(
+            [
+                shapely.box(w + turn, south, e + turn, north)
+                for w, e in spans
+                for turn in (-360.0, 0.0, 360.0)
+            ]
+        )
+        regions_a = shapely.from_geojson([c.region_a or None for c in found])
+        regions_b = shapely.from_geojson([c.region_b or None for c in found])
+        near = shapely.intersects(regions_a, area) | shapely.intersects(regions_b, area)
+        return [c for c, keep in zip(found, near, strict=True) if keep]
 
     def acknowledge(self, party: PartyRecord, conflict_id: int) -> ConflictRecord:
         """Record that the party has seen a conflict it is a side of (the first time counts)."""
@@ -223,7 +298,12 @@ class Theater:
             now = self._clock()
             volumes = [self._index.get(v) for ids in self._volume_ids.values() for v in ids]
             scenario = Scenario("theater", (), tuple(rules), tuple(volumes))
-            found = {(c.a, c.b): c for c in detect(scenario)}
+            horizon = expiry_horizon(now, rules)
+            found = {
+                (c.a, c.b): c
+                for c in detect(scenario)
+                if min(c.volume_a.end, c.volume_b.end) >= horizon
+            }
             with self._store.transaction():
                 self._store.set_setting(SETTING, json.dumps(rules_json(rules)))
                 still = set()
@@ -231,6 +311,8 @@ class Theater:
                     pair = tuple(sorted((conflict.volume_a, conflict.volume_b)))
                     if pair in found:
                         still.add(pair)
+                    elif self._expired(conflict, horizon):
+                        continue  # over: it stays as it was, in the record
                     else:
                         self._close(conflict, "resolved", now)
                 for pair, judged in found.items():
@@ -304,14 +386,25 @@ class Theater:
             raise StaleVersion(filing_id, expected_version, current.version)
         return current
 
-    def _pairs_of(self, volumes: Sequence[Volume]) -> list[tuple[Volume, Volume, Conflict]]:
-        """(new volume, stored volume, conflict) for every conflict of ``volumes``."""
+    def _pairs_of(
+        self, volumes: Sequence[Volume], now: float
+    ) -> list[tuple[Volume, Volume, Conflict]]:
+        """(new volume, stored volume, conflict) for every conflict of ``volumes`` that
+        has not expired."""
         out = []
+        horizon = expiry_horizon(now, self._separation)
         for volume in volumes:
-            for conflict in self._index.check(volume):
+            for conflict in self._index.check(volume, horizon):
                 other = conflict.b if conflict.a == volume.id else conflict.a
                 out.append((volume, self._index.get(other), conflict))
         return out
+
+    def _expired(self, conflict: ConflictRecord, horizon: float) -> bool:
+        ends = [
+            self._index.get(v).end for v in (conflict.volume_a, conflict.volume_b)
+            if v in self._index
+        ]  # fmt: skip
+        return not ends or min(ends) < horizon
 
     def _open(
         self,
@@ -443,6 +536,15 @@ def check_zone_rules(features: list[Any]) -> None:
             )
     if problems:
         raise InputError("; ".join(problems))
+
+
+def expiry_horizon(now: float, rules: Sequence[SeparationRule]) -> float:
+    """Volumes whose window ended before this instant have expired: they stop counting.
+
+    A window is over at its end, but a time separation still applies after it (the
+    theater's longest one, to be safe): until that has passed too, it still counts.
+    """
+    return now - max((rule.time_s for rule in rules), default=0.0)
 
 
 def _ends_at(volumes: Sequence[Volume]) -> float:

@@ -91,6 +91,28 @@ class ConflictRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class VolumeRecord:
+    """An active filing's volume as the index needs it after a restart: its footprint's
+    columns packed as bytes (see :mod:`tansiq.engine.packed`), and enough to make the
+    volume itself again (core geometry as WKB, its properties as JSON) without
+    re-reading the filing."""
+
+    id: str
+    filing_id: str
+    party_id: str
+    kind: str
+    geometry: bytes
+    properties: str
+    num: bytes
+    xy: bytes
+    parts: bytes
+
+
+#: (id, party, kind, num, xy, parts) of a stored volume
+FootprintRow = tuple[str, str, str, bytes, bytes, bytes]
+
+
+@dataclass(frozen=True, slots=True)
 class EventRecord:
     """Something a party is to be told: ``kind`` is ``conflict.opened``, ``.resolved`` or
     ``.withdrawn``. Ids grow: a client resumes a stream after the last id it saw."""
@@ -139,6 +161,20 @@ class Store(Protocol):
         """The latest version of every filing that is not cancelled."""
         ...
 
+    def put_volumes(self, volumes: Sequence[VolumeRecord]) -> None:
+        """Store the volumes of active filings (a volume id is stored once)."""
+        ...
+
+    def drop_volumes(self, filing_id: str) -> None:
+        """Forget the volumes of a filing (replaced or cancelled; its history stays)."""
+        ...
+
+    def get_volume(self, volume_id: str) -> VolumeRecord | None: ...
+
+    def volume_footprints(self) -> list[FootprintRow]:
+        """The footprint of every stored volume, in the order they were stored."""
+        ...
+
     def add_conflict(self, conflict: ConflictRecord) -> int:
         """Store an open conflict (its ``id`` is ignored); return its id."""
         ...
@@ -154,8 +190,15 @@ class Store(Protocol):
     ) -> None: ...
 
     def conflicts_of_party(
-        self, party_id: str, state: ConflictState | None = None
-    ) -> list[ConflictRecord]: ...
+        self,
+        party_id: str,
+        state: ConflictState | None = None,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> list[ConflictRecord]:
+        """The party's conflicts (all, or in one state), by id; with ``start`` or ``end``
+        (epoch seconds, either alone) only those whose window meets [start, end]."""
+        ...
 
     def set_share(self, filing_id: str, party_ids: Sequence[str]) -> None:
         """Whom a filing is shared with in full (party ids, ``"*"`` for everyone)."""

@@ -22,12 +22,14 @@ from tansiq.store.base import (
     ConflictState,
     EventRecord,
     FilingRecord,
+    FootprintRow,
     PartyRecord,
     Role,
     TokenRecord,
+    VolumeRecord,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE party (
@@ -117,6 +119,22 @@ CREATE TABLE event (
     at          REAL NOT NULL
 ) STRICT;
 CREATE INDEX event_by_party ON event (party_id, id);
+"""
+
+#: schema 2: the footprints of active volumes, so that a restart does not re-parse filings
+_VOLUME_TABLE = """
+CREATE TABLE volume (
+    id          TEXT PRIMARY KEY,
+    filing_id   TEXT NOT NULL REFERENCES filing (id),
+    party_id    TEXT NOT NULL REFERENCES party (id),
+    kind        TEXT NOT NULL,
+    geometry    BLOB NOT NULL,
+    properties  TEXT NOT NULL,
+    num         BLOB NOT NULL,
+    xy          BLOB NOT NULL,
+    parts       BLOB NOT NULL
+) STRICT;
+CREATE INDEX volume_by_filing ON volume (filing_id);
 """
 
 _FILING_COLUMNS = "id, party_id, category, version, state, body, filed_at, ends_at"
@@ -290,6 +308,37 @@ class SqliteStore:
         )
         return [FilingRecord(*row) for row in rows]
 
+    def put_volumes(self, volumes: Sequence[VolumeRecord]) -> None:
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO volume (id, filing_id, party_id, kind, geometry, properties,"
+                " num, xy, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        v.id, v.filing_id, v.party_id, v.kind, v.geometry, v.properties,
+                        v.num, v.xy, v.parts,
+                    )
+                    for v in volumes
+                ],
+            )  # fmt: skip
+
+    def drop_volumes(self, filing_id: str) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM volume WHERE filing_id = ?", (filing_id,))
+
+    def get_volume(self, volume_id: str) -> VolumeRecord | None:
+        row = self._fetchone(
+            "SELECT id, filing_id, party_id, kind, geometry, properties, num, xy, parts"
+            " FROM volume WHERE id = ?",
+            (volume_id,),
+        )
+        return VolumeRecord(*row) if row else None
+
+    def volume_footprints(self) -> list[FootprintRow]:
+        return self._fetchall(
+            "SELECT id, party_id, kind, num, xy, parts FROM volume ORDER BY rowid"
+        )
+
     def add_conflict(self, conflict: ConflictRecord) -> int:
         with self.transaction():
             cursor = self._db.execute(
@@ -330,7 +379,11 @@ class SqliteStore:
             )
 
     def conflicts_of_party(
-        self, party_id: str, state: ConflictState | None = None
+        self,
+        party_id: str,
+        state: ConflictState | None = None,
+        start: float | None = None,
+        end: float | None = None,
     ) -> list[ConflictRecord]:
         query = (
             f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE (party_a = ? OR party_b = ?)"
@@ -339,6 +392,12 @@ class SqliteStore:
         if state is not None:
             query += " AND state = ?"
             args += (state,)
+        if start is not None:  # the window [window_start, window_end] overlaps [start, end]
+            query += " AND window_end >= ?"
+            args += (start,)
+        if end is not None:
+            query += " AND window_start <= ?"
+            args += (end,)
         rows = self._fetchall(query + " ORDER BY id", args)
         return [_conflict(row) for row in rows]
 
@@ -443,8 +502,12 @@ class SqliteStore:
             )
         if version == 0:
             self._db.executescript(
-                f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} PRAGMA user_version = {SCHEMA_VERSION};"
+                " COMMIT;"
             )
+        elif version == 1:
+            # the table starts empty; the service fills it from the active filings (once)
+            self._db.executescript(f"BEGIN; {_VOLUME_TABLE} PRAGMA user_version = 2; COMMIT;")
 
 
 def _party(row: tuple[str, str, str, Role, float, str]) -> PartyRecord:
