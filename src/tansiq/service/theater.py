@@ -1,13 +1,14 @@
 """Filing, replacing and cancelling, each checked against everything filed, atomically.
 
 A :class:`Theater` holds the store (the truth) and a :class:`ConflictIndex` of
-the volumes of every active filing (its mirror in memory, rebuilt from the store
-when the theater opens). Every change runs under one lock and one store
-transaction: the volumes are checked, the filing and the conflicts it opens or
-closes are written, and only after the commit does the index change. Two
-parties filing overlapping operations at the same instant are therefore
-serialised: whichever is second finds the first, and the conflict is recorded
-once, every time.
+the volumes of every active filing (its mirror in memory, restored from the
+stored footprints when the theater opens). Every change runs under one lock:
+the volumes are checked, and the filing and the conflicts it opens or closes
+are written in one savepoint of the store's open transaction. Two parties
+filing overlapping operations at the same instant are therefore serialised:
+whichever is second finds the first, and the conflict is recorded once, every
+time. Changes queued behind one another are committed together (group commit,
+see :meth:`Theater._change`); none is answered before its COMMIT has returned.
 
 A filing's volumes are named ``<filing id>/<feature id>`` in the index, so a
 replacement that keeps a feature's id keeps its open conflicts.
@@ -23,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import shapely
@@ -53,6 +54,9 @@ Clock = Callable[[], float]
 CATEGORIES: tuple[Category, ...] = ("operation", "site", "zone")
 #: set once the store holds the footprint of every active volume
 FOOTPRINTS_SETTING = "footprints_stored"
+#: at most this many changes wait for one COMMIT (bounds the wait under heavy load)
+MAX_BATCH = 64
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,21 +75,65 @@ class Theater:
         clock: Clock = time.time,
     ) -> None:
         self._store = store
-        saved = store.get_setting(SETTING)
-        self._separation = parse_rules(f'{{"separation": {saved}}}') if saved else tuple(separation)
+        self._default_separation = tuple(separation)
         self._clock = clock
         self._lock = threading.Lock()
-        self._index = ConflictIndex(self._separation)
-        self._volume_ids: dict[str, list[str]] = {}
+        self._queue_lock = threading.Lock()
+        self._queued = 0
         self._listeners: list[Callable[[], None]] = []
         self._told = False
-        if store.get_setting(FOOTPRINTS_SETTING) is None:
+        self._load()
+
+    def _load(self) -> None:
+        """The in-memory picture (rules, index, each filing's volumes) from the store."""
+        saved = self._store.get_setting(SETTING)
+        self._separation = (
+            parse_rules(f'{{"separation": {saved}}}') if saved else self._default_separation
+        )
+        self._index = ConflictIndex(self._separation)
+        self._volume_ids: dict[str, list[str]] = {}
+        if self._store.get_setting(FOOTPRINTS_SETTING) is None:
             self._store_footprints()
-        rows = store.volume_footprints()
+        rows = self._store.volume_footprints()
         ids, party_ids, kinds, nums, xys, parts = zip(*rows, strict=True) if rows else ((),) * 6
         for volume_id in ids:
             self._volume_ids.setdefault(volume_id.partition("/")[0], []).append(volume_id)
         self._index.restore(ids, kinds, party_ids, (nums, xys, parts), self._volume_from_store)
+
+    def _change(self, work: Callable[[float], T]) -> T:
+        """Run one change (``work(now)``) under the lock, its writes in the open batch.
+
+        Group commit: a change that finds others queued behind it leaves its writes
+        for the last one in line to commit, with theirs, in one COMMIT (one fsync);
+        every change returns only once its batch is durable, and only then are
+        listeners woken. Changes stay serialised (each sees all before it, committed
+        or not, and the first of two overlapping filings is always found by the
+        second). If the COMMIT fails, every change of the batch fails and the
+        in-memory picture is read again from the store.
+        """
+        with self._queue_lock:
+            self._queued += 1
+        with self._lock:
+            with self._queue_lock:
+                self._queued -= 1
+            try:
+                with self._store.writing():
+                    result = work(self._clock())
+            finally:
+                told, self._told = self._told, False
+                batch = self._store.pending()
+                if batch is not None and (self._queued == 0 or batch.changes >= MAX_BATCH):
+                    try:
+                        self._store.commit()
+                    except BaseException:
+                        self._load()
+                        raise
+        if batch is not None:
+            batch.wait()
+        if told:
+            for listener in self._listeners:
+                listener()
+        return result
 
     def _store_footprints(self) -> None:
         """Store the footprints of every active filing's volumes, once: on a new store
@@ -129,22 +177,23 @@ class Theater:
         text = _text(body)
         volumes = self.volumes(party.id, filing_id, text)
         share = self._filing_rules(text, category)
-        with self._lock:
-            now = self._clock()
+
+        def work(now: float) -> Outcome:
             record = FilingRecord(
                 filing_id, party.id, category, 1, "active", text, now, _ends_at(volumes)
             )
             pairs = self._pairs_of(volumes, now)
             fp = self._index.footprints_of(volumes)
-            with self._store.transaction():
+            with self._store.transaction(defer_commit=True):
                 self._store.add_filing_version(record)
                 self._store.set_share(filing_id, share)
                 self._store.put_volumes(self._volume_records(volumes, fp))
                 opened = self._open(pairs, now)
             self._index.add_many(volumes, fp)
             self._track(record, volumes)
-            self._notify()
-        return Outcome(record, tuple(opened))
+            return Outcome(record, tuple(opened))
+
+        return self._change(work)
 
     def replace(
         self,
@@ -161,10 +210,10 @@ class Theater:
         """
         text = _text(body)
         volumes = self.volumes(party.id, filing_id, text)
-        with self._lock:
+
+        def work(now: float) -> Outcome:
             current = self._own(party, filing_id, expected_version, category)
             share = self._filing_rules(text, current.category)
-            now = self._clock()
             record = dataclasses.replace(
                 current,
                 version=current.version + 1,
@@ -176,7 +225,7 @@ class Theater:
             pairs = self._pairs_of(volumes, now)
             keep = {(mine.id, other.id) for mine, other, _ in pairs}
             fp = self._index.footprints_of(volumes)
-            with self._store.transaction():
+            with self._store.transaction(defer_commit=True):
                 self._store.add_filing_version(record)
                 self._store.set_share(filing_id, share)
                 self._store.drop_volumes(filing_id)
@@ -193,8 +242,9 @@ class Theater:
                 self._index.remove(volume_id)
             self._index.add_many(volumes, fp)
             self._track(record, volumes)
-            self._notify()
-        return Outcome(record, tuple(kept + opened))
+            return Outcome(record, tuple(kept + opened))
+
+        return self._change(work)
 
     def cancel(
         self,
@@ -204,21 +254,22 @@ class Theater:
         category: Category | None = None,
     ) -> Outcome:
         """Cancel one of the party's filings; its open conflicts are withdrawn. History stays."""
-        with self._lock:
+
+        def work(now: float) -> Outcome:
             current = self._own(party, filing_id, expected_version, category)
-            now = self._clock()
             record = dataclasses.replace(
                 current, version=current.version + 1, state="cancelled", filed_at=now
             )
-            with self._store.transaction():
+            with self._store.transaction(defer_commit=True):
                 self._store.add_filing_version(record)
                 self._store.drop_volumes(filing_id)
                 for conflict in self._store.open_conflicts_of(filing_id):
                     self._close(conflict, "withdrawn", now)
             for volume_id in self._volume_ids.pop(filing_id, []):
                 self._index.remove(volume_id)
-            self._notify()
-        return Outcome(record, ())
+            return Outcome(record, ())
+
+        return self._change(work)
 
     def filing(
         self, party: PartyRecord, filing_id: str, category: Category | None = None
@@ -274,15 +325,19 @@ class Theater:
 
     def acknowledge(self, party: PartyRecord, conflict_id: int) -> ConflictRecord:
         """Record that the party has seen a conflict it is a side of (the first time counts)."""
-        with self._lock:
+
+        def work(now: float) -> ConflictRecord:
             conflict = self._store.get_conflict(conflict_id)
             if conflict is None or party.id not in (conflict.party_a, conflict.party_b):
                 raise UnknownConflict(conflict_id)
             side: Literal["a", "b"] = "a" if conflict.party_a == party.id else "b"
-            self._store.acknowledge_conflict(conflict_id, side, self._clock())
+            with self._store.transaction(defer_commit=True):
+                self._store.acknowledge_conflict(conflict_id, side, now)
             updated = self._store.get_conflict(conflict_id)
-        assert updated is not None
-        return updated
+            assert updated is not None
+            return updated
+
+        return self._change(work)
 
     @property
     def rules(self) -> tuple[SeparationRule, ...]:
@@ -294,8 +349,8 @@ class Theater:
         opened, the rest kept. Returns how many conflicts are open afterwards."""
         if party.role != "coordinator":
             raise Forbidden("set the theater's separation rules")
-        with self._lock:
-            now = self._clock()
+
+        def work(now: float) -> int:
             volumes = [self._index.get(v) for ids in self._volume_ids.values() for v in ids]
             scenario = Scenario("theater", (), tuple(rules), tuple(volumes))
             horizon = expiry_horizon(now, rules)
@@ -304,7 +359,7 @@ class Theater:
                 for c in detect(scenario)
                 if min(c.volume_a.end, c.volume_b.end) >= horizon
             }
-            with self._store.transaction():
+            with self._store.transaction(defer_commit=True):
                 self._store.set_setting(SETTING, json.dumps(rules_json(rules)))
                 still = set()
                 for conflict in self._store.open_conflicts():
@@ -322,8 +377,9 @@ class Theater:
             index = ConflictIndex(rules)
             index.add_many(volumes)
             self._index, self._separation = index, tuple(rules)
-            self._notify()
-        return len(found)
+            return len(found)
+
+        return self._change(work)
 
     def _track(self, record: FilingRecord, volumes: Sequence[Volume]) -> None:
         self._volume_ids[record.id] = [v.id for v in volumes]
@@ -365,12 +421,6 @@ class Theater:
         for party in (party_a, party_b):
             self._store.add_event(party, kind, conflict_id, now)
         self._told = True
-
-    def _notify(self) -> None:
-        if self._told:
-            self._told = False
-            for listener in self._listeners:
-                listener()
 
     def _own(
         self,

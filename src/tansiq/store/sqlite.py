@@ -31,6 +31,25 @@ from tansiq.store.base import (
 
 SCHEMA_VERSION = 2
 
+
+class Batch:
+    """Changes in one open transaction, made durable together by one COMMIT."""
+
+    def __init__(self) -> None:
+        self.changes = 0
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+
+    def finish(self, error: BaseException | None) -> None:
+        self._error = error
+        self._done.set()
+
+    def wait(self) -> None:
+        """Return once the batch is committed; raise what its COMMIT raised."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+
 _SCHEMA = """
 CREATE TABLE party (
     id          TEXT PRIMARY KEY,
@@ -150,37 +169,103 @@ class SqliteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the writing connection and the batch
         self._depth = 0
+        self._batch: Batch | None = None
+        self._writing = threading.local()
+        self._per_thread = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         self._parties: dict[str, PartyRecord] = {}
+        self._separate_readers = False
         try:
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-            )
+            self._db = self._connect()
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             self._migrate()
+            # reads outside a change see only what is committed: each thread reads on a
+            # connection of its own (WAL readers never wait for the writer nor for one
+            # another). ":memory:" has one connection, shared.
+            self._separate_readers = self.path != ":memory:"
         except sqlite3.DatabaseError as exc:
             raise StoreUnusable(self.path, str(exc)) from exc
 
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock:
+    def transaction(self, defer_commit: bool = False) -> Iterator[None]:
+        """Writes that land together or not at all (a SAVEPOINT in the open batch).
+
+        The outermost one commits the batch when it ends (durably, before it
+        returns), unless ``defer_commit``: then its writes wait in the open batch
+        for :meth:`commit`, and :meth:`pending` tells whom to wait for. Committing
+        several changes with one COMMIT (one fsync) is what lets many concurrent
+        filers through; see :class:`tansiq.service.theater.Theater`.
+        """
+        with self.writing():
             outermost = self._depth == 0
             if outermost:
-                self._db.execute("BEGIN IMMEDIATE")
+                if self._batch is None:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._batch = Batch()
+                self._db.execute("SAVEPOINT change")
             self._depth += 1
             try:
                 yield
             except BaseException:
                 self._depth -= 1
                 if outermost:
-                    self._db.execute("ROLLBACK")
+                    self._db.execute("ROLLBACK TO change")
+                    self._db.execute("RELEASE change")
+                    if self._batch is not None and not self._batch.changes:
+                        self._db.execute("ROLLBACK")
+                        self._batch = None
                 raise
             self._depth -= 1
             if outermost:
+                self._db.execute("RELEASE change")
+                assert self._batch is not None
+                self._batch.changes += 1
+                if not defer_commit:
+                    self.commit()
+
+    def pending(self) -> Batch | None:
+        """The open batch: changes written and not yet committed."""
+        return self._batch
+
+    def commit(self) -> None:
+        """Commit the open batch, if any, and tell its waiters (raising on failure)."""
+        with self._lock:
+            batch, self._batch = self._batch, None
+            if batch is None:
+                return
+            try:
                 self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                batch.finish(exc)
+                raise
+            batch.finish(None)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the writing connection: reads inside see this batch's uncommitted writes.
+
+        Outside, reads go to a second connection and see only what is committed (a
+        change not yet durable is never shown, nor its events pushed).
+        """
+        with self._lock:
+            before = getattr(self._writing, "on", False)
+            self._writing.on = True
+            try:
+                yield
+            finally:
+                self._writing.on = before
 
     def add_party(self, party: PartyRecord) -> None:
         with self.transaction():
@@ -481,17 +566,35 @@ class SqliteStore:
         return [EventRecord(*row) for row in rows]
 
     def close(self) -> None:
+        self.commit()
+        with self._readers_lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
         self._db.close()
 
     def _fetchone(self, sql: str, args: Sequence[object] = ()) -> Any:
-        """One row, read under the store's lock: never in the middle of another thread's
-        transaction on this connection (which would show its uncommitted rows)."""
-        with self._lock:
-            return self._db.execute(sql, args).fetchone()
+        """One row: inside :meth:`writing` or a transaction, from the writing connection
+        (this batch's rows included); otherwise from the reading one (committed rows)."""
+        with self._reading() as db:
+            return db.execute(sql, args).fetchone()
 
     def _fetchall(self, sql: str, args: Sequence[object] = ()) -> list[Any]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        with self._reading() as db:
+            return db.execute(sql, args).fetchall()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        if not self._separate_readers or getattr(self._writing, "on", False):
+            with self._lock:
+                yield self._db
+            return
+        reader: sqlite3.Connection | None = getattr(self._per_thread, "reader", None)
+        if reader is None:
+            reader = self._per_thread.reader = self._connect()
+            with self._readers_lock:
+                self._readers.append(reader)
+        yield reader
 
     def _migrate(self) -> None:
         (version,) = self._fetchone("PRAGMA user_version")

@@ -1,0 +1,117 @@
+"""Group commit: many changes, one COMMIT; an answer only once durable; nothing seen early."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from samples import sample_morning
+from tansiq.service import parties
+from tansiq.service.theater import Theater
+from tansiq.store import FilingRecord, PartyRecord, SqliteStore
+from test_theater import body, disc
+
+
+class CountingConnection:
+    """The store's writing connection, counting COMMITs (and failing one on demand)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self.commits = 0
+        self.fail_next_commit = False
+
+    def execute(self, sql: str, args: Any = ()) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            if self.fail_next_commit:
+                self.fail_next_commit = False
+                raise sqlite3.OperationalError("disk I/O error")
+            self.commits += 1
+        return self._db.execute(sql, args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore(tmp_path / "tansiq.db")
+
+
+def committed_filing(path: str, filing_id: str) -> bool:
+    """Whether another connection (another process would see the same) finds the filing."""
+    with sqlite3.connect(path) as other:
+        row = other.execute("SELECT 1 FROM filing WHERE id = ?", (filing_id,)).fetchone()
+    return row is not None
+
+
+def test_every_answer_is_already_durable_and_changes_share_commits(store: SqliteStore) -> None:
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    theater = Theater(store, clock=sample_morning())
+    counting = CountingConnection(store._db)
+    store._db = counting  # type: ignore[assignment]
+    filers = 24
+    start = threading.Barrier(filers)
+    not_yet_durable: list[str] = []
+
+    def file(party: PartyRecord, k: int) -> None:
+        start.wait()
+        outcome = theater.file(party, "operation", body(disc(f"v{k}", 40.0 + k * 1e-4, 35.0)))
+        if not committed_filing(store.path, outcome.filing.id):
+            not_yet_durable.append(outcome.filing.id)
+
+    threads = [
+        threading.Thread(target=file, args=((red, blue)[k % 2], k)) for k in range(filers)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not_yet_durable == []
+    assert len(store.active_filings()) == filers
+    assert len(store.conflicts_of_party("red")) == (filers // 2) ** 2
+    # fewer COMMITs (fsyncs) than changes: the queue was committed together
+    assert counting.commits < filers
+
+
+def test_nothing_is_seen_outside_a_change_before_its_commit(store: SqliteStore) -> None:
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    record = FilingRecord("operation-1", red.id, "operation", 1, "active", "{}", 0.0)
+    seen: list[FilingRecord | None] = []
+
+    def look() -> None:
+        seen.append(store.get_filing("operation-1"))
+
+    with store.transaction(defer_commit=True):
+        store.add_filing_version(record)
+    assert store.pending() is not None
+    reader = threading.Thread(target=look)  # another request's thread
+    reader.start()
+    reader.join()
+    store.commit()
+    look()
+    assert seen == [None, record]
+
+
+def test_a_failed_commit_fails_its_changes_and_the_theater_reads_the_store_again(
+    store: SqliteStore,
+) -> None:
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    green = parties.add_party(store, "green", "Green", "ru")[0]
+    theater = Theater(store, clock=sample_morning())
+    counting = CountingConnection(store._db)
+    store._db = counting  # type: ignore[assignment]
+    theater.file(red, "operation", body(disc("r", 40.0, 35.0)))
+    counting.fail_next_commit = True
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
+    assert [f.party_id for f in store.active_filings()] == ["red"]
+    assert store.conflicts_of_party("blue") == []
+    # the failed filing is gone from memory too: green meets red alone
+    outcome = theater.file(green, "operation", body(disc("g", 40.0, 35.0)))
+    assert [c.party_b for c in outcome.conflicts] == ["red"]
