@@ -297,6 +297,35 @@ def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -
     assert all(e["detail"].startswith("separation[0]") for e in body["errors"])
 
 
+def test_the_theater_lead_time_flags_conflicts_notified_too_late(api: Any) -> None:
+    """The clock reads 2017-09-16T00:00Z; with a 12-hour lead time, a conflict whose
+    window starts at 06:00 was notified 6 hours ahead: late, accepted, flagged."""
+    client, red, blue, store = api
+    _, token = parties.add_party(store, "un", "UN coordinator", "en", "coordinator")
+    coordinator = Party(client, token)
+    rules = {"separation": [], "lead_time_h": 12}
+    done = client.put("/v1/theater/rules", json=rules, headers=coordinator.headers)
+    assert done.status_code == 200 and done.json()["lead_time_h"] == 12
+    assert red.get("/v1/theater/rules").json()["lead_time_h"] == 12
+    morning = {"start": "2017-09-16T06:00:00Z", "end": "2017-09-16T08:00:00Z"}
+    red.post("/v1/operations", collection(disc("dawn", 40.0, **morning)))
+    (late,) = blue.post("/v1/sites", collection(disc("camp", 40.0))).json()["conflicts"]
+    assert late["state"] == "open" and late["late_notice"] is True
+    evening = {"start": "2017-09-16T20:00:00Z", "end": "2017-09-16T22:00:00Z"}
+    red.post("/v1/operations", collection(disc("dusk", 41.0, **evening)))
+    (timely,) = blue.post("/v1/sites", collection(disc("depot", 41.0))).json()["conflicts"]
+    assert timely["late_notice"] is False
+    for bad in (-1, "12", True):
+        refused = client.put(
+            "/v1/theater/rules",
+            json={"separation": [], "lead_time_h": bad},
+            headers=coordinator.headers,
+        )
+        detail = assert_problem(refused, 400)["detail"]
+        assert "lead_time_h: must be a number of hours >= 0" in detail
+    assert red.get("/v1/theater/rules").json()["lead_time_h"] == 12  # nothing changed
+
+
 def test_the_other_side_is_shown_how_to_reach_the_party(api: Any) -> None:
     client, red, _, store = api
     _, token = parties.add_party(store, "ngo", "Relief NGO", "ar", contact="+963 11 555 0100 (ops)")

@@ -9,7 +9,8 @@ single handler that renders any of them without a traceback::
     │   ├── ScenarioInvalid      exit 2, HTTP 422   a scenario breaks the spec (all problems listed)
     │   ├── ScenarioUnreadable   exit 2, HTTP 400   the file cannot be read at all
     │   ├── DuplicateVolume      exit 2, HTTP 409   a volume id the index already holds
-    │   └── PartyExists          exit 2, HTTP 409   a party id that is taken
+    │   ├── PartyExists          exit 2, HTTP 409   a party id that is taken
+    │   └── UnknownToken         exit 2, HTTP 404   a token id that is not a live token of the party
     ├── UnknownVolume            exit 1, HTTP 404   an id that the index does not hold
     ├── UnknownParty             exit 1, HTTP 404   a party id that the store does not hold
     ├── UnknownFiling            exit 1, HTTP 404   a filing that is missing or another party's
@@ -85,6 +86,17 @@ class PartyExists(InputError):
     def __init__(self, party_id: str) -> None:
         self.party_id = party_id
         super().__init__(f"a party with id {party_id!r} already exists")
+
+
+class UnknownToken(InputError):
+    """A token id that is not a live token of the party (missing, revoked, or another's)."""
+
+    http_status = 404
+
+    def __init__(self, party_id: str, token_id: str) -> None:
+        self.party_id = party_id
+        self.token_id = token_id
+        super().__init__(f"token: party {party_id!r} has no live token {token_id!r}")
 
 
 class UnknownParty(TansiqError):

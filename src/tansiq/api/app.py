@@ -6,7 +6,6 @@ party may see is decided in :mod:`tansiq.service`.
 """
 
 
-import json
 import math
 import re
 import time
@@ -22,14 +21,14 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from tansiq import __version__
-from tansiq.api import events, problems
+from tansiq.api import admin, events, problems
 from tansiq.errors import InputError, TansiqError
 from tansiq.scenario.model import SeparationRule
 from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
 from tansiq.service import parties, webhooks
-from tansiq.service.rules import parse_rules, rules_json
+from tansiq.service.rules import parse_lead_time, parse_rules, rules_json
 from tansiq.service.theater import Outcome, Theater
-from tansiq.service.views import conflict_view, filing_view, shared_view
+from tansiq.service.views import conflict_view, dumps, filing_view, shared_view
 from tansiq.store import PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState
 
@@ -57,9 +56,9 @@ INVALID_REQUEST = {
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    """JSON straight from ``json.dumps``: conflict views carry regions of hundreds of
-    coordinates, which FastAPI's generic encoder would walk one value at a time."""
-    return Response(json.dumps(body), status, headers, media_type="application/json")
+    """JSON from :func:`tansiq.service.views.dumps`: conflict views carry regions of
+    hundreds of coordinates, which FastAPI's generic encoder would walk one at a time."""
+    return Response(dumps(body), status, headers, media_type="application/json")
 
 
 class WebhookBody(BaseModel):
@@ -225,7 +224,7 @@ def create_app(
 
     @app.get("/v1/theater/rules", tags=["theater"], summary="The theater's separation rules")
     def get_rules(party: Caller) -> dict[str, Any]:
-        return {"separation": rules_json(theater.rules)}
+        return {"separation": rules_json(theater.rules), "lead_time_h": theater.lead_time_h}
 
     @app.put(
         "/v1/theater/rules",
@@ -234,9 +233,14 @@ def create_app(
         openapi_extra={"requestBody": {"required": True, "content": RULES}},
     )
     async def put_rules(request: Request, party: Caller) -> dict[str, Any]:
-        rules = parse_rules(await read_body(request))
-        open_now = await run_in_threadpool(theater.set_rules, party, rules)
-        return {"separation": rules_json(theater.rules), "open_conflicts": open_now}
+        body = await read_body(request)
+        rules, lead_time_h = parse_rules(body), parse_lead_time(body)
+        open_now = await run_in_threadpool(theater.set_rules, party, rules, lead_time_h)
+        return {
+            "separation": rules_json(theater.rules),
+            "lead_time_h": theater.lead_time_h,
+            "open_conflicts": open_now,
+        }
 
     wakeup = events.Wakeup()
     theater.subscribe(wakeup.notify_threadsafe)
@@ -270,6 +274,9 @@ def create_app(
         conflict_id: Annotated[int, Path(ge=1, le=MAX_ID)], party: Caller
     ) -> Response:
         return json_response(conflict_view(theater.acknowledge(party, conflict_id), party, store))
+
+    # parties and their API tokens (coordinators), and GET /v1/me: tansiq/api/admin.py
+    admin.install(app, store, caller, read_body, clock)
 
     return app
 

@@ -7,13 +7,12 @@ last id it saw misses nothing; one that reconnects without gets everything again
 """
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from tansiq.service.views import conflict_view
+from tansiq.service.views import conflict_view, dumps
 from tansiq.store import PartyRecord, SqliteStore
 
 #: a comment line this often keeps proxies from closing an idle stream, seconds
@@ -87,6 +86,6 @@ def _render(store: SqliteStore, party: PartyRecord, after: int) -> list[tuple[in
     for event in store.events_after(party.id, after, limit=500):
         conflict = store.get_conflict(event.conflict_id)
         assert conflict is not None
-        data = json.dumps({"kind": event.kind, "conflict": conflict_view(conflict, party, store)})
+        data = dumps({"kind": event.kind, "conflict": conflict_view(conflict, party, store)})
         out.append((event.id, f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"))
     return out

@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Callable
 
-from tansiq.errors import InputError, Unauthorized, UnknownParty
+from tansiq.errors import InputError, Unauthorized, UnknownParty, UnknownToken
 from tansiq.service import tokens
 from tansiq.store import PartyRecord, Store, TokenRecord
 from tansiq.store.base import Role
@@ -22,6 +22,7 @@ LANGUAGES = {"en": "English", "ar": "العربية", "ru": "Русский"}
 ROLES: tuple[Role, ...] = ("party", "coordinator")
 _PARTY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_NAME = 200
+NOT_TEXT = "is not Unicode text (it holds a lone surrogate)"
 
 
 def add_party(
@@ -34,28 +35,43 @@ def add_party(
     contact: str = "",
 ) -> tuple[PartyRecord, str]:
     """Create a party and its first token; return the party and the token's text."""
-    problems = []
-    if not _PARTY_ID.match(party_id):
-        problems.append(
-            f"id: {party_id!r} must be 1 to 64 letters, digits, '.', '_' or '-',"
-            " starting with a letter or digit"
-        )
-    if not name.strip() or len(name) > MAX_NAME:
-        problems.append(f"name: must be 1 to {MAX_NAME} characters, not blank")
-    if lang not in LANGUAGES:
-        problems.append(f"lang: {lang!r} is not one of {', '.join(sorted(LANGUAGES))}")
-    if role not in ROLES:
-        problems.append(f"role: {role!r} is not one of {', '.join(ROLES)}")
-    if len(contact) > MAX_NAME:
-        problems.append(f"contact: must be at most {MAX_NAME} characters")
+    problems = party_problems(party_id, name, lang, role, contact)
     if problems:
-        raise InputError("; ".join(problems))
+        raise InputError("; ".join(f"{field}: {message}" for field, message in problems))
     now = clock()
     party = PartyRecord(party_id, name.strip(), lang, role, now, contact.strip())
     with store.transaction():
         store.add_party(party)
         _, text = _issue(store, party_id, now)
     return party, text
+
+
+def party_problems(
+    party_id: str, name: str, lang: str, role: str, contact: str = ""
+) -> list[tuple[str, str]]:
+    """What is wrong with a new party's fields, as ``(field, message)`` pairs (none: fine)."""
+    problems: list[tuple[str, str]] = []
+    if not _PARTY_ID.fullmatch(party_id):
+        problems.append(
+            (
+                "id",
+                f"{party_id!r} must be 1 to 64 letters, digits, '.', '_' or '-',"
+                " starting with a letter or digit",
+            )
+        )
+    if not _is_text(name):
+        problems.append(("name", NOT_TEXT))
+    elif not name.strip() or len(name) > MAX_NAME:
+        problems.append(("name", f"must be 1 to {MAX_NAME} characters, not blank"))
+    if lang not in LANGUAGES:
+        problems.append(("lang", f"{lang!r} is not one of {', '.join(sorted(LANGUAGES))}"))
+    if role not in ROLES:
+        problems.append(("role", f"{role!r} is not one of {', '.join(ROLES)}"))
+    if not _is_text(contact):
+        problems.append(("contact", NOT_TEXT))
+    elif len(contact) > MAX_NAME:
+        problems.append(("contact", f"must be at most {MAX_NAME} characters"))
+    return problems
 
 
 def issue_token(store: Store, party_id: str, clock: Clock = time.time) -> tuple[str, str]:
@@ -73,7 +89,7 @@ def revoke_tokens(
         _require_party(store, party_id)
         revoked = store.revoke_tokens(party_id, token_id, clock())
     if token_id is not None and revoked == 0:
-        raise InputError(f"token: party {party_id!r} has no live token {token_id!r}")
+        raise UnknownToken(party_id, token_id)
     return revoked
 
 
@@ -95,6 +111,16 @@ def authenticate(store: Store, authorization: str | None) -> PartyRecord:
     if party is None:  # pragma: no cover - a token always has its party (foreign key)
         raise Unauthorized()
     return party
+
+
+def _is_text(text: str) -> bool:
+    """Storable text: a lone surrogate (from JSON's ``\\ud800`` or an undecodable
+    command-line byte) cannot be written as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _require_party(store: Store, party_id: str) -> PartyRecord:

@@ -1,5 +1,5 @@
-"""The theater's separation rules: read and written as the scenario format's
-``tansiq.separation`` member, validated by the same reader."""
+"""The theater's rules: separation minimums, read and written as the scenario format's
+``tansiq.separation`` member (validated by the same reader), and the lead time."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from tansiq.scenario.model import SeparationRule
 from tansiq.scenario.reader import parse_scenario
 
 SETTING = "separation"
+LEAD_TIME_SETTING = "lead_time_h"
 
 
 def parse_rules(body: str | bytes) -> tuple[SeparationRule, ...]:
@@ -48,3 +49,17 @@ def rules_json(rules: Sequence[SeparationRule]) -> list[dict[str, object]]:
         }
         for rule in rules
     ]
+
+
+def parse_lead_time(body: str | bytes) -> float:
+    """The body's ``lead_time_h``: how many hours before a conflict's window its parties
+    must have been told (0, the default, asks for none)."""
+    try:
+        value = json.loads(body).get("lead_time_h", 0.0)
+    except (ValueError, AttributeError):
+        return 0.0  # parse_rules words the refusal of a body that is not an object
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise InputError("lead_time_h: must be a number of hours >= 0")
+    if value > 24 * 365:
+        raise InputError("lead_time_h: must be at most a year (8760 hours)")
+    return float(value)

@@ -46,7 +46,7 @@ from tansiq.errors import (
 )
 from tansiq.scenario.model import Scenario, SeparationRule, Volume
 from tansiq.scenario.reader import parse_scenario
-from tansiq.service.rules import SETTING, parse_rules, rules_json
+from tansiq.service.rules import LEAD_TIME_SETTING, SETTING, parse_rules, rules_json
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, VolumeRecord
 
@@ -90,6 +90,7 @@ class Theater:
         self._separation = (
             parse_rules(f'{{"separation": {saved}}}') if saved else self._default_separation
         )
+        self._lead_time_h = float(self._store.get_setting(LEAD_TIME_SETTING) or 0.0)
         self._index = ConflictIndex(self._separation)
         self._volume_ids: dict[str, list[str]] = {}
         if self._store.get_setting(FOOTPRINTS_SETTING) is None:
@@ -343,10 +344,20 @@ class Theater:
     def rules(self) -> tuple[SeparationRule, ...]:
         return self._separation
 
-    def set_rules(self, party: PartyRecord, rules: Sequence[SeparationRule]) -> int:
-        """Replace the theater's separation rules (coordinators only) and re-judge every pair
-        of active volumes under them: conflicts that no longer hold are resolved, new ones
-        opened, the rest kept. Returns how many conflicts are open afterwards."""
+    @property
+    def lead_time_h(self) -> float:
+        return self._lead_time_h
+
+    def set_rules(
+        self, party: PartyRecord, rules: Sequence[SeparationRule], lead_time_h: float = 0.0
+    ) -> int:
+        """Replace the theater's rules (coordinators only) and re-judge every pair of active
+        volumes under them: conflicts that no longer hold are resolved, new ones opened,
+        the rest kept. Returns how many conflicts are open afterwards.
+
+        ``lead_time_h``: a conflict opened less than this many hours before its window
+        starts is flagged ``late_notice`` (accepted: a late notice is better than none).
+        """
         if party.role != "coordinator":
             raise Forbidden("set the theater's separation rules")
 
@@ -359,27 +370,38 @@ class Theater:
                 for c in detect(scenario)
                 if min(c.volume_a.end, c.volume_b.end) >= horizon
             }
-            with self._store.transaction(defer_commit=True):
-                self._store.set_setting(SETTING, json.dumps(rules_json(rules)))
-                still = set()
-                for conflict in self._store.open_conflicts():
-                    pair = tuple(sorted((conflict.volume_a, conflict.volume_b)))
-                    if pair in found:
-                        still.add(pair)
-                    elif self._expired(conflict, horizon):
-                        continue  # over: it stays as it was, in the record
-                    else:
-                        self._close(conflict, "resolved", now)
-                for pair, judged in found.items():
-                    if pair not in still:
-                        a, b = self._index.get(pair[0]), self._index.get(pair[1])
-                        self._store_conflict(a, b, judged, now)
+            previous_lead = self._lead_time_h
+            self._lead_time_h = lead_time_h  # the flags of the conflicts opened below
+            try:
+                with self._store.transaction(defer_commit=True):
+                    self._store.set_setting(SETTING, json.dumps(rules_json(rules)))
+                    self._store.set_setting(LEAD_TIME_SETTING, repr(lead_time_h))
+                    self._rejudge(found, horizon, now)
+            except BaseException:
+                self._lead_time_h = previous_lead
+                raise
             index = ConflictIndex(rules)
             index.add_many(volumes)
             self._index, self._separation = index, tuple(rules)
             return len(found)
 
         return self._change(work)
+
+    def _rejudge(self, found: dict[tuple[str, str], Conflict], horizon: float, now: float) -> None:
+        """Close the open conflicts not ``found`` (unless expired), open the new ones."""
+        still = set()
+        for conflict in self._store.open_conflicts():
+            pair = tuple(sorted((conflict.volume_a, conflict.volume_b)))
+            if pair in found:
+                still.add(pair)
+            elif self._expired(conflict, horizon):
+                continue  # over: it stays as it was, in the record
+            else:
+                self._close(conflict, "resolved", now)
+        for pair, judged in found.items():
+            if pair not in still:
+                a, b = self._index.get(pair[0]), self._index.get(pair[1])
+                self._store_conflict(a, b, judged, now)
 
     def _track(self, record: FilingRecord, volumes: Sequence[Volume]) -> None:
         self._volume_ids[record.id] = [v.id for v in volumes]
@@ -485,6 +507,8 @@ class Theater:
         first, second = conflict.overlap_regions()
         near_mine, near_other = (first, second) if conflict.a == mine.id else (second, first)
         late, no_entry = self._zone_rules(mine, other, now)
+        # told less than the theater's lead time before the conflict's window starts
+        late = late or start - now < self._lead_time_h * 3600.0
         record = ConflictRecord(
             id=0,
             volume_a=mine.id,

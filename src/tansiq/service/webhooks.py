@@ -10,14 +10,13 @@ deliveries go on.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
 import httpx
 
 from tansiq.errors import InputError
-from tansiq.service.views import conflict_view
+from tansiq.service.views import conflict_view, dumps
 from tansiq.store import PartyRecord, SqliteStore
 
 MAX_BACKOFF_S = 60.0
@@ -99,7 +98,7 @@ class WebhookSender:
     def _post(client: httpx.Client, url: str, body: dict[str, object]) -> bool:
         try:
             answer = client.post(
-                url, content=json.dumps(body), headers={"Content-Type": "application/json"}
+                url, content=dumps(body), headers={"Content-Type": "application/json"}
             )
         except httpx.HTTPError:
             return False

@@ -1,0 +1,109 @@
+"""How long a restart takes before the server answers, on a store filled by ``load.py``.
+
+    .venv/bin/python bench/restart.py --db /tmp/tansiq-1m.db [--runs 3] [--reparse]
+
+1. ``tansiq serve`` is started on the store ``--runs`` times; each time, the
+   seconds from the process's start to its first answer (``/openapi.json``) are
+   recorded. The server reads every active volume's stored footprint into its
+   in-memory index (``Theater._load``).
+2. With ``--reparse``, the way a restart worked before footprints were stored is
+   timed in this process for comparison: every active filing's GeoJSON parsed and
+   validated again, and the same index built from the volumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tansiq.engine.index import ConflictIndex
+from tansiq.scenario.model import Volume
+from tansiq.service.theater import Theater
+from tansiq.store import SqliteStore
+
+TANSIQ = Path(sys.executable).with_name("tansiq")
+OUT_DIR = Path(__file__).resolve().parent / "out"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def serve_until_ready(db: Path) -> float:
+    port = free_port()
+    t0 = time.perf_counter()
+    server = subprocess.Popen(
+        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1.0)
+                return time.perf_counter() - t0
+            except httpx.TransportError:
+                if server.poll() is not None:
+                    raise SystemExit("tansiq serve exited before it answered") from None
+                time.sleep(0.02)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def reparse(db: Path) -> tuple[float, int]:
+    """The old restart: parse every active filing and index its volumes."""
+    store = SqliteStore(db)
+    t0 = time.perf_counter()
+    theater = Theater.__new__(Theater)  # only its parser, without opening the theater
+    theater._separation = ()
+    volumes: list[Volume] = []
+    for filing in store.active_filings():
+        volumes.extend(theater.volumes(filing.party_id, filing.id, filing.body))
+    index = ConflictIndex()
+    index.add_many(volumes)
+    took = time.perf_counter() - t0
+    store.close()
+    return took, len(index)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, required=True, help="a store filled by load.py")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--reparse", action="store_true", help="also time the old restart")
+    args = parser.parse_args()
+    with sqlite3.connect(args.db) as raw:
+        (stored,) = raw.execute("SELECT count(*) FROM volume").fetchone()
+    ready = [serve_until_ready(args.db) for _ in range(args.runs)]
+    result: dict[str, object] = {
+        "stored_volumes": stored,
+        "ready_s": ready,
+        "ready_median_s": statistics.median(ready),
+    }
+    print(json.dumps(result), flush=True)
+    if args.reparse:
+        took, indexed = reparse(args.db)
+        assert indexed == stored, (indexed, stored)
+        result["reparse_s"] = took
+        result["ratio"] = statistics.median(ready) / took
+    print(json.dumps(result, indent=1))
+    OUT_DIR.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    (OUT_DIR / f"restart-{stamp}.json").write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

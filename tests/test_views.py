@@ -1,0 +1,27 @@
+"""Rendering views: stored JSON is written into answers as it is, and only that."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tansiq.service.views import RawJSON, dumps
+
+
+def test_raw_json_is_embedded_unchanged_and_placeholders_cannot_be_forged() -> None:
+    region = '{"type":"Point","coordinates":[40.000000000000014,35.0]}'
+    forged = "\x00" + "0" * 16 + ":0\x00"  # what a placeholder looks like, without the nonce
+    value = {"name": forged, "regions": [RawJSON(region), None, RawJSON(region)], "n": 1.5}
+    text = dumps(value)
+    assert text.count(region) == 2  # written as it is, digits and all
+    assert json.loads(text) == {
+        "name": forged,
+        "regions": [json.loads(region), None, json.loads(region)],
+        "n": 1.5,
+    }
+
+
+def test_anything_else_that_is_not_json_is_refused() -> None:
+    with pytest.raises(TypeError, match="object is not JSON serialisable"):
+        dumps({"x": object()})
