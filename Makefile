@@ -15,8 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/tansiq validate examples/deir-ez-zor.geojson
-	$(BIN)/tansiq conflicts examples/deir-ez-zor.geojson
+	$(BIN)/tansiq demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tansiq import __version__
+from tansiq.cli.demo import demo
 from tansiq.cli.load import load
 from tansiq.cli.party import party
 from tansiq.cli.render import conflicts_json, conflicts_table
@@ -83,6 +84,7 @@ def conflicts(scenario: Path, as_json: bool) -> None:
 cli.add_command(party)
 cli.add_command(serve)
 cli.add_command(load)
+cli.add_command(demo)
 
 
 @contextmanager

@@ -1,0 +1,81 @@
+"""Where a contested filing's time goes, in-process (no HTTP), under cProfile.
+
+    cd bench && ../.venv/bin/python profile_filing.py [--stored 10000] [--filings 2000]
+
+A store of ``--stored`` synthetic volumes (as ``load.py`` fills it), then
+``--filings`` changes in the contested square kilometre, made as ``load.py``'s
+clients make them (file, replace with ``If-Match``, cancel), one after another in
+this thread. Prints changes/s without the profiler, then the profile's top
+functions by their own time and cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from load import ACTIVE, contested, fill
+from tansiq.service import parties
+from tansiq.service.clocks import exercise_clock
+from tansiq.service.theater import Theater
+from tansiq.store import SqliteStore
+from theater import PARTIES, WEEK_START
+
+
+def run(theater: Theater, records: list, filings: int, seed: int) -> int:
+    rng = random.Random(seed)
+    held: list[tuple[str, int] | None] = [None] * ACTIVE
+    opened = 0
+    for k in range(filings):
+        slot = rng.randrange(ACTIVE)
+        party = records[slot % len(records)]
+        body = contested(rng, f"op{slot}")
+        mine = held[slot]
+        if mine is None:
+            outcome = theater.file(party, "operation", body)
+        elif rng.random() < 0.7:
+            outcome = theater.replace(party, mine[0], mine[1], body)
+        else:
+            outcome = theater.cancel(party, mine[0], mine[1])
+        record = outcome.filing
+        held[slot] = None if record.state == "cancelled" else (record.id, record.version)
+        opened += sum(1 for c in outcome.conflicts if c.state == "open")
+    return opened
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stored", type=int, default=10_000)
+    parser.add_argument("--filings", type=int, default=2000)
+    parser.add_argument("--top", type=int, default=30)
+    args = parser.parse_args()
+    db = Path(tempfile.mkdtemp(prefix="tansiq-profile-")) / "tansiq.db"
+    store = SqliteStore(db)
+    for p in PARTIES:
+        parties.add_party(store, p.id, p.name, "en")
+    coordinator, _ = parties.add_party(store, "coordinator", "Coordinator", "en", "coordinator")
+    fill(store, args.stored, coordinator)
+    theater = Theater(store, clock=exercise_clock(WEEK_START))
+    records = [store.get_party(p.id) for p in PARTIES]
+    t0 = time.perf_counter()
+    opened = run(theater, records, args.filings, seed=1)
+    took = time.perf_counter() - t0
+    print(f"{args.filings / took:.0f} changes/s, {opened / args.filings:.2f} conflicts opened each")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run(theater, records, args.filings, seed=2)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(args.top)
+    stats.sort_stats("cumulative").print_stats(args.top)
+    print(json.dumps({"changes_per_s": args.filings / took}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""``tansiq demo``: the service end to end on a fresh embedded store, in one command.
+
+The parties of a scenario get their tokens, the server starts on a free local
+port, every party listens on its event stream, each feature is filed over HTTP
+as its own party, and each party is shown the conflicts as it sees them (of the
+other side only what a conflict discloses) and what was pushed to it live. The
+store is left in place to explore with ``tansiq serve``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from tansiq.cli.load import CATEGORIES
+from tansiq.errors import InputError
+from tansiq.scenario.reader import load_scenario
+from tansiq.scenario.timestamps import parse_rfc3339
+from tansiq.service.rules import rules_json
+
+#: the sample scenario (relative to the working directory: the repository's root)
+SAMPLE = Path("examples/deir-ez-zor.geojson")
+#: the sample is 16 September 2017: the demo's clock starts that morning
+CLOCK_START = "2017-09-16T00:00:00Z"
+#: marks a store made by ``tansiq demo``, the only kind it will delete and make again
+DEMO_SETTING = "demo"
+COORDINATOR = "coordinator"
+
+
+@click.command()
+@click.argument(
+    "scenario", type=click.Path(dir_okay=False, path_type=Path), default=SAMPLE, required=False
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("tansiq-demo.db"),
+    show_default=True,
+    help="The demo's store: made afresh on each run (a store not made by the demo is refused).",
+)
+@click.option(
+    "--clock-start", metavar="TIME", default=CLOCK_START, show_default=True,
+    help="The theater's clock starts at TIME (RFC 3339).",
+)  # fmt: skip
+def demo(scenario: Path, db: Path, clock_start: str) -> None:
+    """Run the service on SCENARIO (default: the Deir ez-Zor sample) end to end.
+
+    Makes a fresh embedded store (--db), one party per party of the scenario plus
+    a coordinator who sets its separation rules, starts the API on a free local
+    port, files every feature over HTTP as its own party while each party listens
+    on its event stream, and prints what each party is shown.
+    """
+    import uvicorn
+
+    from tansiq.api import create_app
+    from tansiq.service import parties
+    from tansiq.service.clocks import exercise_clock
+    from tansiq.store import SqliteStore
+
+    if not scenario.exists():
+        raise InputError(
+            f"{scenario}: no such file (run `tansiq demo` from the repository's root, or name"
+            " a scenario file)"
+        )
+    loaded = load_scenario(scenario)
+    start = parse_rfc3339(clock_start)
+    _fresh(db)
+    store = SqliteStore(db)
+    tokens: dict[str, str] = {}
+    store.set_setting(DEMO_SETTING, "1")
+    for party in loaded.parties:
+        tokens[party.id] = parties.add_party(store, party.id, party.name, party.lang)[1]
+    names = {p.id: p.name for p in loaded.parties}
+    tokens[COORDINATOR] = parties.add_party(
+        store, COORDINATOR, "Theater coordinator", "en", "coordinator"
+    )[1]
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=120)  # a pipe or a log: do not cut ids to fit 80 columns
+    out.print(f"[bold]store[/] {db}: {len(loaded.parties)} parties and a coordinator")
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = create_app(store, clock=exercise_clock(start))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
+                       timeout_graceful_shutdown=2)
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        _wait_until_up(url)
+        out.print(f"[bold]serving[/] {url}, the theater's clock at {clock_start}")
+        listeners = Listeners(url, tokens, list(names))
+        _file(url, tokens, scenario, loaded, out)
+        time.sleep(0.5)  # the last pushes
+        acknowledger = loaded.parties[-1].id
+        acked = _acknowledge_all(url, tokens[acknowledger])
+        out.print(f"[bold]acknowledged[/] {names[acknowledger]} has seen its {acked} conflict(s)")
+        for party_id in names:
+            _show(url, tokens[party_id], names[party_id], listeners.pushed[party_id], out)
+    finally:
+        if "listeners" in locals():
+            listeners.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.close()
+    out.print(
+        f"\nThe store stays in {db}. Explore it: [bold]tansiq serve --db {db} --clock-start"
+        f" {clock_start}[/], then /docs in a browser; `tansiq party token ID --db {db}` gives"
+        " a party a token."
+    )
+
+
+def _fresh(db: Path) -> None:
+    """Remove a previous demo's store; refuse to touch any other file."""
+    if not db.exists():
+        return
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as raw:
+            query = "SELECT value FROM setting WHERE name = ?"
+            row = raw.execute(query, (DEMO_SETTING,)).fetchone()
+    except sqlite3.Error:
+        row = None
+    if row is None:
+        raise InputError(
+            f"--db: {db} exists and was not made by `tansiq demo`: it is left alone;"
+            " name another file"
+        )
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_until_up(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/openapi.json", timeout=1.0)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"the demo's server did not answer at {url}") from None
+            time.sleep(0.05)
+
+
+class Listeners:
+    """Each party's open event stream (``GET /v1/events``), and the kinds of event each
+    has received, as they arrive."""
+
+    def __init__(self, url: str, tokens: dict[str, str], party_ids: list[str]) -> None:
+        self.pushed: dict[str, list[str]] = {p: [] for p in party_ids}
+        self._clients = [httpx.Client(base_url=url, timeout=None) for _ in party_ids]
+        self._ready = threading.Barrier(len(party_ids) + 1, timeout=10)
+        for party_id, client in zip(party_ids, self._clients, strict=True):
+            headers = {"Authorization": f"Bearer {tokens[party_id]}"}
+            threading.Thread(
+                target=self._listen, args=(party_id, client, headers), daemon=True
+            ).start()
+        self._ready.wait()
+
+    def _listen(self, party_id: str, client: httpx.Client, headers: dict[str, str]) -> None:
+        try:
+            with client.stream("GET", "/v1/events", headers=headers) as r:
+                self._ready.wait()
+                for line in r.iter_lines():
+                    if line.startswith("data: "):
+                        self.pushed[party_id].append(json.loads(line[6:])["kind"])
+        except Exception:  # the stream was closed (by close() or by the server)
+            return
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+def _acknowledge_all(url: str, token: str) -> int:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=30.0) as client:
+        items = client.get("/v1/conflicts").json()["conflicts"]
+        for c in items:
+            client.post(f"/v1/conflicts/{c['id']}/ack").raise_for_status()
+    return len(items)
+
+
+def _file(url: str, tokens: dict[str, str], scenario: Path, loaded: Any, out: Console) -> None:
+    features: list[dict[str, Any]] = json.loads(scenario.read_bytes())["features"]
+    with httpx.Client(base_url=url, timeout=60.0) as client:
+        answer = client.put(
+            "/v1/theater/rules",
+            json={"separation": rules_json(loaded.separation)},
+            headers={"Authorization": f"Bearer {tokens[COORDINATOR]}"},
+        )
+        if answer.status_code != 200:
+            raise click.ClickException(f"setting the rules: {answer.status_code} {answer.text}")
+        out.print(f"[bold]rules[/] the coordinator set {len(loaded.separation)} separation rules")
+        for feature, volume in zip(features, loaded.volumes, strict=True):
+            category = feature.get("properties", {}).get("category", "operation")
+            answer = client.post(
+                f"/v1/{CATEGORIES.get(category, 'operations')}",
+                content=json.dumps({"type": "FeatureCollection", "features": [feature]}),
+                headers={"Authorization": f"Bearer {tokens[volume.party]}"},
+            )
+            if answer.status_code != 201:
+                raise click.ClickException(
+                    f"filing {volume.id!r}: {answer.status_code} {answer.text}"
+                )
+            made = answer.json()
+            out.print(
+                f"[bold]filed[/] {volume.party} {volume.kind} {volume.id!r} as {made['id']}:"
+                f" {len(made['conflicts'])} conflict(s)"
+            )
+
+
+def _show(url: str, token: str, name: str, pushed: list[str], out: Console) -> None:
+    answer = httpx.get(
+        f"{url}/v1/conflicts", headers={"Authorization": f"Bearer {token}"}, timeout=30.0
+    )
+    items = answer.json()["conflicts"]
+    table = Table(title=f"{name}: {len(items)} conflict(s), {len(pushed)} pushed live")
+    columns = ("id", "mine", "my kind", "their kind", "other party", "window (UTC)", "gap m",
+               "state", "seen by them")  # fmt: skip
+    for column in columns:
+        table.add_column(column)
+    for c in items:
+        window = f"{c['window']['start'][11:16]}–{c['window']['end'][11:16]}"
+        seen = c["acknowledged"]["by_other"]
+        table.add_row(
+            str(c["id"]), c["mine"]["feature"], c["mine"]["kind"], c["other"]["kind"],
+            c["other"]["party"]["name"], window, f"{c['gaps']['horizontal_m']:.0f}", c["state"],
+            seen[11:19] if seen else "no",
+        )  # fmt: skip
+    out.print(table)

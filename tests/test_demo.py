@@ -1,0 +1,66 @@
+"""``tansiq demo``: the README's first command runs the service end to end."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TANSIQ = Path(sys.executable).with_name("tansiq")
+
+
+def demo(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(TANSIQ), "demo", *args], capture_output=True, text=True, timeout=120, cwd=cwd,
+        check=False,
+    )  # fmt: skip
+
+
+def test_the_demo_files_the_sample_over_http_and_each_party_sees_its_conflicts(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "demo.db"
+    done = demo("--db", str(db))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    # the sample's five conflicts (as `tansiq conflicts` finds them), each pushed live
+    assert "Coalition: 3 conflict(s), 3 pushed live" in out
+    assert "Russian forces: 5 conflict(s), 5 pushed live" in out
+    assert "UN OCHA humanitarian notification: 2 conflict(s), 2 pushed live" in out
+    assert "Traceback" not in done.stderr and "ERROR" not in done.stderr
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT count(*) FROM conflict WHERE state = 'open'").fetchone() == (5,)
+        # the humanitarian side acknowledged both of its conflicts
+        acked = raw.execute(
+            "SELECT count(*) FROM conflict WHERE acked_a_at IS NOT NULL OR acked_b_at IS NOT NULL"
+        ).fetchone()
+        assert acked == (2,)
+    # a second run makes its own store afresh
+    again = demo("--db", str(db))
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT count(*) FROM conflict").fetchone() == (5,)
+
+
+def test_the_demo_never_overwrites_a_store_it_did_not_make(tmp_path: Path) -> None:
+    db = tmp_path / "tansiq.db"
+    made = subprocess.run(
+        [str(TANSIQ), "party", "add", "p", "--name", "P", "--lang", "en", "--db", str(db)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert made.returncode == 0
+    before = db.read_bytes()
+    done = demo("--db", str(db))
+    assert done.returncode == 2
+    assert "was not made by `tansiq demo`" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert db.read_bytes() == before
+
+
+def test_the_demo_outside_the_repository_names_the_missing_sample(tmp_path: Path) -> None:
+    done = demo("--db", str(tmp_path / "d.db"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "examples/deir-ez-zor.geojson: no such file" in done.stderr
+    assert not (tmp_path / "d.db").exists()
