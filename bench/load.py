@@ -18,6 +18,10 @@
 4. Every party listens on ``GET /v1/events`` from the last event of the fill;
    push latency is from the moment a filing's request was sent to the moment
    the other side received the conflict it opened.
+
+A reused store may hold the contested operations an earlier run left active:
+they are cancelled (through the API) before the run, so that every run starts
+with the square kilometre as the fill left it.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ SIZE_DEG = (0.011, 0.009)
 ACTIVE = 100
 #: the theater's clock starts with its week, so that none of it has expired
 CLOCK_START = "2017-09-11T00:00:00Z"
+#: the contested operations' window
+CONTESTED_WINDOW = ("2017-09-16T04:00:00Z", "2017-09-16T10:00:00Z")
+CONTESTED_END = 1505556000.0  # 2017-09-16T10:00:00Z
 
 
 def fill(store: SqliteStore, stored: int, coordinator: Any) -> None:
@@ -93,11 +100,29 @@ def contested(rng: random.Random, fid: str) -> str:
         "properties": {
             "kind": rng.choice(["convoy", "patrol", "drone_flight", "medical_evacuation"]),
             "radius_m": rng.uniform(20, 80),
-            "start": "2017-09-16T04:00:00Z",
-            "end": "2017-09-16T10:00:00Z",
+            "start": CONTESTED_WINDOW[0],
+            "end": CONTESTED_WINDOW[1],
         },
     }
     return json.dumps({"type": "FeatureCollection", "features": [feature]})
+
+
+def cancel_leftovers(db: Path, url: str, tokens: dict[str, str]) -> int:
+    """Cancel the contested operations an earlier run on this store left active."""
+    with sqlite3.connect(db) as raw:
+        rows = raw.execute(
+            "SELECT f.id, f.version, v.party_id FROM filing f"
+            " JOIN filing_version v ON v.id = f.id AND v.version = f.version"
+            " WHERE f.state = 'active' AND v.ends_at = ? AND v.body LIKE '%\"id\": \"op%'",
+            (CONTESTED_END,),
+        ).fetchall()
+    for filing_id, version, party in rows:
+        r = httpx.delete(
+            f"{url}/v1/operations/{filing_id}",
+            headers={"Authorization": f"Bearer {tokens[party]}", "If-Match": str(version)},
+        )
+        r.raise_for_status()
+    return len(rows)
 
 
 def free_port() -> int:
@@ -128,6 +153,7 @@ def main() -> None:
     # listeners start after the events of the fill (the stored theater's own conflicts)
     with sqlite3.connect(db) as raw:
         (last_event,) = raw.execute("SELECT coalesce(max(id), 0) FROM event").fetchone()
+        (stored,) = raw.execute("SELECT count(*) FROM volume").fetchone()
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -145,6 +171,9 @@ def main() -> None:
             time.sleep(0.05)
     ready_s = time.perf_counter() - t0
     print(f"server ready in {ready_s:.1f} s", flush=True)
+    left = cancel_leftovers(db, url, tokens)
+    if left:
+        print(f"cancelled {left} contested operations left active by an earlier run", flush=True)
 
     received: dict[tuple[str, int], float] = {}
     stop = threading.Event()
@@ -237,7 +266,7 @@ def main() -> None:
             else:
                 push_ms.append((got - t) * 1000)
     result = {
-        "stored": args.stored,
+        "stored": stored,  # active volumes, as the server read them
         "clients": args.clients,
         "duration_s": wall,
         "server_ready_s": ready_s,

@@ -32,7 +32,7 @@ def run(theater: Theater, records: list, filings: int, seed: int) -> int:
     rng = random.Random(seed)
     held: list[tuple[str, int] | None] = [None] * ACTIVE
     opened = 0
-    for k in range(filings):
+    for _ in range(filings):
         slot = rng.randrange(ACTIVE)
         party = records[slot % len(records)]
         body = contested(rng, f"op{slot}")

@@ -20,29 +20,34 @@ HEARTBEAT_S = 15.0
 
 
 class Wakeup:
-    """Wakes every waiting stream when a commit (in a worker thread) has made events."""
+    """Wakes the waiting streams of the parties a commit (in a worker thread) has made
+    events for; the other parties' streams sleep on."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiters: set[asyncio.Event] = set()
+        self._waiters: dict[str, set[asyncio.Event]] = {}
 
-    def register(self) -> asyncio.Event:
+    def register(self, party_id: str) -> asyncio.Event:
         self._loop = asyncio.get_running_loop()
         waiter = asyncio.Event()
-        self._waiters.add(waiter)
+        self._waiters.setdefault(party_id, set()).add(waiter)
         return waiter
 
-    def unregister(self, waiter: asyncio.Event) -> None:
-        self._waiters.discard(waiter)
+    def unregister(self, party_id: str, waiter: asyncio.Event) -> None:
+        waiters = self._waiters.get(party_id, set())
+        waiters.discard(waiter)
+        if not waiters:
+            self._waiters.pop(party_id, None)
 
-    def notify_threadsafe(self) -> None:
+    def notify_threadsafe(self, parties: frozenset[str]) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake)
+            loop.call_soon_threadsafe(self._wake, parties)
 
-    def _wake(self) -> None:
-        for waiter in list(self._waiters):
-            waiter.set()
+    def _wake(self, parties: frozenset[str]) -> None:
+        for party_id in parties:
+            for waiter in list(self._waiters.get(party_id, ())):
+                waiter.set()
 
 
 def resume_point(last_event_id: str | None, after: int | None) -> int:
@@ -59,7 +64,7 @@ async def stream(
     wakeup: Wakeup,
     disconnected: Any,
 ) -> AsyncIterator[str]:
-    waiter = wakeup.register()
+    waiter = wakeup.register(party.id)
     last = start
     try:
         yield ": tansiq events\n\n"
@@ -78,7 +83,7 @@ async def stream(
             except TimeoutError:
                 yield ": keep-alive\n\n"
     finally:
-        wakeup.unregister(waiter)
+        wakeup.unregister(party.id, waiter)
 
 
 def _render(store: SqliteStore, party: PartyRecord, after: int) -> list[tuple[int, str]]:

@@ -80,8 +80,8 @@ class Theater:
         self._lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queued = 0
-        self._listeners: list[Callable[[], None]] = []
-        self._told = False
+        self._listeners: list[Callable[[frozenset[str]], None]] = []
+        self._told: set[str] = set()  # parties told of something by the running change
         self._load()
 
     def _load(self) -> None:
@@ -121,7 +121,7 @@ class Theater:
                 with self._store.writing():
                     result = work(self._clock())
             finally:
-                told, self._told = self._told, False
+                told, self._told = frozenset(self._told), set()
                 batch = self._store.pending()
                 if batch is not None and (self._queued == 0 or batch.changes >= MAX_BATCH):
                     try:
@@ -133,7 +133,7 @@ class Theater:
             batch.wait()
         if told:
             for listener in self._listeners:
-                listener()
+                listener(told)
         return result
 
     def _store_footprints(self) -> None:
@@ -431,8 +431,9 @@ class Theater:
     def _known_party(self, party_id: str) -> bool:
         return self._store.get_party(party_id) is not None
 
-    def subscribe(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every commit that made events (from the committing thread)."""
+    def subscribe(self, listener: Callable[[frozenset[str]], None]) -> None:
+        """Call ``listener(parties)`` after every commit that made events for ``parties``
+        (from the committing thread)."""
         self._listeners.append(listener)
 
     def _close(self, conflict: ConflictRecord, state: ConflictState, now: float) -> None:
@@ -442,7 +443,7 @@ class Theater:
     def _tell(self, party_a: str, party_b: str, kind: str, conflict_id: int, now: float) -> None:
         for party in (party_a, party_b):
             self._store.add_event(party, kind, conflict_id, now)
-        self._told = True
+        self._told.update((party_a, party_b))
 
     def _own(
         self,

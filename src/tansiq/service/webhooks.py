@@ -52,8 +52,8 @@ class WebhookSender:
         self._wake.set()
         self._thread.join(timeout=TIMEOUT_S + 1)
 
-    def wake(self) -> None:
-        """New events were committed (called from the committing thread)."""
+    def wake(self, parties: frozenset[str] = frozenset()) -> None:
+        """New events were committed for ``parties`` (called from the committing thread)."""
         self._wake.set()
 
     def _run(self) -> None:
