@@ -1,11 +1,13 @@
 """How long a restart takes before the server answers, on a store filled by ``load.py``.
 
-    .venv/bin/python bench/restart.py --db /tmp/tansiq-1m.db [--runs 3] [--reparse]
+    .venv/bin/python bench/restart.py --db /tmp/tansiq-1m.db [--runs 3] [--cold] [--reparse]
 
 1. ``tansiq serve`` is started on the store ``--runs`` times; each time, the
    seconds from the process's start to its first answer (``/openapi.json``) are
    recorded. The server reads every active volume's stored footprint into its
    in-memory index (``Theater._load``).
+   With ``--cold``, the kernel's page cache is dropped before each start (root
+   only), as after a reboot: the store is read from the disk, not from memory.
 2. With ``--reparse``, the way a restart worked before footprints were stored is
    timed in this process for comparison: every active filing's GeoJSON parsed and
    validated again, and the same index built from the volumes.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sqlite3
 import statistics
@@ -63,6 +66,14 @@ def serve_until_ready(db: Path) -> float:
         server.wait(timeout=60)
 
 
+def drop_page_cache() -> None:
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as exc:
+        raise SystemExit(f"--cold: cannot drop the page cache ({exc}); it needs root") from None
+
+
 def reparse(db: Path) -> tuple[float, int]:
     """The old restart: parse every active filing and index its volumes."""
     store = SqliteStore(db)
@@ -84,12 +95,18 @@ def main() -> None:
     parser.add_argument("--db", type=Path, required=True, help="a store filled by load.py")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reparse", action="store_true", help="also time the old restart")
+    parser.add_argument("--cold", action="store_true", help="drop the page cache before each start")
     args = parser.parse_args()
     with sqlite3.connect(args.db) as raw:
         (stored,) = raw.execute("SELECT count(*) FROM volume").fetchone()
-    ready = [serve_until_ready(args.db) for _ in range(args.runs)]
+    ready = []
+    for _ in range(args.runs):
+        if args.cold:
+            drop_page_cache()
+        ready.append(serve_until_ready(args.db))
     result: dict[str, object] = {
         "stored_volumes": stored,
+        "cold": args.cold,
         "ready_s": ready,
         "ready_median_s": statistics.median(ready),
     }
