@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
+
+from tansiq.store import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[1]
 TANSIQ = Path(sys.executable).with_name("tansiq")
@@ -30,7 +33,7 @@ def test_the_demo_files_the_sample_over_http_and_each_party_sees_its_conflicts(
     assert "Russian forces: 5 conflict(s), 5 pushed live" in out
     assert "UN OCHA humanitarian notification: 2 conflict(s), 2 pushed live" in out
     assert "Traceback" not in done.stderr and "ERROR" not in done.stderr
-    with sqlite3.connect(db) as raw:
+    with closing(sqlite3.connect(db)) as raw:
         assert raw.execute("SELECT count(*) FROM conflict WHERE state = 'open'").fetchone() == (5,)
         # the humanitarian side acknowledged both of its conflicts
         acked = raw.execute(
@@ -40,7 +43,7 @@ def test_the_demo_files_the_sample_over_http_and_each_party_sees_its_conflicts(
     # a second run makes its own store afresh
     again = demo("--db", str(db))
     assert again.returncode == 0, again.stderr
-    with sqlite3.connect(db) as raw:
+    with closing(sqlite3.connect(db)) as raw:
         assert raw.execute("SELECT count(*) FROM conflict").fetchone() == (5,)
 
 
@@ -64,3 +67,28 @@ def test_the_demo_outside_the_repository_names_the_missing_sample(tmp_path: Path
     assert done.returncode == 2
     assert "examples/deir-ez-zor.geojson: no such file" in done.stderr
     assert not (tmp_path / "d.db").exists()
+
+
+def test_the_demo_refuses_a_store_a_server_has_open(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    assert demo("--db", str(db)).returncode == 0
+    held = SqliteStore(db)  # as `tansiq serve --db demo.db` holds it
+    try:
+        done = demo("--db", str(db))
+        assert done.returncode == 2
+        assert "is in use" in done.stderr
+        assert held.get_party("ru") is not None  # the served store is still there, whole
+        assert db.exists()
+    finally:
+        held.close()
+
+
+def test_the_demo_reads_a_store_name_as_a_name_not_as_a_uri(tmp_path: Path) -> None:
+    # "a?x.db" must not be taken for the file "a" with a query string
+    assert demo("--db", str(tmp_path / "a")).returncode == 0
+    other = tmp_path / "a?x.db"
+    other.write_text("not a store\n")
+    done = demo("--db", str(other))
+    assert done.returncode == 2
+    assert "was not made by `tansiq demo`" in done.stderr
+    assert other.read_text() == "not a store\n"

@@ -91,7 +91,7 @@ def me_view(record: PartyRecord) -> dict[str, Any]:
 def install(
     app: FastAPI,
     store: SqliteStore,
-    caller: Callable[..., PartyRecord],
+    caller: Callable[..., Awaitable[PartyRecord]],
     read_body: Callable[[Request], Awaitable[bytes]],
     clock: Callable[[], float],
 ) -> None:

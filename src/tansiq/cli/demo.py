@@ -9,7 +9,9 @@ store is left in place to explore with ``tansiq serve``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
 import threading
 import time
@@ -33,7 +35,7 @@ SAMPLE = Path("examples/deir-ez-zor.geojson")
 CLOCK_START = "2017-09-16T00:00:00Z"
 #: marks a store made by ``tansiq demo``, the only kind it will delete and make again
 DEMO_SETTING = "demo"
-COORDINATOR = "coordinator"
+COORDINATOR = "coordinator"  # the id of the demo's coordinator, unless a party has it
 
 
 @click.command()
@@ -62,7 +64,6 @@ def demo(scenario: Path, db: Path, clock_start: str) -> None:
     import uvicorn
 
     from tansiq.api import create_app
-    from tansiq.service import parties
     from tansiq.service.clocks import exercise_clock
     from tansiq.store import SqliteStore
 
@@ -73,46 +74,50 @@ def demo(scenario: Path, db: Path, clock_start: str) -> None:
         )
     loaded = load_scenario(scenario)
     start = parse_rfc3339(clock_start)
-    _fresh(db)
-    store = SqliteStore(db)
-    tokens: dict[str, str] = {}
-    store.set_setting(DEMO_SETTING, "1")
-    for party in loaded.parties:
-        tokens[party.id] = parties.add_party(store, party.id, party.name, party.lang)[1]
+    coordinator = _coordinator_id({p.id for p in loaded.parties})
+    _check_parties(loaded)
+    tokens = _make_store(db, loaded, coordinator)
     names = {p.id: p.name for p in loaded.parties}
-    tokens[COORDINATOR] = parties.add_party(
-        store, COORDINATOR, "Theater coordinator", "en", "coordinator"
-    )[1]
     out = Console()
     if not out.is_terminal:
-        out = Console(width=120)  # a pipe or a log: do not cut ids to fit 80 columns
+        out = Console(width=200)  # a pipe or a log: do not cut ids to fit 80 columns
     out.print(f"[bold]store[/] {db}: {len(loaded.parties)} parties and a coordinator")
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    app = create_app(store, clock=exercise_clock(start))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
-                       timeout_graceful_shutdown=2)
-    )  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    store = SqliteStore(db)
     try:
-        _wait_until_up(url)
-        out.print(f"[bold]serving[/] {url}, the theater's clock at {clock_start}")
-        listeners = Listeners(url, tokens, list(names))
-        _file(url, tokens, scenario, loaded, out)
-        time.sleep(0.5)  # the last pushes
-        acknowledger = loaded.parties[-1].id
-        acked = _acknowledge_all(url, tokens[acknowledger])
-        out.print(f"[bold]acknowledged[/] {names[acknowledger]} has seen its {acked} conflict(s)")
-        for party_id in names:
-            _show(url, tokens[party_id], names[party_id], listeners.pushed[party_id], out)
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        app = create_app(store, clock=exercise_clock(start))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
+                           timeout_graceful_shutdown=2)
+        )  # fmt: skip
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        listeners: Listeners | None = None
+        try:
+            _wait_until_up(url)
+            out.print(f"[bold]serving[/] {url}, the theater's clock at {clock_start}")
+            listeners = Listeners(url, tokens, list(names))
+            _file(url, tokens, coordinator, scenario, loaded, out)
+            seen = {p: _conflicts(url, tokens[p]) for p in names}
+            listeners.wait_for({p: len(items) for p, items in seen.items()})
+            acknowledger = loaded.parties[-1].id
+            acked = _acknowledge_all(url, tokens[acknowledger], seen[acknowledger])
+            out.print(
+                f"[bold]acknowledged[/] {names[acknowledger]} has seen its {acked} conflict(s)"
+            )
+            for party_id in names:
+                _show(_conflicts(url, tokens[party_id]), names[party_id],
+                      listeners.pushed[party_id], out)  # fmt: skip
+        except (httpx.HTTPError, threading.BrokenBarrierError) as exc:
+            raise click.ClickException(f"the demo's server at {url}: {exc!r}") from None
+        finally:
+            if listeners is not None:
+                listeners.close()
+            server.should_exit = True
+            thread.join(timeout=10)
     finally:
-        if "listeners" in locals():
-            listeners.close()
-        server.should_exit = True
-        thread.join(timeout=10)
         store.close()
     out.print(
         f"\nThe store stays in {db}. Explore it: [bold]tansiq serve --db {db} --clock-start"
@@ -121,14 +126,68 @@ def demo(scenario: Path, db: Path, clock_start: str) -> None:
     )
 
 
+def _coordinator_id(taken: set[str]) -> str:
+    name, n = COORDINATOR, 1
+    while name in taken:
+        n += 1
+        name = f"{COORDINATOR}-{n}"
+    return name
+
+
+def _check_parties(loaded: Any) -> None:
+    """The scenario's parties as the service will make them: every problem named at once."""
+    from tansiq.service.parties import party_problems
+
+    problems = [
+        f"scenario party {p.id!r}: {field}: {message}"
+        for p in loaded.parties
+        for field, message in party_problems(p.id, p.name, p.lang, "party")
+    ]
+    if problems:
+        raise InputError("; ".join(problems))
+
+
+def _make_store(db: Path, loaded: Any, coordinator: str) -> dict[str, str]:
+    """Make the demo's store with its parties and return their tokens.
+
+    It is made beside ``db`` and renamed into place once whole, so that a run cut
+    short leaves either the previous demo store or none, never a half-made one.
+    """
+    from tansiq.service import parties
+    from tansiq.store import SqliteStore
+
+    making = db.with_name(db.name + ".making")
+    _fresh(db)
+    _fresh(making)
+    store = SqliteStore(making)
+    try:
+        store.set_setting(DEMO_SETTING, "1")
+        tokens = {
+            p.id: parties.add_party(store, p.id, p.name, p.lang)[1] for p in loaded.parties
+        }
+        tokens[coordinator] = parties.add_party(
+            store, coordinator, "Theater coordinator", "en", "coordinator"
+        )[1]
+    finally:
+        store.close()
+    os.replace(making, db)
+    return tokens
+
+
 def _fresh(db: Path) -> None:
-    """Remove a previous demo's store; refuse to touch any other file."""
+    """Remove a previous demo's store; refuse to touch any other file, or one in use."""
     if not db.exists():
         return
     import sqlite3
 
+    if any(Path(f"{db}{suffix}").exists() for suffix in ("-wal", "-shm")):
+        raise InputError(
+            f"--db: {db} is in use (by `tansiq serve`?) or was left open by a process that"
+            " was killed: stop that server, or name another file"
+        )
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as raw:
+        uri = db.resolve().as_uri() + "?mode=ro"
+        with sqlite3.connect(uri, uri=True) as raw:
             query = "SELECT value FROM setting WHERE name = ?"
             row = raw.execute(query, (DEMO_SETTING,)).fetchone()
     except sqlite3.Error:
@@ -138,8 +197,7 @@ def _fresh(db: Path) -> None:
             f"--db: {db} exists and was not made by `tansiq demo`: it is left alone;"
             " name another file"
         )
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db.unlink()
 
 
 def _free_port() -> int:
@@ -167,46 +225,75 @@ class Listeners:
 
     def __init__(self, url: str, tokens: dict[str, str], party_ids: list[str]) -> None:
         self.pushed: dict[str, list[str]] = {p: [] for p in party_ids}
-        self._clients = [httpx.Client(base_url=url, timeout=None) for _ in party_ids]
+        self._sockets: list[socket.socket] = []
         self._ready = threading.Barrier(len(party_ids) + 1, timeout=10)
-        for party_id, client in zip(party_ids, self._clients, strict=True):
-            headers = {"Authorization": f"Bearer {tokens[party_id]}"}
+        self._threads = [
             threading.Thread(
-                target=self._listen, args=(party_id, client, headers), daemon=True
-            ).start()
+                target=self._listen, args=(url, p, {"Authorization": f"Bearer {tokens[p]}"}),
+                daemon=True,
+            )
+            for p in party_ids
+        ]  # fmt: skip
+        for thread in self._threads:
+            thread.start()
         self._ready.wait()
 
-    def _listen(self, party_id: str, client: httpx.Client, headers: dict[str, str]) -> None:
+    def _listen(self, url: str, party_id: str, headers: dict[str, str]) -> None:
         try:
-            with client.stream("GET", "/v1/events", headers=headers) as r:
+            with httpx.stream("GET", f"{url}/v1/events", headers=headers, timeout=None) as r:
+                r.raise_for_status()
+                self._sockets.append(r.extensions["network_stream"].get_extra_info("socket"))
                 self._ready.wait()
                 for line in r.iter_lines():
                     if line.startswith("data: "):
                         self.pushed[party_id].append(json.loads(line[6:])["kind"])
-        except Exception:  # the stream was closed (by close() or by the server)
-            return
+        except Exception:  # the stream was shut (by close() or by the server) or refused
+            self._ready.abort()  # a stream that never opened fails the demo, at once
+
+    def wait_for(self, expected: dict[str, int], timeout_s: float = 10.0) -> None:
+        """Until each party has received at least ``expected[party]`` events."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all(len(self.pushed[p]) >= n for p, n in expected.items()):
+                return
+            time.sleep(0.02)
 
     def close(self) -> None:
-        for client in self._clients:
-            client.close()
+        """Shut the streams' sockets (closing a client from another thread would not end
+        a read that is waiting), so the server sees them go and stops at once."""
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout=5)
 
 
-def _acknowledge_all(url: str, token: str) -> int:
+def _conflicts(url: str, token: str) -> list[dict[str, Any]]:
+    answer = httpx.get(
+        f"{url}/v1/conflicts", headers={"Authorization": f"Bearer {token}"}, timeout=30.0
+    )
+    answer.raise_for_status()
+    items: list[dict[str, Any]] = answer.json()["conflicts"]
+    return items
+
+
+def _acknowledge_all(url: str, token: str, items: list[dict[str, Any]]) -> int:
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=30.0) as client:
-        items = client.get("/v1/conflicts").json()["conflicts"]
         for c in items:
             client.post(f"/v1/conflicts/{c['id']}/ack").raise_for_status()
     return len(items)
 
 
-def _file(url: str, tokens: dict[str, str], scenario: Path, loaded: Any, out: Console) -> None:
+def _file(
+    url: str, tokens: dict[str, str], coordinator: str, scenario: Path, loaded: Any, out: Console
+) -> None:
     features: list[dict[str, Any]] = json.loads(scenario.read_bytes())["features"]
     with httpx.Client(base_url=url, timeout=60.0) as client:
         answer = client.put(
             "/v1/theater/rules",
             json={"separation": rules_json(loaded.separation)},
-            headers={"Authorization": f"Bearer {tokens[COORDINATOR]}"},
+            headers={"Authorization": f"Bearer {tokens[coordinator]}"},
         )
         if answer.status_code != 200:
             raise click.ClickException(f"setting the rules: {answer.status_code} {answer.text}")
@@ -229,11 +316,7 @@ def _file(url: str, tokens: dict[str, str], scenario: Path, loaded: Any, out: Co
             )
 
 
-def _show(url: str, token: str, name: str, pushed: list[str], out: Console) -> None:
-    answer = httpx.get(
-        f"{url}/v1/conflicts", headers={"Authorization": f"Bearer {token}"}, timeout=30.0
-    )
-    items = answer.json()["conflicts"]
+def _show(items: list[dict[str, Any]], name: str, pushed: list[str], out: Console) -> None:
     table = Table(title=f"{name}: {len(items)} conflict(s), {len(pushed)} pushed live")
     columns = ("id", "mine", "my kind", "their kind", "other party", "window (UTC)", "gap m",
                "state", "seen by them")  # fmt: skip
