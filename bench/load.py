@@ -18,6 +18,8 @@
 4. Every party listens on ``GET /v1/events`` from the last event of the fill;
    push latency is from the moment a filing's request was sent to the moment
    the other side received the conflict it opened.
+5. With ``--floor``, the clients send ``GET /v1/me`` instead (authenticated,
+   no store write): what the HTTP stack and the load generator alone allow.
 
 A reused store may hold the contested operations an earlier run left active:
 they are cancelled (through the API) before the run, so that every run starts
@@ -138,6 +140,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--db", type=Path, help="keep the filled store here and reuse it")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="send GET /v1/me instead of filings: the HTTP stack's and authentication's own rate",
+    )
     args = parser.parse_args()
     db = args.db or Path(tempfile.mkdtemp(prefix="tansiq-load-")) / "tansiq.db"
     if db.exists():
@@ -210,6 +217,12 @@ def main() -> None:
         mine: list[tuple[str, int] | None] = [None] * share
         with httpx.Client(base_url=url, timeout=30.0, headers=headers) as http:
             end = time.perf_counter() + args.duration
+            while args.floor and time.perf_counter() < end:
+                t = time.perf_counter()
+                r = http.get("/v1/me")
+                with lock:
+                    latencies.append(time.perf_counter() - t)
+                    statuses[r.status_code] += 1
             while time.perf_counter() < end:
                 slot = rng.randrange(share)
                 held = mine[slot]
@@ -267,6 +280,7 @@ def main() -> None:
                 push_ms.append((got - t) * 1000)
     result = {
         "stored": stored,  # active volumes, as the server read them
+        "floor": args.floor,
         "clients": args.clients,
         "duration_s": wall,
         "server_ready_s": ready_s,
