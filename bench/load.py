@@ -246,10 +246,12 @@ def main() -> None:
                     mine[slot] = None if answer["state"] == "cancelled" else (
                         answer["id"], answer["version"]
                     )
+                    # a replacement's answer also lists the conflicts it kept: only those
+                    # this change opened (stamped with its time) are pushed because of it
                     opened = [
                         (c["other"]["party"]["id"], c["id"])
                         for c in answer["conflicts"]
-                        if c["state"] == "open"
+                        if c["state"] == "open" and c["opened_at"] == answer["filed_at"]
                     ]
                     with lock:
                         sent.append((t, party, opened))

@@ -326,6 +326,25 @@ def test_the_theater_lead_time_flags_conflicts_notified_too_late(api: Any) -> No
     assert red.get("/v1/theater/rules").json()["lead_time_h"] == 12  # nothing changed
 
 
+def test_an_answer_tells_which_conflicts_its_change_opened(api: Any) -> None:
+    """The conflicts a change opened carry its filed_at as their opened_at; the ones a
+    replacement kept carry the time they were opened."""
+    _, red, blue, _ = api
+    red.post("/v1/operations", collection(disc("a", 40.0)))
+    made = blue.post("/v1/operations", collection(disc("b", 40.0)))
+    assert made.status_code == 201
+    (opened,) = made.json()["conflicts"]
+    assert opened["opened_at"] == made.json()["filed_at"]
+    moved = blue.put(
+        f"/v1/operations/{made.json()['id']}", collection(disc("b", 40.0001)), version=1
+    )
+    assert moved.status_code == 200
+    (kept,) = moved.json()["conflicts"]
+    assert kept["id"] == opened["id"] and kept["state"] == "open"
+    assert kept["opened_at"] == opened["opened_at"] != moved.json()["filed_at"]
+    assert moved.json()["filed_at"] > made.json()["filed_at"]
+
+
 def test_the_other_side_is_shown_how_to_reach_the_party(api: Any) -> None:
     client, red, _, store = api
     _, token = parties.add_party(store, "ngo", "Relief NGO", "ar", contact="+963 11 555 0100 (ops)")

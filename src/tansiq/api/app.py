@@ -28,7 +28,7 @@ from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
 from tansiq.service import parties, webhooks
 from tansiq.service.rules import parse_lead_time, parse_rules, rules_json
 from tansiq.service.theater import Outcome, Theater
-from tansiq.service.views import conflict_view, dumps, filing_view, shared_view
+from tansiq.service.views import conflict_view, dumps, filing_view, instant, shared_view
 from tansiq.store import PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState
 
@@ -156,6 +156,8 @@ def create_app(
             "id": result.filing.id,
             "version": result.filing.version,
             "state": result.filing.state,
+            # the server's time of this version: the conflicts it opened have this opened_at
+            "filed_at": instant(result.filing.filed_at),
             "conflicts": [conflict_view(c, party, store) for c in result.conflicts],
         }
         return json_response(body, status, headers)
