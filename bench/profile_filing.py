@@ -1,12 +1,16 @@
 """Where a contested filing's time goes, in-process (no HTTP), under cProfile.
 
     cd bench && ../.venv/bin/python profile_filing.py [--stored 10000] [--filings 2000]
+    cd bench && ../.venv/bin/python profile_filing.py --db /tmp/tansiq-1m.db  # filled by load.py
 
 A store of ``--stored`` synthetic volumes (as ``load.py`` fills it), then
 ``--filings`` changes in the contested square kilometre, made as ``load.py``'s
 clients make them (file, replace with ``If-Match``, cancel), one after another in
 this thread. Prints changes/s without the profiler, then the profile's top
-functions by their own time and cumulative time.
+functions by their own time and cumulative time. Each change commits on its
+own (one thread: no group commit). Each run cancels its operations when it
+ends (untimed), so that runs on a reused store start alike; start from a store
+``load.py`` has just used (it cancels what earlier runs left).
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from tansiq.store import SqliteStore
 from theater import PARTIES, WEEK_START
 
 
-def run(theater: Theater, records: list, filings: int, seed: int) -> int:
+def run(
+    theater: Theater, records: list, filings: int, seed: int
+) -> tuple[int, list[tuple[str, int] | None]]:
     rng = random.Random(seed)
     held: list[tuple[str, int] | None] = [None] * ACTIVE
     opened = 0
@@ -45,8 +51,14 @@ def run(theater: Theater, records: list, filings: int, seed: int) -> int:
             outcome = theater.cancel(party, mine[0], mine[1])
         record = outcome.filing
         held[slot] = None if record.state == "cancelled" else (record.id, record.version)
-        opened += sum(1 for c in outcome.conflicts if c.state == "open")
-    return opened
+        opened += sum(1 for c in outcome.conflicts if c.opened_at == record.filed_at)
+    return opened, held
+
+
+def cancel_all(theater: Theater, records: list, held: list[tuple[str, int] | None]) -> None:
+    for slot, mine in enumerate(held):
+        if mine is not None:
+            theater.cancel(records[slot % len(records)], mine[0], mine[1])
 
 
 def main() -> None:
@@ -54,23 +66,28 @@ def main() -> None:
     parser.add_argument("--stored", type=int, default=10_000)
     parser.add_argument("--filings", type=int, default=2000)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--db", type=Path, help="use this store (filled by load.py) as it is")
     args = parser.parse_args()
-    db = Path(tempfile.mkdtemp(prefix="tansiq-profile-")) / "tansiq.db"
-    store = SqliteStore(db)
-    for p in PARTIES:
-        parties.add_party(store, p.id, p.name, "en")
-    coordinator, _ = parties.add_party(store, "coordinator", "Coordinator", "en", "coordinator")
-    fill(store, args.stored, coordinator)
+    if args.db is not None:
+        store = SqliteStore(args.db)
+    else:
+        store = SqliteStore(Path(tempfile.mkdtemp(prefix="tansiq-profile-")) / "tansiq.db")
+        for p in PARTIES:
+            parties.add_party(store, p.id, p.name, "en")
+        coordinator, _ = parties.add_party(store, "coordinator", "Coordinator", "en", "coordinator")
+        fill(store, args.stored, coordinator)
     theater = Theater(store, clock=exercise_clock(WEEK_START))
     records = [store.get_party(p.id) for p in PARTIES]
     t0 = time.perf_counter()
-    opened = run(theater, records, args.filings, seed=1)
+    opened, held = run(theater, records, args.filings, seed=1)
     took = time.perf_counter() - t0
+    cancel_all(theater, records, held)
     print(f"{args.filings / took:.0f} changes/s, {opened / args.filings:.2f} conflicts opened each")
     profiler = cProfile.Profile()
     profiler.enable()
-    run(theater, records, args.filings, seed=2)
+    _, held = run(theater, records, args.filings, seed=2)
     profiler.disable()
+    cancel_all(theater, records, held)
     stats = pstats.Stats(profiler)
     stats.sort_stats("tottime").print_stats(args.top)
     stats.sort_stats("cumulative").print_stats(args.top)
