@@ -32,7 +32,6 @@ import argparse
 import json
 import queue
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -47,6 +46,7 @@ import httpx
 import numpy as np
 import shapely
 
+from tansiq.cli.local_port import free_local_port
 from tansiq.service import parties
 from tansiq.service.clocks import exercise_clock
 from tansiq.service.theater import Theater
@@ -127,12 +127,6 @@ def cancel_leftovers(db: Path, url: str, tokens: dict[str, str]) -> int:
     return len(rows)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -162,7 +156,7 @@ def main() -> None:
         (last_event,) = raw.execute("SELECT coalesce(max(id), 0) FROM event").fetchone()
         (stored,) = raw.execute("SELECT count(*) FROM volume").fetchone()
 
-    port = free_port()
+    port = free_local_port()
     url = f"http://127.0.0.1:{port}"
     t0 = time.perf_counter()
     server = subprocess.Popen(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from tansiq.cli.local_port import free_local_port
 from tansiq.engine.index import ConflictIndex
 from tansiq.scenario.model import Volume
 from tansiq.service.theater import Theater
@@ -37,15 +37,9 @@ TANSIQ = Path(sys.executable).with_name("tansiq")
 OUT_DIR = Path(__file__).resolve().parent / "out"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
 
 def serve_until_ready(db: Path) -> float:
-    port = free_port()
+    port = free_local_port()
     t0 = time.perf_counter()
     server = subprocess.Popen(
         [str(TANSIQ), "serve", "--db", str(db), "--port", str(port)],

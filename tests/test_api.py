@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pyproj import Geod
 
 from samples import SAMPLE_MORNING, sample_morning
 from tansiq.api import create_app
+from tansiq.cli.local_port import free_local_port
 from tansiq.service import parties
 from tansiq.store import SqliteStore
 
@@ -227,12 +227,6 @@ def test_openapi_describes_every_route(api: Any) -> None:
     assert client.get("/docs").status_code == 200
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
 
 def test_tansiq_serve_answers_over_http(tmp_path: Path) -> None:
     db = tmp_path / "tansiq.db"
@@ -243,7 +237,7 @@ def test_tansiq_serve_answers_over_http(tmp_path: Path) -> None:
         check=True,
     )
     token = made.stdout.splitlines()[-1]
-    port = free_port()
+    port = free_local_port()
     server = subprocess.Popen(
         [str(TANSIQ), "serve", "--db", str(db), "--port", str(port), *CLOCK],
         stdout=subprocess.PIPE,

@@ -7,7 +7,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from samples import SAMPLE_MORNING, sample_morning
+from tansiq.cli.local_port import free_local_port
 from tansiq.engine.detect import detect
 from tansiq.scenario.model import Party, Scenario
 from tansiq.service import parties
@@ -25,12 +25,6 @@ from tansiq.store import SqliteStore
 
 TANSIQ = Path(sys.executable).with_name("tansiq")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
@@ -82,7 +76,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_filing(tmp_path: Path) -> None:
         pid: parties.add_party(store, pid, pid.title(), "en")[1] for pid in ("red", "blue", "green")
     }
     store.close()
-    port = free_port()
+    port = free_local_port()
     server = start_server(db, port)
     acknowledged: dict[str, tuple[str, str]] = {}  # filing id -> (party, body)
     lock = threading.Lock()

@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tansiq.cli.local_port import free_local_port
 from tansiq.service import parties
 from tansiq.store import SqliteStore
-from test_crash import TANSIQ, free_port, start_server
+from test_crash import TANSIQ, start_server
 
 
 def disc(fid: str, lon: float) -> str:
@@ -36,7 +37,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     store = SqliteStore(db)
     tokens = {p: parties.add_party(store, p, p.title(), "en")[1] for p in ("red", "blue")}
     store.close()
-    port = free_port()
+    port = free_local_port()
     process = start_server(db, port)
     try:
         yield f"http://127.0.0.1:{port}", tokens
@@ -132,7 +133,7 @@ def test_tansiq_load_files_a_scenario_and_finds_what_tansiq_conflicts_finds(
         [str(TANSIQ), "conflicts", str(example), "--json"], capture_output=True, text=True
     )
     want = len(json.loads(expected.stdout)["conflicts"])
-    port = free_port()
+    port = free_local_port()
     process = start_server(db, port)
     try:
         url = f"http://127.0.0.1:{port}"

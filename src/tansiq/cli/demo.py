@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tansiq.cli.load import CATEGORIES
+from tansiq.cli.local_port import free_local_port
 from tansiq.errors import InputError
 from tansiq.scenario.reader import load_scenario
 from tansiq.scenario.timestamps import parse_rfc3339
@@ -85,7 +86,7 @@ def demo(scenario: Path, db: Path, clock_start: str) -> None:
 
     store = SqliteStore(db)
     try:
-        port = _free_port()
+        port = free_local_port()
         url = f"http://127.0.0.1:{port}"
         app = create_app(store, clock=exercise_clock(start))
         server = uvicorn.Server(
@@ -199,12 +200,6 @@ def _fresh(db: Path) -> None:
         )
     db.unlink()
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _wait_until_up(url: str) -> None:
