@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,18 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     features = [point(f"v{i}", "pq"[i % 2], 40 + i * 0.001, 35, radius_m=80) for i in range(2500)]
     path = write(tmp_path, scenario(features))
     primary, secondary = os.openpty()
+    seen = bytearray()
+
+    def drain() -> None:
+        # read the terminal while the command runs: a full pty blocks its progress bar
+        # (and with it the command) until someone reads
+        try:
+            while chunk := os.read(primary, 65536):
+                seen.extend(chunk)
+        except OSError:
+            pass  # EIO: the command closed its end
+
+    reader = threading.Thread(target=drain)
     with subprocess.Popen(
         [str(TANSIQ), "conflicts", str(path), "--json"],
         stdout=subprocess.PIPE,
@@ -158,13 +171,9 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
         env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
     ) as proc:
         os.close(secondary)
+        reader.start()
         out, _ = proc.communicate(timeout=120)
-        seen = b""
-        try:
-            while chunk := os.read(primary, 65536):
-                seen += chunk
-        except OSError:
-            pass
+        reader.join(timeout=30)
         os.close(primary)
     assert proc.returncode == 0
     assert json.loads(out)["conflicts"]
