@@ -264,6 +264,19 @@ def test_tansiq_serve_answers_over_http(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    # started again, it says how much it read before it serves
+    again = subprocess.Popen(
+        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port), *CLOCK],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert again.stderr is not None
+        assert again.stderr.readline().startswith(f"reading {db}")
+        assert again.stderr.readline().startswith("1 active volumes indexed in ")
+    finally:
+        again.terminate()
+        again.wait(timeout=30)
 
 
 def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -> None:

@@ -281,6 +281,7 @@ def create_app(
 
     # parties and their API tokens (coordinators), and GET /v1/me: tansiq/api/admin.py
     admin.install(app, store, caller, read_body, clock)
+    app.state.theater = theater
 
     return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -40,7 +41,14 @@ def serve(db: Path, host: str, port: int, clock_start: str | None) -> None:
             clock = exercise_clock(parse_rfc3339(clock_start))
         except TimestampError as exc:
             raise click.BadParameter(f"{clock_start!r} {exc}", param_hint="--clock-start") from None
+    click.echo(f"reading {db} ...", err=True)
+    started = time.perf_counter()
     app = create_app(SqliteStore(db), clock=clock)
-    click.echo(f"serving {db} on http://{host}:{port} (docs at /docs)", err=True)
+    took = time.perf_counter() - started
+    click.echo(
+        f"{app.state.theater.active_volumes:,} active volumes indexed in {took:.1f} s;"
+        f" serving {db} on http://{host}:{port} (docs at /docs)",
+        err=True,
+    )
     # event streams never end on their own: give them a few seconds on shutdown, then close
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)

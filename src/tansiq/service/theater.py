@@ -420,6 +420,11 @@ class Theater:
                 return late, barred
         return False, False
 
+    @property
+    def active_volumes(self) -> int:
+        """How many volumes count now (in the index): those of active filings."""
+        return len(self._index)
+
     def now(self) -> float:
         """The service's clock (the one that decides expiry and stamps every change)."""
         return self._clock()
