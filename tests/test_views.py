@@ -25,3 +25,10 @@ def test_raw_json_is_embedded_unchanged_and_placeholders_cannot_be_forged() -> N
 def test_anything_else_that_is_not_json_is_refused() -> None:
     with pytest.raises(TypeError, match="object is not JSON serialisable"):
         dumps({"x": object()})
+
+
+def test_each_raw_text_lands_in_its_own_place_in_a_long_page() -> None:
+    regions = [f'{{"type":"Point","coordinates":[{k},{k}]}}' for k in range(1200)]
+    page = {"conflicts": [{"id": k, "region": RawJSON(r)} for k, r in enumerate(regions)]}
+    parsed = json.loads(dumps(page))["conflicts"]
+    assert [c["region"]["coordinates"] for c in parsed] == [[k, k] for k in range(1200)]
