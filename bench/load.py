@@ -46,6 +46,7 @@ import httpx
 import numpy as np
 import shapely
 
+from results import write_json
 from tansiq.cli.local_port import free_local_port
 from tansiq.service import parties
 from tansiq.service.clocks import exercise_clock
@@ -54,7 +55,6 @@ from tansiq.store import SqliteStore
 from theater import PARTIES, SEPARATION, WEEK_START, _feature_properties, make_volumes
 
 TANSIQ = Path(sys.executable).with_name("tansiq")
-OUT_DIR = Path(__file__).resolve().parent / "out"
 #: the contested square kilometre (lon, lat of its south-west corner; ~0.011 x 0.009 deg)
 CORNER = (40.14, 35.33)
 SIZE_DEG = (0.011, 0.009)
@@ -297,9 +297,7 @@ def main() -> None:
         },
     }
     print(json.dumps(result, indent=1))
-    OUT_DIR.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    (OUT_DIR / f"load-{stamp}.json").write_text(json.dumps(result, indent=1))
+    write_json("load", result)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from results import write_json
 from tansiq.cli.local_port import free_local_port
 from tansiq.engine.index import ConflictIndex
 from tansiq.scenario.model import Volume
@@ -34,7 +35,6 @@ from tansiq.service.theater import Theater
 from tansiq.store import SqliteStore
 
 TANSIQ = Path(sys.executable).with_name("tansiq")
-OUT_DIR = Path(__file__).resolve().parent / "out"
 
 
 
@@ -111,9 +111,7 @@ def main() -> None:
         result["reparse_s"] = took
         result["ratio"] = statistics.median(ready) / took
     print(json.dumps(result, indent=1))
-    OUT_DIR.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    (OUT_DIR / f"restart-{stamp}.json").write_text(json.dumps(result, indent=1))
+    write_json("restart", result)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import multiprocessing as mp
 import os
 import platform
@@ -29,17 +28,16 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import baseline_geopandas as baseline
 import tansiq
+from results import write_json
 from tansiq import ConflictIndex, Scenario, Volume
 from theater import SEPARATION, make_theater, make_volumes
 
-OUT_DIR = Path(__file__).resolve().parent / "out"
 MIB = 1024.0  # ru_maxrss is in KiB on Linux
 
 #: name -> function of a scenario returning its conflicting pairs (a, b), a < b
@@ -147,14 +145,6 @@ def environment() -> dict[str, Any]:
         },
         "geos": shapely.geos_version_string,
     }
-
-
-def write_json(kind: str, payload: dict[str, Any]) -> Path:
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = OUT_DIR / f"{kind}-{stamp}.json"
-    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    return path
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

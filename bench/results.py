@@ -1,0 +1,18 @@
+"""Where every benchmark writes its result: ``bench/out/<kind>-<UTC stamp>.json``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+OUT_DIR = Path(__file__).resolve().parent / "out"
+
+
+def write_json(kind: str, payload: dict[str, Any]) -> Path:
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = OUT_DIR / f"{kind}-{stamp}.json"
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return path
