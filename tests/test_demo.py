@@ -92,3 +92,11 @@ def test_the_demo_reads_a_store_name_as_a_name_not_as_a_uri(tmp_path: Path) -> N
     assert done.returncode == 2
     assert "was not made by `tansiq demo`" in done.stderr
     assert other.read_text() == "not a store\n"
+
+
+def test_the_demo_names_a_clock_start_that_is_not_a_time(tmp_path: Path) -> None:
+    done = demo("--db", str(tmp_path / "d.db"), "--clock-start", "yesterday")
+    assert done.returncode == 2
+    assert "--clock-start" in done.stderr and "'yesterday'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "d.db").exists()

@@ -27,7 +27,7 @@ from tansiq.cli.load import CATEGORIES
 from tansiq.cli.local_port import free_local_port
 from tansiq.errors import InputError
 from tansiq.scenario.reader import load_scenario
-from tansiq.scenario.timestamps import parse_rfc3339
+from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
 from tansiq.service.rules import rules_json
 
 #: the sample scenario (relative to the working directory: the repository's root)
@@ -74,7 +74,10 @@ def demo(scenario: Path, db: Path, clock_start: str) -> None:
             " a scenario file)"
         )
     loaded = load_scenario(scenario)
-    start = parse_rfc3339(clock_start)
+    try:
+        start = parse_rfc3339(clock_start)
+    except TimestampError as exc:
+        raise click.BadParameter(f"{clock_start!r} {exc}", param_hint="--clock-start") from None
     coordinator = _coordinator_id({p.id for p in loaded.parties})
     _check_parties(loaded)
     tokens = _make_store(db, loaded, coordinator)
