@@ -47,7 +47,7 @@ import numpy as np
 import shapely
 
 from results import write_json
-from tansiq.cli.local_port import free_local_port
+from tansiq.cli.local_server import free_local_port, wait_until_answering
 from tansiq.service import parties
 from tansiq.service.clocks import exercise_clock
 from tansiq.service.theater import Theater
@@ -164,12 +164,7 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    while True:
-        try:
-            httpx.get(f"{url}/openapi.json", timeout=1.0)
-            break
-        except httpx.TransportError:
-            time.sleep(0.05)
+    wait_until_answering(url, timeout_s=600, process=server)
     ready_s = time.perf_counter() - t0
     print(f"server ready in {ready_s:.1f} s", flush=True)
     left = cancel_leftovers(db, url, tokens)

@@ -25,10 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 from results import write_json
-from tansiq.cli.local_port import free_local_port
+from tansiq.cli.local_server import free_local_port, wait_until_answering
 from tansiq.engine.index import ConflictIndex
 from tansiq.scenario.model import Volume
 from tansiq.service.theater import Theater
@@ -47,14 +45,10 @@ def serve_until_ready(db: Path) -> float:
         stderr=subprocess.DEVNULL,
     )
     try:
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1.0)
-                return time.perf_counter() - t0
-            except httpx.TransportError:
-                if server.poll() is not None:
-                    raise SystemExit("tansiq serve exited before it answered") from None
-                time.sleep(0.02)
+        wait_until_answering(
+            f"http://127.0.0.1:{port}", timeout_s=600, process=server, poll_s=0.02
+        )
+        return time.perf_counter() - t0
     finally:
         server.terminate()
         server.wait(timeout=60)

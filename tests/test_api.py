@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from pyproj import Geod
 
 from samples import SAMPLE_MORNING, sample_morning
 from tansiq.api import create_app
-from tansiq.cli.local_port import free_local_port
+from tansiq.cli.local_server import free_local_port, wait_until_answering
 from tansiq.service import parties
 from tansiq.store import SqliteStore
 
@@ -245,15 +244,7 @@ def test_tansiq_serve_answers_over_http(tmp_path: Path) -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/openapi.json", timeout=1.0)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stderr.read() if server.stderr else ""
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+        wait_until_answering(url, process=server, poll_s=0.2)
         filed = httpx.post(
             f"{url}/v1/operations",
             content=collection(disc("a", 40.0)),

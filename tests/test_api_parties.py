@@ -4,23 +4,20 @@ every other party is refused alike, and learns nothing of which parties exist.""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import content_type_conformance, not_a_server_error
 
 from samples import sample_morning
 from tansiq.api import create_app
 from tansiq.service import parties
 from tansiq.store import SqliteStore
 from test_api import Party, assert_problem, collection, disc
+from test_api_fuzz import fuzz_as, route_operations
 
 SDF = {"id": "sdf", "name": "Syrian Democratic Forces", "lang": "ar", "contact": "+963 11 000"}
 
@@ -232,25 +229,8 @@ def test_no_request_makes_the_party_routes_fail_for_a_coordinator(tmp_path: Path
     store = SqliteStore(tmp_path / "tansiq.db")
     _, token = parties.add_party(store, "coordinator-of-the-fuzz", "UN", "en", "coordinator")
     parties.add_party(store, "blue", "Blue", "ar")
-    schema = schemathesis.openapi.from_asgi(
-        "/openapi.json", create_app(store, clock=sample_morning())
-    )
-    operations = [result.ok() for result in schema.get_all_operations()]
-    operations = [op for op in operations if op.path.startswith(("/v1/parties", "/v1/me"))]
+    operations = [
+        op for op in route_operations(store) if op.path.startswith(("/v1/parties", "/v1/me"))
+    ]
     assert len(operations) == 7
-    headers = {"Authorization": f"Bearer {token}"}
-    for operation in operations:
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=30,
-            deadline=None,
-            derandomize=os.environ.get("CI", "").lower() in {"true", "1", "yes"},
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def fuzz(case: schemathesis.Case) -> None:
-            response = case.call(headers=headers)
-            case.validate_response(response, checks=[not_a_server_error, content_type_conformance])
-
-        fuzz()
+    fuzz_as(token, operations)

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from samples import SAMPLE_MORNING, sample_morning
-from tansiq.cli.local_port import free_local_port
+from tansiq.cli.local_server import free_local_port, wait_until_answering
 from tansiq.engine.detect import detect
 from tansiq.scenario.model import Party, Scenario
 from tansiq.service import parties
@@ -42,15 +42,8 @@ def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1.0)
-            return server
-        except httpx.TransportError:
-            assert server.poll() is None, server.stderr.read() if server.stderr else b""
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
+    wait_until_answering(f"http://127.0.0.1:{port}", process=server, poll_s=0.1)
+    return server
 
 
 def body(rng: random.Random, n: int) -> str:

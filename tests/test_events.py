@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tansiq.cli.local_port import free_local_port
+from tansiq.cli.local_server import free_local_port
 from tansiq.service import parties
 from tansiq.store import SqliteStore
 from test_crash import TANSIQ, start_server

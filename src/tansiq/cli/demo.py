@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tansiq.cli.load import CATEGORIES
-from tansiq.cli.local_port import free_local_port
+from tansiq.cli.local_server import ServerNotAnswering, free_local_port, wait_until_answering
 from tansiq.errors import InputError
 from tansiq.scenario.reader import load_scenario
 from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
@@ -100,7 +100,7 @@ def demo(scenario: Path, db: Path, clock_start: str) -> None:
         thread.start()
         listeners: Listeners | None = None
         try:
-            _wait_until_up(url)
+            wait_until_answering(url, timeout_s=30)
             out.print(f"[bold]serving[/] {url}, the theater's clock at {clock_start}")
             listeners = Listeners(url, tokens, list(names))
             _file(url, tokens, coordinator, scenario, loaded, out)
@@ -114,7 +114,7 @@ def demo(scenario: Path, db: Path, clock_start: str) -> None:
             for party_id in names:
                 _show(_conflicts(url, tokens[party_id]), names[party_id],
                       listeners.pushed[party_id], out)  # fmt: skip
-        except (httpx.HTTPError, threading.BrokenBarrierError) as exc:
+        except (httpx.HTTPError, threading.BrokenBarrierError, ServerNotAnswering) as exc:
             raise click.ClickException(f"the demo's server at {url}: {exc!r}") from None
         finally:
             if listeners is not None:
@@ -203,18 +203,6 @@ def _fresh(db: Path) -> None:
         )
     db.unlink()
 
-
-
-def _wait_until_up(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/openapi.json", timeout=1.0)
-            return
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise click.ClickException(f"the demo's server did not answer at {url}") from None
-            time.sleep(0.05)
 
 
 class Listeners:
