@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from tansiq.errors import Forbidden, UnknownParty
+from tansiq.errors import UnknownParty
 from tansiq.service import parties
 from tansiq.service.views import instant
 from tansiq.store import PartyRecord, SqliteStore
@@ -99,9 +99,7 @@ def install(
     Caller = Annotated[PartyRecord, Depends(caller)]
 
     def coordinator(party: Caller) -> PartyRecord:
-        if party.role != "coordinator":
-            raise Forbidden("administer parties")
-        return party
+        return parties.require_coordinator(party, "administer parties")
 
     Coordinator = Annotated[PartyRecord, Depends(coordinator)]
     refused: Responses = {403: NOT_COORDINATOR}

@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Callable
 
-from tansiq.errors import InputError, Unauthorized, UnknownParty, UnknownToken
+from tansiq.errors import Forbidden, InputError, Unauthorized, UnknownParty, UnknownToken
 from tansiq.service import tokens
 from tansiq.store import PartyRecord, Store, TokenRecord
 from tansiq.store.base import Role
@@ -91,6 +91,13 @@ def revoke_tokens(
     if token_id is not None and revoked == 0:
         raise UnknownToken(party_id, token_id)
     return revoked
+
+
+def require_coordinator(party: PartyRecord, action: str) -> PartyRecord:
+    """The party, if it is a coordinator; :class:`Forbidden` (403) naming ``action`` if not."""
+    if party.role != "coordinator":
+        raise Forbidden(action)
+    return party
 
 
 def authenticate(store: Store, authorization: str | None) -> PartyRecord:

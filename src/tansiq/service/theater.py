@@ -37,7 +37,6 @@ from tansiq.engine.kernel import ALT_HIGH, ALT_LOW, BUFFER, END, START
 from tansiq.engine.packed import pack
 from tansiq.errors import (
     FilingGone,
-    Forbidden,
     InputError,
     StaleVersion,
     UnknownConflict,
@@ -46,6 +45,7 @@ from tansiq.errors import (
 )
 from tansiq.scenario.model import Scenario, SeparationRule, Volume
 from tansiq.scenario.reader import parse_scenario
+from tansiq.service import parties
 from tansiq.service.rules import LEAD_TIME_SETTING, SETTING, parse_rules, rules_json
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, VolumeRecord
@@ -358,8 +358,7 @@ class Theater:
         ``lead_time_h``: a conflict opened less than this many hours before its window
         starts is flagged ``late_notice`` (accepted: a late notice is better than none).
         """
-        if party.role != "coordinator":
-            raise Forbidden("set the theater's separation rules")
+        parties.require_coordinator(party, "set the theater's separation rules")
 
         def work(now: float) -> int:
             volumes = [self._index.get(v) for ids in self._volume_ids.values() for v in ids]
