@@ -88,9 +88,7 @@ async def stream(
 
 def _render(store: SqliteStore, party: PartyRecord, after: int) -> list[tuple[int, str]]:
     out = []
-    for event in store.events_after(party.id, after, limit=500):
-        conflict = store.get_conflict(event.conflict_id)
-        assert conflict is not None
+    for event, conflict in store.events_with_conflicts(party.id, after, limit=500):
         data = dumps({"kind": event.kind, "conflict": conflict_view(conflict, party, store)})
         out.append((event.id, f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"))
     return out

@@ -184,9 +184,7 @@ def footprint_of_one(volume: Volume, kind_code: int, party_code: int) -> Footpri
     ``ConflictIndex.check`` and single adds build one footprint per call; the
     vectorised builder's two dozen numpy calls would cost more than the check.
     """
-    geometry = volume.geometry
-    if isinstance(geometry, shapely.MultiPolygon):
-        geometry = _continuous_frame(geometry)
+    geometry = continuous_frame(volume.geometry)
     lon0, lat0, lon1, lat1 = geometry.bounds
     box_lo, box_hi = ecef_box_of_one(lon0, lat0, lon1, lat1)
     num = np.array(
@@ -218,6 +216,14 @@ def footprint_of_one(volume: Volume, kind_code: int, party_code: int) -> Footpri
     geometries = np.empty(1, dtype=object)
     geometries[0] = geometry
     return Footprints(ids, geometries, num, cat, outlines)
+
+
+def continuous_frame(geometry: shapely.Geometry) -> shapely.Geometry:
+    """The geometry in one continuous frame of longitudes: see :func:`_continuous_frame`
+    (only multi-part geometries can need a shift)."""
+    if isinstance(geometry, shapely.MultiPolygon):
+        return _continuous_frame(geometry)
+    return geometry
 
 
 def _continuous_frame(geometry: shapely.Geometry) -> shapely.Geometry:

@@ -13,9 +13,8 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from tansiq.engine.footprints import footprint_of_one
+from tansiq.engine.footprints import continuous_frame
 from tansiq.engine.geodesy import MEAN_RADIUS, FloatArray
-from tansiq.engine.kernel import LAT_MAX, LAT_MIN
 from tansiq.engine.local_projection import project, unproject
 from tansiq.scenario.model import Volume
 
@@ -29,23 +28,23 @@ MAX_DEGREE_M = 111_700.0
 def overlap_regions(
     va: Volume, vb: Volume, horizontal_m: float
 ) -> tuple[shapely.Geometry, shapely.Geometry]:
-    fa, fb = footprint_of_one(va, 0, 0), footprint_of_one(vb, 0, 1)
-    centre_a, centre_b = float(fa.lon_center[0]), float(fb.lon_center[0])
+    geometry_a, geometry_b = continuous_frame(va.geometry), continuous_frame(vb.geometry)
+    west_a, south_a, east_a, north_a = geometry_a.bounds
+    west_b, south_b, east_b, north_b = geometry_b.bounds
+    centre_a, centre_b = (west_a + east_a) / 2, (west_b + east_b) / 2
     frame = 360.0 * round((centre_a - centre_b) / 360.0)
     lon0 = (centre_a + centre_b + frame) / 2
-    lat0 = float(fa.lat_center[0] + fb.lat_center[0]) / 2
-    step = _drawing_step_deg(
-        max(abs(float(f.num[0, k])) for f in (fa, fb) for k in (LAT_MIN, LAT_MAX))
-    )
+    lat0 = ((south_a + north_a) / 2 + (south_b + north_b) / 2) / 2
+    step = _drawing_step_deg(max(abs(lat) for lat in (south_a, north_a, south_b, north_b)))
 
     def inverse(coords: FloatArray) -> FloatArray:
         return unproject(coords, lon0, lat0)
 
     core_a = shapely.transform(
-        shapely.segmentize(fa.geometry[0], step), lambda c: project(c, lon0, lat0, 0.0)
+        shapely.segmentize(geometry_a, step), lambda c: project(c, lon0, lat0, 0.0)
     )
     core_b = shapely.transform(
-        shapely.segmentize(fb.geometry[0], step), lambda c: project(c, lon0, lat0, frame)
+        shapely.segmentize(geometry_b, step), lambda c: project(c, lon0, lat0, frame)
     )
     foot_a = _footprint(core_a, va.buffer_m)
     foot_b = _footprint(core_b, vb.buffer_m)

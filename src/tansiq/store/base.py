@@ -228,5 +228,12 @@ class Store(Protocol):
         """The party's events with ids above ``after``, oldest first."""
         ...
 
+    def events_with_conflicts(
+        self, party_id: str, after: int, limit: int = 1000
+    ) -> list[tuple[EventRecord, ConflictRecord]]:
+        """:meth:`events_after`, each with its conflict as it stands now (one read, not
+        one per event: a live stream renders every event it sends)."""
+        ...
+
     def close(self) -> None: ...
 

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -162,6 +162,8 @@ _CONFLICT_COLUMNS = (
     " horizontal_distance_m, vertical_gap_m, time_gap_s, window_start, window_end,"
     " opened_at, closed_at, acked_a_at, acked_b_at, region_a, region_b, late_notice, no_entry"
 )
+
+_CONFLICT_JOINED = ", ".join(f"c.{name.strip()}" for name in _CONFLICT_COLUMNS.split(","))
 
 
 class SqliteStore:
@@ -565,6 +567,17 @@ class SqliteStore:
         )
         return [EventRecord(*row) for row in rows]
 
+    def events_with_conflicts(
+        self, party_id: str, after: int, limit: int = 1000
+    ) -> list[tuple[EventRecord, ConflictRecord]]:
+        rows = self._fetchall(
+            f"SELECT e.id, e.party_id, e.kind, e.conflict_id, e.at, {_CONFLICT_JOINED}"
+            " FROM event e JOIN conflict c ON c.id = e.conflict_id"
+            " WHERE e.party_id = ? AND e.id > ? ORDER BY e.id LIMIT ?",
+            (party_id, after, limit),
+        )
+        return [(EventRecord(*row[:5]), _conflict(row[5:])) for row in rows]
+
     def close(self) -> None:
         self.commit()
         with self._readers_lock:
@@ -619,8 +632,10 @@ def _party(row: tuple[str, str, str, Role, float, str]) -> PartyRecord:
 
 def _conflict(row: tuple[Any, ...]) -> ConflictRecord:
     """A conflict row; SQLite keeps the two flags as integers."""
-    record = ConflictRecord(*row)
-    return replace(record, late_notice=bool(record.late_notice), no_entry=bool(record.no_entry))
+    # positional, as the columns come (mypy cannot count a starred row's columns)
+    make: Any = ConflictRecord
+    record: ConflictRecord = make(*row[:-2], bool(row[-2]), bool(row[-1]))
+    return record
 
 
 def _qualified(table: str, columns: str) -> str:
