@@ -29,7 +29,9 @@ with the square kilometre as the fill left it.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import os
 import queue
 import random
 import sqlite3
@@ -44,6 +46,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 import shapely
 
 from results import write_json
@@ -107,6 +110,12 @@ def contested(rng: random.Random, fid: str) -> str:
         },
     }
     return json.dumps({"type": "FeatureCollection", "features": [feature]})
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux: /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cancel_leftovers(db: Path, url: str, tokens: dict[str, str]) -> int:
@@ -175,18 +184,25 @@ def main() -> None:
     stop = threading.Event()
 
     def listen(party: str) -> None:
+        # http.client and orjson, not httpx and json: the generator's own CPU per filing
+        # is part of what two cores allow (reported as loadgen_cpu_ms_per_filing)
         headers = {"Authorization": f"Bearer {tokens[party]}", "Last-Event-ID": str(last_event)}
+        conn = http.client.HTTPConnection("127.0.0.1", port)
         try:
-            with httpx.stream("GET", f"{url}/v1/events", headers=headers, timeout=None) as r:
-                for line in r.iter_lines():
-                    if stop.is_set():
-                        return
-                    if line.startswith("data: "):
-                        data = json.loads(line[6:])
-                        if data["kind"] == "conflict.opened":
-                            received[(party, data["conflict"]["id"])] = time.perf_counter()
-        except httpx.HTTPError:
+            conn.request("GET", "/v1/events", headers=headers)
+            stream = conn.getresponse()
+            while not stop.is_set():
+                line = stream.readline()
+                if not line:
+                    return
+                if line.startswith(b"data: "):
+                    data = orjson.loads(line[6:])
+                    if data["kind"] == "conflict.opened":
+                        received[(party, data["conflict"]["id"])] = time.perf_counter()
+        except OSError:
             return
+        finally:
+            conn.close()
 
     for p in PARTIES:
         threading.Thread(target=listen, args=(p.id,), daemon=True).start()
@@ -204,55 +220,66 @@ def main() -> None:
         party = PARTIES[k % len(PARTIES)].id
         headers = {"Authorization": f"Bearer {tokens[party]}"}
         mine: list[tuple[str, int] | None] = [None] * share
-        with httpx.Client(base_url=url, timeout=30.0, headers=headers) as http:
-            end = time.perf_counter() + args.duration
-            while args.floor and time.perf_counter() < end:
-                t = time.perf_counter()
-                r = http.get("/v1/me")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30.0)
+
+        def call(method: str, path: str, body: str | None = None, version: int | None = None
+                 ) -> tuple[int, bytes]:  # fmt: skip
+            extra = {} if version is None else {"If-Match": str(version)}
+            if body is not None:
+                extra["Content-Type"] = "application/json"
+            conn.request(method, path, body=body, headers={**headers, **extra})
+            answer = conn.getresponse()
+            return answer.status, answer.read()
+
+        end = time.perf_counter() + args.duration
+        while args.floor and time.perf_counter() < end:
+            t = time.perf_counter()
+            status, _ = call("GET", "/v1/me")
+            with lock:
+                latencies.append(time.perf_counter() - t)
+                statuses[status] += 1
+        while time.perf_counter() < end:
+            slot = rng.randrange(share)
+            held = mine[slot]
+            t = time.perf_counter()
+            if held is None:
+                status, content = call("POST", "/v1/operations", contested(rng, f"op{slot}"))
+            elif rng.random() < 0.7:
+                path = f"/v1/operations/{held[0]}"
+                status, content = call("PUT", path, contested(rng, f"op{slot}"), held[1])
+            else:
+                status, content = call("DELETE", f"/v1/operations/{held[0]}", None, held[1])
+            took = time.perf_counter() - t
+            with lock:
+                latencies.append(took)
+                statuses[status] += 1
+            if status in (200, 201):
+                answer = orjson.loads(content)
+                mine[slot] = None if answer["state"] == "cancelled" else (
+                    answer["id"], answer["version"]
+                )
+                # a replacement's answer also lists the conflicts it kept: only those
+                # this change opened (stamped with its time) are pushed because of it
+                opened = [
+                    (c["other"]["party"]["id"], c["id"])
+                    for c in answer["conflicts"]
+                    if c["state"] == "open" and c["opened_at"] == answer["filed_at"]
+                ]
                 with lock:
-                    latencies.append(time.perf_counter() - t)
-                    statuses[r.status_code] += 1
-            while time.perf_counter() < end:
-                slot = rng.randrange(share)
-                held = mine[slot]
-                t = time.perf_counter()
-                if held is None:
-                    r = http.post("/v1/operations", content=contested(rng, f"op{slot}"))
-                elif rng.random() < 0.7:
-                    r = http.put(
-                        f"/v1/operations/{held[0]}",
-                        content=contested(rng, f"op{slot}"),
-                        headers={"If-Match": str(held[1])},
-                    )
-                else:
-                    r = http.delete(f"/v1/operations/{held[0]}", headers={"If-Match": str(held[1])})
-                took = time.perf_counter() - t
-                with lock:
-                    latencies.append(took)
-                    statuses[r.status_code] += 1
-                if r.status_code in (200, 201):
-                    answer = r.json()
-                    mine[slot] = None if answer["state"] == "cancelled" else (
-                        answer["id"], answer["version"]
-                    )
-                    # a replacement's answer also lists the conflicts it kept: only those
-                    # this change opened (stamped with its time) are pushed because of it
-                    opened = [
-                        (c["other"]["party"]["id"], c["id"])
-                        for c in answer["conflicts"]
-                        if c["state"] == "open" and c["opened_at"] == answer["filed_at"]
-                    ]
-                    with lock:
-                        sent.append((t, party, opened))
+                    sent.append((t, party, opened))
+        conn.close()
         results.put(None)
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
+    cpu_start = (cpu_seconds(server.pid), time.process_time())
     t_start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t_start
+    server_cpu = cpu_seconds(server.pid) - cpu_start[0]
+    loadgen_cpu = time.process_time() - cpu_start[1]
     time.sleep(1.0)  # let the last pushes arrive
     stop.set()
     server.terminate()
@@ -284,6 +311,9 @@ def main() -> None:
             "p99": float(np.percentile(lat_ms, 99)),
             "max": float(lat_ms.max()),
         },
+        # where two cores went: the server's and this generator's CPU per filing answered
+        "server_cpu_ms_per_filing": server_cpu / max(ok, 1) * 1000,
+        "loadgen_cpu_ms_per_filing": loadgen_cpu / max(ok, 1) * 1000,
         "conflicts_opened": sum(len(o) for _, _, o in sent),
         "push_ms": {
             "p50": float(np.percentile(push_ms, 50)) if push_ms else None,

@@ -46,6 +46,7 @@ from tansiq.errors import (
 from tansiq.scenario.model import Scenario, SeparationRule, Volume
 from tansiq.scenario.reader import parse_scenario
 from tansiq.service import parties
+from tansiq.service.geojson_text import region_geojson
 from tansiq.service.rules import LEAD_TIME_SETTING, SETTING, parse_rules, rules_json
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, VolumeRecord
@@ -534,8 +535,8 @@ class Theater:
             closed_at=None,
             acked_a_at=None,
             acked_b_at=None,
-            region_a=shapely.to_geojson(near_mine),
-            region_b=shapely.to_geojson(near_other),
+            region_a=region_geojson(near_mine),
+            region_b=region_geojson(near_other),
             late_notice=late,
             no_entry=no_entry,
         )

@@ -5,55 +5,28 @@ dictionaries as JSON; nothing else decides visibility."""
 from __future__ import annotations
 
 import functools
-import json
 import math
-import re
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, Store
 
-
-class RawJSON:
-    """JSON text the store already holds (a filing's body, a drawn region), to be written
-    into an answer as it is: parsing and re-encoding hundreds of coordinates per
-    conflict was a measurable part of every filing. Render with :func:`dumps`."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-#: a placeholder as json.dumps writes it (one pattern, compiled once: a pattern per
-#: call, with its nonce, missed re's cache and was 6 % of a loaded server's time)
-_PLACEHOLDER = re.compile(r'"\\u0000([0-9a-f]{16}):(\d+)\\u0000"')
+#: JSON text the store already holds (a filing's body, a drawn region), written into an
+#: answer as it is by :func:`dumps`: parsing and re-encoding hundreds of coordinates per
+#: conflict was a measurable part of every filing.
+RawJSON = orjson.Fragment
 
 
 def dumps(value: Any) -> str:
-    """``json.dumps`` with every :class:`RawJSON` written as its text.
+    """JSON text of an answer, every :data:`RawJSON` written as its text.
 
-    Each is first encoded as a placeholder string carrying a random nonce (so no
-    text a party filed can pose as one), then the placeholders are replaced.
+    orjson, not ``json``: rendering answers and event streams was a tenth of a loaded
+    server's time with ``json.dumps`` (docs/benchmarks.md). A float that is not finite
+    is written ``null`` (``json.dumps`` wrote ``Infinity``, which is not JSON).
     """
-    raws: list[str] = []
-    nonce = secrets.token_hex(8)
-
-    def placeholder(item: object) -> str:
-        if not isinstance(item, RawJSON):
-            raise TypeError(f"{type(item).__name__} is not JSON serialisable")
-        raws.append(item.text)
-        return f"\x00{nonce}:{len(raws) - 1}\x00"
-
-    text = json.dumps(value, default=placeholder)
-    if not raws:
-        return text
-    # one pass over the text (a page of conflicts holds a thousand regions); a
-    # placeholder of another nonce is filed text, left as it is
-    return _PLACEHOLDER.sub(
-        lambda m: raws[int(m.group(2))] if m.group(1) == nonce else m.group(0), text
-    )
+    return orjson.dumps(value).decode()
 
 
 def instant(seconds: float | None) -> str | None:
