@@ -187,6 +187,18 @@ def test_bad_requests_are_problems_naming_the_field_and_store_nothing(api: Any) 
     assert store.active_filings() == []
 
 
+def test_a_body_that_says_two_things_is_refused_not_read_as_one(api: Any) -> None:
+    _, red, _, store = api
+    once = collection(disc("x", 40.0))
+    twice = once.replace('"radius_m": 500', '"radius_m": 50, "radius_m": 5000')
+    body = assert_problem(red.post("/v1/operations", twice), 422)
+    assert any("member 'radius_m' is given twice" in e["detail"] for e in body["errors"])
+    filed = red.post("/v1/operations", once).json()
+    replaced = red.put(f"/v1/operations/{filed['id']}", twice, filed["version"])
+    assert_problem(replaced, 422)
+    assert [(f.id, f.version) for f in store.active_filings()] == [(filed["id"], 1)]
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic cmVkOnJlZA=="}],

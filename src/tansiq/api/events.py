@@ -71,10 +71,10 @@ async def stream(
         while True:
             waiter.clear()
             batch = await run_in_threadpool(_render, store, party, last)
-            for event_id, text in batch:
-                yield text
-                last = event_id
             if batch:
+                # one write for the batch: each goes through the whole ASGI stack
+                yield "".join(text for _, text in batch)
+                last = batch[-1][0]
                 continue
             if await disconnected():
                 return

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import shapely
 
@@ -79,13 +79,21 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         raise ScenarioUnreadable(f"{shown}: {exc}") from exc
 
 
-def parse_scenario(text: str | bytes) -> Scenario:
+def parse_scenario(
+    text: str | bytes, amend: Callable[[dict[str, Any]], None] | None = None
+) -> Scenario:
     """Check a scenario given as JSON text (``bytes`` must be UTF-8) and return it.
 
     Raises :class:`ScenarioUnreadable` if it is not JSON, and
     :class:`ScenarioInvalid` with every problem found if it breaks the spec.
+
+    ``amend``, if given, is called with the parsed top-level object (if it is one)
+    before it is checked: the service adds the filing party's header this way, so a
+    filing is parsed once, by this strict parser (repeated members, NaN).
     """
     parsed = _parse_json(text)
+    if amend is not None and isinstance(parsed.document, dict):
+        amend(parsed.document)
     problems = Problems()
     scenario = _check_document(parsed, problems)
     if problems.lines or scenario is None:

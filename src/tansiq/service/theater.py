@@ -545,19 +545,17 @@ class Theater:
         return dataclasses.replace(record, id=new_id)
 
     def volumes(self, party_id: str, filing_id: str, body: str) -> list[Volume]:
-        """The volumes of a filing's body, validated as scenario-v1 features of its party."""
-        try:
-            document = json.loads(body)
-        except ValueError:
-            document = None
-        if not isinstance(document, dict):
-            # let the reader word the refusal (not JSON, not an object, ...)
-            parse_scenario(body)
-            raise InputError("body: must be a GeoJSON FeatureCollection")
-        document.pop("share", None)  # whom a site or zone is shared with: see _share
-        features = document.get("features")
-        if isinstance(features, list):
-            for feature in features:
+        """The volumes of a filing's body, validated as scenario-v1 features of its party.
+
+        The body is parsed once, by the scenario reader (which refuses a member given
+        twice: a body that says two things must not be read as one of them), with the
+        party's header added to it.
+        """
+
+        def as_the_party(document: dict[str, Any]) -> None:
+            document.pop("share", None)  # whom a site or zone is shared with: see share_of
+            features = document.get("features")
+            for feature in features if isinstance(features, list) else ():
                 props = feature.get("properties") if isinstance(feature, dict) else None
                 if isinstance(props, dict):
                     if props.get("party", party_id) != party_id:
@@ -566,12 +564,13 @@ class Theater:
                             f" filing party {party_id!r} or absent"
                         )
                     props["party"] = party_id
-        document["tansiq"] = {
-            "version": 1,
-            "parties": [{"id": party_id, "name": party_id, "lang": "en"}],
-            "separation": rules_json(self._separation),
-        }
-        scenario = parse_scenario(json.dumps(document))
+            document["tansiq"] = {
+                "version": 1,
+                "parties": [{"id": party_id, "name": party_id, "lang": "en"}],
+                "separation": rules_json(self._separation),
+            }
+
+        scenario = parse_scenario(body, amend=as_the_party)
         return [_renamed(v, f"{filing_id}/{v.id}") for v in scenario.volumes]
 
 
