@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from samples import sample_morning
+from tansiq.errors import StaleVersion
 from tansiq.service import parties
-from tansiq.service.theater import Theater
+from tansiq.service.theater import LiveEvent, Theater
 from tansiq.store import FilingRecord, PartyRecord, SqliteStore
 from test_theater import body, disc
 
@@ -115,3 +116,64 @@ def test_a_failed_commit_fails_its_changes_and_the_theater_reads_the_store_again
     # the failed filing is gone from memory too: green meets red alone
     outcome = theater.file(green, "operation", body(disc("g", 40.0, 35.0)))
     assert [c.party_b for c in outcome.conflicts] == ["red"]
+
+
+def test_listeners_get_each_committed_event_once_in_order_as_the_store_has_them(
+    store: SqliteStore,
+) -> None:
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    theater = Theater(store, clock=sample_morning())
+    handed: list[LiveEvent] = []
+    theater.subscribe(handed.extend)
+    filers = 16
+    start = threading.Barrier(filers)
+
+    def file(party: PartyRecord, k: int) -> None:
+        start.wait()
+        theater.file(party, "operation", body(disc(f"v{k}", 40.0 + k * 1e-4, 35.0)))
+
+    threads = [
+        threading.Thread(target=file, args=((red, blue)[k % 2], k)) for k in range(filers)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for party in ("red", "blue"):
+        stored = store.events_with_conflicts(party, 0)
+        live = [e for e in handed if e.party_id == party]
+        assert [(e.id, e.kind, e.conflict) for e in live] == [
+            (event.id, event.kind, conflict) for event, conflict in stored
+        ]
+    assert len(handed) == 2 * (filers // 2) ** 2
+    assert [e.id for e in handed] == sorted(e.id for e in handed)
+
+
+def test_no_event_is_handed_on_for_a_failed_change_or_a_failed_commit(
+    store: SqliteStore,
+) -> None:
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    theater = Theater(store, clock=sample_morning())
+    handed: list[LiveEvent] = []
+    theater.subscribe(handed.extend)
+    counting = CountingConnection(store._db)
+    store._db = counting  # type: ignore[assignment]
+    mine = theater.file(red, "operation", body(disc("r", 40.0, 35.0)))
+    counting.fail_next_commit = True
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
+    with pytest.raises(StaleVersion):
+        theater.replace(red, mine.filing.id, 7, body(disc("r", 40.0, 35.0)))
+    assert handed == []
+    opened = theater.file(blue, "operation", body(disc("b", 40.0, 35.0))).conflicts
+    assert [(e.party_id, e.kind, e.conflict) for e in handed] == [
+        ("blue", "conflict.opened", opened[0]),  # the filer is side a
+        ("red", "conflict.opened", opened[0]),
+    ]
+    closed = theater.cancel(red, mine.filing.id, 1)
+    assert closed.filing.state == "cancelled"
+    withdrawn = [e.conflict for e in handed[2:]]
+    assert [(c.id, c.state) for c in withdrawn] == [(opened[0].id, "withdrawn")] * 2
+    assert withdrawn[0] == store.get_conflict(opened[0].id)

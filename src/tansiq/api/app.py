@@ -246,8 +246,8 @@ def create_app(
             "open_conflicts": open_now,
         }
 
-    wakeup = events.Wakeup()
-    theater.subscribe(wakeup.notify_threadsafe)
+    live = events.LiveEvents()
+    theater.subscribe(live.deliver_threadsafe)
 
     @app.get(
         "/v1/events",
@@ -264,7 +264,7 @@ def create_app(
     ) -> StreamingResponse:
         start = events.resume_point(last_event_id, after)
         return StreamingResponse(
-            events.stream(store, party, start, wakeup, request.is_disconnected),
+            events.stream(store, party, start, live, request.is_disconnected),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

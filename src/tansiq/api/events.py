@@ -1,53 +1,86 @@
 """``GET /v1/events``: each party's live stream of what concerns it (Server-Sent Events).
 
 Events are rows of the store, written in the transaction of the change that made
-them; the stream sends those after the client's ``Last-Event-ID`` (or ``?after=``)
-and then waits to be woken by the next commit. A client that reconnects with the
-last id it saw misses nothing; one that reconnects without gets everything again.
+them. A stream first sends those after the client's ``Last-Event-ID`` (or
+``?after=``), read from the store; once it has caught up it is fed from memory:
+the theater hands each committed batch's events, with their conflicts, to
+:class:`LiveEvents`, which drops them in the mailbox of every open stream of
+the parties concerned. (Reading each event back from the store, on a worker
+thread, was about a third of a loaded server's time: docs/benchmarks.md.) A
+client that reconnects with the last id it saw misses nothing; one that
+reconnects without gets everything again.
+
+A live event shows its conflict as the change that made it left it; an event
+read back from the store shows the conflict as it is now. A stream that falls
+more than :data:`MAILBOX_LIMIT` events behind reads from the store again.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from tansiq.service.theater import LiveEvent
 from tansiq.service.views import conflict_view, dumps
-from tansiq.store import PartyRecord, SqliteStore
+from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
 
 #: a comment line this often keeps proxies from closing an idle stream, seconds
 HEARTBEAT_S = 15.0
+#: events a stream's mailbox holds before the stream is sent back to the store
+MAILBOX_LIMIT = 256
 
 
-class Wakeup:
-    """Wakes the waiting streams of the parties a commit (in a worker thread) has made
-    events for; the other parties' streams sleep on."""
+class Mailbox:
+    """The live events of one open stream not yet sent (filled on the event loop)."""
+
+    def __init__(self) -> None:
+        self.events: list[LiveEvent] = []
+        self.overflowed = False
+        self.ready = asyncio.Event()
+
+    def put(self, event: LiveEvent) -> None:
+        if len(self.events) >= MAILBOX_LIMIT:
+            self.events.clear()  # the store has them all: the stream reads them there
+            self.overflowed = True
+        elif not self.overflowed:
+            self.events.append(event)
+        self.ready.set()
+
+    def take(self) -> list[LiveEvent]:
+        taken, self.events = self.events, []
+        return taken
+
+
+class LiveEvents:
+    """Hands committed events (from the committing worker thread) to the mailboxes of
+    the open streams of the parties they concern; other streams sleep on."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._mailboxes: dict[str, set[Mailbox]] = {}
 
-    def register(self, party_id: str) -> asyncio.Event:
+    def register(self, party_id: str) -> Mailbox:
         self._loop = asyncio.get_running_loop()
-        waiter = asyncio.Event()
-        self._waiters.setdefault(party_id, set()).add(waiter)
-        return waiter
+        mailbox = Mailbox()
+        self._mailboxes.setdefault(party_id, set()).add(mailbox)
+        return mailbox
 
-    def unregister(self, party_id: str, waiter: asyncio.Event) -> None:
-        waiters = self._waiters.get(party_id, set())
-        waiters.discard(waiter)
-        if not waiters:
-            self._waiters.pop(party_id, None)
+    def unregister(self, party_id: str, mailbox: Mailbox) -> None:
+        mailboxes = self._mailboxes.get(party_id, set())
+        mailboxes.discard(mailbox)
+        if not mailboxes:
+            self._mailboxes.pop(party_id, None)
 
-    def notify_threadsafe(self, parties: frozenset[str]) -> None:
+    def deliver_threadsafe(self, events: Sequence[LiveEvent]) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake, parties)
+            loop.call_soon_threadsafe(self._deliver, events)
 
-    def _wake(self, parties: frozenset[str]) -> None:
-        for party_id in parties:
-            for waiter in list(self._waiters.get(party_id, ())):
-                waiter.set()
+    def _deliver(self, events: Sequence[LiveEvent]) -> None:
+        for event in events:
+            for mailbox in self._mailboxes.get(event.party_id, ()):
+                mailbox.put(event)
 
 
 def resume_point(last_event_id: str | None, after: int | None) -> int:
@@ -61,34 +94,52 @@ async def stream(
     store: SqliteStore,
     party: PartyRecord,
     start: int,
-    wakeup: Wakeup,
+    live: LiveEvents,
     disconnected: Any,
 ) -> AsyncIterator[str]:
-    waiter = wakeup.register(party.id)
+    # registered before the first read of the store: whatever commits after that read
+    # began is in the mailbox, whatever committed before it is in the store
+    mailbox = live.register(party.id)
     last = start
+    from_store = True
     try:
         yield ": tansiq events\n\n"
         while True:
-            waiter.clear()
-            batch = await run_in_threadpool(_render, store, party, last)
+            mailbox.ready.clear()
+            if from_store or mailbox.overflowed:
+                mailbox.overflowed = False
+                mailbox.events.clear()
+                batch = await run_in_threadpool(_render_stored, store, party, last)
+                from_store = bool(batch)  # until the store has nothing more to send
+            else:
+                fresh = [e for e in mailbox.take() if e.id > last]
+                batch = [(e.id, _event_text(e.id, e.kind, e.conflict, party, store)) for e in fresh]
             if batch:
                 # one write for the batch: each goes through the whole ASGI stack
                 yield "".join(text for _, text in batch)
                 last = batch[-1][0]
                 continue
+            if from_store or mailbox.events or mailbox.overflowed:
+                continue
             if await disconnected():
                 return
             try:
-                await asyncio.wait_for(waiter.wait(), timeout=HEARTBEAT_S)
+                await asyncio.wait_for(mailbox.ready.wait(), timeout=HEARTBEAT_S)
             except TimeoutError:
                 yield ": keep-alive\n\n"
     finally:
-        wakeup.unregister(party.id, waiter)
+        live.unregister(party.id, mailbox)
 
 
-def _render(store: SqliteStore, party: PartyRecord, after: int) -> list[tuple[int, str]]:
-    out = []
-    for event, conflict in store.events_with_conflicts(party.id, after, limit=500):
-        data = dumps({"kind": event.kind, "conflict": conflict_view(conflict, party, store)})
-        out.append((event.id, f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"))
-    return out
+def _render_stored(store: SqliteStore, party: PartyRecord, after: int) -> list[tuple[int, str]]:
+    return [
+        (event.id, _event_text(event.id, event.kind, conflict, party, store))
+        for event, conflict in store.events_with_conflicts(party.id, after, limit=500)
+    ]
+
+
+def _event_text(
+    event_id: int, kind: str, conflict: ConflictRecord, party: PartyRecord, store: SqliteStore
+) -> str:
+    data = dumps({"kind": kind, "conflict": conflict_view(conflict, party, store)})
+    return f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n"

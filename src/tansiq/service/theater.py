@@ -61,6 +61,17 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """An event of a committed change, with its conflict as that change left it: what
+    listeners are handed, in commit order, so that a live stream need not read it back."""
+
+    id: int
+    party_id: str
+    kind: str
+    conflict: ConflictRecord
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What a change did: the filing's new version and the conflicts it opened or kept."""
 
@@ -81,8 +92,9 @@ class Theater:
         self._lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queued = 0
-        self._listeners: list[Callable[[frozenset[str]], None]] = []
-        self._told: set[str] = set()  # parties told of something by the running change
+        self._listeners: list[Callable[[Sequence[LiveEvent]], None]] = []
+        self._staged: list[LiveEvent] = []  # events of the running change
+        self._unsent: list[LiveEvent] = []  # events of the batch not yet committed
         self._load()
 
     def _load(self) -> None:
@@ -107,11 +119,13 @@ class Theater:
 
         Group commit: a change that finds others queued behind it leaves its writes
         for the last one in line to commit, with theirs, in one COMMIT (one fsync);
-        every change returns only once its batch is durable, and only then are
-        listeners woken. Changes stay serialised (each sees all before it, committed
-        or not, and the first of two overlapping filings is always found by the
-        second). If the COMMIT fails, every change of the batch fails and the
-        in-memory picture is read again from the store.
+        every change returns only once its batch is durable. The one that commits
+        hands the batch's events to the listeners, still under the lock, so they
+        arrive in commit order. Changes stay serialised (each sees all before it,
+        committed or not, and the first of two overlapping filings is always found
+        by the second). If the COMMIT fails, every change of the batch fails, no
+        event of it is handed on, and the in-memory picture is read again from the
+        store.
         """
         with self._queue_lock:
             self._queued += 1
@@ -121,20 +135,23 @@ class Theater:
             try:
                 with self._store.writing():
                     result = work(self._clock())
+                self._unsent.extend(self._staged)  # a change that failed left nothing
             finally:
-                told, self._told = frozenset(self._told), set()
+                self._staged = []
                 batch = self._store.pending()
                 if batch is not None and (self._queued == 0 or batch.changes >= MAX_BATCH):
                     try:
                         self._store.commit()
                     except BaseException:
+                        self._unsent = []
                         self._load()
                         raise
+                    committed, self._unsent = self._unsent, []
+                    if committed:
+                        for listener in self._listeners:
+                            listener(committed)
         if batch is not None:
             batch.wait()
-        if told:
-            for listener in self._listeners:
-                listener(told)
         return result
 
     def _store_footprints(self) -> None:
@@ -436,19 +453,21 @@ class Theater:
     def _known_party(self, party_id: str) -> bool:
         return self._store.get_party(party_id) is not None
 
-    def subscribe(self, listener: Callable[[frozenset[str]], None]) -> None:
-        """Call ``listener(parties)`` after every commit that made events for ``parties``
-        (from the committing thread)."""
+    def subscribe(self, listener: Callable[[Sequence[LiveEvent]], None]) -> None:
+        """Call ``listener(events)`` after every COMMIT that made events, with them in
+        order (from the committing thread, under the theater's lock: keep it short)."""
         self._listeners.append(listener)
 
     def _close(self, conflict: ConflictRecord, state: ConflictState, now: float) -> None:
         self._store.close_conflict(conflict.id, state, now)
-        self._tell(conflict.party_a, conflict.party_b, f"conflict.{state}", conflict.id, now)
+        closed = dataclasses.replace(conflict, state=state, closed_at=now)
+        self._tell(closed, f"conflict.{state}", now)
 
-    def _tell(self, party_a: str, party_b: str, kind: str, conflict_id: int, now: float) -> None:
-        for party in (party_a, party_b):
-            self._store.add_event(party, kind, conflict_id, now)
-        self._told.update((party_a, party_b))
+    def _tell(self, conflict: ConflictRecord, kind: str, now: float) -> None:
+        """An event for each side: stored with the change, handed on once committed."""
+        for party in (conflict.party_a, conflict.party_b):
+            event_id = self._store.add_event(party, kind, conflict.id, now)
+            self._staged.append(LiveEvent(event_id, party, kind, conflict))
 
     def _own(
         self,
@@ -540,9 +559,9 @@ class Theater:
             late_notice=late,
             no_entry=no_entry,
         )
-        new_id = self._store.add_conflict(record)
-        self._tell(record.party_a, record.party_b, "conflict.opened", new_id, now)
-        return dataclasses.replace(record, id=new_id)
+        stored = dataclasses.replace(record, id=self._store.add_conflict(record))
+        self._tell(stored, "conflict.opened", now)
+        return stored
 
     def volumes(self, party_id: str, filing_id: str, body: str) -> list[Volume]:
         """The volumes of a filing's body, validated as scenario-v1 features of its party.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 
 import httpx
 
@@ -52,8 +53,8 @@ class WebhookSender:
         self._wake.set()
         self._thread.join(timeout=TIMEOUT_S + 1)
 
-    def wake(self, parties: frozenset[str] = frozenset()) -> None:
-        """New events were committed for ``parties`` (called from the committing thread)."""
+    def wake(self, events: Sequence[object] = ()) -> None:
+        """New events were committed (called from the committing thread)."""
         self._wake.set()
 
     def _run(self) -> None:

@@ -1,0 +1,93 @@
+"""A stream fed from memory once caught up: in order, nothing missed, nothing twice, also
+when it falls so far behind that its mailbox overflows and it reads the store again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from samples import sample_morning
+from tansiq.api.events import MAILBOX_LIMIT, LiveEvents, stream
+from tansiq.service import parties
+from tansiq.service.theater import Theater
+from tansiq.store import SqliteStore
+from test_theater import body, disc
+
+
+async def never_disconnected() -> bool:
+    return False
+
+
+def sent(texts: list[str]) -> list[tuple[int, str, dict[str, object]]]:
+    """(id, event, data) of every event in what a stream wrote."""
+    out = []
+    for block in "".join(texts).split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if line[:1] != ":")
+        if "id" in fields:
+            out.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
+    return out
+
+
+def test_a_stream_behind_by_more_than_its_mailbox_misses_nothing(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "tansiq.db")
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    theater = Theater(store, clock=sample_morning())
+    theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))  # in the store already
+
+    def file_red(first: int, count: int) -> None:
+        for k in range(first, first + count):
+            theater.file(red, "operation", body(disc(f"r{k}", 40.0 + k * 1e-6, 35.0)))
+
+    async def run() -> list[str]:
+        live = LiveEvents()
+        theater.subscribe(live.deliver_threadsafe)
+        events = stream(store, blue, 0, live, never_disconnected)
+        texts = [await events.__anext__()]  # the stream is open: its mailbox too
+        waiting = asyncio.ensure_future(events.__anext__())  # reads the store, then waits
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(file_red, 0, 1)
+        texts.append(await asyncio.wait_for(waiting, 10))  # fed live
+        # the stream is not read while many more events are made
+        await asyncio.to_thread(file_red, 1, MAILBOX_LIMIT + 40)
+        while len(sent(texts)) < MAILBOX_LIMIT + 41:
+            texts.append(await asyncio.wait_for(events.__anext__(), 10))
+        await events.aclose()
+        return texts
+
+    got = sent(asyncio.run(run()))
+    stored = store.events_with_conflicts("blue", 0)
+    assert [(i, kind) for i, kind, _ in got] == [(e.id, e.kind) for e, _ in stored]
+    assert len(got) == MAILBOX_LIMIT + 41
+    # each shows blue's side of its conflict, with the other party named
+    assert all(data["conflict"]["other"]["party"]["id"] == "red" for _, _, data in got)  # type: ignore[index]
+
+
+def test_live_and_stored_renderings_of_an_unchanged_conflict_are_the_same(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "tansiq.db")
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    theater = Theater(store, clock=sample_morning())
+    theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
+
+    async def read(start: int, make: bool) -> str:
+        live = LiveEvents()
+        theater.subscribe(live.deliver_threadsafe)
+        events = stream(store, blue, start, live, never_disconnected)
+        await events.__anext__()
+        waiting = asyncio.ensure_future(events.__anext__())
+        if make:
+            await asyncio.sleep(0.2)
+            await asyncio.to_thread(
+                theater.file, red, "operation", body(disc("r", 40.0, 35.0))
+            )
+        text = await asyncio.wait_for(waiting, 10)
+        await events.aclose()
+        return text
+
+    live_text = asyncio.run(read(0, make=True))
+    stored_text = asyncio.run(read(0, make=False))
+    assert live_text == stored_text and "conflict.opened" in live_text
