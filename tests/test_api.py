@@ -615,3 +615,21 @@ def test_a_box_meeting_either_sides_region_finds_the_conflict(api: Any) -> None:
     assert conflict_features(red, bbox="40.008,34,40.02,36") == ["strike"]  # theirs only
     assert conflict_features(blue, bbox="39.99,34,40.003,36") == ["hq"]
     assert conflict_features(red, bbox="40.03,34,40.04,36") == []
+
+
+def test_a_body_with_a_byte_order_mark_is_read_as_json_and_stored_without_it(api: Any) -> None:
+    _, red, _, store = api
+    filed = red.post("/v1/operations", "\ufeff" + collection(disc("x", 40.0)))
+    assert filed.status_code == 201, filed.text
+    assert store.get_filing(filed.json()["id"]).body.startswith("{")
+    shared = "\ufeff" + json.dumps({"type": "FeatureCollection", "share": "all",
+                                    "features": [disc("s", 41.0)]})  # fmt: skip
+    assert red.post("/v1/sites", shared).status_code == 201
+
+
+def test_a_repeated_member_is_named_where_the_filer_wrote_it(api: Any) -> None:
+    _, red, _, _ = api
+    text = collection(disc("x", 40.0))[:-1] + ', "share": {"zz": 1, "zz": 2}}'
+    refused = red.post("/v1/sites", text)
+    assert refused.status_code in (400, 422)
+    assert "share" in refused.json()["detail"] and "tansiq.parties" not in refused.text

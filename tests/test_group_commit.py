@@ -177,3 +177,108 @@ def test_no_event_is_handed_on_for_a_failed_change_or_a_failed_commit(
     withdrawn = [e.conflict for e in handed[2:]]
     assert [(c.id, c.state) for c in withdrawn] == [(opened[0].id, "withdrawn")] * 2
     assert withdrawn[0] == store.get_conflict(opened[0].id)
+
+
+def test_notes_are_handed_on_by_whichever_write_commits_their_batch(store: SqliteStore) -> None:
+    handed: list[list[object]] = []
+    store.on_commit(handed.append)
+    with store.transaction(defer_commit=True):
+        store.note("kept")
+    with pytest.raises(RuntimeError), store.transaction(defer_commit=True):
+        store.note("rolled back")
+        raise RuntimeError
+    assert handed == []  # not committed yet
+    store.set_setting("x", "1")  # another writer's transaction commits the open batch
+    assert handed == [["kept"]]
+    counting = CountingConnection(store._db)
+    store._db = counting  # type: ignore[assignment]
+    with store.transaction(defer_commit=True):
+        store.note("lost with its COMMIT")
+    counting.fail_next_commit = True
+    with pytest.raises(sqlite3.OperationalError):
+        store.commit()
+    store.set_setting("y", "2")
+    assert handed == [["kept"]]
+
+
+def test_a_change_that_fails_after_its_writes_joined_the_batch_leaves_a_true_picture(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    green = parties.add_party(store, "green", "Green", "ru")[0]
+    theater = Theater(store, clock=sample_morning())
+    handed: list[LiveEvent] = []
+    theater.subscribe(handed.extend)
+    theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("index full")
+
+    monkeypatch.setattr(theater._index, "add_many", broken)
+    with pytest.raises(RuntimeError, match="index full"):
+        theater.file(red, "operation", body(disc("r", 40.0, 35.0)))
+    monkeypatch.undo()
+    # its writes were committed: its events were handed on, and the picture shows it
+    assert sorted(f.party_id for f in store.active_filings()) == ["blue", "red"]
+    assert sorted(e.party_id for e in handed) == ["blue", "red"]
+    met = theater.file(green, "operation", body(disc("g", 40.0, 35.0))).conflicts
+    assert sorted(c.party_b for c in met) == ["blue", "red"]
+
+
+def test_every_stored_event_is_handed_on_once_while_other_writers_commit_batches(
+    store: SqliteStore,
+) -> None:
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    theater = Theater(store, clock=sample_morning())
+    handed: list[LiveEvent] = []
+    theater.subscribe(handed.extend)
+    stop = threading.Event()
+
+    def other_writer() -> None:  # as the webhook sender's mark_delivered does
+        k = 0
+        while not stop.is_set():
+            store.set_setting("elsewhere", str(k))
+            k += 1
+
+    def file(party: PartyRecord, k: int) -> None:
+        for j in range(10):
+            lon = 40.0 + (k * 10 + j) * 1e-4
+            theater.file(party, "operation", body(disc(f"v{k}_{j}", lon, 35.0)))
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    filers = [threading.Thread(target=file, args=((red, blue)[k % 2], k)) for k in range(8)]
+    for t in filers:
+        t.start()
+    for t in filers:
+        t.join()
+    stop.set()
+    writer.join()
+    stored = [e.id for p in ("red", "blue") for e, _ in store.events_with_conflicts(p, 0, 10**6)]
+    assert sorted(e.id for e in handed) == sorted(stored) and len(stored) > 100
+
+
+def test_events_are_handed_on_when_another_writer_commits_between_work_and_commit(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    theater = Theater(store, clock=sample_morning())
+    handed: list[LiveEvent] = []
+    theater.subscribe(handed.extend)
+    theater.file(red, "operation", body(disc("r", 40.0, 35.0)))
+    real_pending = store.pending
+
+    def other_writer_first() -> Any:  # the webhook sender takes the store's lock here
+        store.set_setting("elsewhere", "1")  # and its transaction commits the open batch
+        return real_pending()
+
+    monkeypatch.setattr(store, "pending", other_writer_first)
+    opened = theater.file(blue, "operation", body(disc("b", 40.0, 35.0))).conflicts
+    monkeypatch.undo()
+    assert [(e.party_id, e.conflict.id) for e in handed] == [
+        ("blue", opened[0].id),
+        ("red", opened[0].id),
+    ]

@@ -107,8 +107,9 @@ def parse_scenario(
 @dataclass(slots=True)
 class _ParsedJson:
     document: object
-    # id() of each object that had a member twice -> those members' names
-    duplicate_members: dict[int, list[str]]
+    # id() of each object that had a member twice -> (the object, those members' names);
+    # the object is kept so that its id is not reused by another (an amend may drop it)
+    duplicate_members: dict[int, tuple[object, list[str]]]
     has_non_finite: bool
 
 
@@ -139,7 +140,7 @@ def _parse_json(text: str | bytes) -> _ParsedJson:
                 if key in seen:
                     repeated.append(key)
                 seen.add(key)
-            parsed.duplicate_members[id(obj)] = repeated
+            parsed.duplicate_members[id(obj)] = (obj, repeated)
         return obj
 
     def non_finite(token: str) -> NonFinite:
@@ -179,7 +180,7 @@ def _json_oddities(parsed: _ParsedJson) -> list[tuple[JsonPath, str]]:
         if isinstance(value, NonFinite):
             found.append((path, f"NaN or infinite numbers are not allowed (got {value.token})"))
         elif isinstance(value, dict):
-            for key in parsed.duplicate_members.get(id(value), []):
+            for key in parsed.duplicate_members.get(id(value), (None, []))[1]:
                 found.append((path, f"member {quote(key)} is given twice; members must be unique"))
             stack.extend(((*path, key), item) for key, item in reversed(value.items()))
         elif isinstance(value, list):

@@ -50,6 +50,7 @@ from tansiq.service.geojson_text import region_geojson
 from tansiq.service.rules import LEAD_TIME_SETTING, SETTING, parse_rules, rules_json
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, VolumeRecord
+from tansiq.store.sqlite import Batch
 
 Clock = Callable[[], float]
 CATEGORIES: tuple[Category, ...] = ("operation", "site", "zone")
@@ -92,9 +93,6 @@ class Theater:
         self._lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queued = 0
-        self._listeners: list[Callable[[Sequence[LiveEvent]], None]] = []
-        self._staged: list[LiveEvent] = []  # events of the running change
-        self._unsent: list[LiveEvent] = []  # events of the batch not yet committed
         self._load()
 
     def _load(self) -> None:
@@ -119,40 +117,48 @@ class Theater:
 
         Group commit: a change that finds others queued behind it leaves its writes
         for the last one in line to commit, with theirs, in one COMMIT (one fsync);
-        every change returns only once its batch is durable. The one that commits
-        hands the batch's events to the listeners, still under the lock, so they
-        arrive in commit order. Changes stay serialised (each sees all before it,
-        committed or not, and the first of two overlapping filings is always found
-        by the second). If the COMMIT fails, every change of the batch fails, no
-        event of it is handed on, and the in-memory picture is read again from the
-        store.
+        every change returns only once its batch is durable. Its events go with its
+        writes (:meth:`SqliteStore.note`): whoever commits the batch hands them to
+        the listeners, in commit order. Changes stay serialised (each sees all before
+        it, committed or not, and the first of two overlapping filings is always
+        found by the second). If the COMMIT fails, every change of the batch fails,
+        none of its events is handed on, and the in-memory picture is read again
+        from the store; so it is when a change fails after its writes joined the
+        batch (they are committed: the picture must show them).
         """
         with self._queue_lock:
             self._queued += 1
         with self._lock:
             with self._queue_lock:
                 self._queued -= 1
+            released = self._store.released
             try:
                 with self._store.writing():
                     result = work(self._clock())
-                self._unsent.extend(self._staged)  # a change that failed left nothing
+            except BaseException:
+                if self._store.released != released:
+                    self._reload_after(self._store.pending())
+                raise
             finally:
-                self._staged = []
                 batch = self._store.pending()
                 if batch is not None and (self._queued == 0 or batch.changes >= MAX_BATCH):
                     try:
                         self._store.commit()
                     except BaseException:
-                        self._unsent = []
                         self._load()
                         raise
-                    committed, self._unsent = self._unsent, []
-                    if committed:
-                        for listener in self._listeners:
-                            listener(committed)
         if batch is not None:
             batch.wait()
         return result
+
+    def _reload_after(self, batch: Batch | None) -> None:
+        """Commit what a failed change left in the batch, then read the picture again
+        (whether or not that COMMIT succeeds)."""
+        try:
+            if batch is not None:
+                self._store.commit()
+        finally:
+            self._load()
 
     def _store_footprints(self) -> None:
         """Store the footprints of every active filing's volumes, once: on a new store
@@ -455,8 +461,15 @@ class Theater:
 
     def subscribe(self, listener: Callable[[Sequence[LiveEvent]], None]) -> None:
         """Call ``listener(events)`` after every COMMIT that made events, with them in
-        order (from the committing thread, under the theater's lock: keep it short)."""
-        self._listeners.append(listener)
+        order (from the committing thread, holding the store's writing connection:
+        keep it short)."""
+
+        def hand_on(notes: list[Any]) -> None:
+            events = [note for note in notes if isinstance(note, LiveEvent)]
+            if events:
+                listener(events)
+
+        self._store.on_commit(hand_on)
 
     def _close(self, conflict: ConflictRecord, state: ConflictState, now: float) -> None:
         self._store.close_conflict(conflict.id, state, now)
@@ -467,7 +480,7 @@ class Theater:
         """An event for each side: stored with the change, handed on once committed."""
         for party in (conflict.party_a, conflict.party_b):
             event_id = self._store.add_event(party, kind, conflict.id, now)
-            self._staged.append(LiveEvent(event_id, party, kind, conflict))
+            self._store.note(LiveEvent(event_id, party, kind, conflict))
 
     def _own(
         self,
@@ -694,9 +707,11 @@ def _renamed(volume: Volume, new_id: str) -> Volume:
 
 
 def _text(body: str | bytes) -> str:
+    """The body as text, without a byte order mark (RFC 8259 §8.1 lets a parser ignore
+    one; every later reading of the stored body must see the same JSON)."""
     if isinstance(body, bytes):
         try:
-            return body.decode("utf-8")
+            body = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError("body: is not UTF-8") from exc
-    return body
+    return body.removeprefix("\ufeff")

@@ -8,9 +8,10 @@ of the process or of the machine). The schema is versioned with SQLite's
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -32,11 +33,16 @@ from tansiq.store.base import (
 SCHEMA_VERSION = 2
 
 
+_log = logging.getLogger(__name__)
+
+
 class Batch:
     """Changes in one open transaction, made durable together by one COMMIT."""
 
     def __init__(self) -> None:
         self.changes = 0
+        #: what the batch's changes asked to hand on once it is durable (see note())
+        self.notes: list[Any] = []
         self._done = threading.Event()
         self._error: BaseException | None = None
 
@@ -174,6 +180,10 @@ class SqliteStore:
         self._lock = threading.RLock()  # the writing connection and the batch
         self._depth = 0
         self._batch: Batch | None = None
+        self._notes: list[Any] = []  # of the outermost transaction in progress
+        self._on_commit: list[Callable[[list[Any]], None]] = []
+        #: outermost transactions whose writes joined a batch (ever): see Theater._change
+        self.released = 0
         self._writing = threading.local()
         self._per_thread = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -221,6 +231,7 @@ class SqliteStore:
             except BaseException:
                 self._depth -= 1
                 if outermost:
+                    self._notes = []
                     self._db.execute("ROLLBACK TO change")
                     self._db.execute("RELEASE change")
                     if self._batch is not None and not self._batch.changes:
@@ -232,8 +243,24 @@ class SqliteStore:
                 self._db.execute("RELEASE change")
                 assert self._batch is not None
                 self._batch.changes += 1
+                self._batch.notes.extend(self._notes)
+                self._notes = []
+                self.released += 1
                 if not defer_commit:
                     self.commit()
+
+    def note(self, item: Any) -> None:
+        """Hand ``item`` to the :meth:`on_commit` hooks once the writes of the transaction
+        in progress are committed; never, if they are rolled back or their COMMIT fails.
+        Whoever commits the batch (another thread's write included) hands it on."""
+        assert self._depth > 0, "note() belongs inside a transaction"
+        self._notes.append(item)
+
+    def on_commit(self, hook: Callable[[list[Any]], None]) -> None:
+        """Call ``hook(notes)`` after every COMMIT whose batch carries notes, in commit
+        order (from the committing thread, holding the writing connection: keep it short;
+        what it raises is logged, not raised: the batch is durable)."""
+        self._on_commit.append(hook)
 
     def pending(self) -> Batch | None:
         """The open batch: changes written and not yet committed."""
@@ -253,6 +280,12 @@ class SqliteStore:
                 batch.finish(exc)
                 raise
             batch.finish(None)
+            if batch.notes:
+                for hook in self._on_commit:
+                    try:
+                        hook(batch.notes)
+                    except Exception:
+                        _log.exception("a commit hook failed (the batch is committed)")
 
     @contextmanager
     def writing(self) -> Iterator[None]:
