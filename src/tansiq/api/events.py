@@ -127,6 +127,7 @@ async def stream(
                 await asyncio.wait_for(mailbox.ready.wait(), timeout=HEARTBEAT_S)
             except TimeoutError:
                 yield ": keep-alive\n\n"
+                from_store = True  # and, idle, a look at the store: a safety net
     finally:
         live.unregister(party.id, mailbox)
 
