@@ -96,7 +96,7 @@ def test_sagitta_bounds_how_far_a_projected_edge_strays_from_its_chord(
     )
 
     def image(t: float) -> tuple[float, float]:
-        x, y = kernel._project(lon + t * dlon, lat + t * dlat, *proj[:5])
+        x, y = kernel.project_point(lon + t * dlon, lat + t * dlat, *proj[:5])
         return float(x), float(y)
 
     t0, t1 = piece

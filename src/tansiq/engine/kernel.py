@@ -373,7 +373,7 @@ def _inside(
 
 
 @jit
-def _project(
+def project_point(
     lon: float, lat: float, lon0: float, sin0: float, cos0: float, rn: float, rm: float
 ) -> tuple[float, float]:
     """Azimuthal equidistant projection about (lon0, φ0), scaled by the radii at φ0.
@@ -568,7 +568,9 @@ def _halve(
     dlon, dlat = xy[f, 0] - xy[e, 0], xy[f, 1] - xy[e, 1]
     for k in (1, 3):
         t = lo + FRACTIONS[k] * (hi - lo)
-        x, y = _project(lon + t * dlon, lat + t * dlat, proj[0], proj[1], proj[2], proj[3], proj[4])
+        x, y = project_point(
+            lon + t * dlon, lat + t * dlat, proj[0], proj[1], proj[2], proj[3], proj[4]
+        )
         child[points_at + 2 * k] = x
         child[points_at + 2 * k + 1] = y
 
@@ -617,8 +619,8 @@ def _evaluate(
     plat = a_xy[e, 1] + ta * (a_xy[f, 1] - a_xy[e, 1])
     qlon = b_xy[g, 0] + frame + sb * (b_xy[h, 0] - b_xy[g, 0])
     qlat = b_xy[g, 1] + sb * (b_xy[h, 1] - b_xy[g, 1])
-    px, py = _project(plon, plat, proj[0], proj[1], proj[2], proj[3], proj[4])
-    qx, qy = _project(qlon, qlat, proj[0], proj[1], proj[2], proj[3], proj[4])
+    px, py = project_point(plon, plat, proj[0], proj[1], proj[2], proj[3], proj[4])
+    qx, qy = project_point(qlon, qlat, proj[0], proj[1], proj[2], proj[3], proj[4])
     real = math.hypot(px - qx, py - qy)
     if real < best[0]:
         best[0] = real
@@ -662,8 +664,8 @@ def _pieces(
                 pieces[row, 3] = t1
                 for k in range(5):
                     t = t0 + FRACTIONS[k] * (t1 - t0)
-                    x, y = _project(lon + t * dlon, lat + t * dlat,
-                                    proj[0], proj[1], proj[2], proj[3], proj[4])  # fmt: skip
+                    x, y = project_point(lon + t * dlon, lat + t * dlat,
+                                         proj[0], proj[1], proj[2], proj[3], proj[4])  # fmt: skip
                     pieces[row, 4 + 2 * k] = x
                     pieces[row, 5 + 2 * k] = y
                 row += 1

@@ -15,7 +15,7 @@ import numpy as np
 
 from tansiq.engine.geodesy import E2, A, FloatArray
 from tansiq.engine.jit import jit
-from tansiq.engine.kernel import _project
+from tansiq.engine.kernel import project_point
 
 
 @jit
@@ -32,7 +32,7 @@ def project(coords: FloatArray, lon0: float, lat0: float, shift: float) -> Float
     sin0, cos0, rn, rm = _radii(lat0)
     out = np.empty((coords.shape[0], 2))
     for i in range(coords.shape[0]):
-        out[i, 0], out[i, 1] = _project(
+        out[i, 0], out[i, 1] = project_point(
             coords[i, 0] + shift, coords[i, 1], lon0, sin0, cos0, rn, rm
         )
     return out
