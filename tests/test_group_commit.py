@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,27 @@ def committed_filing(path: str, filing_id: str) -> bool:
     return row is not None
 
 
+def run_threads(target: Callable[..., None], args: list[tuple[Any, ...]]) -> None:
+    """One thread per argument tuple, all started, then all joined."""
+    threads = [threading.Thread(target=target, args=a) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def listening_theater(
+    store: SqliteStore,
+) -> tuple[PartyRecord, PartyRecord, Theater, list[LiveEvent]]:
+    """Red, blue, a theater, and the list its listener is handed events in."""
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    theater = Theater(store, clock=sample_morning())
+    handed: list[LiveEvent] = []
+    theater.subscribe(handed.extend)
+    return red, blue, theater, handed
+
+
 def test_every_answer_is_already_durable_and_changes_share_commits(store: SqliteStore) -> None:
     red = parties.add_party(store, "red", "Red", "en")[0]
     blue = parties.add_party(store, "blue", "Blue", "ar")[0]
@@ -65,13 +87,7 @@ def test_every_answer_is_already_durable_and_changes_share_commits(store: Sqlite
         if not committed_filing(store.path, outcome.filing.id):
             not_yet_durable.append(outcome.filing.id)
 
-    threads = [
-        threading.Thread(target=file, args=((red, blue)[k % 2], k)) for k in range(filers)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(file, [((red, blue)[k % 2], k) for k in range(filers)])
     assert not_yet_durable == []
     assert len(store.active_filings()) == filers
     assert len(store.conflicts_of_party("red")) == (filers // 2) ** 2
@@ -121,11 +137,7 @@ def test_a_failed_commit_fails_its_changes_and_the_theater_reads_the_store_again
 def test_listeners_get_each_committed_event_once_in_order_as_the_store_has_them(
     store: SqliteStore,
 ) -> None:
-    red = parties.add_party(store, "red", "Red", "en")[0]
-    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
-    theater = Theater(store, clock=sample_morning())
-    handed: list[LiveEvent] = []
-    theater.subscribe(handed.extend)
+    red, blue, theater, handed = listening_theater(store)
     filers = 16
     start = threading.Barrier(filers)
 
@@ -133,13 +145,7 @@ def test_listeners_get_each_committed_event_once_in_order_as_the_store_has_them(
         start.wait()
         theater.file(party, "operation", body(disc(f"v{k}", 40.0 + k * 1e-4, 35.0)))
 
-    threads = [
-        threading.Thread(target=file, args=((red, blue)[k % 2], k)) for k in range(filers)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(file, [((red, blue)[k % 2], k) for k in range(filers)])
     for party in ("red", "blue"):
         stored = store.events_with_conflicts(party, 0)
         live = [e for e in handed if e.party_id == party]
@@ -153,11 +159,7 @@ def test_listeners_get_each_committed_event_once_in_order_as_the_store_has_them(
 def test_no_event_is_handed_on_for_a_failed_change_or_a_failed_commit(
     store: SqliteStore,
 ) -> None:
-    red = parties.add_party(store, "red", "Red", "en")[0]
-    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
-    theater = Theater(store, clock=sample_morning())
-    handed: list[LiveEvent] = []
-    theater.subscribe(handed.extend)
+    red, blue, theater, handed = listening_theater(store)
     counting = CountingConnection(store._db)
     store._db = counting  # type: ignore[assignment]
     mine = theater.file(red, "operation", body(disc("r", 40.0, 35.0)))
@@ -204,12 +206,8 @@ def test_notes_are_handed_on_by_whichever_write_commits_their_batch(store: Sqlit
 def test_a_change_that_fails_after_its_writes_joined_the_batch_leaves_a_true_picture(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    red = parties.add_party(store, "red", "Red", "en")[0]
-    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    red, blue, theater, handed = listening_theater(store)
     green = parties.add_party(store, "green", "Green", "ru")[0]
-    theater = Theater(store, clock=sample_morning())
-    handed: list[LiveEvent] = []
-    theater.subscribe(handed.extend)
     theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
 
     def broken(*args: object) -> None:
@@ -229,11 +227,7 @@ def test_a_change_that_fails_after_its_writes_joined_the_batch_leaves_a_true_pic
 def test_every_stored_event_is_handed_on_once_while_other_writers_commit_batches(
     store: SqliteStore,
 ) -> None:
-    red = parties.add_party(store, "red", "Red", "en")[0]
-    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
-    theater = Theater(store, clock=sample_morning())
-    handed: list[LiveEvent] = []
-    theater.subscribe(handed.extend)
+    red, blue, theater, handed = listening_theater(store)
     stop = threading.Event()
 
     def other_writer() -> None:  # as the webhook sender's mark_delivered does
@@ -249,11 +243,7 @@ def test_every_stored_event_is_handed_on_once_while_other_writers_commit_batches
 
     writer = threading.Thread(target=other_writer)
     writer.start()
-    filers = [threading.Thread(target=file, args=((red, blue)[k % 2], k)) for k in range(8)]
-    for t in filers:
-        t.start()
-    for t in filers:
-        t.join()
+    run_threads(file, [((red, blue)[k % 2], k) for k in range(8)])
     stop.set()
     writer.join()
     stored = [e.id for p in ("red", "blue") for e, _ in store.events_with_conflicts(p, 0, 10**6)]
@@ -263,11 +253,7 @@ def test_every_stored_event_is_handed_on_once_while_other_writers_commit_batches
 def test_events_are_handed_on_when_another_writer_commits_between_work_and_commit(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    red = parties.add_party(store, "red", "Red", "en")[0]
-    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
-    theater = Theater(store, clock=sample_morning())
-    handed: list[LiveEvent] = []
-    theater.subscribe(handed.extend)
+    red, blue, theater, handed = listening_theater(store)
     theater.file(red, "operation", body(disc("r", 40.0, 35.0)))
     real_pending = store.pending
 
