@@ -155,3 +155,60 @@ def test_tansiq_load_files_a_scenario_and_finds_what_tansiq_conflicts_finds(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_under_concurrent_filers_each_stream_sends_exactly_what_the_store_holds(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "tansiq.db"
+    store = SqliteStore(db)
+    names = ("red", "blue", "green")
+    tokens = {p: parties.add_party(store, p, p.title(), "en")[1] for p in names}
+    store.close()
+    port = free_local_port()
+    process = start_server(db, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        streams = {p: queue.Queue() for p in names}  # type: dict[str, queue.Queue[Any]]
+        stops = [listen(url, tokens[p], None, streams[p]) for p in names]
+        for p in names:
+            assert streams[p].get(timeout=30)[1] == 200
+
+        def file_and_change(party: str, k: int) -> None:
+            headers = {"Authorization": f"Bearer {tokens[party]}"}
+            with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
+                for j in range(12):
+                    lon = 40.0 + ((k * 7 + j) % 5) * 1e-3
+                    made = http.post("/v1/operations", content=disc(f"o{j}", lon)).json()
+                    if j % 3 == 0:  # moved away: its conflicts are resolved
+                        moved = disc(f"o{j}", lon + 0.5)
+                        http.put(f"/v1/operations/{made['id']}", content=moved,
+                                 headers={"If-Match": "1"})  # fmt: skip
+                    elif j % 3 == 1:  # cancelled: its conflicts are withdrawn
+                        http.delete(f"/v1/operations/{made['id']}", headers={"If-Match": "1"})
+
+        filers = [threading.Thread(target=file_and_change, args=(p, k))
+                  for k, p in enumerate(names * 2)]  # fmt: skip
+        for t in filers:
+            t.start()
+        for t in filers:
+            t.join()
+        check = SqliteStore(db)
+        try:
+            for p in names:
+                stored = [(e.id, e.kind) for e in check.events_after(p, 0, limit=100_000)]
+                got: list[tuple[int, str]] = []
+                while len(got) < len(stored):
+                    event_id, kind, _, _ = streams[p].get(timeout=30)
+                    got.append((int(event_id), kind))
+                assert got == stored  # each once, in order, nothing missing
+            time.sleep(0.5)
+            assert all(streams[p].empty() for p in names)  # and nothing more
+            assert len(stored) > 50
+        finally:
+            check.close()
+        for stop in stops:
+            stop.set()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
