@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tansiq.api.events import HEARTBEAT_S
 from tansiq.cli.local_server import free_local_port
 from tansiq.service import parties
 from tansiq.store import SqliteStore
@@ -174,18 +175,22 @@ def test_under_concurrent_filers_each_stream_sends_exactly_what_the_store_holds(
         for p in names:
             assert streams[p].get(timeout=30)[1] == 200
 
+        statuses: list[int] = []
+
         def file_and_change(party: str, k: int) -> None:
             headers = {"Authorization": f"Bearer {tokens[party]}"}
             with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
                 for j in range(12):
                     lon = 40.0 + ((k * 7 + j) % 5) * 1e-3
-                    made = http.post("/v1/operations", content=disc(f"o{j}", lon)).json()
+                    made = http.post("/v1/operations", content=disc(f"o{j}", lon))
+                    statuses.append(made.status_code)
+                    path, version = f"/v1/operations/{made.json()['id']}", {"If-Match": "1"}
                     if j % 3 == 0:  # moved away: its conflicts are resolved
                         moved = disc(f"o{j}", lon + 0.5)
-                        http.put(f"/v1/operations/{made['id']}", content=moved,
-                                 headers={"If-Match": "1"})  # fmt: skip
+                        answer = http.put(path, content=moved, headers=version)
+                        statuses.append(answer.status_code)
                     elif j % 3 == 1:  # cancelled: its conflicts are withdrawn
-                        http.delete(f"/v1/operations/{made['id']}", headers={"If-Match": "1"})
+                        statuses.append(http.delete(path, headers=version).status_code)
 
         filers = [threading.Thread(target=file_and_change, args=(p, k))
                   for k, p in enumerate(names * 2)]  # fmt: skip
@@ -199,12 +204,16 @@ def test_under_concurrent_filers_each_stream_sends_exactly_what_the_store_holds(
                 stored = [(e.id, e.kind) for e in check.events_after(p, 0, limit=100_000)]
                 got: list[tuple[int, str]] = []
                 while len(got) < len(stored):
-                    event_id, kind, _, _ = streams[p].get(timeout=30)
+                    # well inside the keep-alive, when an idle stream looks at the store:
+                    # these come from the live feed
+                    event_id, kind, _, _ = streams[p].get(timeout=HEARTBEAT_S / 3)
                     got.append((int(event_id), kind))
                 assert got == stored  # each once, in order, nothing missing
             time.sleep(0.5)
             assert all(streams[p].empty() for p in names)  # and nothing more
-            assert len(stored) > 50
+            assert set(statuses) == {200, 201} and len(stored) > 50
+            kinds = {kind for _, kind in stored}
+            assert kinds == {"conflict.opened", "conflict.resolved", "conflict.withdrawn"}
         finally:
             check.close()
         for stop in stops:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -268,3 +269,63 @@ def test_events_are_handed_on_when_another_writer_commits_between_work_and_commi
         ("blue", opened[0].id),
         ("red", opened[0].id),
     ]
+
+
+def test_a_full_disk_that_rolls_a_whole_batch_back_fails_all_of_it_and_nothing_else(
+    store: SqliteStore,
+) -> None:
+    red, blue, theater, handed = listening_theater(store)
+    green = parties.add_party(store, "green", "Green", "ru")[0]
+    theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
+    handed.clear()
+    outcomes: dict[str, object] = {}
+
+    def file(name: str, party: PartyRecord, text: str) -> None:
+        try:
+            outcomes[name] = theater.file(party, "operation", text)
+        except Exception as exc:
+            outcomes[name] = exc
+
+    theater._queued += 1  # a change waits behind A, so A leaves its COMMIT to the batch
+    first = threading.Thread(target=file, args=("A", red, body(disc("a", 41.0, 35.0))))
+    first.start()
+    while store.pending() is None:
+        time.sleep(0.005)
+    (pages,) = store._db.execute("PRAGMA page_count").fetchone()
+    store._db.execute(f"PRAGMA max_page_count = {pages + 1}")  # the disk is full
+    many = body(*[disc(f"v{k}", 40.0 + k * 1e-5, 35.0) for k in range(200)])
+    file("B", red, many)  # SQLite rolls back the whole batch, A's writes with it
+    store._db.execute("PRAGMA max_page_count = 1073741823")
+    theater._queued -= 1
+    file("C", green, body(disc("c", 40.0, 35.0)))
+    first.join(10)
+    assert isinstance(outcomes["A"], sqlite3.OperationalError)  # told: its filing is lost
+    assert isinstance(outcomes["B"], sqlite3.OperationalError)
+    assert sorted(f.party_id for f in store.active_filings()) == ["blue", "green"]
+    stored = [e.id for p in ("blue", "green") for e in store.events_after(p, 0)]
+    assert sorted(e.id for e in handed) == sorted(stored) and stored
+    # the picture is the store's: red's lost filing is not in it
+    met = theater.file(red, "operation", body(disc("r", 40.0, 35.0))).conflicts
+    assert sorted(c.party_b for c in met) == ["blue", "green"]
+
+
+def test_a_picture_that_failed_to_load_is_read_again_before_the_next_change(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    red, blue, theater, _ = listening_theater(store)
+    green = parties.add_party(store, "green", "Green", "ru")[0]
+    theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("index full")
+
+    def unreadable() -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(theater._index, "add_many", broken)
+    monkeypatch.setattr(store, "volume_footprints", unreadable)
+    with pytest.raises(RuntimeError, match="index full"):
+        theater.file(red, "operation", body(disc("r", 40.0, 35.0)))  # written, then reload fails
+    monkeypatch.undo()
+    met = theater.file(green, "operation", body(disc("g", 40.0, 35.0))).conflicts
+    assert sorted(c.party_b for c in met) == ["blue", "red"]

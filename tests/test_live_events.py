@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 from samples import sample_morning
-from tansiq.api.events import MAILBOX_LIMIT, LiveEvents, stream
+from tansiq.api.events import MAILBOX_LIMIT, LiveEvents, _event_text, _render_stored, stream
 from tansiq.service import parties
-from tansiq.service.theater import Theater
+from tansiq.service.theater import LiveEvent, Theater
 from tansiq.store import SqliteStore
 from test_theater import body, disc
 
@@ -71,23 +71,12 @@ def test_live_and_stored_renderings_of_an_unchanged_conflict_are_the_same(
     red = parties.add_party(store, "red", "Red", "en")[0]
     blue = parties.add_party(store, "blue", "Blue", "ar")[0]
     theater = Theater(store, clock=sample_morning())
+    handed: list[LiveEvent] = []
+    theater.subscribe(handed.extend)
     theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
-
-    async def read(start: int, make: bool) -> str:
-        live = LiveEvents()
-        theater.subscribe(live.deliver_threadsafe)
-        events = stream(store, blue, start, live, never_disconnected)
-        await events.__anext__()
-        waiting = asyncio.ensure_future(events.__anext__())
-        if make:
-            await asyncio.sleep(0.2)
-            await asyncio.to_thread(
-                theater.file, red, "operation", body(disc("r", 40.0, 35.0))
-            )
-        text = await asyncio.wait_for(waiting, 10)
-        await events.aclose()
-        return text
-
-    live_text = asyncio.run(read(0, make=True))
-    stored_text = asyncio.run(read(0, make=False))
-    assert live_text == stored_text and "conflict.opened" in live_text
+    theater.file(red, "operation", body(disc("r", 40.0, 35.0)))
+    live = [e for e in handed if e.party_id == "blue"]
+    assert [e.kind for e in live] == ["conflict.opened"]
+    (event,) = live
+    as_sent_live = _event_text(event.id, event.kind, event.conflict, blue, store)
+    assert _render_stored(store, blue, 0) == [(event.id, as_sent_live)]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import secrets
 import threading
@@ -50,8 +51,8 @@ from tansiq.service.geojson_text import region_geojson
 from tansiq.service.rules import LEAD_TIME_SETTING, SETTING, parse_rules, rules_json
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, VolumeRecord
-from tansiq.store.sqlite import Batch
 
+_log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 CATEGORIES: tuple[Category, ...] = ("operation", "site", "zone")
 #: set once the store holds the footprint of every active volume
@@ -96,7 +97,13 @@ class Theater:
         self._load()
 
     def _load(self) -> None:
-        """The in-memory picture (rules, index, each filing's volumes) from the store."""
+        """The in-memory picture (rules, index, each filing's volumes) from the store.
+
+        Until it has finished, the picture is marked stale: a change finding it so
+        (this load failed) reads it again first, or fails if it cannot.
+        """
+        self._stale = True
+        self._lost_seen = self._store.lost
         saved = self._store.get_setting(SETTING)
         self._separation = (
             parse_rules(f'{{"separation": {saved}}}') if saved else self._default_separation
@@ -111,6 +118,14 @@ class Theater:
         for volume_id in ids:
             self._volume_ids.setdefault(volume_id.partition("/")[0], []).append(volume_id)
         self._index.restore(ids, kinds, party_ids, (nums, xys, parts), self._volume_from_store)
+        self._stale = False
+
+    def _reload(self) -> None:
+        """:meth:`_load` after a failure; if it fails too, the next change tries again."""
+        try:
+            self._load()
+        except Exception:
+            _log.exception("reading the theater's picture again failed; the next change retries")
 
     def _change(self, work: Callable[[float], T]) -> T:
         """Run one change (``work(now)``) under the lock, its writes in the open batch.
@@ -131,34 +146,33 @@ class Theater:
         with self._lock:
             with self._queue_lock:
                 self._queued -= 1
-            released = self._store.released
-            try:
-                with self._store.writing():
+            if self._stale or self._store.lost != self._lost_seen:
+                self._load()  # a batch was lost, or the last reading failed
+            error: BaseException | None = None
+            # the store's lock is held from the work to the COMMIT: no other writer can
+            # commit or open a batch in between, so this is the batch the work joined
+            with self._store.writing():
+                released = self._store.released
+                try:
                     result = work(self._clock())
-            except BaseException:
-                if self._store.released != released:
-                    self._reload_after(self._store.pending())
-                raise
-            finally:
+                except BaseException as exc:
+                    error = exc
+                wrote = self._store.released != released  # its writes joined the batch
                 batch = self._store.pending()
-                if batch is not None and (self._queued == 0 or batch.changes >= MAX_BATCH):
+                last = self._queued == 0 or (batch is not None and batch.changes >= MAX_BATCH)
+                if batch is not None and (last or (error is not None and wrote)):
                     try:
                         self._store.commit()
                     except BaseException:
-                        self._load()
+                        self._reload()
                         raise
+            if error is not None:
+                if wrote:
+                    self._reload()  # committed: the picture must show its writes
+                raise error
         if batch is not None:
             batch.wait()
         return result
-
-    def _reload_after(self, batch: Batch | None) -> None:
-        """Commit what a failed change left in the batch, then read the picture again
-        (whether or not that COMMIT succeeds)."""
-        try:
-            if batch is not None:
-                self._store.commit()
-        finally:
-            self._load()
 
     def _store_footprints(self) -> None:
         """Store the footprints of every active filing's volumes, once: on a new store

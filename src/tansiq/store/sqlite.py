@@ -184,6 +184,9 @@ class SqliteStore:
         self._on_commit: list[Callable[[list[Any]], None]] = []
         #: outermost transactions whose writes joined a batch (ever): see Theater._change
         self.released = 0
+        #: batches lost (a failed COMMIT, or SQLite rolling a whole batch back): whoever
+        #: keeps a picture of the store in memory must read it again
+        self.lost = 0
         self._writing = threading.local()
         self._per_thread = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -228,15 +231,11 @@ class SqliteStore:
             self._depth += 1
             try:
                 yield
-            except BaseException:
+            except BaseException as exc:
                 self._depth -= 1
                 if outermost:
                     self._notes = []
-                    self._db.execute("ROLLBACK TO change")
-                    self._db.execute("RELEASE change")
-                    if self._batch is not None and not self._batch.changes:
-                        self._db.execute("ROLLBACK")
-                        self._batch = None
+                    self._undo_change(exc)
                 raise
             self._depth -= 1
             if outermost:
@@ -248,6 +247,28 @@ class SqliteStore:
                 self.released += 1
                 if not defer_commit:
                     self.commit()
+
+    def _undo_change(self, error: BaseException) -> None:
+        """Roll back the failed change's savepoint; the batch before it stays open."""
+        if not self._db.in_transaction:
+            # SQLite rolled the whole batch back (a full disk, say): every change in it
+            # is lost, and whoever waits for it is told so
+            self._lose_batch(error)
+            return
+        self._db.execute("ROLLBACK TO change")
+        self._db.execute("RELEASE change")
+        if self._batch is not None and not self._batch.changes:
+            batch, self._batch = self._batch, None
+            try:
+                self._db.execute("ROLLBACK")
+            finally:
+                batch.finish(None)  # it held nothing: nobody can be waiting on it
+
+    def _lose_batch(self, error: BaseException) -> None:
+        batch, self._batch = self._batch, None
+        self.lost += 1
+        if batch is not None:
+            batch.finish(error)
 
     def note(self, item: Any) -> None:
         """Hand ``item`` to the :meth:`on_commit` hooks once the writes of the transaction
@@ -275,9 +296,10 @@ class SqliteStore:
             try:
                 self._db.execute("COMMIT")
             except BaseException as exc:
+                self._batch = batch
+                self._lose_batch(exc)  # its waiters are told before anything else can fail
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                batch.finish(exc)
                 raise
             batch.finish(None)
             if batch.notes:
