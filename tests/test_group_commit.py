@@ -72,6 +72,21 @@ def listening_theater(
     return red, blue, theater, handed
 
 
+def blue_on_the_spot(
+    store: SqliteStore,
+) -> tuple[PartyRecord, PartyRecord, Theater, list[LiveEvent]]:
+    """:func:`listening_theater` with green too, and blue's operation at (40, 35)."""
+    red, blue, theater, handed = listening_theater(store)
+    green = parties.add_party(store, "green", "Green", "ru")[0]
+    theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
+    return red, green, theater, handed
+
+
+def index_full(*args: object) -> None:
+    """An index update that fails (standing in for any failure after a change's writes)."""
+    raise RuntimeError("index full")
+
+
 def test_every_answer_is_already_durable_and_changes_share_commits(store: SqliteStore) -> None:
     red = parties.add_party(store, "red", "Red", "en")[0]
     blue = parties.add_party(store, "blue", "Blue", "ar")[0]
@@ -207,14 +222,9 @@ def test_notes_are_handed_on_by_whichever_write_commits_their_batch(store: Sqlit
 def test_a_change_that_fails_after_its_writes_joined_the_batch_leaves_a_true_picture(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    red, blue, theater, handed = listening_theater(store)
-    green = parties.add_party(store, "green", "Green", "ru")[0]
-    theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
+    red, green, theater, handed = blue_on_the_spot(store)
 
-    def broken(*args: object) -> None:
-        raise RuntimeError("index full")
-
-    monkeypatch.setattr(theater._index, "add_many", broken)
+    monkeypatch.setattr(theater._index, "add_many", index_full)
     with pytest.raises(RuntimeError, match="index full"):
         theater.file(red, "operation", body(disc("r", 40.0, 35.0)))
     monkeypatch.undo()
@@ -274,9 +284,7 @@ def test_events_are_handed_on_when_another_writer_commits_between_work_and_commi
 def test_a_full_disk_that_rolls_a_whole_batch_back_fails_all_of_it_and_nothing_else(
     store: SqliteStore,
 ) -> None:
-    red, blue, theater, handed = listening_theater(store)
-    green = parties.add_party(store, "green", "Green", "ru")[0]
-    theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
+    red, green, theater, handed = blue_on_the_spot(store)
     handed.clear()
     outcomes: dict[str, object] = {}
 
@@ -312,17 +320,12 @@ def test_a_full_disk_that_rolls_a_whole_batch_back_fails_all_of_it_and_nothing_e
 def test_a_picture_that_failed_to_load_is_read_again_before_the_next_change(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    red, blue, theater, _ = listening_theater(store)
-    green = parties.add_party(store, "green", "Green", "ru")[0]
-    theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
-
-    def broken(*args: object) -> None:
-        raise RuntimeError("index full")
+    red, green, theater, _ = blue_on_the_spot(store)
 
     def unreadable() -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(theater._index, "add_many", broken)
+    monkeypatch.setattr(theater._index, "add_many", index_full)
     monkeypatch.setattr(store, "volume_footprints", unreadable)
     with pytest.raises(RuntimeError, match="index full"):
         theater.file(red, "operation", body(disc("r", 40.0, 35.0)))  # written, then reload fails
