@@ -72,12 +72,10 @@ class WebhookSender:
             if self._retry_at.get(party_id, 0.0) > now:
                 continue
             party = self._store.get_party(party_id)
-            events = self._store.events_after(party_id, delivered, limit=50)
+            events = self._store.events_with_conflicts(party_id, delivered, limit=50)
             if party is None or not events:
                 continue
-            for event in events:
-                conflict = self._store.get_conflict(event.conflict_id)
-                assert conflict is not None
+            for event, conflict in events:
                 body = {
                     "id": event.id,
                     "kind": event.kind,

@@ -253,7 +253,8 @@ class SqliteStore:
         if not self._db.in_transaction:
             # SQLite rolled the whole batch back (a full disk, say): every change in it
             # is lost, and whoever waits for it is told so
-            self._lose_batch(error)
+            batch, self._batch = self._batch, None
+            self._lose(batch, error)
             return
         self._db.execute("ROLLBACK TO change")
         self._db.execute("RELEASE change")
@@ -264,8 +265,7 @@ class SqliteStore:
             finally:
                 batch.finish(None)  # it held nothing: nobody can be waiting on it
 
-    def _lose_batch(self, error: BaseException) -> None:
-        batch, self._batch = self._batch, None
+    def _lose(self, batch: Batch | None, error: BaseException) -> None:
         self.lost += 1
         if batch is not None:
             batch.finish(error)
@@ -296,8 +296,7 @@ class SqliteStore:
             try:
                 self._db.execute("COMMIT")
             except BaseException as exc:
-                self._batch = batch
-                self._lose_batch(exc)  # its waiters are told before anything else can fail
+                self._lose(batch, exc)  # its waiters are told before anything else can fail
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
