@@ -36,6 +36,7 @@ from tansiq.engine.footprints import Footprints
 from tansiq.engine.index import ConflictIndex
 from tansiq.engine.kernel import ALT_HIGH, ALT_LOW, BUFFER, END, START
 from tansiq.engine.packed import pack
+from tansiq.engine.region import RegionDrawer
 from tansiq.errors import (
     FilingGone,
     InputError,
@@ -110,6 +111,7 @@ class Theater:
         )
         self._lead_time_h = float(self._store.get_setting(LEAD_TIME_SETTING) or 0.0)
         self._index = ConflictIndex(self._separation)
+        self._drawer = RegionDrawer()
         self._volume_ids: dict[str, list[str]] = {}
         if self._store.get_setting(FOOTPRINTS_SETTING) is None:
             self._store_footprints()
@@ -556,7 +558,9 @@ class Theater:
         start, end = conflict.window
         # what each side will be shown of the other: computed once, here, while both
         # volumes are at hand (conflict.a is the smaller id, not necessarily ``mine``)
-        first, second = conflict.overlap_regions()
+        first, second = self._drawer.regions(
+            conflict.volume_a, conflict.volume_b, conflict.horizontal_m
+        )
         near_mine, near_other = (first, second) if conflict.a == mine.id else (second, first)
         late, no_entry = self._zone_rules(mine, other, now)
         # told less than the theater's lead time before the conflict's window starts
