@@ -10,11 +10,12 @@
    start of the theater's week (2017-09-11), and the time until it answers is
    reported: the restart reads every stored volume's footprint.
 3. A load generator (this process, ``--clients`` threads with keep-alive
-   connections) files into one contested square kilometre near Deir ez-Zor that
-   holds about 100 active operations of the six parties: each client keeps its
-   share of operations, replacing one (moving it, with ``If-Match``) or
-   cancelling and refiling it, so the active count stays steady and every
-   filing conflicts with several others.
+   connections on ``raw_http``: its own CPU shares the two cores) files into one
+   contested square kilometre near Deir ez-Zor that holds about 100 active
+   operations of the six parties: each client keeps its share of operations,
+   replacing one (moving it, with ``If-Match``) or cancelling and refiling it,
+   so the active count stays steady and every filing conflicts with several
+   others.
 4. Every party listens on ``GET /v1/events`` from the last event of the fill;
    push latency is from the moment a filing's request was sent to the moment
    the other side received the conflict it opened.
@@ -29,11 +30,11 @@ with the square kilometre as the fill left it.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import queue
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -49,6 +50,7 @@ import numpy as np
 import orjson
 import shapely
 
+import raw_http
 from results import write_json
 from tansiq.cli.local_server import free_local_port, wait_until_answering
 from tansiq.service import parties
@@ -67,6 +69,10 @@ CLOCK_START = "2017-09-11T00:00:00Z"
 #: the contested operations' window
 CONTESTED_WINDOW = ("2017-09-16T04:00:00Z", "2017-09-16T10:00:00Z")
 CONTESTED_END = 1505556000.0  # 2017-09-16T10:00:00Z
+#: an event that opened a conflict, as the server writes it (compact JSON): its id
+OPENED = re.compile(
+    rb'event: conflict\.opened\ndata: \{"kind":"conflict\.opened","conflict":\{"id":(\d+)'
+)
 
 
 def fill(store: SqliteStore, stored: int, coordinator: Any) -> None:
@@ -181,24 +187,29 @@ def main() -> None:
         print(f"cancelled {left} contested operations left active by an earlier run", flush=True)
 
     received: dict[tuple[str, int], float] = {}
-    stop = threading.Event()
+
+    streams: list[raw_http.Connection] = []
 
     def listen(party: str) -> None:
-        # http.client and orjson, not httpx and json: the generator's own CPU per filing
-        # is part of what two cores allow (reported as loadgen_cpu_ms_per_filing)
+        # raw_http and a regular expression, not http.client and a JSON parser: the
+        # generator's own CPU per filing is part of what two cores allow (reported as
+        # loadgen_cpu_ms_per_filing); a conflict's id is the first member of its view
         headers = {"Authorization": f"Bearer {tokens[party]}", "Last-Event-ID": str(last_event)}
-        conn = http.client.HTTPConnection("127.0.0.1", port)
+        pending = bytearray()
+
+        def on_body(piece: bytes) -> None:
+            now = time.perf_counter()
+            pending.extend(piece)
+            end = pending.rfind(b"\n\n")
+            if end >= 0:
+                for match in OPENED.finditer(pending, 0, end):
+                    received[(party, int(match.group(1)))] = now
+                del pending[: end + 2]
+
+        conn = raw_http.Connection("127.0.0.1", port)
+        streams.append(conn)
         try:
-            conn.request("GET", "/v1/events", headers=headers)
-            stream = conn.getresponse()
-            while not stop.is_set():
-                line = stream.readline()
-                if not line:
-                    return
-                if line.startswith(b"data: "):
-                    data = orjson.loads(line[6:])
-                    if data["kind"] == "conflict.opened":
-                        received[(party, data["conflict"]["id"])] = time.perf_counter()
+            conn.stream("/v1/events", headers, on_body)
         except OSError:
             return
         finally:
@@ -220,16 +231,15 @@ def main() -> None:
         party = PARTIES[k % len(PARTIES)].id
         headers = {"Authorization": f"Bearer {tokens[party]}"}
         mine: list[tuple[str, int] | None] = [None] * share
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30.0)
+        conn = raw_http.Connection("127.0.0.1", port)
 
         def call(method: str, path: str, body: str | None = None, version: int | None = None
                  ) -> tuple[int, bytes]:  # fmt: skip
             extra = {} if version is None else {"If-Match": str(version)}
             if body is not None:
                 extra["Content-Type"] = "application/json"
-            conn.request(method, path, body=body, headers={**headers, **extra})
-            answer = conn.getresponse()
-            return answer.status, answer.read()
+            data = None if body is None else body.encode()
+            return conn.request(method, path, {**headers, **extra}, data)
 
         end = time.perf_counter() + args.duration
         while args.floor and time.perf_counter() < end:
@@ -281,7 +291,8 @@ def main() -> None:
     server_cpu = cpu_seconds(server.pid) - cpu_start[0]
     loadgen_cpu = time.process_time() - cpu_start[1]
     time.sleep(1.0)  # let the last pushes arrive
-    stop.set()
+    for stream in streams:
+        stream.close()
     server.terminate()
     server.wait(timeout=30)
 

@@ -1,13 +1,15 @@
-"""Where every benchmark writes its result: ``bench/out/<kind>-<UTC stamp>.json``."""
+"""Where every benchmark writes its result: ``bench/out/<kind>-<UTC stamp>.json``
+(or under ``$TANSIQ_BENCH_OUT``: the tests that run a benchmark keep the tree clean)."""
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-OUT_DIR = Path(__file__).resolve().parent / "out"
+OUT_DIR = Path(os.environ.get("TANSIQ_BENCH_OUT") or Path(__file__).resolve().parent / "out")
 
 
 def write_json(kind: str, payload: dict[str, Any]) -> Path:
