@@ -290,7 +290,11 @@ def main() -> None:
     wall = time.perf_counter() - t_start
     server_cpu = cpu_seconds(server.pid) - cpu_start[0]
     loadgen_cpu = time.process_time() - cpu_start[1]
-    time.sleep(1.0)  # let the last pushes arrive
+    # let the last pushes arrive: those still missing after 10 s count as lost
+    expected = {(other, conflict_id) for _, _, opened in sent for other, conflict_id in opened}
+    deadline = time.perf_counter() + 10.0
+    while time.perf_counter() < deadline and not expected <= received.keys():
+        time.sleep(0.05)
     for stream in streams:
         stream.close()
     server.terminate()

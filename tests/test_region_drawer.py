@@ -37,20 +37,32 @@ def test_a_drawer_that_keeps_drawings_draws_the_regions_a_fresh_one_does() -> No
     volumes = around(40.1249, 35.1251, 8, seed=3)  # next to a grid cell's edge
     pairs = [(a, b) for a in volumes for b in volumes if a is not b]
     random.Random(1).shuffle(pairs)
-    drawer = RegionDrawer(capacity=6)  # smaller than the volumes: drawings are evicted too
+    # room for about five drawings of a disc (259 positions each): evicted ones too
+    drawer = RegionDrawer(capacity=1300)
     for a, b in pairs:
         kept = drawer.regions(a, b, 250.0)
         fresh = overlap_regions(a, b, 250.0)
         for got, want in zip(kept, fresh, strict=True):
             assert shapely.equals_exact(got, want, tolerance=0.0)
+        assert drawer.kept <= 1300
+    assert drawer.kept > 1000  # it filled up
+
+
+def test_a_drawing_larger_than_the_whole_capacity_is_drawn_and_not_kept() -> None:
+    a, b = disc("a", 36.0, 33.0, 300.0), disc("b", 36.004, 33.0, 300.0)
+    drawer = RegionDrawer(capacity=200)
+    assert shapely.equals_exact(drawer.regions(a, b, 0.0)[0], overlap_regions(a, b, 0.0)[0], 0.0)
+    assert drawer.kept == 0
 
 
 def test_a_replaced_volume_is_drawn_again_though_it_keeps_its_id() -> None:
     a, b = disc("a", 36.0, 33.0, 300.0), disc("b", 36.004, 33.0, 300.0)
     drawer = RegionDrawer()
     before, _ = drawer.regions(a, b, 0.0)
+    kept = drawer.kept
     moved = dataclasses.replace(a, geometry=shapely.Point(36.002, 33.0))  # same id, new place
     after, _ = drawer.regions(moved, b, 0.0)
+    assert drawer.kept == kept  # the old drawing of "a" was let go
     assert shapely.equals_exact(after, overlap_regions(moved, b, 0.0)[0], tolerance=0.0)
     assert after.area > 2 * before.area  # the discs now overlap far more
 

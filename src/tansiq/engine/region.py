@@ -56,17 +56,26 @@ class RegionDrawer:
     with many filings after it: drawing a volume (segmenting, projecting, two
     buffers) was two thirds of a region's cost, repeated for every pair. Frames are
     centred on a grid (:data:`FRAME_GRID_DEG`), not on each pair, so that volumes
-    near one another share one and are drawn once; the most recent ``capacity``
-    drawings are kept. A drawing is used again only for the very same volume object
-    (a replaced volume keeps its id, not its shape). The regions do not depend on
-    what is kept: a drawer with ``capacity=0`` draws the same ones.
+    near one another share one and are drawn once. The most recent drawings are
+    kept, up to ``capacity`` positions in all (a drawing's size is its volume's:
+    a disc is 130 positions, a country's border can be thousands; the default holds
+    some 3,900 drawings of discs in about 70 MB). A drawing is used again only for
+    the very same volume object (a replaced volume keeps its id, not its shape).
+    The regions do not depend on what is kept: a drawer with ``capacity=0`` draws
+    the same ones.
 
     Not thread-safe: the theater calls it under its lock.
     """
 
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init__(self, capacity: int = 1_000_000) -> None:
         self._capacity = capacity
+        self._kept = 0  # positions in the drawings kept
         self._drawn: OrderedDict[tuple[str, float, float, float, float], _Drawn] = OrderedDict()
+
+    @property
+    def kept(self) -> int:
+        """Positions in the drawings kept (at most ``capacity``)."""
+        return self._kept
 
     def regions(
         self, va: Volume, vb: Volume, horizontal_m: float
@@ -103,11 +112,18 @@ class RegionDrawer:
             footprint = shapely.buffer(core, volume.buffer_m, quad_segs=QUAD_SEGMENTS)
         reach = shapely.buffer(core, volume.buffer_m + horizontal_m, quad_segs=QUAD_SEGMENTS)
         drawn = _Drawn(volume, core, shapely.make_valid(footprint), shapely.make_valid(reach))
-        if self._capacity > 0:
-            self._drawn[key] = drawn
-            if len(self._drawn) > self._capacity:
-                self._drawn.popitem(last=False)
+        if key in self._drawn:  # a replaced volume's drawing, under the same key
+            self._kept -= _size(self._drawn.pop(key))
+        self._drawn[key] = drawn
+        self._kept += _size(drawn)
+        while self._kept > self._capacity:  # the oldest go first (this one last)
+            self._kept -= _size(self._drawn.popitem(last=False)[1])
         return drawn
+
+
+def _size(drawn: _Drawn) -> int:
+    """Positions held by a drawing."""
+    return int(shapely.get_num_coordinates([drawn.core, drawn.footprint, drawn.reach]).sum())
 
 
 def _frame_centre(a: shapely.Geometry, b: shapely.Geometry) -> tuple[float, float]:
