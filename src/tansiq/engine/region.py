@@ -4,8 +4,9 @@ This is a picture for people (what a party is shown of the other's volume), not 
 decision: the decision is the engine's exact distance. It is drawn in an
 azimuthal projection centred near the two volumes (:class:`RegionDrawer`), with
 buffers of 32 segments per quarter circle, so its edges are good to well under
-0.1 % of the footprints' size; where rounding leaves the intersection empty for a pair the
-engine found in conflict, the region is the closest point of the footprint.
+0.1 % of the footprints' size; where rounding leaves the intersection empty for
+a pair the engine found in conflict, the region is the closest point of the
+footprint.
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ class RegionDrawer:
     near one another share one and are drawn once. The most recent drawings are
     kept, up to ``capacity`` positions in all (a drawing's size is its volume's:
     a disc's is 259 positions, a country's border's can be thousands; the default
-    holds some 3,900 drawings of discs, 30–70 MB measured). A drawing is used again only for
-    the very same volume object (a replaced volume keeps its id, not its shape).
-    The regions do not depend on what is kept: a drawer with ``capacity=0`` draws
-    the same ones.
+    holds some 3,900 drawings of discs, 30–70 MB measured). A drawing is used
+    again only for the very same volume object (a replaced volume keeps its id,
+    not its shape). The regions do not depend on what is kept: a drawer with
+    ``capacity=0`` draws the same ones.
 
     Not thread-safe: the theater calls it under its lock.
     """
