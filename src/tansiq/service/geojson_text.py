@@ -11,6 +11,7 @@ degree, 1.1 cm or less on the ground), as RFC 7946 §11.2 advises: the 17 digits
 of a double said nothing more about a region drawn to centimetres, and took 38 %
 of every stored region, answer and event. A region that rounding would make
 invalid or empty (an overlap narrower than a centimetre) is written in full.
+Polygons are written with their rings oriented as RFC 7946 §3.1.6 requires.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ DECIMALS = 7
 
 
 def region_geojson(geometry: shapely.Geometry) -> str:
+    # RFC 7946 §3.1.6: exterior rings counterclockwise, holes clockwise (GEOS's
+    # intersections come out the other way round)
+    geometry = shapely.orient_polygons(geometry)
     rounded = shapely.transform(geometry, _rounded)
     if not rounded.is_empty and shapely.is_valid(rounded):
         geometry = rounded
