@@ -5,13 +5,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from unittest import mock
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
+from tansiq.engine import region as region_module
+from tansiq.engine.lens import disc_lens
 from tansiq.engine.region import RegionDrawer, overlap_regions
 from tansiq.scenario.model import Volume
 
@@ -34,13 +40,27 @@ def lens_area(r1: float, r2: float, d: float) -> float:
     return r1 * r1 * a1 + r2 * r2 * a2 - kite
 
 
+def corridor(name: str, lon: float, lat: float, radius: float) -> Volume:
+    """A short corridor (10 m of line, ``radius`` either side): not a disc, so drawn
+    by buffers and overlay, through the drawer's kept drawings."""
+    line = shapely.LineString([(lon, lat), (lon + 0.0001, lat)])
+    return Volume(name, name, "k", line, radius, 0, 100, 0, 10, {})
+
+
+@contextmanager
+def by_overlay() -> Iterator[None]:
+    """Discs drawn as every other footprint is (buffers and GEOS's overlay), not as lenses."""
+    with mock.patch.object(region_module, "_disc_regions", lambda *_: None):
+        yield
+
+
 def around(lon: float, lat: float, count: int, seed: int) -> list[Volume]:
-    """``count`` discs within a kilometre of (lon, lat): a contested square kilometre."""
+    """``count`` corridors within a kilometre of (lon, lat): a contested square kilometre."""
     rng = random.Random(seed)
     out = []
     for i in range(count):
         x, y, _ = GEOD.fwd(lon, lat, rng.uniform(0, 360), rng.uniform(0, 500))
-        out.append(disc(f"v{i}", x, y, rng.uniform(100, 400)))
+        out.append(corridor(f"v{i}", x, y, rng.uniform(100, 400)))
     return out
 
 
@@ -50,7 +70,8 @@ def test_a_drawer_that_keeps_drawings_draws_the_regions_a_fresh_one_does() -> No
     volumes = around(40.1249, 35.1251, 8, seed=3)  # next to a grid cell's edge
     pairs = [(a, b) for a in volumes for b in volumes if a is not b]
     random.Random(1).shuffle(pairs)
-    # room for about five drawings of a disc (259 positions each): evicted ones too
+    # room for about five drawings of a corridor (about 270 positions each): evicted
+    # ones too
     drawer = RegionDrawer(capacity=1300)
     for a, b in pairs:
         kept = drawer.regions(a, b, 250.0)
@@ -62,24 +83,26 @@ def test_a_drawer_that_keeps_drawings_draws_the_regions_a_fresh_one_does() -> No
 
 
 def test_a_drawing_larger_than_the_whole_capacity_is_drawn_and_not_kept() -> None:
-    a, b = disc("a", 36.0, 33.0, 300.0), disc("b", 36.004, 33.0, 300.0)
+    a, b = corridor("a", 36.0, 33.0, 300.0), corridor("b", 36.004, 33.0, 300.0)
     drawer = RegionDrawer(capacity=200)
     assert shapely.equals_exact(drawer.regions(a, b, 0.0)[0], overlap_regions(a, b, 0.0)[0], 0.0)
     assert drawer.kept == 0
 
 
 def test_a_replaced_volume_is_drawn_again_though_it_keeps_its_id() -> None:
-    a, b = disc("a", 36.0, 33.0, 300.0), disc("b", 36.004, 33.0, 300.0)
+    a, b = corridor("a", 36.0, 33.0, 300.0), corridor("b", 36.004, 33.0, 300.0)
     drawer = RegionDrawer()
     before, _ = drawer.regions(a, b, 0.0)
     kept = drawer.kept
-    moved = dataclasses.replace(a, geometry=shapely.Point(36.002, 33.0))  # same id, new place
+    assert kept > 0
+    moved = dataclasses.replace(a, geometry=corridor("a", 36.002, 33.0, 0.0).geometry)
     after, _ = drawer.regions(moved, b, 0.0)
     assert drawer.kept == kept  # the old drawing of "a" was let go
     assert shapely.equals_exact(after, overlap_regions(moved, b, 0.0)[0], tolerance=0.0)
     assert after.area > 2 * before.area  # the discs now overlap far more
 
 
+@pytest.mark.parametrize("drawing", ["lens", "overlay"])
 @settings(max_examples=60, deadline=None)
 @given(
     lon=st.floats(-180.0, 180.0),
@@ -90,16 +113,24 @@ def test_a_replaced_volume_is_drawn_again_though_it_keeps_its_id() -> None:
     apart=st.floats(0.1, 1.8),
 )
 def test_regions_drawn_in_a_grid_frame_are_true_on_the_ellipsoid(
-    lon: float, lat: float, radius: float, separation: float, bearing: float, apart: float
+    drawing: str,
+    lon: float,
+    lat: float,
+    radius: float,
+    separation: float,
+    bearing: float,
+    apart: float,
 ) -> None:
     """Wherever the pair lies (far from its frame's centre, across 180°, near the
     poles), each vertex of each region is in its own disc and within the separation
     of the other, to a part in ten thousand (the drawing's tolerance is 0.1 %), and
-    the region is the whole lens where the two discs meet, not a part of it."""
+    the region is the whole lens where the two discs meet, not a part of it: drawn
+    as a lens, and as any other footprint is (buffers and overlay)."""
     apart_m = apart * radius + separation / 2
     other_lon, other_lat, _ = GEOD.fwd(lon, lat, bearing, apart_m)
     a, b = disc("a", lon, lat, radius), disc("b", float(other_lon), float(other_lat), radius)
-    regions = RegionDrawer().regions(a, b, separation)
+    with by_overlay() if drawing == "overlay" else nullcontext():
+        regions = RegionDrawer().regions(a, b, separation)
     lens = lens_area(radius, radius + separation, apart_m)
     for region, own, other in zip(regions, (a, b), (b, a), strict=True):
         ring = shapely.get_coordinates(region)
@@ -113,3 +144,76 @@ def test_regions_drawn_in_a_grid_frame_are_true_on_the_ellipsoid(
             lats = np.full(n, centre.geometry.y)
             _, _, distance = GEOD.inv(lons, lats, ring[:, 0], ring[:, 1])
             assert distance.max() <= limit * 1.0001 + 0.1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lon=st.floats(-180.0, 180.0),
+    lat=st.floats(-85.0, 85.0),
+    radius=st.floats(20.0, 20_000.0),
+    other=st.floats(0.2, 5.0),
+    separation=st.sampled_from([0.0, 100.0, 3000.0]),
+    bearing=st.floats(0.0, 360.0),
+    apart=st.floats(0.0, 1.0),
+)
+def test_a_lens_is_the_overlay_of_the_two_discs_but_for_its_chords(
+    lon: float, lat: float, radius: float, other: float, separation: float,
+    bearing: float, apart: float,
+) -> None:  # fmt: skip
+    """Discs of any sizes, one inside the other included: the lens and the overlay
+    of the two buffers cover the same ground but for the buffers' chords (an arc of
+    π/64 strays 0.03 % of its radius from its chord)."""
+    radius_b = radius * other
+    apart_m = apart * (radius + radius_b + separation)
+    other_lon, other_lat, _ = GEOD.fwd(lon, lat, bearing, apart_m)
+    a, b = disc("a", lon, lat, radius), disc("b", float(other_lon), float(other_lat), radius_b)
+    lenses = RegionDrawer().regions(a, b, separation)
+    with by_overlay():
+        overlays = RegionDrawer().regions(a, b, separation)
+    sagitta = (max(radius, radius_b) + separation) * (1 - math.cos(math.pi / 128))
+    for lens, overlay in zip(lenses, overlays, strict=True):
+        if overlay.geom_type == "Point":
+            # the chords do not meet: the overlay gives the closest point; the arcs
+            # may still meet, in a sliver no wider than a chord's sagitta
+            assert abs(GEOD.geometry_area_perimeter(lens)[0]) <= sagitta * 2 * radius
+            continue
+        assert lens.geom_type == overlay.geom_type
+        # the ground between them: no wider, on average, than a chord strays from its arc
+        _, perimeter = GEOD.geometry_area_perimeter(overlay)
+        differ = abs(GEOD.geometry_area_perimeter(shapely.symmetric_difference(lens, overlay))[0])
+        assert differ <= perimeter * sagitta + 1e-3, (differ, perimeter * sagitta)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ra=st.floats(1.0, 10_000.0),
+    rb=st.floats(1.0, 10_000.0),
+    apart=st.floats(0.0, 1.2),
+    angle=st.floats(0.0, 2 * math.pi),
+)
+def test_a_lens_is_where_the_two_circles_meet_to_its_chords(
+    ra: float, rb: float, apart: float, angle: float
+) -> None:
+    """In the plane, against the overlay of two finely drawn circles (1,024 segments
+    a quarter): the lens is valid, counterclockwise, and no further from it than
+    its own chords stray from their arcs (where the circles cross, exactly)."""
+    d = apart * (ra + rb)
+    bx, by = d * math.cos(angle), d * math.sin(angle)
+    ring = disc_lens(0.0, 0.0, ra, bx, by, rb, math.pi / 64)
+    fine = shapely.intersection(
+        shapely.Point(0, 0).buffer(ra, quad_segs=1024),
+        shapely.Point(bx, by).buffer(rb, quad_segs=1024),
+    )
+    fine_error = max(ra, rb) * (1 - math.cos(math.pi / 2048))
+    if len(ring) == 0:
+        assert d >= ra + rb and (fine.is_empty or fine.area < 1e-6 * ra * rb)
+        return
+    lens = shapely.Polygon(ring)
+    assert lens.is_valid and shapely.is_ccw(lens.exterior)
+    chord = max(ra, rb) * (1 - math.cos(math.pi / 128))
+    if fine.is_empty:  # the circles all but touch: a sliver no wider than the fine chords
+        assert d >= ra + rb - 2 * fine_error and lens.area <= 4 * fine_error * min(ra, rb)
+        return
+    # where the circles cross at a shallow angle, a small error moves the crossing far
+    # along them: only the fine overlay's (tiny) error, in both places
+    assert shapely.hausdorff_distance(lens, fine) <= chord + 200 * fine_error + 1e-9 * ra

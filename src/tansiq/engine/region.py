@@ -11,6 +11,7 @@ footprint.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from typing import NamedTuple
 
@@ -19,6 +20,7 @@ import shapely
 
 from tansiq.engine.footprints import continuous_frame
 from tansiq.engine.geodesy import MEAN_RADIUS, FloatArray
+from tansiq.engine.lens import disc_lens
 from tansiq.engine.local_projection import project, unproject
 from tansiq.scenario.model import Volume
 
@@ -27,6 +29,8 @@ QUAD_SEGMENTS = 32
 DRAWING_SAGITTA_M = 0.05
 #: the longest ground length of one degree (of latitude, near the poles), metres
 MAX_DEGREE_M = 111_700.0
+#: the angle between two vertices of a drawn circle (as GEOS's buffers draw it), radians
+LENS_STEP = math.pi / (2 * QUAD_SEGMENTS)
 #: frames are centred on the nodes of a grid this many degrees apart (see RegionDrawer)
 FRAME_GRID_DEG = 0.25
 #: beyond this latitude, degrees; frames are centred between the two volumes
@@ -82,6 +86,9 @@ class RegionDrawer:
         self, va: Volume, vb: Volume, horizontal_m: float
     ) -> tuple[shapely.Geometry, shapely.Geometry]:
         lon0, lat0 = _frame_centre(va.geometry, vb.geometry)
+        lenses = _disc_regions(va, vb, horizontal_m, lon0, lat0)
+        if lenses is not None:
+            return lenses
         a = self._draw(va, lon0, lat0, horizontal_m)
         b = self._draw(vb, lon0, lat0, horizontal_m)
 
@@ -125,6 +132,32 @@ class RegionDrawer:
 def _size(drawn: _Drawn) -> int:
     """Positions held by a drawing."""
     return int(shapely.get_num_coordinates([drawn.core, drawn.footprint, drawn.reach]).sum())
+
+
+def _disc_regions(
+    va: Volume, vb: Volume, horizontal_m: float, lon0: float, lat0: float
+) -> tuple[shapely.Geometry, shapely.Geometry] | None:
+    """Both footprints discs: each region is a lens (:mod:`tansiq.engine.lens`),
+    the same region as the buffers' overlay but for the chords. None when either
+    footprint is not a disc, or the lenses are empty in the drawing (the general
+    drawing then finds the closest points)."""
+    if not (_is_disc(va) and _is_disc(vb)):
+        return None
+    centres = np.array([[va.geometry.x, va.geometry.y], [vb.geometry.x, vb.geometry.y]])
+    (ax, ay), (bx, by) = project(centres, lon0, lat0, 0.0)
+    reach_a, reach_b = va.buffer_m + horizontal_m, vb.buffer_m + horizontal_m
+    ring_a = disc_lens(ax, ay, va.buffer_m, bx, by, reach_b, LENS_STEP)
+    ring_b = disc_lens(bx, by, vb.buffer_m, ax, ay, reach_a, LENS_STEP)
+    if not (len(ring_a) and len(ring_b)):
+        return None
+    return (
+        _cut_at_antimeridian(shapely.Polygon(unproject(ring_a, lon0, lat0))),
+        _cut_at_antimeridian(shapely.Polygon(unproject(ring_b, lon0, lat0))),
+    )
+
+
+def _is_disc(volume: Volume) -> bool:
+    return isinstance(volume.geometry, shapely.Point) and volume.buffer_m > 0
 
 
 def _frame_centre(a: shapely.Geometry, b: shapely.Geometry) -> tuple[float, float]:
