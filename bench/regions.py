@@ -1,0 +1,81 @@
+"""Drawing the overlap regions of conflicts between discs: as lenses vs by overlay.
+
+    .venv/bin/python bench/regions.py [--conflicts 3000]
+
+``--conflicts`` pairs of overlapping discs of 20-80 m in the load benchmark's
+contested square kilometre, each a fresh pair of volumes (as a filing's are),
+drawn by ``RegionDrawer`` as lenses (``engine/lens.py``, what the service does)
+and by buffers and GEOS's overlay (what it did, and still does for any other
+footprint). Best of 5, microseconds per conflict (both regions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections.abc import Callable
+from unittest import mock
+
+import shapely
+from pyproj import Geod
+
+from results import write_json
+from tansiq.engine import region
+from tansiq.scenario.model import Volume
+
+GEOD = Geod(ellps="WGS84")
+
+
+def disc(name: str, lon: float, lat: float, radius: float) -> Volume:
+    return Volume(name, name, "convoy", shapely.Point(lon, lat), radius, 0, 100, 0, 10, {})
+
+
+def pairs_of(count: int, seed: int = 1) -> list[tuple[Volume, Volume]]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        lon, lat = 40.14 + rng.random() * 0.011, 35.33 + rng.random() * 0.009
+        ra, rb = rng.uniform(20, 80), rng.uniform(20, 80)
+        lon_b, lat_b, _ = GEOD.fwd(lon, lat, rng.uniform(0, 360), rng.uniform(0, 0.95 * (ra + rb)))
+        out.append((disc("a", lon, lat, ra), disc("b", float(lon_b), float(lat_b), rb)))
+    return out
+
+
+def best_of(runs: int, draw: Callable[[], None]) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        t = time.perf_counter()
+        draw()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conflicts", type=int, default=3000)
+    args = parser.parse_args()
+    pairs = pairs_of(args.conflicts)
+
+    def draw() -> None:
+        drawer = region.RegionDrawer()
+        for a, b in pairs:
+            drawer.regions(a, b, 0.0)
+
+    draw()  # compiled once
+    lens = best_of(5, draw)
+    with mock.patch.object(region, "_disc_regions", lambda *_: None):
+        overlay = best_of(5, draw)
+    result = {
+        "conflicts": args.conflicts,
+        "lens_us": lens / args.conflicts * 1e6,
+        "overlay_us": overlay / args.conflicts * 1e6,
+        "ratio": lens / overlay,
+    }
+    print(json.dumps(result, indent=1))
+    write_json("regions", result)
+
+
+if __name__ == "__main__":
+    main()
