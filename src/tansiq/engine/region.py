@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 
 from tansiq.engine.footprints import continuous_frame
-from tansiq.engine.geodesy import MEAN_RADIUS, FloatArray
+from tansiq.engine.geodesy import MEAN_RADIUS
 from tansiq.engine.lens import disc_lens
 from tansiq.engine.local_projection import project, unproject
 from tansiq.scenario.model import Volume
@@ -92,15 +92,9 @@ class RegionDrawer:
         a = self._draw(va, lon0, lat0, horizontal_m)
         b = self._draw(vb, lon0, lat0, horizontal_m)
 
-        def inverse(coords: FloatArray) -> FloatArray:
-            return unproject(coords, lon0, lat0)
-
         region_a = _within(a.footprint, b.reach, b.core)
         region_b = _within(b.footprint, a.reach, a.core)
-        return (
-            _cut_at_antimeridian(shapely.transform(region_a, inverse)),
-            _cut_at_antimeridian(shapely.transform(region_b, inverse)),
-        )
+        return _to_lonlat(region_a, lon0, lat0), _to_lonlat(region_b, lon0, lat0)
 
     def _draw(self, volume: Volume, lon0: float, lat0: float, horizontal_m: float) -> _Drawn:
         key = (volume.id, lon0, lat0, volume.buffer_m, horizontal_m)
@@ -150,10 +144,40 @@ def _disc_regions(
     ring_b = disc_lens(bx, by, vb.buffer_m, ax, ay, reach_a, LENS_STEP)
     if not (len(ring_a) and len(ring_b)):
         return None
-    return (
-        _cut_at_antimeridian(shapely.Polygon(unproject(ring_a, lon0, lat0))),
-        _cut_at_antimeridian(shapely.Polygon(unproject(ring_b, lon0, lat0))),
-    )
+    lens_a = _to_lonlat(shapely.Polygon(ring_a), lon0, lat0)
+    lens_b = _to_lonlat(shapely.Polygon(ring_b), lon0, lat0)
+    if not (shapely.is_valid(lens_a) and shapely.is_valid(lens_b)):
+        # discs that all but touch: a sliver nanometres wide collapses into a spike
+        # once in degrees (found by a second review); the general drawing's closest
+        # point says it better
+        return None
+    return lens_a, lens_b
+
+
+def _to_lonlat(region: shapely.Geometry, lon0: float, lat0: float) -> shapely.Geometry:
+    """A region drawn in the frame about (lon0, lat0), in longitude and latitude as
+    GeoJSON wants it: cut at 180°, and closed along the pole if it holds one."""
+    if isinstance(region, shapely.Polygon):
+        poles = project(np.array([[0.0, 90.0], [0.0, -90.0]]), lon0, lat0, 0.0)
+        for (x, y), pole_lat in zip(poles, (90.0, -90.0), strict=True):
+            if shapely.contains_xy(region, x, y):
+                return _polar_cap(region, lon0, lat0, pole_lat)
+    return _cut_at_antimeridian(shapely.transform(region, lambda c: unproject(c, lon0, lat0)))
+
+
+def _polar_cap(
+    region: shapely.Polygon, lon0: float, lat0: float, pole_lat: float
+) -> shapely.Geometry:
+    """A region around a pole, in longitude and latitude: its edge goes once round
+    every longitude, so it is unwound into one run of 360° and closed along the
+    pole's parallel, then cut at 180°. (Drawn as it is, it would cross itself.)
+    Any hole is left out: the region shown is then larger, never smaller."""
+    edge = unproject(shapely.get_coordinates(region.exterior), lon0, lat0)
+    lon = np.degrees(np.unwrap(np.radians(edge[:, 0])))
+    lat = edge[:, 1]
+    closing = [[lon[-1], pole_lat], [lon[0], pole_lat], [lon[0], lat[0]]]
+    cap = shapely.Polygon(np.vstack([np.column_stack([lon, lat]), closing]))
+    return _cut_at_antimeridian(shapely.make_valid(cap))
 
 
 def _is_disc(volume: Volume) -> bool:
