@@ -364,3 +364,20 @@ def test_expired_operations_stop_counting_once_their_time_separation_has_passed(
     assert theater.file(blue, "operation", body(after)).conflicts == ()
     # expired, not resolved: the conflict found while it counted stays as it was
     assert [c.state for c in store.conflicts_of_party("red")] == ["open"]
+
+
+@pytest.mark.parametrize("lat", [89.99, -89.99])
+def test_operations_round_a_pole_conflict_with_a_valid_region(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord, lat: float
+) -> None:
+    """Two patrols whose discs hold the pole: the second filing finds the first, and
+    each side is shown a valid GeoJSON region round the pole (the change failed when
+    GEOS refused the region's self-crossing ring)."""
+    theater = Theater(store, clock=sample_morning())
+    theater.file(red, "operation", body(disc("r1", 0.0, lat, 5000.0)))
+    second = theater.file(blue, "operation", body(disc("b1", 90.0, lat, 3000.0)))
+    (conflict,) = second.conflicts
+    for text in (conflict.region_a, conflict.region_b):
+        region = shapely.from_geojson(text)
+        assert region.is_valid and not region.is_empty
+        assert region.bounds[0] == -180.0 and region.bounds[2] == 180.0
