@@ -7,7 +7,7 @@ whose ends are where the circles cross, so it is drawn here directly, with
 vertices no further apart than the buffers' (π/64), and exact where the circles
 cross, where the overlaid polygons' chords are not. Why by hand: no library draws
 a lens, and the overlay was most of a contested filing's region cost (both
-regions of a conflict of two fresh 20-80 m discs: 40 µs this way, 205 µs by
+regions of a conflict of two fresh 20-80 m discs: 47 µs this way, 205 µs by
 buffers and overlay, ``bench/regions.py``).
 """
 

@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 
 from tansiq.engine.footprints import continuous_frame
-from tansiq.engine.geodesy import MEAN_RADIUS
+from tansiq.engine.geodesy import MEAN_RADIUS, FloatArray
 from tansiq.engine.lens import disc_lens
 from tansiq.engine.local_projection import project, unproject
 from tansiq.scenario.model import Volume
@@ -29,6 +29,8 @@ QUAD_SEGMENTS = 32
 DRAWING_SAGITTA_M = 0.05
 #: the longest ground length of one degree (of latitude, near the poles), metres
 MAX_DEGREE_M = 111_700.0
+#: the shortest (of latitude, at the equator: 110,574 m), with a margin, metres
+MIN_DEGREE_M = 110_000.0
 #: the angle between two vertices of a drawn circle (as GEOS's buffers draw it), radians
 LENS_STEP = math.pi / (2 * QUAD_SEGMENTS)
 #: frames are centred on the nodes of a grid this many degrees apart (see RegionDrawer)
@@ -144,9 +146,9 @@ def _disc_regions(
     ring_b = disc_lens(bx, by, vb.buffer_m, ax, ay, reach_a, LENS_STEP)
     if not (len(ring_a) and len(ring_b)):
         return None
-    lens_a = _to_lonlat(shapely.Polygon(ring_a), lon0, lat0)
-    lens_b = _to_lonlat(shapely.Polygon(ring_b), lon0, lat0)
-    if not (shapely.is_valid(lens_a) and shapely.is_valid(lens_b)):
+    lens_a, lens_b = _ring_to_lonlat(ring_a, lon0, lat0), _ring_to_lonlat(ring_b, lon0, lat0)
+    overlap_m = va.buffer_m + vb.buffer_m + horizontal_m - math.hypot(bx - ax, by - ay)
+    if overlap_m < 1.0 and not (shapely.is_valid(lens_a) and shapely.is_valid(lens_b)):
         # discs that all but touch: a sliver nanometres wide collapses into a spike
         # once in degrees (found by a second review); the general drawing's closest
         # point says it better
@@ -154,15 +156,32 @@ def _disc_regions(
     return lens_a, lens_b
 
 
+def _ring_to_lonlat(ring: FloatArray, lon0: float, lat0: float) -> shapely.Geometry:
+    """:func:`_to_lonlat` of a ring, without making a polygon of metres first unless
+    it may reach a pole (the common case costs one compiled pass)."""
+    if math.hypot(*np.abs(ring).max(axis=0)) >= (90.0 - abs(lat0)) * MIN_DEGREE_M:
+        return _to_lonlat(shapely.Polygon(ring), lon0, lat0)
+    return _cut_at_antimeridian(shapely.Polygon(unproject(ring, lon0, lat0)))
+
+
 def _to_lonlat(region: shapely.Geometry, lon0: float, lat0: float) -> shapely.Geometry:
     """A region drawn in the frame about (lon0, lat0), in longitude and latitude as
     GeoJSON wants it: cut at 180°, and closed along the pole if it holds one."""
-    if isinstance(region, shapely.Polygon):
+    if isinstance(region, shapely.Polygon) and _may_reach_a_pole(region, lat0):
         poles = project(np.array([[0.0, 90.0], [0.0, -90.0]]), lon0, lat0, 0.0)
         for (x, y), pole_lat in zip(poles, (90.0, -90.0), strict=True):
             if shapely.contains_xy(region, x, y):
                 return _polar_cap(region, lon0, lat0, pole_lat)
     return _cut_at_antimeridian(shapely.transform(region, lambda c: unproject(c, lon0, lat0)))
+
+
+def _may_reach_a_pole(region: shapely.Polygon, lat0: float) -> bool:
+    """Whether the region (in metres about a centre at ``lat0``) reaches as far from
+    its centre as the nearer pole is: a degree of latitude is at least
+    :data:`MIN_DEGREE_M` long."""
+    west, south, east, north = region.bounds
+    reach = math.hypot(max(abs(west), abs(east)), max(abs(south), abs(north)))
+    return reach >= (90.0 - abs(lat0)) * MIN_DEGREE_M
 
 
 def _polar_cap(
