@@ -14,14 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import time
-from collections.abc import Callable
 from unittest import mock
 
 import shapely
 from pyproj import Geod
 
-from results import write_json
+from results import best_of, write_json
 from tansiq.engine import region
 from tansiq.scenario.model import Volume
 
@@ -41,15 +39,6 @@ def pairs_of(count: int, seed: int = 1) -> list[tuple[Volume, Volume]]:
         lon_b, lat_b, _ = GEOD.fwd(lon, lat, rng.uniform(0, 360), rng.uniform(0, 0.95 * (ra + rb)))
         out.append((disc("a", lon, lat, ra), disc("b", float(lon_b), float(lat_b), rb)))
     return out
-
-
-def best_of(runs: int, draw: Callable[[], None]) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        t = time.perf_counter()
-        draw()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def main() -> None:

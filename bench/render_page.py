@@ -12,19 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Callable
 
+from results import best_of
 from tansiq.service.views import RawJSON, dumps
-
-
-def best_of(runs: int, render: Callable[[], str]) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        t = time.perf_counter()
-        render()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def main() -> None:
