@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-from unittest import mock
+from collections.abc import Callable
 
 import shapely
 from pyproj import Geod
 
 from results import best_of, write_json
-from tansiq.engine import region
+from tansiq.engine.region import RegionDrawer
 from tansiq.scenario.model import Volume
 
 GEOD = Geod(ellps="WGS84")
@@ -47,15 +47,17 @@ def main() -> None:
     args = parser.parse_args()
     pairs = pairs_of(args.conflicts)
 
-    def draw() -> None:
-        drawer = region.RegionDrawer()
-        for a, b in pairs:
-            drawer.regions(a, b, 0.0)
+    def drawing(lenses: bool) -> Callable[[], None]:
+        def draw() -> None:
+            drawer = RegionDrawer(lenses=lenses)
+            for a, b in pairs:
+                drawer.regions(a, b, 0.0)
 
-    draw()  # compiled once
-    lens = best_of(5, draw)
-    with mock.patch.object(region, "_disc_regions", lambda *_: None):
-        overlay = best_of(5, draw)
+        return draw
+
+    drawing(True)()  # compiled once
+    lens = best_of(5, drawing(True))
+    overlay = best_of(5, drawing(False))
     result = {
         "conflicts": args.conflicts,
         "lens_us": lens / args.conflicts * 1e6,

@@ -5,9 +5,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -16,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from tansiq.engine import region as region_module
 from tansiq.engine.lens import disc_lens
 from tansiq.engine.region import RegionDrawer, overlap_regions
 from tansiq.scenario.model import Volume
@@ -45,13 +41,6 @@ def corridor(name: str, lon: float, lat: float, radius: float) -> Volume:
     by buffers and overlay, through the drawer's kept drawings."""
     line = shapely.LineString([(lon, lat), (lon + 0.0001, lat)])
     return Volume(name, name, "k", line, radius, 0, 100, 0, 10, {})
-
-
-@contextmanager
-def by_overlay() -> Iterator[None]:
-    """Discs drawn as every other footprint is (buffers and GEOS's overlay), not as lenses."""
-    with mock.patch.object(region_module, "_disc_regions", lambda *_: None):
-        yield
 
 
 def around(lon: float, lat: float, count: int, seed: int) -> list[Volume]:
@@ -129,8 +118,7 @@ def test_regions_drawn_in_a_grid_frame_are_true_on_the_ellipsoid(
     apart_m = apart * radius + separation / 2
     other_lon, other_lat, _ = GEOD.fwd(lon, lat, bearing, apart_m)
     a, b = disc("a", lon, lat, radius), disc("b", float(other_lon), float(other_lat), radius)
-    with by_overlay() if drawing == "overlay" else nullcontext():
-        regions = RegionDrawer().regions(a, b, separation)
+    regions = RegionDrawer(lenses=drawing == "lens").regions(a, b, separation)
     lens = lens_area(radius, radius + separation, apart_m)
     for region, own, other in zip(regions, (a, b), (b, a), strict=True):
         ring = shapely.get_coordinates(region)
@@ -168,8 +156,7 @@ def test_a_lens_is_the_overlay_of_the_two_discs_but_for_its_chords(
     other_lon, other_lat, _ = GEOD.fwd(lon, lat, bearing, apart_m)
     a, b = disc("a", lon, lat, radius), disc("b", float(other_lon), float(other_lat), radius_b)
     lenses = RegionDrawer().regions(a, b, separation)
-    with by_overlay():
-        overlays = RegionDrawer().regions(a, b, separation)
+    overlays = RegionDrawer(lenses=False).regions(a, b, separation)
     sagitta = (max(radius, radius_b) + separation) * (1 - math.cos(math.pi / 128))
     for lens, overlay in zip(lenses, overlays, strict=True):
         if overlay.geom_type == "Point":
@@ -229,10 +216,8 @@ def test_discs_a_float_step_from_touching_get_valid_regions() -> None:
     b = disc("b", 36.00201615107914, 33.00060484532374, 50.0)  # found by a second review
     regions = RegionDrawer().regions(a, b, 100.0)
     assert all(shapely.is_valid(r) for r in regions)
-    with by_overlay():
-        assert [r.geom_type for r in regions] == [
-            r.geom_type for r in RegionDrawer().regions(a, b, 100.0)
-        ]
+    overlays = RegionDrawer(lenses=False).regions(a, b, 100.0)
+    assert [r.geom_type for r in regions] == [r.geom_type for r in overlays]
 
 
 @pytest.mark.parametrize("drawing", ["lens", "overlay"])
@@ -246,8 +231,7 @@ def test_a_region_round_a_pole_is_a_valid_cap(drawing: str, pole: float) -> None
     a = disc("a", 0.0, side * 89.99, 5000.0)
     b = disc("b", 90.0, side * 89.98, 3000.0)
     _, _, apart_m = GEOD.inv(0.0, side * 89.99, 90.0, side * 89.98)
-    with by_overlay() if drawing == "overlay" else nullcontext():
-        regions = RegionDrawer().regions(a, b, 0.0)
+    regions = RegionDrawer(lenses=drawing == "lens").regions(a, b, 0.0)
     lens = lens_area(5000.0, 3000.0, apart_m)
     for region in regions:
         assert region.is_valid

@@ -74,8 +74,9 @@ class RegionDrawer:
     Not thread-safe: the theater calls it under its lock.
     """
 
-    def __init__(self, capacity: int = 1_000_000) -> None:
+    def __init__(self, capacity: int = 1_000_000, lenses: bool = True) -> None:
         self._capacity = capacity
+        self._lenses = lenses  # two discs drawn as a lens (False: by overlay, to compare)
         self._kept = 0  # positions in the drawings kept
         self._drawn: OrderedDict[tuple[str, float, float, float, float], _Drawn] = OrderedDict()
 
@@ -88,7 +89,7 @@ class RegionDrawer:
         self, va: Volume, vb: Volume, horizontal_m: float
     ) -> tuple[shapely.Geometry, shapely.Geometry]:
         lon0, lat0 = _frame_centre(va.geometry, vb.geometry)
-        lenses = _disc_regions(va, vb, horizontal_m, lon0, lat0)
+        lenses = _disc_regions(va, vb, horizontal_m, lon0, lat0) if self._lenses else None
         if lenses is not None:
             return lenses
         a = self._draw(va, lon0, lat0, horizontal_m)
