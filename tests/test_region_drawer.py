@@ -238,3 +238,17 @@ def test_a_region_round_a_pole_is_a_valid_cap(drawing: str, pole: float) -> None
         west, south, east, north = region.bounds
         assert (west, east) == (-180.0, 180.0) and pole in (south, north)
         assert lens * 0.995 <= abs(GEOD.geometry_area_perimeter(region)[0]) <= lens * 1.001
+
+
+def test_a_region_in_parts_one_round_a_pole_is_valid() -> None:
+    """Two discs of one volume (a MultiPoint), one holding the pole, both within
+    the other volume's reach: the region has two parts, and the one round the pole
+    is closed along it like a whole region would be (it was written invalid)."""
+    a = Volume("a", "a", "k", shapely.MultiPoint([(0.0, 89.995), (180.0, 89.95)]), 2000.0,
+               0, 100, 0, 10, {})  # fmt: skip
+    b = disc("b", 90.0, 89.99, 10_000.0)
+    for region in RegionDrawer().regions(a, b, 0.0):
+        assert region.is_valid and region.geom_type == "MultiPolygon"
+        assert region.bounds[3] == 90.0
+        area = abs(GEOD.geometry_area_perimeter(region)[0])
+        assert 2 * math.pi * 2000.0**2 * 0.995 <= area <= 2 * math.pi * 2000.0**2

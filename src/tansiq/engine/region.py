@@ -160,7 +160,8 @@ def _disc_regions(
 def _ring_to_lonlat(ring: FloatArray, lon0: float, lat0: float) -> shapely.Geometry:
     """:func:`_to_lonlat` of a ring, without making a polygon of metres first unless
     it may reach a pole (the common case costs one compiled pass)."""
-    if math.hypot(*np.abs(ring).max(axis=0)) >= (90.0 - abs(lat0)) * MIN_DEGREE_M:
+    east, north = np.abs(ring).max(axis=0)
+    if _may_reach_a_pole(east, north, lat0):
         return _to_lonlat(shapely.Polygon(ring), lon0, lat0)
     return _cut_at_antimeridian(shapely.Polygon(unproject(ring, lon0, lat0)))
 
@@ -168,21 +169,24 @@ def _ring_to_lonlat(ring: FloatArray, lon0: float, lat0: float) -> shapely.Geome
 def _to_lonlat(region: shapely.Geometry, lon0: float, lat0: float) -> shapely.Geometry:
     """A region drawn in the frame about (lon0, lat0), in longitude and latitude as
     GeoJSON wants it: cut at 180°, and closed along the pole if it holds one."""
-    if isinstance(region, shapely.Polygon) and _may_reach_a_pole(region, lat0):
-        poles = project(np.array([[0.0, 90.0], [0.0, -90.0]]), lon0, lat0, 0.0)
-        for (x, y), pole_lat in zip(poles, (90.0, -90.0), strict=True):
-            if shapely.contains_xy(region, x, y):
-                return _polar_cap(region, lon0, lat0, pole_lat)
+    west, south, east, north = region.bounds
+    if _may_reach_a_pole(max(-west, east), max(-south, north), lat0):
+        if isinstance(region, shapely.MultiPolygon):  # the part round the pole, if any
+            parts = [_to_lonlat(part, lon0, lat0) for part in region.geoms]
+            return shapely.union_all(parts)
+        if isinstance(region, shapely.Polygon):
+            poles = project(np.array([[0.0, 90.0], [0.0, -90.0]]), lon0, lat0, 0.0)
+            for (x, y), pole_lat in zip(poles, (90.0, -90.0), strict=True):
+                if shapely.contains_xy(region, x, y):
+                    return _polar_cap(region, lon0, lat0, pole_lat)
     return _cut_at_antimeridian(shapely.transform(region, lambda c: unproject(c, lon0, lat0)))
 
 
-def _may_reach_a_pole(region: shapely.Polygon, lat0: float) -> bool:
-    """Whether the region (in metres about a centre at ``lat0``) reaches as far from
-    its centre as the nearer pole is: a degree of latitude is at least
+def _may_reach_a_pole(east_m: float, north_m: float, lat0: float) -> bool:
+    """Whether what lies within ``east_m`` and ``north_m`` of a frame's centre (at
+    ``lat0``) may reach the nearer pole: a degree of latitude is at least
     :data:`MIN_DEGREE_M` long."""
-    west, south, east, north = region.bounds
-    reach = math.hypot(max(abs(west), abs(east)), max(abs(south), abs(north)))
-    return reach >= (90.0 - abs(lat0)) * MIN_DEGREE_M
+    return math.hypot(east_m, north_m) >= (90.0 - abs(lat0)) * MIN_DEGREE_M
 
 
 def _polar_cap(
