@@ -2,6 +2,8 @@
 
     cd bench && ../.venv/bin/python profile_filing.py [--stored 10000] [--filings 2000]
     cd bench && ../.venv/bin/python profile_filing.py --db /tmp/tansiq-1m.db  # filled by load.py
+    cd bench && py-spy record -r 500 -f raw -o spy.txt -- \
+        ../.venv/bin/python profile_filing.py --db /tmp/tansiq-1m.db --no-cprofile
 
 A store of ``--stored`` synthetic volumes (as ``load.py`` fills it), then
 ``--filings`` changes in the contested square kilometre, made as ``load.py``'s
@@ -67,6 +69,11 @@ def main() -> None:
     parser.add_argument("--filings", type=int, default=2000)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--db", type=Path, help="use this store (filled by load.py) as it is")
+    parser.add_argument(
+        "--no-cprofile",
+        action="store_true",
+        help="time the changes only (to sample them with py-spy: cProfile slows small calls)",
+    )
     args = parser.parse_args()
     if args.db is not None:
         store = SqliteStore(args.db)
@@ -83,6 +90,8 @@ def main() -> None:
     took = time.perf_counter() - t0
     cancel_all(theater, records, held)
     print(f"{args.filings / took:.0f} changes/s, {opened / args.filings:.2f} conflicts opened each")
+    if args.no_cprofile:
+        return
     profiler = cProfile.Profile()
     profiler.enable()
     _, held = run(theater, records, args.filings, seed=2)
