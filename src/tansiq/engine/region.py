@@ -66,7 +66,8 @@ class RegionDrawer:
     near one another share one and are drawn once. The most recent drawings are
     kept, up to ``capacity`` positions in all (a drawing's size is its volume's:
     a disc's is 259 positions, a country's border's can be thousands; the default
-    holds some 3,900 drawings of discs, 30–70 MB measured). A drawing is used
+    holds some 3,900 drawings of discs, 30–70 MB: docs/engine.md). Two discs are
+    drawn as a lens, without drawings (:func:`_disc_regions`). A drawing is used
     again only for the very same volume object (a replaced volume keeps its id,
     not its shape). The regions do not depend on what is kept: a drawer with
     ``capacity=0`` draws the same ones.
