@@ -41,6 +41,7 @@ def serve(db: Path, host: str, port: int, clock_start: str | None) -> None:
             clock = exercise_clock(parse_rfc3339(clock_start))
         except TimestampError as exc:
             raise click.BadParameter(f"{clock_start!r} {exc}", param_hint="--clock-start") from None
+    # the first start on a machine also compiles the engine (engine/warmup.py): seconds more
     click.echo(f"reading {db} ...", err=True)
     started = time.perf_counter()
     app = create_app(SqliteStore(db), clock=clock)

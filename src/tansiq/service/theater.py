@@ -37,6 +37,7 @@ from tansiq.engine.index import ConflictIndex
 from tansiq.engine.kernel import ALT_HIGH, ALT_LOW, BUFFER, END, START
 from tansiq.engine.packed import pack
 from tansiq.engine.region import RegionDrawer
+from tansiq.engine.warmup import warm_up
 from tansiq.errors import (
     FilingGone,
     InputError,
@@ -96,6 +97,8 @@ class Theater:
         self._queue_lock = threading.Lock()
         self._queued = 0
         self._load()
+        # the engine's compiled kernels loaded now, not by the first filing
+        warm_up(self._separation)
 
     def _load(self) -> None:
         """The in-memory picture (rules, index, each filing's volumes) from the store.
