@@ -7,8 +7,10 @@ import json
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import shapely
+from pyproj import Geod
 
 from samples import sample_morning
 from tansiq.errors import (
@@ -19,10 +21,12 @@ from tansiq.errors import (
     StaleVersion,
     UnknownFiling,
 )
-from tansiq.scenario.model import Volume
+from tansiq.scenario.model import SeparationRule, Volume
 from tansiq.service import parties
 from tansiq.service.theater import Theater
 from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
+
+GEOD = Geod(ellps="WGS84")
 
 
 def disc(fid: str, lon: float, lat: float, radius_m: float = 500.0) -> dict[str, object]:
@@ -127,6 +131,75 @@ def test_a_replacement_keeps_resolves_and_opens(
     states = {c.state for c in store.conflicts_of_party("blue")}
     assert states == {"resolved"}
     assert theirs.filing.state == "active"
+
+
+def _moved(fid: str, lon: float, radius_m: float, start: str) -> dict[str, object]:
+    feature = disc(fid, lon, 35.0, radius_m)
+    feature["properties"] = {**feature["properties"], "start": start}  # type: ignore[dict-item]
+    return feature
+
+
+def test_a_kept_conflict_shows_its_volumes_as_they_are_now(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """A replacement under which the same two volumes still conflict keeps the conflict
+    (same id) but redraws it: window, gaps and regions as the volumes now are; both
+    sides are told ``conflict.changed`` and must acknowledge it again."""
+    theater = Theater(store, clock=sample_morning())
+    told: list[tuple[str, str, int]] = []
+    theater.subscribe(
+        lambda events: told.extend((e.party_id, e.kind, e.conflict.id) for e in events)
+    )
+    theater.file(blue, "site", body(disc("clinic", 40.0, 35.0)))
+    mine = theater.file(red, "operation", body(disc("strike", 40.0, 35.0)))
+    (first,) = mine.conflicts
+    theater.acknowledge(blue, first.id)
+    told.clear()
+    # the strike moves 270 m east, shrinks to 300 m, and starts four hours later
+    again = theater.replace(
+        red, mine.filing.id, 1, body(_moved("strike", 40.003, 300.0, "2017-09-16T10:00:00Z"))
+    )
+    (changed,) = again.conflicts
+    assert changed.id == first.id and changed.state == "open"
+    assert changed.window_start == first.window_start + 4 * 3600
+    assert changed.region_a != first.region_a and changed.region_b != first.region_b
+    assert changed.acked_a_at is None and changed.acked_b_at is None  # blue's ack was of the old
+    assert store.get_conflict(first.id) == changed
+    assert sorted(told) == [
+        ("blue", "conflict.changed", first.id),
+        ("red", "conflict.changed", first.id),
+    ]
+    # what blue is shown of the strike lies within the strike as it is now
+    assert changed.region_a is not None
+    ring = shapely.get_coordinates(shapely.from_geojson(changed.region_a))
+    _, _, apart = GEOD.inv(
+        np.full(len(ring), 40.003), np.full(len(ring), 35.0), ring[:, 0], ring[:, 1]
+    )
+    assert apart.max() <= 300.0 * 1.001
+    # the same body again changes nothing: no event, the conflict as it was
+    told.clear()
+    same = theater.replace(
+        red, mine.filing.id, 2, body(_moved("strike", 40.003, 300.0, "2017-09-16T10:00:00Z"))
+    )
+    assert same.conflicts == (changed,) and told == []
+
+
+def test_new_rules_redraw_the_conflicts_they_keep(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater = Theater(store, clock=sample_morning())
+    theater.file(blue, "site", body(disc("clinic", 40.0, 35.0)))
+    (before,) = theater.file(red, "operation", body(disc("strike", 40.004, 35.0))).conflicts
+    theater.set_rules(coordinator, [SeparationRule(("*", "*"), horizontal_m=2000.0)])
+    (after,) = store.conflicts_of_party("red")
+    assert after.id == before.id and after.state == "open"
+    # each side's region now reaches 2 km further into the other's footprint
+    areas = [shapely.from_geojson(r).area for r in (before.region_a, before.region_b)]
+    assert all(
+        shapely.from_geojson(r).area > area
+        for r, area in zip((after.region_a, after.region_b), areas, strict=True)
+    )
 
 
 def test_changes_need_the_current_version_and_the_owner(

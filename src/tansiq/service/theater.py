@@ -62,6 +62,19 @@ FOOTPRINTS_SETTING = "footprints_stored"
 #: at most this many changes wait for one COMMIT (bounds the wait under heavy load)
 MAX_BATCH = 64
 T = TypeVar("T")
+#: what a conflict discloses that a change of either side (or of the rules) may alter
+_DISCLOSED = (
+    "kind_a",
+    "kind_b",
+    "horizontal_distance_m",
+    "vertical_gap_m",
+    "time_gap_s",
+    "window_start",
+    "window_end",
+    "region_a",
+    "region_b",
+    "no_entry",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +280,7 @@ class Theater:
             )
             # each volume checked once: the pairs decide what is kept and what is new
             pairs = self._pairs_of(volumes, now)
-            keep = {(mine.id, other.id) for mine, other, _ in pairs}
+            keep = {(mine.id, other.id): (mine, other, found) for mine, other, found in pairs}
             fp = self._index.footprints_of(volumes)
             with self._store.transaction(defer_commit=True):
                 self._store.add_filing_version(record)
@@ -276,8 +289,9 @@ class Theater:
                 self._store.put_volumes(self._volume_records(volumes, fp))
                 kept = []
                 for conflict in self._store.open_conflicts_of(filing_id):
-                    if _pair_of(conflict, filing_id) in keep:
-                        kept.append(conflict)
+                    still = keep.get(_pair_of(conflict, filing_id))
+                    if still is not None:
+                        kept.append(self._refresh(conflict, still[2], now))
                     else:
                         self._close(conflict, "resolved", now)
                 already = {_pair_of(c, filing_id) for c in kept}
@@ -436,6 +450,7 @@ class Theater:
             pair = tuple(sorted((conflict.volume_a, conflict.volume_b)))
             if pair in found:
                 still.add(pair)
+                self._refresh(conflict, found[pair], now)  # the rules may change it
             elif self._expired(conflict, horizon):
                 continue  # over: it stays as it was, in the record
             else:
@@ -558,6 +573,40 @@ class Theater:
         self, mine: Volume, other: Volume, conflict: Conflict, now: float
     ) -> ConflictRecord:
         """Record an open conflict between two volumes (``mine`` is side a) and tell both."""
+        record = self._conflict_record(mine, other, conflict, now)
+        stored = dataclasses.replace(record, id=self._store.add_conflict(record))
+        self._tell(stored, "conflict.opened", now)
+        return stored
+
+    def _refresh(self, stored: ConflictRecord, judged: Conflict, now: float) -> ConflictRecord:
+        """A conflict that stays open, as its volumes (and the rules) now make it.
+
+        If what it discloses changed (a kind, a gap, the window, a region, the no-entry
+        flag), it is stored anew, both acknowledgements are cleared (they were given to
+        what it was) and both sides are told ``conflict.changed``; the late-notice flag
+        is then judged again from now, the notice this shape got. Otherwise it stays as
+        it was, flags and acknowledgements included.
+        """
+        a, b = judged.volume_a, judged.volume_b
+        if a.id != stored.volume_a:
+            a, b = b, a
+        fresh = self._conflict_record(a, b, judged, now)
+        if all(getattr(fresh, name) == getattr(stored, name) for name in _DISCLOSED):
+            return stored
+        changed = dataclasses.replace(
+            stored,
+            **{name: getattr(fresh, name) for name in (*_DISCLOSED, "late_notice")},
+            acked_a_at=None,
+            acked_b_at=None,
+        )
+        self._store.update_conflict(changed)
+        self._tell(changed, "conflict.changed", now)
+        return changed
+
+    def _conflict_record(
+        self, mine: Volume, other: Volume, conflict: Conflict, now: float
+    ) -> ConflictRecord:
+        """The open conflict between two volumes (``mine`` is side a), not yet stored."""
         start, end = conflict.window
         # what each side will be shown of the other: computed once, here, while both
         # volumes are at hand (conflict.a is the smaller id, not necessarily ``mine``)
@@ -568,7 +617,7 @@ class Theater:
         late, no_entry = self._zone_rules(mine, other, now)
         # told less than the theater's lead time before the conflict's window starts
         late = late or start - now < self._lead_time_h * 3600.0
-        record = ConflictRecord(
+        return ConflictRecord(
             id=0,
             volume_a=mine.id,
             volume_b=other.id,
@@ -593,9 +642,6 @@ class Theater:
             late_notice=late,
             no_entry=no_entry,
         )
-        stored = dataclasses.replace(record, id=self._store.add_conflict(record))
-        self._tell(stored, "conflict.opened", now)
-        return stored
 
     def volumes(self, party_id: str, filing_id: str, body: str) -> list[Volume]:
         """The volumes of a filing's body, validated as scenario-v1 features of its party.

@@ -114,8 +114,9 @@ FootprintRow = tuple[str, str, str, bytes, bytes, bytes]
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
-    """Something a party is to be told: ``kind`` is ``conflict.opened``, ``.resolved`` or
-    ``.withdrawn``. Ids grow: a client resumes a stream after the last id it saw."""
+    """Something a party is to be told: ``kind`` is ``conflict.opened``, ``.changed``,
+    ``.resolved`` or ``.withdrawn``. Ids grow: a client resumes a stream after the last
+    id it saw."""
 
     id: int
     party_id: str
@@ -182,6 +183,11 @@ class Store(Protocol):
     def get_conflict(self, conflict_id: int) -> ConflictRecord | None: ...
 
     def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]: ...
+
+    def update_conflict(self, conflict: ConflictRecord) -> None:
+        """Store what an open conflict now discloses (kinds, gaps, window, regions, flags)
+        and its acknowledgements; its parties, volumes, state and opening stay."""
+        ...
 
     def close_conflict(self, conflict_id: int, state: ConflictState, at: float) -> None: ...
 

@@ -504,6 +504,22 @@ class SqliteStore:
         )
         return [_conflict(row) for row in rows]
 
+    def update_conflict(self, conflict: ConflictRecord) -> None:
+        with self.transaction():
+            self._db.execute(
+                "UPDATE conflict SET kind_a = ?, kind_b = ?, horizontal_distance_m = ?,"
+                " vertical_gap_m = ?, time_gap_s = ?, window_start = ?, window_end = ?,"
+                " region_a = ?, region_b = ?, late_notice = ?, no_entry = ?,"
+                " acked_a_at = ?, acked_b_at = ? WHERE id = ? AND state = 'open'",
+                (
+                    conflict.kind_a, conflict.kind_b, conflict.horizontal_distance_m,
+                    conflict.vertical_gap_m, conflict.time_gap_s, conflict.window_start,
+                    conflict.window_end, conflict.region_a, conflict.region_b,
+                    conflict.late_notice, conflict.no_entry, conflict.acked_a_at,
+                    conflict.acked_b_at, conflict.id,
+                ),
+            )  # fmt: skip
+
     def close_conflict(self, conflict_id: int, state: ConflictState, at: float) -> None:
         with self.transaction():
             self._db.execute(
