@@ -65,6 +65,17 @@ class WebhookBody(BaseModel):
     url: str = Field(description="http:// or https:// URL that receives each event as JSON")
 
 
+def version_of(if_match: str | None) -> int:
+    """The version an ``If-Match`` header names (``3``, ``"3"`` or ``W/"3"``)."""
+    if if_match is None:
+        raise PreconditionRequired()
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not events.is_decimal(text) or int(text) > MAX_ID:
+        shown = if_match if len(if_match) <= 40 else if_match[:40] + "..."
+        raise InputError(f"If-Match: {shown!r} is not a version number")
+    return int(text)
+
+
 class PreconditionRequired(TansiqError):
     """A change without ``If-Match: <version>``."""
 
@@ -128,7 +139,7 @@ def create_app(
 
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body:
+        if declared is not None and events.is_decimal(declared) and int(declared) > max_body:
             raise BodyTooLarge(max_body)
         chunks, size = [], 0
         async for chunk in request.stream():
@@ -137,14 +148,6 @@ def create_app(
                 raise BodyTooLarge(max_body)
             chunks.append(chunk)
         return b"".join(chunks)
-
-    def version_of(if_match: str | None) -> int:
-        if if_match is None:
-            raise PreconditionRequired()
-        text = if_match.strip().removeprefix("W/").strip('"')
-        if not text.isdigit():
-            raise InputError(f"If-Match: {if_match!r} is not a version number")
-        return int(text)
 
     def outcome(
         result: Outcome, party: PartyRecord, status: int = 200, location: str | None = None
@@ -216,9 +219,20 @@ def create_app(
         urls = {p: u for p, u, _ in store.webhooks()}
         return {"url": urls.get(party.id)}
 
-    @app.put("/v1/webhook", tags=["events"], summary="POST the caller's events to a URL")
-    def put_webhook(party: Caller, body: WebhookBody) -> dict[str, Any]:
-        webhooks.set_webhook(store, party, body.url)
+    @app.put(
+        "/v1/webhook",
+        tags=["events"],
+        summary="POST the caller's events to a URL",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": WebhookBody.model_json_schema()}},
+            }
+        },
+    )
+    async def put_webhook(request: Request, party: Caller) -> dict[str, Any]:
+        body = admin.parsed_body(WebhookBody, await read_body(request))
+        await run_in_threadpool(webhooks.set_webhook, store, party, body.url)
         return {"url": body.url}
 
     @app.delete("/v1/webhook", tags=["events"], summary="Stop POSTing the caller's events")
@@ -262,7 +276,7 @@ def create_app(
         last_event_id: Annotated[str | None, Header(description="resume after this id")] = None,
         after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     ) -> StreamingResponse:
-        start = events.resume_point(last_event_id, after)
+        start = events.resume_point(last_event_id, after, MAX_ID)
         return StreamingResponse(
             events.stream(store, party, start, live, request.is_disconnected),
             media_type="text/event-stream",

@@ -21,6 +21,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from tansiq.errors import InputError
 from tansiq.service.theater import LiveEvent
 from tansiq.service.views import conflict_view, dumps
 from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
@@ -83,11 +84,29 @@ class LiveEvents:
                 mailbox.put(event)
 
 
-def resume_point(last_event_id: str | None, after: int | None) -> int:
-    """Where a stream starts: after ``Last-Event-ID`` if the client sent one, else ``after``."""
-    if last_event_id is not None and last_event_id.strip().isdigit():
-        return int(last_event_id.strip())
-    return after or 0
+def resume_point(last_event_id: str | None, after: int | None, largest: int) -> int:
+    """Where a stream starts: after ``Last-Event-ID`` if the client sent one, else ``after``.
+
+    An event id is a whole number up to ``largest`` in ASCII digits; any other value is
+    refused, naming the header, before the stream starts."""
+    text = (last_event_id or "").strip()
+    if not text:
+        return after or 0
+    if not is_decimal(text) or int(text) > largest:
+        raise InputError(
+            f"Last-Event-ID: {_shown(text)} is not an event id (a whole number up to {largest})"
+        )
+    return int(text)
+
+
+def is_decimal(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` alone takes '²', which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted for an error message, cut short (a header may be kilobytes)."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
 
 
 async def stream(

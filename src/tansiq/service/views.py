@@ -58,9 +58,15 @@ def filing_view(record: FilingRecord, now: float) -> dict[str, Any]:
 
 
 def shared_view(record: FilingRecord, store: Store, now: float) -> dict[str, Any]:
-    """Another party's site or zone that it shared with the viewer: in full, with its owner."""
+    """Another party's site or zone that it shared with the viewer: in full, with its
+    owner; but not whom else it is shared with (its ``share`` member is left out: a
+    recipient is not told which other parties exist, nor what the owner shares with them)."""
     owner = store.get_party(record.party_id)
     view = filing_view(record, now)
+    document = orjson.loads(record.body)
+    if isinstance(document, dict) and "share" in document:
+        del document["share"]
+        view["body"] = document
     view["owner"] = {
         "id": record.party_id,
         "name": owner.name if owner else record.party_id,

@@ -22,17 +22,29 @@ from tansiq.store import PartyRecord, SqliteStore
 
 MAX_BACKOFF_S = 60.0
 TIMEOUT_S = 5.0
+#: longest webhook URL accepted (a URL is not a place for data)
+MAX_URL = 2048
 
 
 def set_webhook(store: SqliteStore, party: PartyRecord, url: str | None) -> None:
     """Send the party's events from now on to ``url`` (``None``: stop)."""
     if url is not None:
+        shown = repr(url) if len(url) <= 80 else repr(url[:80]) + "..."
+        if len(url) > MAX_URL:
+            raise InputError(f"url: {shown} is longer than {MAX_URL} characters")
         try:
             parsed = httpx.URL(url)
+            host, port = parsed.host, parsed.port  # IDNA errors surface here
         except (httpx.InvalidURL, ValueError, TypeError):
-            parsed = None
-        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-            raise InputError(f"url: {url!r} must be an http:// or https:// URL")
+            parsed, host, port = None, "", None
+        if (
+            parsed is None
+            or parsed.scheme not in ("http", "https")
+            or not host
+            or any(c.isspace() for c in url)
+            or (port is not None and not 0 < port < 65536)
+        ):
+            raise InputError(f"url: {shown} must be an http:// or https:// URL")
     store.set_webhook(party.id, url, store.last_event_id())
 
 

@@ -1,0 +1,88 @@
+"""Odd input at the edges of the API: answered as a problem naming the header or field,
+never a 500; and what a recipient of a shared filing is not told."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tansiq.api.app import MAX_ID, version_of
+from tansiq.api.events import resume_point
+from tansiq.errors import InputError
+from tansiq.service import parties
+from test_api import api as api  # the fixture: a real SQLite file and two parties
+from test_api import assert_problem, collection, disc
+
+
+# '²' is a digit to str.isdigit, not to int (a raw byte 0xB2 in a header is read as '²';
+# the test client re-encodes non-ASCII headers, so those are checked on the parsers)
+@pytest.mark.parametrize("value", ["\u00b2", "\u00b3", "\u0661"])
+def test_non_ascii_digits_are_no_version_nor_event_id(value: str) -> None:
+    with pytest.raises(InputError, match=r"^If-Match: "):
+        version_of(value)
+    with pytest.raises(InputError, match=r"^Last-Event-ID: "):
+        resume_point(value, None, MAX_ID)
+
+
+@pytest.mark.parametrize("value", ["9" * 30, "-1", "1.0", "\"\"", "W/"])
+def test_an_if_match_that_is_no_version_names_the_header(api: Any, value: str) -> None:
+    _, red, _, store = api
+    made = red.post("/v1/operations", collection(disc("strike", 40.0))).json()
+    headers = {**red.headers, "If-Match": value}
+    for answer in (
+        red.client.delete(f"/v1/operations/{made['id']}", headers=headers),
+        red.client.put(f"/v1/operations/{made['id']}", content=collection(disc("s", 41.0)),
+                       headers=headers),
+    ):  # fmt: skip
+        problem = assert_problem(answer, 400)
+        assert problem["detail"].startswith("If-Match: ")
+    assert store.get_filing(made["id"]).version == 1  # nothing changed
+
+
+@pytest.mark.parametrize("value", ["9" * 30, "abc", "-3", "1e3"])
+def test_a_last_event_id_that_is_no_event_id_names_the_header(api: Any, value: str) -> None:
+    client, red, _, _ = api
+    answer = client.get("/v1/events", headers={**red.headers, "Last-Event-ID": value})
+    assert assert_problem(answer, 400)["detail"].startswith("Last-Event-ID: ")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://xn--/",  # IDNA refuses it (it was a 500)
+        "http://a b/",
+        "http://example.org:99999/",
+        "https://example.org/" + "a" * 3000,
+    ],
+)
+def test_a_webhook_url_that_cannot_be_reached_is_refused(api: Any, url: str) -> None:
+    client, red, _, store = api
+    answer = client.put("/v1/webhook", json={"url": url}, headers=red.headers)
+    problem = assert_problem(answer, 400)
+    assert problem["detail"].startswith("url: ") and len(answer.content) < 1000
+    assert store.webhooks() == []
+
+
+def test_a_webhook_body_past_the_limit_is_413(api: Any) -> None:
+    client, red, _, store = api
+    body = json.dumps({"url": "https://example.org/", "pad": "a" * (65 * 1024)})
+    answer = client.put("/v1/webhook", content=body, headers=red.headers)
+    assert_problem(answer, 413)
+    assert store.webhooks() == []
+    missing = client.put("/v1/webhook", json={}, headers=red.headers)
+    assert assert_problem(missing, 422)["errors"][0]["field"] == "body.url"
+
+
+def test_a_recipient_is_not_told_whom_else_a_filing_is_shared_with(api: Any) -> None:
+    _, red, blue, store = api
+    parties.add_party(store, "green", "Green", "en")
+    hospital = json.loads(collection(disc("hospital", 38.0)))
+    hospital["share"] = ["blue", "green"]
+    site = red.post("/v1/sites", json.dumps(hospital)).json()["id"]
+    (seen,) = blue.get("/v1/shared").json()["filings"]
+    assert seen["id"] == site and "share" not in seen["body"]
+    assert "green" not in json.dumps(seen)
+    assert seen["body"]["features"][0]["id"] == "hospital"
+    assert red.get(f"/v1/sites/{site}").json()["body"]["share"] == ["blue", "green"]  # its own
