@@ -86,3 +86,34 @@ def test_a_recipient_is_not_told_whom_else_a_filing_is_shared_with(api: Any) -> 
     assert "green" not in json.dumps(seen)
     assert seen["body"]["features"][0]["id"] == "hospital"
     assert red.get(f"/v1/sites/{site}").json()["body"]["share"] == ["blue", "green"]  # its own
+
+
+def test_every_refusal_of_input_names_its_field_and_titles_are_words(api: Any) -> None:
+    client, red, blue, _ = api
+    made = red.post("/v1/operations", collection(disc("strike", 40.0))).json()
+    path = f"/v1/operations/{made['id']}"
+    bad_share = json.loads(collection(disc("x", 39.0)))
+    bad_share["share"] = 5
+    broken = json.loads(collection(disc("y", 39.0)))
+    broken["features"][0]["properties"]["radius_m"] = -3
+    not_a_version = {**red.headers, "If-Match": "abc"}
+    cases = [
+        (red.delete(path, None), 428, "If-Match", None),
+        (red.client.delete(path, headers=not_a_version), 400, "If-Match", None),
+        (red.delete(path, 7), 412, "If-Match", None),
+        (red.post("/v1/operations", "{"), 400, "body", None),
+        (red.post("/v1/sites", json.dumps(bad_share)), 400, "share", None),
+        (red.post("/v1/operations", json.dumps(broken)), 422, "properties.radius_m", "feature 'y'"),
+    ]
+    for answer, status, field, feature in cases:
+        problem = assert_problem(answer, status)
+        (error,) = problem["errors"]
+        assert error["field"] == field and error["detail"], problem
+        assert error.get("feature") == feature
+        assert "``" not in problem["title"] and not problem["title"].endswith(".")
+    # nothing in the input is broken: no errors member
+    missing = assert_problem(blue.get(path), 404)
+    assert "errors" not in missing and missing["title"] == "No such filing"
+    # a party that may not set rules is told so, whatever body it sent
+    refused = client.put("/v1/theater/rules", content=b"{", headers=red.headers)
+    assert assert_problem(refused, 403)["title"] == "Only a coordinator may do this"

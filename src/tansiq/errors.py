@@ -30,12 +30,17 @@ from collections.abc import Sequence
 class TansiqError(Exception):
     """Base of every error Tansiq raises on purpose."""
 
+    #: what went wrong, in a few words (a problem's ``title``: the message is its ``detail``)
+    title: str = "Tansiq refused the request"
+
     exit_code: int = 1
     http_status: int = 500
 
 
 class InputError(TansiqError):
     """The caller gave input that cannot be used."""
+
+    title = "The input cannot be used"
 
     exit_code = 2
     http_status = 400
@@ -44,14 +49,23 @@ class InputError(TansiqError):
 class ScenarioUnreadable(InputError):
     """The scenario file could not be opened or is not JSON."""
 
+    title = "The input is not readable JSON"
+
 
 class ScenarioInvalid(InputError):
     """A scenario breaks ``scenario-v1``; ``problems`` lists every broken rule, one line each."""
 
+    title = "The input breaks scenario-v1"
+
     http_status = 422
 
-    def __init__(self, problems: Sequence[str]) -> None:
+    def __init__(
+        self, problems: Sequence[str], places: Sequence[tuple[str, str]] | None = None
+    ) -> None:
         self.problems: tuple[str, ...] = tuple(problems)
+        #: (feature, member) of each problem: ``("feature 'x'", "properties.start")``,
+        #: ``""`` where it is the whole document or feature (empty if not known)
+        self.places: tuple[tuple[str, str], ...] = tuple(places or ())
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         super().__init__(f"scenario refused, {count} {noun}:\n" + "\n".join(self.problems))
@@ -59,6 +73,8 @@ class ScenarioInvalid(InputError):
 
 class UnknownVolume(TansiqError):
     """An operation named a volume id that is not stored."""
+
+    title = "No such volume"
 
     exit_code = 1
     http_status = 404
@@ -71,6 +87,8 @@ class UnknownVolume(TansiqError):
 class DuplicateVolume(InputError):
     """A volume id is already stored."""
 
+    title = "The volume id is taken"
+
     http_status = 409
 
     def __init__(self, volume_id: str) -> None:
@@ -80,6 +98,8 @@ class DuplicateVolume(InputError):
 
 class PartyExists(InputError):
     """A party id is already taken."""
+
+    title = "The party id is taken"
 
     http_status = 409
 
@@ -91,6 +111,8 @@ class PartyExists(InputError):
 class UnknownToken(InputError):
     """A token id that is not a live token of the party (missing, revoked, or another's)."""
 
+    title = "No such live token"
+
     http_status = 404
 
     def __init__(self, party_id: str, token_id: str) -> None:
@@ -101,6 +123,8 @@ class UnknownToken(InputError):
 
 class UnknownParty(TansiqError):
     """A party id that the store does not hold."""
+
+    title = "No such party"
 
     http_status = 404
 
@@ -115,6 +139,8 @@ class Unauthorized(TansiqError):
     The message never says which part was wrong (missing, malformed, unknown, revoked).
     """
 
+    title = "Missing, unknown or revoked API token"
+
     http_status = 401
 
     def __init__(self) -> None:
@@ -124,6 +150,8 @@ class Unauthorized(TansiqError):
 class StoreUnusable(TansiqError):
     """The store's file cannot be opened, is not a Tansiq store, or is from a newer version."""
 
+    title = "The store cannot be used"
+
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
         super().__init__(f"cannot use the store {path!r}: {reason}")
@@ -131,6 +159,8 @@ class StoreUnusable(TansiqError):
 
 class UnknownFiling(TansiqError):
     """A filing id the caller may not see: missing, or another party's (the same answer)."""
+
+    title = "No such filing"
 
     http_status = 404
 
@@ -141,6 +171,8 @@ class UnknownFiling(TansiqError):
 
 class StaleVersion(TansiqError):
     """A change was based on a version of a filing that is no longer the latest."""
+
+    title = "Not the latest version"
 
     http_status = 412
 
@@ -155,6 +187,8 @@ class StaleVersion(TansiqError):
 class FilingGone(TansiqError):
     """A change to a filing that has been cancelled."""
 
+    title = "The filing is cancelled"
+
     http_status = 409
 
     def __init__(self, filing_id: str) -> None:
@@ -165,6 +199,8 @@ class FilingGone(TansiqError):
 class UnknownConflict(TansiqError):
     """A conflict id the caller is not a side of, or that does not exist (the same answer)."""
 
+    title = "No such conflict"
+
     http_status = 404
 
     def __init__(self, conflict_id: int) -> None:
@@ -173,7 +209,9 @@ class UnknownConflict(TansiqError):
 
 
 class Forbidden(TansiqError):
-    """The caller's role may not do this (only a coordinator sets theater rules)."""
+    """The caller's role may not do this (a coordinator's work: parties, theater rules)."""
+
+    title = "Only a coordinator may do this"
 
     http_status = 403
 

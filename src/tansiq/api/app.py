@@ -79,6 +79,8 @@ def version_of(if_match: str | None) -> int:
 class PreconditionRequired(TansiqError):
     """A change without ``If-Match: <version>``."""
 
+    title = "If-Match is required"
+
     http_status = 428
 
     def __init__(self) -> None:
@@ -87,6 +89,8 @@ class PreconditionRequired(TansiqError):
 
 class BodyTooLarge(TansiqError):
     """A request body above the size limit."""
+
+    title = "The body is too large"
 
     http_status = 413
 
@@ -251,6 +255,8 @@ def create_app(
         openapi_extra={"requestBody": {"required": True, "content": RULES}},
     )
     async def put_rules(request: Request, party: Caller) -> dict[str, Any]:
+        # the role first: a party that may not set rules is told so, whatever it sent
+        parties.require_coordinator(party, "set the theater's separation rules")
         body = await read_body(request)
         rules, lead_time_h = parse_rules(body), parse_lead_time(body)
         open_now = await run_in_threadpool(theater.set_rules, party, rules, lead_time_h)

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from tansiq.errors import ScenarioInvalid, TansiqError
+from tansiq.errors import InputError, ScenarioInvalid, StaleVersion, TansiqError
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -27,11 +27,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TansiqError)
     async def tansiq_error(request: Request, exc: TansiqError) -> JSONResponse:
         extra: dict[str, Any] = {}
-        if isinstance(exc, ScenarioInvalid):
-            extra["errors"] = [{"detail": p} for p in exc.problems]
-        title = (type(exc).__doc__ or type(exc).__name__).strip().splitlines()[0]
+        errors = errors_of(exc)
+        if errors:
+            extra["errors"] = errors
         detail = str(exc) if not isinstance(exc, ScenarioInvalid) else exc.args[0].splitlines()[0]
-        return problem(exc.http_status, title, detail, _slug(type(exc).__name__), **extra)
+        return problem(exc.http_status, exc.title, detail, _slug(type(exc).__name__), **extra)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -46,6 +46,36 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), str(exc.detail), f"http-{exc.status_code}")
 
+
+
+#: a message that names its field first: ``"If-Match: 'x' is not a version number"``
+_NAMED = re.compile(r"^([A-Za-z][\w.\-\[\]]*): (.+)$", re.S)
+
+
+def errors_of(exc: TansiqError) -> list[dict[str, str]]:
+    """The ``errors`` member: each broken field (and feature) with what is wrong there.
+
+    A scenario's problems carry their places; other refusals of input name their field
+    at the start of the message (``share: ...``), else the body as a whole. Refusals
+    that are not about input (404, 401, 403) have none: nothing in the input is broken.
+    """
+    if isinstance(exc, ScenarioInvalid):
+        out = []
+        for index, line in enumerate(exc.problems):
+            whose, member = exc.places[index] if index < len(exc.places) else ("", "")
+            item = {"field": member or "body", "detail": line}
+            if whose:
+                item["feature"] = whose
+            out.append(item)
+        return out
+    if not isinstance(exc, (InputError, StaleVersion)) and exc.http_status not in (413, 428):
+        return []
+    named = _NAMED.match(str(exc))
+    if named:
+        return [{"field": named.group(1), "detail": named.group(2)}]
+    if isinstance(exc, StaleVersion):
+        return [{"field": "If-Match", "detail": str(exc)}]
+    return [{"field": "body", "detail": str(exc)}]
 
 
 def _slug(name: str) -> str:

@@ -135,6 +135,7 @@ class _CoordinateReader:
     def flush(self) -> None:
         shown = self.position_problems.lines[:_MAX_POSITION_PROBLEMS]
         self.problems.lines.extend(shown)
+        self.problems.places.extend(self.position_problems.places[: len(shown)])
         hidden = len(self.position_problems) - len(shown)
         if hidden:
             self.problems.add("geometry.coordinates", f"{hidden} more bad positions not listed")
@@ -326,6 +327,7 @@ def _check_size(geometry: shapely.Geometry, problems: Problems) -> bool:
     across = across_if_too_large(unwrap_longitudes(geometry, west))
     if across is not None:
         problems.lines.append(f"{problems.prefix}{_across_problem(across)}")
+        problems.places.append((problems.prefix.removesuffix(": "), "geometry"))
         return False
     return True
 

@@ -31,15 +31,18 @@ class Problems:
 
     prefix: str = ""
     lines: list[str] = field(default_factory=list)
+    #: (whose, member) of each line: ``("feature 'x'", "properties.start")``
+    places: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, member: str, rule: str) -> None:
         """Record that ``member`` (a path such as ``properties.start``) breaks ``rule``."""
         where = f"{member}: " if member else ""
         self.lines.append(f"{self.prefix}{where}{rule}")
+        self.places.append((self.prefix.removesuffix(": "), member))
 
     def for_prefix(self, prefix: str) -> Problems:
         """Problems that go to the same list under another prefix."""
-        return Problems(prefix, self.lines)
+        return Problems(prefix, self.lines, self.places)
 
     def __len__(self) -> int:
         return len(self.lines)

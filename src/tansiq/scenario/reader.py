@@ -97,7 +97,7 @@ def parse_scenario(
     problems = Problems()
     scenario = _check_document(parsed, problems)
     if problems.lines or scenario is None:
-        raise ScenarioInvalid(problems.lines)
+        raise ScenarioInvalid(problems.lines, problems.places)
     return scenario
 
 

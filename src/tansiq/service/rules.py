@@ -35,7 +35,8 @@ def parse_rules(body: str | bytes) -> tuple[SeparationRule, ...]:
         return parse_scenario(json.dumps(wrapper)).separation
     except ScenarioInvalid as exc:
         raise ScenarioInvalid(
-            [p.replace("tansiq.separation", "separation") for p in exc.problems]
+            [p.replace("tansiq.separation", "separation") for p in exc.problems],
+            [(whose, m.replace("tansiq.separation", "separation")) for whose, m in exc.places],
         ) from None
 
 
