@@ -54,6 +54,8 @@ def test_a_last_event_id_that_is_no_event_id_names_the_header(api: Any, value: s
         "http://xn--/",  # IDNA refuses it (it was a 500)
         "http://a b/",
         "http://example.org:99999/",
+        "http://" + "a" * 64 + ".example/",  # the resolver refuses a label this long
+        "http://a..b/",
         "https://example.org/" + "a" * 3000,
     ],
 )

@@ -37,6 +37,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     db = tmp_path / "tansiq.db"
     store = SqliteStore(db)
     tokens = {p: parties.add_party(store, p, p.title(), "en")[1] for p in ("red", "blue")}
+    # a second token of blue's, which a test revokes while its stream is open
+    tokens["blue-2-id"], tokens["blue-2"] = parties.issue_token(store, "blue")
     store.close()
     port = free_local_port()
     process = start_server(db, port)
@@ -74,6 +76,7 @@ def listen(url: str, token: str, last_id: str | None, into: queue.Queue[Any]) ->
                 elif not line.startswith(":"):
                     name, _, value = line.partition(": ")
                     fields[name] = value
+        into.put(("end", None, None, time.monotonic()))  # the server ended the stream
 
     threading.Thread(target=run, daemon=True).start()
     return stop
@@ -221,3 +224,25 @@ def test_under_concurrent_filers_each_stream_sends_exactly_what_the_store_holds(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_revoked_token_stream_ends_before_it_sends_more(
+    server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, tokens = server
+    kept: queue.Queue[Any] = queue.Queue()
+    revoked: queue.Queue[Any] = queue.Queue()
+    listen(url, tokens["blue"], None, kept)
+    listen(url, tokens["blue-2"], None, revoked)
+    assert kept.get(timeout=30)[1] == 200 and revoked.get(timeout=30)[1] == 200
+    # as `tansiq party revoke-token blue ID` does, on the server's store file
+    store = SqliteStore(tmp_path / "tansiq.db")
+    assert parties.revoke_tokens(store, "blue", tokens["blue-2-id"]) == 1
+    store.close()
+    time.sleep(1.2)  # past the stream's last look at its token
+    blue = {"Authorization": f"Bearer {tokens['blue']}"}
+    red = {"Authorization": f"Bearer {tokens['red']}"}
+    httpx.post(f"{url}/v1/sites", content=disc("clinic", 40.0), headers=blue)
+    httpx.post(f"{url}/v1/operations", content=disc("strike", 40.0), headers=red)
+    assert kept.get(timeout=30)[1] == "conflict.opened"
+    assert revoked.get(timeout=30)[0] == "end"  # nothing sent on the revoked token's stream

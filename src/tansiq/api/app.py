@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tansiq import __version__
 from tansiq.api import admin, events, problems
-from tansiq.errors import InputError, TansiqError
+from tansiq.errors import InputError, TansiqError, Unauthorized
 from tansiq.scenario.model import SeparationRule
 from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
 from tansiq.service import parties, webhooks
@@ -283,8 +283,16 @@ def create_app(
         after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     ) -> StreamingResponse:
         start = events.resume_point(last_event_id, after, MAX_ID)
+        authorization = request.headers.get("authorization")
+
+        def allowed() -> bool:  # the token may be revoked while the stream is open
+            try:
+                return parties.authenticate(store, authorization).id == party.id
+            except Unauthorized:
+                return False
+
         return StreamingResponse(
-            events.stream(store, party, start, live, request.is_disconnected),
+            events.stream(store, party, start, live, request.is_disconnected, allowed),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -16,7 +16,8 @@ more than :data:`MAILBOX_LIMIT` events behind reads from the store again.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +31,8 @@ from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
 HEARTBEAT_S = 15.0
 #: events a stream's mailbox holds before the stream is sent back to the store
 MAILBOX_LIMIT = 256
+#: how old a stream's last look at its token may be when it sends events, seconds
+RECHECK_S = 1.0
 
 
 class Mailbox:
@@ -115,12 +118,26 @@ async def stream(
     start: int,
     live: LiveEvents,
     disconnected: Any,
+    allowed: Callable[[], bool] = lambda: True,
 ) -> AsyncIterator[str]:
+    """The party's events after ``start``, for as long as the client listens and
+    ``allowed()`` (its token still valid, asked at most once every :data:`RECHECK_S`
+    before events are sent, and at every heartbeat) holds: a revoked token's stream
+    ends before it sends anything more."""
     # registered before the first read of the store: whatever commits after that read
     # began is in the mailbox, whatever committed before it is in the store
     mailbox = live.register(party.id)
     last = start
     from_store = True
+    checked = time.monotonic()
+
+    async def still_allowed(now: bool = False) -> bool:
+        nonlocal checked
+        if not now and time.monotonic() - checked < RECHECK_S:
+            return True
+        checked = time.monotonic()
+        return await run_in_threadpool(allowed)
+
     try:
         yield ": tansiq events\n\n"
         while True:
@@ -134,6 +151,8 @@ async def stream(
                 fresh = [e for e in mailbox.take() if e.id > last]
                 batch = [(e.id, _event_text(e.id, e.kind, e.conflict, party, store)) for e in fresh]
             if batch:
+                if not await still_allowed():
+                    return
                 # one write for the batch: each goes through the whole ASGI stack
                 yield "".join(text for _, text in batch)
                 last = batch[-1][0]
@@ -145,6 +164,8 @@ async def stream(
             try:
                 await asyncio.wait_for(mailbox.ready.wait(), timeout=HEARTBEAT_S)
             except TimeoutError:
+                if not await still_allowed(now=True):
+                    return
                 yield ": keep-alive\n\n"
                 from_store = True  # and, idle, a look at the store: a safety net
     finally:

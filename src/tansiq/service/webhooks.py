@@ -1,15 +1,21 @@
 """Webhooks: each party may have its events POSTed to a URL of its own, with retries.
 
-A background thread sends every party's events in order, one at a time, and
-records in the store the last one the party's server acknowledged (any 2xx); an
-event is therefore delivered at least once, and a receiver de-duplicates by its
-``id``. A failure (a refused connection, a timeout, a non-2xx answer) is retried
-after 1, 2, 4, ... seconds, at most a minute apart, while the other parties'
-deliveries go on.
+Each party with a webhook has a courier thread of its own, which sends its
+events in order, one at a time, and records in the store the last one the
+party's server acknowledged (any 2xx); an event is therefore delivered at least
+once, and a receiver de-duplicates by its ``id``. A failure (a refused
+connection, a timeout, a non-2xx answer, a URL that cannot be resolved) is
+retried after 1, 2, 4, ... seconds, at most a minute apart. A slow or failing
+receiver holds up only its own party (one thread sent for every party until a
+second review found a receiver that took 4 s an event delaying the others by
+23 s). Before each POST the courier reads the party's URL again: an event is
+never sent to a URL the party has replaced or removed, and a new URL starts
+without the old one's back-off.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -24,10 +30,15 @@ MAX_BACKOFF_S = 60.0
 TIMEOUT_S = 5.0
 #: longest webhook URL accepted (a URL is not a place for data)
 MAX_URL = 2048
+#: events read from the store at a time, per party
+BATCH = 50
+
+_log = logging.getLogger(__name__)
 
 
 def set_webhook(store: SqliteStore, party: PartyRecord, url: str | None) -> None:
-    """Send the party's events from now on to ``url`` (``None``: stop)."""
+    """Send the party's events from now on to ``url`` (``None``: stop). A new URL starts
+    with the events after it is set; the party's current URL again changes nothing."""
     if url is not None:
         shown = repr(url) if len(url) <= 80 else repr(url[:80]) + "..."
         if len(url) > MAX_URL:
@@ -40,21 +51,36 @@ def set_webhook(store: SqliteStore, party: PartyRecord, url: str | None) -> None
         if (
             parsed is None
             or parsed.scheme not in ("http", "https")
-            or not host
+            or not _host_name_ok(host)
             or any(c.isspace() for c in url)
             or (port is not None and not 0 < port < 65536)
         ):
             raise InputError(f"url: {shown} must be an http:// or https:// URL")
+        current = store.webhook_of(party.id)
+        if current is not None and current[0] == url:
+            return  # the same URL again (a client re-applying its settings): nothing is lost
     store.set_webhook(party.id, url, store.last_event_id())
 
 
+def _host_name_ok(host: str) -> bool:
+    """A host a resolver takes: an IP address, or a name of labels of 1 to 63 characters
+    and 253 in all (``a..b`` and 64-character labels made the resolver raise)."""
+    if ":" in host:  # an IPv6 address (httpx has checked it)
+        return True
+    labels = host.removesuffix(".").split(".")
+    return 0 < len(host) <= 253 and all(0 < len(label) <= 63 for label in labels)
+
+
 class WebhookSender:
+    """Keeps one courier per party with a webhook (started and stopped as webhooks are
+    set and removed, looked at every second and on every commit with events)."""
+
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._retry_at: dict[str, float] = {}
-        self._backoff: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._couriers: dict[str, _Courier] = {}
         self._thread = threading.Thread(target=self._run, name="tansiq-webhooks", daemon=True)
 
     def start(self) -> None:
@@ -64,53 +90,109 @@ class WebhookSender:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=TIMEOUT_S + 1)
+        with self._lock:
+            couriers = list(self._couriers.values())
+        for courier in couriers:
+            courier.wake.set()
+        for courier in couriers:
+            courier.thread.join(timeout=TIMEOUT_S + 1)
 
     def wake(self, events: Sequence[object] = ()) -> None:
-        """New events were committed (called from the committing thread)."""
+        """New events were committed (called from the committing thread: only flags)."""
+        with self._lock:
+            couriers = list(self._couriers.values())
+        for courier in couriers:
+            courier.wake.set()
         self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self._supervise()
+            except Exception:  # the store failing now must not end webhooks for good
+                _log.exception("looking at the webhooks failed; trying again in a second")
+            self._wake.wait(timeout=1.0)
+
+    def _supervise(self) -> None:
+        wanted = {party_id for party_id, _, _ in self._store.webhooks()}
+        with self._lock:
+            for party_id in wanted - self._couriers.keys():
+                courier = _Courier(self._store, party_id, self._stop)
+                self._couriers[party_id] = courier
+                courier.thread.start()
+            for party_id, courier in list(self._couriers.items()):
+                if not courier.thread.is_alive():  # its webhook was removed
+                    del self._couriers[party_id]
+
+
+class _Courier:
+    """Sends one party's events to its webhook, in order, until the webhook is removed."""
+
+    def __init__(self, store: SqliteStore, party_id: str, stop: threading.Event) -> None:
+        self.party_id = party_id
+        self.wake = threading.Event()
+        self._store = store
+        self._stop = stop
+        self._url: str | None = None
+        self._backoff = 0.0
+        self._retry_at = 0.0
+        self.thread = threading.Thread(
+            target=self._run, name=f"tansiq-webhook-{party_id}", daemon=True
+        )
 
     def _run(self) -> None:
         with httpx.Client(timeout=TIMEOUT_S) as client:
             while not self._stop.is_set():
-                self._wake.clear()
-                pending = self._send_round(client)
-                self._wake.wait(timeout=0.05 if pending else 1.0)
+                self.wake.clear()
+                try:
+                    wait = self._round(client)
+                except Exception:  # a store error, say: this party's delivery waits, no more
+                    _log.exception("webhook of party %r failed; retrying", self.party_id)
+                    wait = self._failed()
+                if wait is None:
+                    return  # the webhook was removed
+                self.wake.wait(timeout=wait)
 
-    def _send_round(self, client: httpx.Client) -> bool:
-        """Try each party's next events once; whether any party has more to send now."""
-        more = False
+    def _round(self, client: httpx.Client) -> float | None:
+        """Send what is due; return how long to wait (None: the webhook is gone)."""
+        current = self._store.webhook_of(self.party_id)
+        if current is None:
+            return None
+        url, delivered = current
+        if url != self._url:  # a new URL starts afresh, without the old one's back-off
+            self._url, self._backoff, self._retry_at = url, 0.0, 0.0
         now = time.monotonic()
-        for party_id, url, delivered in self._store.webhooks():
-            if self._retry_at.get(party_id, 0.0) > now:
-                continue
-            party = self._store.get_party(party_id)
-            events = self._store.events_with_conflicts(party_id, delivered, limit=50)
-            if party is None or not events:
-                continue
-            for event, conflict in events:
-                body = {
-                    "id": event.id,
-                    "kind": event.kind,
-                    "conflict": conflict_view(conflict, party, self._store),
-                }
-                if not self._post(client, url, body):
-                    delay = min(MAX_BACKOFF_S, self._backoff.get(party_id, 0.5) * 2)
-                    self._backoff[party_id] = delay
-                    self._retry_at[party_id] = time.monotonic() + delay
-                    break
-                self._store.mark_delivered(party_id, event.id)
-                self._backoff.pop(party_id, None)
-                self._retry_at.pop(party_id, None)
-            else:
-                more = more or len(events) == 50
-        return more
+        if now < self._retry_at:
+            return self._retry_at - now
+        party = self._store.get_party(self.party_id)
+        if party is None:
+            return 1.0
+        events = self._store.events_with_conflicts(self.party_id, delivered, limit=BATCH)
+        for event, conflict in events:
+            now_current = self._store.webhook_of(self.party_id)
+            if now_current is None or now_current[0] != url:
+                return 0.0  # replaced or removed meanwhile: never send to the old URL
+            body = {
+                "id": event.id,
+                "kind": event.kind,
+                "conflict": conflict_view(conflict, party, self._store),
+            }
+            if not _post(client, url, body):
+                return self._failed()
+            self._store.mark_delivered(self.party_id, event.id, url)
+            self._backoff, self._retry_at = 0.0, 0.0
+        return 0.0 if len(events) == BATCH else 1.0
 
-    @staticmethod
-    def _post(client: httpx.Client, url: str, body: dict[str, object]) -> bool:
-        try:
-            answer = client.post(
-                url, content=dumps(body), headers={"Content-Type": "application/json"}
-            )
-        except httpx.HTTPError:
-            return False
-        return 200 <= answer.status_code < 300
+    def _failed(self) -> float:
+        self._backoff = min(MAX_BACKOFF_S, max(1.0, self._backoff * 2))
+        self._retry_at = time.monotonic() + self._backoff
+        return self._backoff
+
+
+def _post(client: httpx.Client, url: str, body: dict[str, object]) -> bool:
+    try:
+        answer = client.post(url, content=dumps(body), headers={"Content-Type": "application/json"})
+    except Exception:  # refused, timed out, or a name the resolver refuses (UnicodeError)
+        return False
+    return 200 <= answer.status_code < 300

@@ -591,11 +591,16 @@ class SqliteStore:
         rows = self._fetchall("SELECT party_id, url, delivered FROM webhook ORDER BY party_id")
         return [(str(p), str(u), int(d)) for p, u, d in rows]
 
-    def mark_delivered(self, party_id: str, event_id: int) -> None:
+    def webhook_of(self, party_id: str) -> tuple[str, int] | None:
+        """(url, last event id delivered) of the party's webhook, if it has one."""
+        row = self._fetchone("SELECT url, delivered FROM webhook WHERE party_id = ?", (party_id,))
+        return (str(row[0]), int(row[1])) if row else None
+
+    def mark_delivered(self, party_id: str, event_id: int, url: str) -> None:
         with self.transaction():
             self._db.execute(
-                "UPDATE webhook SET delivered = max(delivered, ?) WHERE party_id = ?",
-                (event_id, party_id),
+                "UPDATE webhook SET delivered = max(delivered, ?) WHERE party_id = ? AND url = ?",
+                (event_id, party_id, url),
             )
 
     def last_event_id(self) -> int:
