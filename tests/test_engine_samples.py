@@ -56,6 +56,7 @@ from samples import (
     rule,
 )
 from tansiq import Conflict, ConflictIndex, Scenario, SeparationRule, Volume, detect
+from tansiq.engine.rules import SeparationTable
 
 SIX = datetime(2017, 9, 16, 6, 0, 0, tzinfo=UTC).timestamp()
 HOUR = 3600.0
@@ -696,3 +697,12 @@ def test_edge_across_the_equator_bends_both_ways(fraction: float, side: float) -
     assert conflict is not None
     measured = conflict.horizontal_distance_m
     assert ref.distance_m - ref.distance_error_m - 0.01 <= measured <= ref.distance_m + 0.01
+
+
+def test_a_table_answers_for_kinds_it_has_not_seen() -> None:
+    """``minimums`` registers both kinds before it looks them up (it read the matrix
+    from before the registration, and failed on a fresh table)."""
+    table = SeparationTable([rule("air_strike", "*", h=2100.0), rule("*", "*", t=60.0)])
+    assert table.minimums("air_strike", "convoy") == (2100.0, 0.0, 60.0)
+    assert table.minimums("convoy", "patrol") == (0.0, 0.0, 60.0)
+    assert SeparationTable().minimums("convoy", "convoy") == (0.0, 0.0, 0.0)

@@ -196,6 +196,17 @@ def test_new_rules_redraw_the_conflicts_they_keep(
     assert after.id == before.id and after.state == "open"
     # each side's region now reaches 2 km further into the other's footprint
     areas = [shapely.from_geojson(r).area for r in (before.region_a, before.region_b)]
+    told: list[str] = []
+    theater.subscribe(lambda events: told.extend(e.kind for e in events))
+    # a rule for other kinds leaves this pair's separation, and so the conflict, alone
+    theater.set_rules(
+        coordinator,
+        [
+            SeparationRule(("*", "*"), horizontal_m=2000.0),
+            SeparationRule(("air_strike", "convoy"), horizontal_m=9000.0),
+        ],
+    )
+    assert told == [] and store.conflicts_of_party("red") == [after]
     assert all(
         shapely.from_geojson(r).area > area
         for r, area in zip((after.region_a, after.region_b), areas, strict=True)

@@ -49,7 +49,9 @@ class SeparationTable:
         return self._register(kind) if code is None else code
 
     def minimums(self, kind_a: str, kind_b: str) -> tuple[float, float, float]:
-        h, v, t = self._matrix[self.code(kind_a), self.code(kind_b)]
+        # the codes first: registering a new kind replaces the matrix
+        a, b = self.code(kind_a), self.code(kind_b)
+        h, v, t = self._matrix[a, b]
         return float(h), float(v), float(t)
 
     @property

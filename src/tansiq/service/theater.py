@@ -37,6 +37,7 @@ from tansiq.engine.index import ConflictIndex
 from tansiq.engine.kernel import ALT_HIGH, ALT_LOW, BUFFER, END, START
 from tansiq.engine.packed import pack
 from tansiq.engine.region import RegionDrawer
+from tansiq.engine.rules import SeparationTable
 from tansiq.engine.warmup import warm_up
 from tansiq.errors import (
     FilingGone,
@@ -444,13 +445,20 @@ class Theater:
         return self._change(work)
 
     def _rejudge(self, found: dict[tuple[str, str], Conflict], horizon: float, now: float) -> None:
-        """Close the open conflicts not ``found`` (unless expired), open the new ones."""
+        """Close the open conflicts not ``found`` (unless expired), open the new ones, and
+        draw again those kept whose kinds' separation changed (the others would come out
+        the same: redrawing every open conflict of a large theater took minutes)."""
+        before = SeparationTable(self._separation)  # the rules being replaced
         still = set()
         for conflict in self._store.open_conflicts():
-            pair = tuple(sorted((conflict.volume_a, conflict.volume_b)))
-            if pair in found:
+            first, second = sorted((conflict.volume_a, conflict.volume_b))
+            pair = (first, second)
+            judged = found.get(pair)
+            if judged is not None:
                 still.add(pair)
-                self._refresh(conflict, found[pair], now)  # the rules may change it
+                applied = (judged.horizontal_m, judged.vertical_m, judged.time_s)
+                if applied != before.minimums(conflict.kind_a, conflict.kind_b):
+                    self._refresh(conflict, judged, now)
             elif self._expired(conflict, horizon):
                 continue  # over: it stays as it was, in the record
             else:
