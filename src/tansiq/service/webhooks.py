@@ -87,15 +87,18 @@ class WebhookSender:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop every thread; one still in a POST is given until that POST's timeout (all
+        together, not one after another)."""
         self._stop.set()
         self._wake.set()
+        deadline = time.monotonic() + TIMEOUT_S + 1
         self._thread.join(timeout=TIMEOUT_S + 1)
         with self._lock:
             couriers = list(self._couriers.values())
         for courier in couriers:
             courier.wake.set()
         for courier in couriers:
-            courier.thread.join(timeout=TIMEOUT_S + 1)
+            courier.thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def wake(self, events: Sequence[object] = ()) -> None:
         """New events were committed (called from the committing thread: only flags)."""
