@@ -4,6 +4,7 @@ never a 500; and what a recipient of a shared filing is not told."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ def test_non_ascii_digits_are_no_version_nor_event_id(value: str) -> None:
         resume_point(value, None, MAX_ID)
 
 
-@pytest.mark.parametrize("value", ["9" * 30, "-1", "1.0", "\"\"", "W/"])
+@pytest.mark.parametrize("value", ["9" * 30, "9" * 5000, "-1", "1.0", "\"\"", "W/"])
 def test_an_if_match_that_is_no_version_names_the_header(api: Any, value: str) -> None:
     _, red, _, store = api
     made = red.post("/v1/operations", collection(disc("strike", 40.0))).json()
@@ -41,7 +42,7 @@ def test_an_if_match_that_is_no_version_names_the_header(api: Any, value: str) -
     assert store.get_filing(made["id"]).version == 1  # nothing changed
 
 
-@pytest.mark.parametrize("value", ["9" * 30, "abc", "-3", "1e3"])
+@pytest.mark.parametrize("value", ["9" * 30, "9" * 5000, "abc", "-3", "1e3"])
 def test_a_last_event_id_that_is_no_event_id_names_the_header(api: Any, value: str) -> None:
     client, red, _, _ = api
     answer = client.get("/v1/events", headers={**red.headers, "Last-Event-ID": value})
@@ -75,6 +76,22 @@ def test_a_webhook_body_past_the_limit_is_413(api: Any) -> None:
     assert store.webhooks() == []
     missing = client.put("/v1/webhook", json={}, headers=red.headers)
     assert assert_problem(missing, 422)["errors"][0]["field"] == "body.url"
+
+
+def test_a_shared_filing_reads_as_filed_whatever_it_holds(api: Any) -> None:
+    """What filing accepts, a recipient reads: a lone surrogate, an integer past 64 bits."""
+    _, red, blue, _ = api
+    text = collection(disc("hospital", 38.0))
+    odd = '"note": "\\ud800x", "beds": 100000000000000000000000000001, "kind"'
+    text = text.replace('"kind"', odd)
+    document = json.loads(text)
+    document["share"] = "all"
+    assert red.post("/v1/sites", json.dumps(document)).status_code == 201
+    answer = blue.get("/v1/shared")
+    assert answer.status_code == 200
+    (feature,) = answer.json()["filings"][0]["body"]["features"]
+    assert feature["properties"]["beds"] == 100000000000000000000000000001
+    assert "\\ud800x" in answer.text
 
 
 def test_a_recipient_is_not_told_whom_else_a_filing_is_shared_with(api: Any) -> None:
@@ -119,3 +136,38 @@ def test_every_refusal_of_input_names_its_field_and_titles_are_words(api: Any) -
     # a party that may not set rules is told so, whatever body it sent
     refused = client.put("/v1/theater/rules", content=b"{", headers=red.headers)
     assert assert_problem(refused, 403)["title"] == "Only a coordinator may do this"
+
+
+def test_refusals_name_each_feature_and_taken_ids_carry_no_errors(api: Any) -> None:
+    client, red, _, store = api
+    zone = json.loads(collection(disc("z1", 38.0), disc("z2", 38.5)))
+    zone["features"][0]["properties"]["notice_h"] = -1
+    zone["features"][1]["properties"]["no_entry"] = 5
+    problem = assert_problem(red.post("/v1/zones", json.dumps(zone)), 400)
+    assert [(e["feature"], e["field"]) for e in problem["errors"]] == [
+        ("feature 'z1'", "properties.notice_h"),
+        ("feature 'z2'", "properties.no_entry"),
+    ]
+    theirs = json.loads(collection(disc("x", 38.0)))
+    theirs["features"][0]["properties"]["party"] = "blue"
+    (error,) = assert_problem(red.post("/v1/operations", json.dumps(theirs)), 400)["errors"]
+    assert (error["feature"], error["field"]) == ("feature 'x'", "properties.party")
+    _, token = parties.add_party(store, "un", "UN", "en", "coordinator")
+    taken = client.post(
+        "/v1/parties", json={"id": "red", "name": "Red", "lang": "en"},
+        headers={"Authorization": f"Bearer {token}"},
+    )  # fmt: skip
+    assert "errors" not in assert_problem(taken, 409)
+
+
+def test_webhooks_set_and_removed_leave_no_connection_behind(api: Any) -> None:
+    client, red, _, store = api
+    client.get("/v1/webhook", headers=red.headers)  # the request threads' own readers
+    before = len(store._readers)
+    for _ in range(5):  # five couriers, one after another (no events: none waits long)
+        assert client.put("/v1/webhook", json={"url": "http://127.0.0.1:9/"}, headers=red.headers)
+        time.sleep(1.1)  # its courier starts (the sender looks every second)
+        assert client.delete("/v1/webhook", headers=red.headers).is_success
+        time.sleep(1.1)  # and ends (it looks at the webhook every second)
+    # the sender's own, at most; not one per courier
+    assert len(store._readers) <= before + 1

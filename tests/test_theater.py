@@ -184,6 +184,56 @@ def test_a_kept_conflict_shows_its_volumes_as_they_are_now(
     assert same.conflicts == (changed,) and told == []
 
 
+def test_a_kept_conflict_is_redrawn_whichever_side_changes(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """The side that changes is side b here (the conflict was opened by the other),
+    and the index names the pair the other way round: each region stays with its side
+    (with a separation, each side's region is its own footprint's part: they differ)."""
+    rules = [SeparationRule(("*", "*"), horizontal_m=1000.0)]
+    theater = Theater(store, rules, clock=sample_morning())
+    strike = theater.file(red, "operation", body(disc("strike", 40.0, 35.0)))
+    (opened,) = theater.file(blue, "site", body(disc("clinic", 40.0, 35.0))).conflicts
+    assert opened.party_a == "blue" and opened.party_b == "red"
+    again = theater.replace(
+        red, strike.filing.id, 1, body(_moved("strike", 40.003, 300.0, "2017-09-16T06:00:00Z"))
+    )
+    (changed,) = again.conflicts
+    assert changed.id == opened.id and changed.party_a == "blue"
+    # region_b is what blue is shown of the strike: within the strike as it is now
+    assert changed.region_b is not None and changed.region_b != opened.region_b
+    assert changed.region_a is not None
+    for region, lon, radius in ((changed.region_b, 40.003, 300.0), (changed.region_a, 40.0, 500.0)):
+        ring = shapely.get_coordinates(shapely.from_geojson(region))
+        _, _, apart = GEOD.inv(
+            np.full(len(ring), lon), np.full(len(ring), 35.0), ring[:, 0], ring[:, 1]
+        )
+        assert apart.max() <= radius * 1.001  # each side's region within its own disc
+
+
+def test_a_region_stored_by_an_older_version_is_no_change(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Older versions stored regions clockwise (and unrounded): the same region, so a
+    replacement that changes nothing tells nothing and keeps the acknowledgements."""
+    theater = Theater(store, clock=sample_morning())
+    theater.file(blue, "site", body(disc("clinic", 40.0, 35.0)))
+    mine = theater.file(red, "operation", body(disc("strike", 40.002, 35.0)))
+    (first,) = mine.conflicts
+    theater.acknowledge(blue, first.id)
+    assert first.region_a is not None
+    clockwise = shapely.reverse(shapely.from_geojson(first.region_a))
+    older = dataclasses.replace(
+        store.get_conflict(first.id), region_a=shapely.to_geojson(clockwise)
+    )
+    store.update_conflict(older)
+    told: list[str] = []
+    theater.subscribe(lambda events: told.extend(e.kind for e in events))
+    same = theater.replace(red, mine.filing.id, 1, body(disc("strike", 40.002, 35.0)))
+    assert told == [] and same.conflicts == (older,)
+    assert store.get_conflict(first.id) == older  # blue's acknowledgement stands
+
+
 def test_new_rules_redraw_the_conflicts_they_keep(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord
 ) -> None:

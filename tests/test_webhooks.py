@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +15,6 @@ from fastapi.testclient import TestClient
 
 from samples import sample_morning
 from tansiq.api import create_app
-from tansiq.cli.local_server import free_local_port
 from tansiq.service import parties
 from tansiq.store import SqliteStore
 
@@ -150,12 +150,17 @@ def test_events_never_go_to_a_url_the_party_removed(two: Any) -> None:
 
 def test_setting_the_same_url_again_loses_nothing(two: Any) -> None:
     client, store, _, as_blue, conflict = two
-    port = free_local_port()
+    # the port is held (bound, not listening: connections are refused) until the
+    # receiver takes it, so that nothing else can take it meanwhile
+    reserved = socket.socket()
+    reserved.bind(("127.0.0.1", 0))
+    port = reserved.getsockname()[1]
     url = f"http://127.0.0.1:{port}/tansiq"
     assert client.put("/v1/webhook", json={"url": url}, headers=as_blue).is_success
     conflict()
     conflict()  # events for blue, not delivered: nobody listens yet
     assert client.put("/v1/webhook", json={"url": url}, headers=as_blue).is_success
+    reserved.close()
     late = Receiver(failures=0, port=port)
     expected = [e.id for e in store.events_after("blue", 0)]
     assert len(expected) == 4  # two clinics, two strikes, every pair

@@ -52,7 +52,22 @@ class ScenarioUnreadable(InputError):
     title = "The input is not readable JSON"
 
 
-class ScenarioInvalid(InputError):
+class InputProblems(InputError):
+    """Input with problems at named places; ``problems`` lists them, one line each."""
+
+    title = "The input cannot be used"
+
+    def __init__(
+        self, problems: Sequence[str], places: Sequence[tuple[str, str]] | None = None
+    ) -> None:
+        self.problems: tuple[str, ...] = tuple(problems)
+        #: (feature, member) of each problem: ``("feature 'x'", "properties.start")``,
+        #: ``""`` where it is the whole document or feature (empty if not known)
+        self.places: tuple[tuple[str, str], ...] = tuple(places or ())
+        super().__init__("; ".join(self.problems))
+
+
+class ScenarioInvalid(InputProblems):
     """A scenario breaks ``scenario-v1``; ``problems`` lists every broken rule, one line each."""
 
     title = "The input breaks scenario-v1"
@@ -62,13 +77,10 @@ class ScenarioInvalid(InputError):
     def __init__(
         self, problems: Sequence[str], places: Sequence[tuple[str, str]] | None = None
     ) -> None:
-        self.problems: tuple[str, ...] = tuple(problems)
-        #: (feature, member) of each problem: ``("feature 'x'", "properties.start")``,
-        #: ``""`` where it is the whole document or feature (empty if not known)
-        self.places: tuple[tuple[str, str], ...] = tuple(places or ())
+        super().__init__(problems, places)
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"scenario refused, {count} {noun}:\n" + "\n".join(self.problems))
+        self.args = (f"scenario refused, {count} {noun}:\n" + "\n".join(self.problems),)
 
 
 class UnknownVolume(TansiqError):

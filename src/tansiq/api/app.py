@@ -69,11 +69,11 @@ def version_of(if_match: str | None) -> int:
     """The version an ``If-Match`` header names (``3``, ``"3"`` or ``W/"3"``)."""
     if if_match is None:
         raise PreconditionRequired()
-    text = if_match.strip().removeprefix("W/").strip('"')
-    if not events.is_decimal(text) or int(text) > MAX_ID:
+    version = events.whole_number(if_match.strip().removeprefix("W/").strip('"'), MAX_ID)
+    if version is None:
         shown = if_match if len(if_match) <= 40 else if_match[:40] + "..."
         raise InputError(f"If-Match: {shown!r} is not a version number")
-    return int(text)
+    return version
 
 
 class PreconditionRequired(TansiqError):
@@ -143,7 +143,7 @@ def create_app(
 
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
-        if declared is not None and events.is_decimal(declared) and int(declared) > max_body:
+        if declared is not None and (events.whole_number(declared, MAX_ID) or 0) > max_body:
             raise BodyTooLarge(max_body)
         chunks, size = [], 0
         async for chunk in request.stream():

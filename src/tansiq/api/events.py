@@ -95,16 +95,22 @@ def resume_point(last_event_id: str | None, after: int | None, largest: int) -> 
     text = (last_event_id or "").strip()
     if not text:
         return after or 0
-    if not is_decimal(text) or int(text) > largest:
+    value = whole_number(text, largest)
+    if value is None:
         raise InputError(
             f"Last-Event-ID: {_shown(text)} is not an event id (a whole number up to {largest})"
         )
-    return int(text)
+    return value
 
 
-def is_decimal(text: str) -> bool:
-    """ASCII digits only: ``str.isdigit`` alone takes '²', which ``int`` refuses."""
-    return text.isascii() and text.isdigit()
+def whole_number(text: str, largest: int) -> int | None:
+    """``text`` as a whole number from 0 to ``largest``, or None: ASCII digits only
+    (``str.isdigit`` alone takes '²', which ``int`` refuses), and no longer than
+    ``largest`` is (``int`` refuses more than 4,300 digits)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(largest)):
+        return None
+    value = int(text)
+    return value if value <= largest else None
 
 
 def _shown(text: str, limit: int = 40) -> str:

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from tansiq.errors import InputError, ScenarioInvalid, StaleVersion, TansiqError
+from tansiq.errors import InputError, InputProblems, ScenarioInvalid, StaleVersion, TansiqError
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -59,7 +59,9 @@ def errors_of(exc: TansiqError) -> list[dict[str, str]]:
     at the start of the message (``share: ...``), else the body as a whole. Refusals
     that are not about input (404, 401, 403) have none: nothing in the input is broken.
     """
-    if isinstance(exc, ScenarioInvalid):
+    if exc.http_status in (401, 403, 404, 409):
+        return []  # nothing in the input is broken: it names what is not there, or taken
+    if isinstance(exc, InputProblems):
         out = []
         for index, line in enumerate(exc.problems):
             whose, member = exc.places[index] if index < len(exc.places) else ("", "")

@@ -42,6 +42,7 @@ from tansiq.engine.warmup import warm_up
 from tansiq.errors import (
     FilingGone,
     InputError,
+    InputProblems,
     StaleVersion,
     UnknownConflict,
     UnknownFiling,
@@ -50,7 +51,7 @@ from tansiq.errors import (
 from tansiq.scenario.model import Scenario, SeparationRule, Volume
 from tansiq.scenario.reader import parse_scenario
 from tansiq.service import parties
-from tansiq.service.geojson_text import region_geojson
+from tansiq.service.geojson_text import DECIMALS, region_geojson
 from tansiq.service.rules import LEAD_TIME_SETTING, SETTING, parse_rules, rules_json
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, VolumeRecord
@@ -599,8 +600,13 @@ class Theater:
         if a.id != stored.volume_a:
             a, b = b, a
         fresh = self._conflict_record(a, b, judged, now)
-        if all(getattr(fresh, name) == getattr(stored, name) for name in _DISCLOSED):
-            return stored
+        differ = [name for name in _DISCLOSED if getattr(fresh, name) != getattr(stored, name)]
+        if all(
+            name in ("region_a", "region_b")
+            and _same_region(getattr(fresh, name), getattr(stored, name))
+            for name in differ
+        ):
+            return stored  # the same (a region stored by an older version may read differently)
         changed = dataclasses.replace(
             stored,
             **{name: getattr(fresh, name) for name in (*_DISCLOSED, "late_notice")},
@@ -666,10 +672,12 @@ class Theater:
                 props = feature.get("properties") if isinstance(feature, dict) else None
                 if isinstance(props, dict):
                     if props.get("party", party_id) != party_id:
-                        raise InputError(
-                            f"feature {feature.get('id')!r}: properties.party: must be the"
-                            f" filing party {party_id!r} or absent"
-                        )
+                        label = f"feature {feature.get('id')!r}"
+                        raise InputProblems(
+                            [f"{label}: properties.party: must be the filing party"
+                             f" {party_id!r} or absent"],
+                            [(label, "properties.party")],
+                        )  # fmt: skip
                     props["party"] = party_id
             document["tansiq"] = {
                 "version": 1,
@@ -700,9 +708,24 @@ def zone_rules(properties: Mapping[str, Any]) -> ZoneRules:
     )
 
 
+def _same_region(drawn: str | None, stored: str | None) -> bool:
+    """Whether two regions' GeoJSON are the same region: regions stored by older versions
+    have clockwise rings or unrounded coordinates, which a text comparison calls changed."""
+    if drawn is None or stored is None:
+        return drawn is stored
+    a, b = shapely.normalize(shapely.from_geojson([drawn, stored]))
+    return bool(shapely.equals_exact(a, b, tolerance=2 * 10.0**-DECIMALS))
+
+
 def check_zone_rules(features: list[Any]) -> None:
     """Refuse zone rules that are not ``notice_h: number >= 0``, ``no_entry: "all" | [ids]``."""
-    problems = []
+    problems: list[str] = []
+    places: list[tuple[str, str]] = []
+
+    def refuse(fid: object, member: str, rule: str) -> None:
+        problems.append(f"feature {fid!r}: {member}: {rule}")
+        places.append((f"feature {fid!r}", member))
+
     for feature in features:
         props = feature.get("properties") if isinstance(feature, dict) else None
         if not isinstance(props, dict):
@@ -712,16 +735,14 @@ def check_zone_rules(features: list[Any]) -> None:
         if notice is not None and (
             isinstance(notice, bool) or not isinstance(notice, int | float) or notice < 0
         ):
-            problems.append(f"feature {fid!r}: properties.notice_h: must be a number of hours >= 0")
+            refuse(fid, "properties.notice_h", "must be a number of hours >= 0")
         barred = props.get("no_entry")
         if barred is not None and barred != "all" and not (
             isinstance(barred, list) and all(isinstance(p, str) for p in barred)
         ):
-            problems.append(
-                f'feature {fid!r}: properties.no_entry: must be "all" or a list of party ids'
-            )
+            refuse(fid, "properties.no_entry", 'must be "all" or a list of party ids')
     if problems:
-        raise InputError("; ".join(problems))
+        raise InputProblems(problems, places)
 
 
 def expiry_horizon(now: float, rules: Sequence[SeparationRule]) -> float:

@@ -5,6 +5,7 @@ dictionaries as JSON; nothing else decides visibility."""
 from __future__ import annotations
 
 import functools
+import json
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -63,10 +64,12 @@ def shared_view(record: FilingRecord, store: Store, now: float) -> dict[str, Any
     recipient is not told which other parties exist, nor what the owner shares with them)."""
     owner = store.get_party(record.party_id)
     view = filing_view(record, now)
-    document = orjson.loads(record.body)
-    if isinstance(document, dict) and "share" in document:
-        del document["share"]
-        view["body"] = document
+    if '"share"' in record.body:
+        # the standard parser: it keeps what filing accepted (lone surrogates, integers
+        # past 64 bits) exactly, where orjson refuses or rounds them
+        document = json.loads(record.body)
+        if isinstance(document, dict) and document.pop("share", None) is not None:
+            view["body"] = RawJSON(json.dumps(document))
     view["owner"] = {
         "id": record.party_id,
         "name": owner.name if owner else record.party_id,

@@ -145,17 +145,20 @@ class _Courier:
         )
 
     def _run(self) -> None:
-        with httpx.Client(timeout=TIMEOUT_S) as client:
-            while not self._stop.is_set():
-                self.wake.clear()
-                try:
-                    wait = self._round(client)
-                except Exception:  # a store error, say: this party's delivery waits, no more
-                    _log.exception("webhook of party %r failed; retrying", self.party_id)
-                    wait = self._failed()
-                if wait is None:
-                    return  # the webhook was removed
-                self.wake.wait(timeout=wait)
+        try:
+            with httpx.Client(timeout=TIMEOUT_S) as client:
+                while not self._stop.is_set():
+                    self.wake.clear()
+                    try:
+                        wait = self._round(client)
+                    except Exception:  # a store error, say: this party's delivery waits
+                        _log.exception("webhook of party %r failed; retrying", self.party_id)
+                        wait = self._failed()
+                    if wait is None:
+                        return  # the webhook was removed
+                    self.wake.wait(timeout=wait)
+        finally:
+            self._store.release_reader()  # couriers come and go with webhooks
 
     def _round(self, client: httpx.Client) -> float | None:
         """Send what is due; return how long to wait (None: the webhook is gone)."""

@@ -220,6 +220,10 @@ class Store(Protocol):
 
     def webhook_of(self, party_id: str) -> tuple[str, int] | None: ...
 
+    def release_reader(self) -> None:
+        """Let go of what the calling thread holds for reading (it is about to end)."""
+        ...
+
     def mark_delivered(self, party_id: str, event_id: int, url: str) -> None:
         """Record that ``url`` took the party's events up to ``event_id`` (nothing, if the
         party's webhook is no longer ``url``)."""

@@ -653,6 +653,17 @@ class SqliteStore:
         )
         return [(EventRecord(*row[:5]), _conflict(row[5:])) for row in rows]
 
+    def release_reader(self) -> None:
+        """Close the calling thread's reading connection, if it has one: for a thread
+        that is about to end (each would otherwise keep a connection and its files)."""
+        reader: sqlite3.Connection | None = getattr(self._per_thread, "reader", None)
+        if reader is None:
+            return
+        self._per_thread.reader = None
+        with self._readers_lock:
+            self._readers.remove(reader)
+        reader.close()
+
     def close(self) -> None:
         self.commit()
         with self._readers_lock:
