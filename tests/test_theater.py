@@ -234,6 +234,24 @@ def test_a_region_stored_by_an_older_version_is_no_change(
     assert store.get_conflict(first.id) == older  # blue's acknowledgement stands
 
 
+def test_a_change_that_moves_no_footprint_draws_no_region(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """A later window on the same disc changes the conflict's window, not its regions:
+    they are kept as stored (here, as an older version would have stored them)."""
+    theater = Theater(store, clock=sample_morning())
+    theater.file(blue, "site", body(disc("clinic", 40.0, 35.0)))
+    mine = theater.file(red, "operation", body(disc("strike", 40.002, 35.0)))
+    (first,) = mine.conflicts
+    assert first.region_a is not None
+    clockwise = shapely.to_geojson(shapely.reverse(shapely.from_geojson(first.region_a)))
+    store.update_conflict(dataclasses.replace(first, region_a=clockwise))
+    later = _moved("strike", 40.002, 500.0, "2017-09-16T10:00:00Z")
+    (changed,) = theater.replace(red, mine.filing.id, 1, body(later)).conflicts
+    assert changed.window_start == first.window_start + 4 * 3600
+    assert changed.region_a == clockwise and changed.region_b == first.region_b
+
+
 def test_new_rules_redraw_the_conflicts_they_keep(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord
 ) -> None:

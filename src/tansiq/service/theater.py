@@ -51,7 +51,7 @@ from tansiq.errors import (
 from tansiq.scenario.model import Scenario, SeparationRule, Volume
 from tansiq.scenario.reader import parse_scenario
 from tansiq.service import parties
-from tansiq.service.geojson_text import DECIMALS, region_geojson
+from tansiq.service.geojson_text import region_geojson
 from tansiq.service.rules import LEAD_TIME_SETTING, SETTING, parse_rules, rules_json
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, VolumeRecord
@@ -283,6 +283,8 @@ class Theater:
             # each volume checked once: the pairs decide what is kept and what is new
             pairs = self._pairs_of(volumes, now)
             keep = {(mine.id, other.id): (mine, other, found) for mine, other, found in pairs}
+            # the versions being replaced, of the volumes kept under the same id
+            before = {v.id: self._index.get(v.id) for v in volumes if v.id in self._index}
             fp = self._index.footprints_of(volumes)
             with self._store.transaction(defer_commit=True):
                 self._store.add_filing_version(record)
@@ -293,7 +295,13 @@ class Theater:
                 for conflict in self._store.open_conflicts_of(filing_id):
                     still = keep.get(_pair_of(conflict, filing_id))
                     if still is not None:
-                        kept.append(self._refresh(conflict, still[2], now))
+                        mine, _, judged = still
+                        was = before.get(mine.id)
+                        if was is not None and _same_volume(was, mine):
+                            kept.append(conflict)  # this volume did not change
+                        else:
+                            redraw = was is None or not _same_footprint(was, mine)
+                            kept.append(self._refresh(conflict, judged, now, redraw))
                     else:
                         self._close(conflict, "resolved", now)
                 already = {_pair_of(c, filing_id) for c in kept}
@@ -458,8 +466,9 @@ class Theater:
             if judged is not None:
                 still.add(pair)
                 applied = (judged.horizontal_m, judged.vertical_m, judged.time_s)
-                if applied != before.minimums(conflict.kind_a, conflict.kind_b):
-                    self._refresh(conflict, judged, now)
+                was = before.minimums(conflict.kind_a, conflict.kind_b)
+                if applied != was:  # the regions change with the horizontal separation
+                    self._refresh(conflict, judged, now, redraw=applied[0] != was[0])
             elif self._expired(conflict, horizon):
                 continue  # over: it stays as it was, in the record
             else:
@@ -587,26 +596,28 @@ class Theater:
         self._tell(stored, "conflict.opened", now)
         return stored
 
-    def _refresh(self, stored: ConflictRecord, judged: Conflict, now: float) -> ConflictRecord:
+    def _refresh(
+        self, stored: ConflictRecord, judged: Conflict, now: float, redraw: bool
+    ) -> ConflictRecord:
         """A conflict that stays open, as its volumes (and the rules) now make it.
 
         If what it discloses changed (a kind, a gap, the window, a region, the no-entry
         flag), it is stored anew, both acknowledgements are cleared (they were given to
         what it was) and both sides are told ``conflict.changed``; the late-notice flag
         is then judged again from now, the notice this shape got. Otherwise it stays as
-        it was, flags and acknowledgements included.
+        it was, flags and acknowledgements included. Its regions are drawn again only
+        if ``redraw`` (a footprint or the horizontal separation changed): otherwise they
+        are the same regions, and a region stored by an older version (clockwise,
+        unrounded, or drawn another way) must not read as a change.
         """
         a, b = judged.volume_a, judged.volume_b
         if a.id != stored.volume_a:
             a, b = b, a
-        fresh = self._conflict_record(a, b, judged, now)
-        differ = [name for name in _DISCLOSED if getattr(fresh, name) != getattr(stored, name)]
-        if all(
-            name in ("region_a", "region_b")
-            and _same_region(getattr(fresh, name), getattr(stored, name))
-            for name in differ
-        ):
-            return stored  # the same (a region stored by an older version may read differently)
+        fresh = self._conflict_record(a, b, judged, now, draw=redraw)
+        if not redraw:
+            fresh = dataclasses.replace(fresh, region_a=stored.region_a, region_b=stored.region_b)
+        if all(getattr(fresh, name) == getattr(stored, name) for name in _DISCLOSED):
+            return stored
         changed = dataclasses.replace(
             stored,
             **{name: getattr(fresh, name) for name in (*_DISCLOSED, "late_notice")},
@@ -618,16 +629,20 @@ class Theater:
         return changed
 
     def _conflict_record(
-        self, mine: Volume, other: Volume, conflict: Conflict, now: float
+        self, mine: Volume, other: Volume, conflict: Conflict, now: float, draw: bool = True
     ) -> ConflictRecord:
-        """The open conflict between two volumes (``mine`` is side a), not yet stored."""
+        """The open conflict between two volumes (``mine`` is side a), not yet stored
+        (without its regions unless ``draw``)."""
         start, end = conflict.window
-        # what each side will be shown of the other: computed once, here, while both
-        # volumes are at hand (conflict.a is the smaller id, not necessarily ``mine``)
-        first, second = self._drawer.regions(
-            conflict.volume_a, conflict.volume_b, conflict.horizontal_m
-        )
-        near_mine, near_other = (first, second) if conflict.a == mine.id else (second, first)
+        region_mine = region_other = None
+        if draw:
+            # what each side will be shown of the other: computed once, here, while both
+            # volumes are at hand (conflict.a is the smaller id, not necessarily ``mine``)
+            first, second = self._drawer.regions(
+                conflict.volume_a, conflict.volume_b, conflict.horizontal_m
+            )
+            near_mine, near_other = (first, second) if conflict.a == mine.id else (second, first)
+            region_mine, region_other = region_geojson(near_mine), region_geojson(near_other)
         late, no_entry = self._zone_rules(mine, other, now)
         # told less than the theater's lead time before the conflict's window starts
         late = late or start - now < self._lead_time_h * 3600.0
@@ -651,8 +666,8 @@ class Theater:
             closed_at=None,
             acked_a_at=None,
             acked_b_at=None,
-            region_a=region_geojson(near_mine),
-            region_b=region_geojson(near_other),
+            region_a=region_mine,
+            region_b=region_other,
             late_notice=late,
             no_entry=no_entry,
         )
@@ -708,13 +723,19 @@ def zone_rules(properties: Mapping[str, Any]) -> ZoneRules:
     )
 
 
-def _same_region(drawn: str | None, stored: str | None) -> bool:
-    """Whether two regions' GeoJSON are the same region: regions stored by older versions
-    have clockwise rings or unrounded coordinates, which a text comparison calls changed."""
-    if drawn is None or stored is None:
-        return drawn is stored
-    a, b = shapely.normalize(shapely.from_geojson([drawn, stored]))
-    return bool(shapely.equals_exact(a, b, tolerance=2 * 10.0**-DECIMALS))
+def _same_footprint(a: Volume, b: Volume) -> bool:
+    """The same geometry, coordinate for coordinate, and the same buffer."""
+    return a.buffer_m == b.buffer_m and bool(shapely.equals_exact(a.geometry, b.geometry, 0.0))
+
+
+def _same_volume(a: Volume, b: Volume) -> bool:
+    """Two versions of a volume that no conflict could tell apart."""
+    return (
+        _same_footprint(a, b)
+        and (a.kind, a.altitude_low, a.altitude_high, a.start, a.end)
+        == (b.kind, b.altitude_low, b.altitude_high, b.start, b.end)
+        and dict(a.properties) == dict(b.properties)
+    )
 
 
 def check_zone_rules(features: list[Any]) -> None:
