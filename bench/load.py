@@ -55,6 +55,7 @@ from results import write_json
 from tansiq.cli.local_server import free_local_port, wait_until_answering
 from tansiq.service import parties
 from tansiq.service.clocks import exercise_clock
+from tansiq.service.public_ids import KEY_SETTING, PublicIds
 from tansiq.service.theater import Theater
 from tansiq.store import SqliteStore
 from theater import PARTIES, SEPARATION, WEEK_START, _feature_properties, make_volumes
@@ -182,6 +183,10 @@ def main() -> None:
     wait_until_answering(url, timeout_s=600, process=server)
     ready_s = time.perf_counter() - t0
     print(f"server ready in {ready_s:.1f} s", flush=True)
+    with sqlite3.connect(db) as raw:  # made by the server when it starts
+        (key,) = raw.execute("SELECT value FROM setting WHERE name = ?", (KEY_SETTING,)).fetchone()
+    # the stream's resume point as parties are shown event ids
+    resume = {"Last-Event-ID": str(PublicIds(bytes.fromhex(key)).show("event", last_event))}
     left = cancel_leftovers(db, url, tokens)
     if left:
         print(f"cancelled {left} contested operations left active by an earlier run", flush=True)
@@ -194,7 +199,7 @@ def main() -> None:
         # raw_http and a regular expression, not http.client and a JSON parser: the
         # generator's own CPU per filing is part of what two cores allow (reported as
         # loadgen_cpu_ms_per_filing); a conflict's id is the first member of its view
-        headers = {"Authorization": f"Bearer {tokens[party]}", "Last-Event-ID": str(last_event)}
+        headers = {"Authorization": f"Bearer {tokens[party]}", **(resume if last_event else {})}
         pending = bytearray()
 
         def on_body(piece: bytes) -> None:

@@ -10,9 +10,13 @@ from pathlib import Path
 from samples import sample_morning
 from tansiq.api.events import MAILBOX_LIMIT, LiveEvents, _event_text, _render_stored, stream
 from tansiq.service import parties
+from tansiq.service.public_ids import PublicIds
 from tansiq.service.theater import LiveEvent, Theater
 from tansiq.store import SqliteStore
 from test_theater import body, disc
+
+#: event ids as streams show them (any key: these tests make their own streams)
+IDS = PublicIds(b"tansiq-tests" * 3)
 
 
 async def never_disconnected() -> bool:
@@ -43,7 +47,7 @@ def test_a_stream_behind_by_more_than_its_mailbox_misses_nothing(tmp_path: Path)
     async def run() -> list[str]:
         live = LiveEvents()
         theater.subscribe(live.deliver_threadsafe)
-        events = stream(store, blue, 0, live, never_disconnected)
+        events = stream(store, blue, 0, live, never_disconnected, IDS)
         texts = [await events.__anext__()]  # the stream is open: its mailbox too
         waiting = asyncio.ensure_future(events.__anext__())  # reads the store, then waits
         await asyncio.sleep(0.2)
@@ -58,7 +62,8 @@ def test_a_stream_behind_by_more_than_its_mailbox_misses_nothing(tmp_path: Path)
 
     got = sent(asyncio.run(run()))
     stored = store.events_with_conflicts("blue", 0)
-    assert [(i, kind) for i, kind, _ in got] == [(e.id, e.kind) for e, _ in stored]
+    shown = [(IDS.show("event", e.id), e.kind) for e, _ in stored]
+    assert [(i, kind) for i, kind, _ in got] == shown
     assert len(got) == MAILBOX_LIMIT + 41
     # each shows blue's side of its conflict, with the other party named
     assert all(data["conflict"]["other"]["party"]["id"] == "red" for _, _, data in got)  # type: ignore[index]
@@ -78,5 +83,5 @@ def test_live_and_stored_renderings_of_an_unchanged_conflict_are_the_same(
     live = [e for e in handed if e.party_id == "blue"]
     assert [e.kind for e in live] == ["conflict.opened"]
     (event,) = live
-    as_sent_live = _event_text(event.id, event.kind, event.conflict, blue, store)
-    assert _render_stored(store, blue, 0) == [(event.id, as_sent_live)]
+    as_sent_live = _event_text(event.id, event.kind, event.conflict, blue, store, IDS)
+    assert _render_stored(store, blue, 0, IDS) == [(event.id, as_sent_live)]

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from samples import sample_morning
 from tansiq.api import create_app
 from tansiq.service import parties
+from tansiq.service.public_ids import PublicIds
 from tansiq.store import SqliteStore
 
 
@@ -162,11 +163,13 @@ def test_setting_the_same_url_again_loses_nothing(two: Any) -> None:
     assert client.put("/v1/webhook", json={"url": url}, headers=as_blue).is_success
     reserved.close()
     late = Receiver(failures=0, port=port)
-    expected = [e.id for e in store.events_after("blue", 0)]
-    assert len(expected) == 4  # two clinics, two strikes, every pair
+    events = store.events_after("blue", 0)
+    assert len(events) == 4  # two clinics, two strikes, every pair
+    shown = PublicIds.of(store)
+    expected = [shown.show("event", e.id) for e in events]
     assert _until(lambda: [e["id"] for e in late.accepted] == expected, 15.0)
     # marked delivered once the receiver has answered (just after it counted the event)
-    assert _until(lambda: store.webhook_of("blue") == (url, expected[-1]), 10.0)
+    assert _until(lambda: store.webhook_of("blue") == (url, events[-1].id), 10.0)
     late.server.shutdown()
 
 

@@ -22,10 +22,11 @@ from starlette.concurrency import run_in_threadpool
 
 from tansiq import __version__
 from tansiq.api import admin, events, problems
-from tansiq.errors import InputError, TansiqError, Unauthorized
+from tansiq.errors import InputError, TansiqError, Unauthorized, UnknownConflict
 from tansiq.scenario.model import SeparationRule
 from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
 from tansiq.service import parties, webhooks
+from tansiq.service.public_ids import PublicIds
 from tansiq.service.rules import parse_lead_time, parse_rules, rules_json
 from tansiq.service.theater import Outcome, Theater
 from tansiq.service.views import conflict_view, dumps, filing_view, instant, shared_view
@@ -105,7 +106,8 @@ def create_app(
     max_body: int = MAX_BODY,
 ) -> FastAPI:
     theater = Theater(store, separation, clock)
-    sender = webhooks.WebhookSender(store)
+    ids = PublicIds.of(store)  # conflict and event ids as parties are shown them
+    sender = webhooks.WebhookSender(store, ids)
     theater.subscribe(sender.wake)
 
     @asynccontextmanager
@@ -165,7 +167,7 @@ def create_app(
             "state": result.filing.state,
             # the server's time of this version: the conflicts it opened have this opened_at
             "filed_at": instant(result.filing.filed_at),
-            "conflicts": [conflict_view(c, party, store) for c in result.conflicts],
+            "conflicts": [conflict_view(c, party, store, ids) for c in result.conflicts],
         }
         return json_response(body, status, headers)
 
@@ -189,7 +191,9 @@ def create_app(
         end: Annotated[str | None, Query(description=END_HELP, examples=[EX_END])] = None,
         bbox: Annotated[str | None, Query(description=BBOX_HELP, examples=[EX_BBOX])] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        after: Annotated[int, Query(ge=0, le=MAX_ID, description="ids above this (paging)")] = 0,
+        after: Annotated[
+            int, Query(ge=0, le=MAX_ID, description="the page after this one's next_after")
+        ] = 0,
     ) -> Response:
         since = None if start is None else _instant_of("start", start)
         until = None if end is None else _instant_of("end", end)
@@ -197,13 +201,16 @@ def create_app(
             raise _invalid_query("start", f"{start} is after end {end}")
         box = None if bbox is None else _bbox_of(bbox)
         # filter first (time in the store's query, the box on the regions), then page
+        start_after = 0 if not after else ids.read("conflict", after)
+        if start_after is None:
+            raise _invalid_query("after", f"{after} is not a conflict id")
         chosen = theater.conflicts(party, state, since, until, box)
-        found = [c for c in chosen if c.id > after][: limit + 1]
+        found = [c for c in chosen if c.id > start_after][: limit + 1]
         page = found[:limit]
         return json_response(
             {
-                "conflicts": [conflict_view(c, party, store) for c in page],
-                "next_after": page[-1].id if len(found) > limit else None,
+                "conflicts": [conflict_view(c, party, store, ids) for c in page],
+                "next_after": ids.show("conflict", page[-1].id) if len(found) > limit else None,
             }
         )
 
@@ -282,7 +289,7 @@ def create_app(
         last_event_id: Annotated[str | None, Header(description="resume after this id")] = None,
         after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     ) -> StreamingResponse:
-        start = events.resume_point(last_event_id, after, MAX_ID)
+        start = events.resume_point(last_event_id, after, MAX_ID, ids)
         authorization = request.headers.get("authorization")
 
         def allowed() -> bool:  # the token may be revoked while the stream is open
@@ -292,7 +299,7 @@ def create_app(
                 return False
 
         return StreamingResponse(
-            events.stream(store, party, start, live, request.is_disconnected, allowed),
+            events.stream(store, party, start, live, request.is_disconnected, ids, allowed),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -305,7 +312,14 @@ def create_app(
     def acknowledge(
         conflict_id: Annotated[int, Path(ge=1, le=MAX_ID)], party: Caller
     ) -> Response:
-        return json_response(conflict_view(theater.acknowledge(party, conflict_id), party, store))
+        internal = ids.read("conflict", conflict_id)
+        try:
+            if internal is None:
+                raise UnknownConflict(conflict_id)
+            acknowledged = theater.acknowledge(party, internal)
+        except UnknownConflict:
+            raise UnknownConflict(conflict_id) from None  # the id the caller sent, not ours
+        return json_response(conflict_view(acknowledged, party, store, ids))
 
     # parties and their API tokens (coordinators), and GET /v1/me: tansiq/api/admin.py
     admin.install(app, store, caller, read_body, clock)

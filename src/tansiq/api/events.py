@@ -23,6 +23,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from tansiq.errors import InputError
+from tansiq.service.public_ids import PublicIds
 from tansiq.service.theater import LiveEvent
 from tansiq.service.views import conflict_view, dumps
 from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
@@ -87,20 +88,30 @@ class LiveEvents:
                 mailbox.put(event)
 
 
-def resume_point(last_event_id: str | None, after: int | None, largest: int) -> int:
-    """Where a stream starts: after ``Last-Event-ID`` if the client sent one, else ``after``.
+def resume_point(
+    last_event_id: str | None, after: int | None, largest: int, ids: PublicIds
+) -> int:
+    """Where a stream starts (a store id): after ``Last-Event-ID`` if the client sent
+    one, else ``after``; both are event ids as parties are shown them.
 
-    An event id is a whole number up to ``largest`` in ASCII digits; any other value is
-    refused, naming the header, before the stream starts."""
+    An event id is a whole number up to ``largest`` in ASCII digits that some event
+    shows as; any other value is refused, naming the header or parameter, before the
+    stream starts."""
     text = (last_event_id or "").strip()
     if not text:
-        return after or 0
+        if not after:
+            return 0
+        start = ids.read("event", after)
+        if start is None:
+            raise InputError(f"after: {after} is not an event id")
+        return start
     value = whole_number(text, largest)
-    if value is None:
+    start = None if value is None else ids.read("event", value)
+    if start is None:
         raise InputError(
             f"Last-Event-ID: {_shown(text)} is not an event id (a whole number up to {largest})"
         )
-    return value
+    return start
 
 
 def whole_number(text: str, largest: int) -> int | None:
@@ -124,6 +135,7 @@ async def stream(
     start: int,
     live: LiveEvents,
     disconnected: Any,
+    ids: PublicIds,
     allowed: Callable[[], bool] = lambda: True,
 ) -> AsyncIterator[str]:
     """The party's events after ``start``, for as long as the client listens and
@@ -151,11 +163,13 @@ async def stream(
             if from_store or mailbox.overflowed:
                 mailbox.overflowed = False
                 mailbox.events.clear()
-                batch = await run_in_threadpool(_render_stored, store, party, last)
+                batch = await run_in_threadpool(_render_stored, store, party, last, ids)
                 from_store = bool(batch)  # until the store has nothing more to send
             else:
                 fresh = [e for e in mailbox.take() if e.id > last]
-                batch = [(e.id, _event_text(e.id, e.kind, e.conflict, party, store)) for e in fresh]
+                batch = [
+                    (e.id, _event_text(e.id, e.kind, e.conflict, party, store, ids)) for e in fresh
+                ]
             if batch:
                 if not await still_allowed():
                     return
@@ -178,15 +192,22 @@ async def stream(
         live.unregister(party.id, mailbox)
 
 
-def _render_stored(store: SqliteStore, party: PartyRecord, after: int) -> list[tuple[int, str]]:
+def _render_stored(
+    store: SqliteStore, party: PartyRecord, after: int, ids: PublicIds
+) -> list[tuple[int, str]]:
     return [
-        (event.id, _event_text(event.id, event.kind, conflict, party, store))
+        (event.id, _event_text(event.id, event.kind, conflict, party, store, ids))
         for event, conflict in store.events_with_conflicts(party.id, after, limit=500)
     ]
 
 
 def _event_text(
-    event_id: int, kind: str, conflict: ConflictRecord, party: PartyRecord, store: SqliteStore
+    event_id: int,
+    kind: str,
+    conflict: ConflictRecord,
+    party: PartyRecord,
+    store: SqliteStore,
+    ids: PublicIds,
 ) -> str:
-    data = dumps({"kind": kind, "conflict": conflict_view(conflict, party, store)})
-    return f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n"
+    data = dumps({"kind": kind, "conflict": conflict_view(conflict, party, store, ids)})
+    return f"id: {ids.show('event', event_id)}\nevent: {kind}\ndata: {data}\n\n"

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from tansiq.service.public_ids import PublicIds
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, Store
 
 #: JSON text the store already holds (a filing's body, a drawn region), written into an
@@ -78,15 +79,17 @@ def shared_view(record: FilingRecord, store: Store, now: float) -> dict[str, Any
     return view
 
 
-def conflict_view(record: ConflictRecord, viewer: PartyRecord, store: Store) -> dict[str, Any]:
-    """A conflict as one of its two sides sees it."""
+def conflict_view(
+    record: ConflictRecord, viewer: PartyRecord, store: Store, ids: PublicIds
+) -> dict[str, Any]:
+    """A conflict as one of its two sides sees it (its id as parties are shown ids)."""
     mine_is_a = record.party_a == viewer.id
     other_id = record.party_b if mine_is_a else record.party_a
     other = store.get_party(other_id)
     my_volume = record.volume_a if mine_is_a else record.volume_b
     filing, _, feature = my_volume.partition("/")
     return {
-        "id": record.id,
+        "id": ids.show("conflict", record.id),
         "state": record.state,
         "window": {"start": instant(record.window_start), "end": instant(record.window_end)},
         "gaps": {

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import httpx
 
 from tansiq.errors import InputError
+from tansiq.service.public_ids import PublicIds
 from tansiq.service.views import conflict_view, dumps
 from tansiq.store import PartyRecord, SqliteStore
 
@@ -75,8 +76,9 @@ class WebhookSender:
     """Keeps one courier per party with a webhook (started and stopped as webhooks are
     set and removed, looked at every second and on every commit with events)."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteStore, ids: PublicIds) -> None:
         self._store = store
+        self._ids = ids
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -121,7 +123,7 @@ class WebhookSender:
         wanted = {party_id for party_id, _, _ in self._store.webhooks()}
         with self._lock:
             for party_id in wanted - self._couriers.keys():
-                courier = _Courier(self._store, party_id, self._stop)
+                courier = _Courier(self._store, self._ids, party_id, self._stop)
                 self._couriers[party_id] = courier
                 courier.thread.start()
             for party_id, courier in list(self._couriers.items()):
@@ -132,10 +134,13 @@ class WebhookSender:
 class _Courier:
     """Sends one party's events to its webhook, in order, until the webhook is removed."""
 
-    def __init__(self, store: SqliteStore, party_id: str, stop: threading.Event) -> None:
+    def __init__(
+        self, store: SqliteStore, ids: PublicIds, party_id: str, stop: threading.Event
+    ) -> None:
         self.party_id = party_id
         self.wake = threading.Event()
         self._store = store
+        self._ids = ids
         self._stop = stop
         self._url: str | None = None
         self._backoff = 0.0
@@ -180,9 +185,9 @@ class _Courier:
             if now_current is None or now_current[0] != url:
                 return 0.0  # replaced or removed meanwhile: never send to the old URL
             body = {
-                "id": event.id,
+                "id": self._ids.show("event", event.id),
                 "kind": event.kind,
-                "conflict": conflict_view(conflict, party, self._store),
+                "conflict": conflict_view(conflict, party, self._store, self._ids),
             }
             if not _post(client, url, body):
                 return self._failed()

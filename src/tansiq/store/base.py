@@ -115,8 +115,8 @@ FootprintRow = tuple[str, str, str, bytes, bytes, bytes]
 @dataclass(frozen=True, slots=True)
 class EventRecord:
     """Something a party is to be told: ``kind`` is ``conflict.opened``, ``.changed``,
-    ``.resolved`` or ``.withdrawn``. Ids grow: a client resumes a stream after the last
-    id it saw."""
+    ``.resolved`` or ``.withdrawn``. Ids grow (parties are shown them through
+    :mod:`tansiq.service.public_ids`): a stream resumes after the last id it sent."""
 
     id: int
     party_id: str

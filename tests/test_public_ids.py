@@ -1,0 +1,69 @@
+"""Conflict and event ids as parties are shown them: a keyed permutation of the store's,
+so that an id tells a party nothing of how many others there are."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from samples import sample_morning
+from tansiq.api import create_app
+from tansiq.service import parties
+from tansiq.service.public_ids import LIMIT, PublicIds
+from tansiq.store import SqliteStore
+from test_api import Party, assert_problem, collection, disc
+
+IDS = PublicIds(b"k" * 32)
+
+
+@given(st.integers(0, LIMIT - 1))
+def test_every_id_is_shown_as_one_number_and_read_back(internal: int) -> None:
+    for kind in ("conflict", "event"):
+        public = IDS.show(kind, internal)  # type: ignore[arg-type]
+        assert 1 <= public <= LIMIT <= 2**53  # exact in a JavaScript number
+        assert IDS.read(kind, public) == internal  # type: ignore[arg-type]
+
+
+def test_numbers_no_id_shows_as_are_read_as_none() -> None:
+    assert IDS.read("conflict", 0) is None and IDS.read("conflict", LIMIT + 1) is None
+    assert IDS.show("conflict", 1) != IDS.show("event", 1)  # each kind its own
+
+
+def test_a_third_party_learns_nothing_from_its_conflicts_ids(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "tansiq.db")
+    tokens = {p: parties.add_party(store, p, p.title(), "en")[1] for p in ("red", "blue", "green")}
+    with TestClient(create_app(store, clock=sample_morning())) as client:
+        red, blue, green = (Party(client, tokens[p]) for p in ("red", "blue", "green"))
+        for k in range(40):  # forty conflicts between red and blue, far from green
+            blue.post("/v1/sites", collection(disc(f"clinic{k}", 30.0 + k * 0.1)))
+            red.post("/v1/operations", collection(disc(f"strike{k}", 30.0 + k * 0.1)))
+        green.post("/v1/sites", collection(disc("camp", 50.0), disc("well", 51.0)))
+        mine = [
+            red.post("/v1/operations", collection(disc(f"s{k}", lon))).json()["conflicts"][0]["id"]
+            for k, lon in enumerate((50.0, 51.0))
+        ]
+        internal = [c.id for c in store.conflicts_of_party("green")]
+        assert internal == [41, 42]  # the store's own numbers would have told of 40 others
+        assert all(1 <= i <= LIMIT for i in mine) and abs(mine[1] - mine[0]) != 1
+        assert set(mine).isdisjoint(internal)
+        # an id is read back: green acknowledges what it was shown
+        ack = client.post(f"/v1/conflicts/{mine[0]}/ack", headers=green.headers)
+        assert ack.status_code == 200 and ack.json()["id"] == mine[0]
+        # red's and blue's conflicts, by the id they were shown, are unknown to green, and
+        # the answer names the id green sent (not the store's)
+        theirs = red.get("/v1/conflicts", limit=1).json()["conflicts"][0]["id"]
+        answer = client.post(f"/v1/conflicts/{theirs}/ack", headers=green.headers)
+        refused = assert_problem(answer, 404)
+        assert str(theirs) in refused["detail"]
+        made_up = assert_problem(client.post("/v1/conflicts/12345/ack", headers=green.headers), 404)
+        assert refused["title"] == made_up["title"]
+    # the same ids after a restart: the key is kept with the store
+    with TestClient(create_app(store, clock=sample_morning())) as client:
+        again: Any = client.get("/v1/conflicts", headers=green.headers).json()
+        assert [c["id"] for c in again["conflicts"]] == mine
+        assert json.dumps(again).count(str(mine[0])) == 1
