@@ -1,0 +1,128 @@
+"""After any sequence of filings, replacements and cancellations, the open conflicts
+are exactly those ``detect`` finds among the active volumes, and each says what
+``detect`` says now: its window and gaps, its kinds, and regions within its own
+side's footprint (a kept conflict that still showed its opening was the bug this
+guards against)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyproj import Geod
+
+from samples import sample_morning
+from tansiq import Party, Scenario, detect
+from tansiq.scenario.model import SeparationRule
+from tansiq.service import parties
+from tansiq.service.theater import Theater
+from tansiq.store import SqliteStore
+
+GEOD = Geod(ellps="WGS84")
+RULES = [SeparationRule(("*", "*"), horizontal_m=100.0, time_s=600.0)]
+PARTIES = ("red", "blue", "green")
+
+feature = st.fixed_dictionaries(
+    {
+        "lon": st.floats(40.0, 40.01),
+        "radius": st.floats(50.0, 400.0),
+        "kind": st.sampled_from(["convoy", "patrol"]),
+        "start_h": st.integers(6, 9),
+        "hours": st.integers(1, 3),
+    }
+)
+change = st.tuples(
+    st.sampled_from(["file", "replace", "replace", "cancel"]),
+    st.integers(0, 2),  # the party
+    st.integers(0, 5),  # which of its filings
+    st.lists(feature, min_size=1, max_size=2),
+)
+
+
+def body(features: list[dict[str, Any]]) -> str:
+    return json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "id": f"f{k}",
+                    "geometry": {"type": "Point", "coordinates": [f["lon"], 35.0]},
+                    "properties": {
+                        "kind": f["kind"],
+                        "radius_m": f["radius"],
+                        "start": f"2017-09-16T{f['start_h']:02d}:00:00Z",
+                        "end": f"2017-09-16T{f['start_h'] + f['hours']:02d}:00:00Z",
+                    },
+                }
+                for k, f in enumerate(features)
+            ],
+        }
+    )
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(changes=st.lists(change, min_size=1, max_size=12))
+def test_open_conflicts_say_what_detect_says_now(tmp_path: Path, changes: list[Any]) -> None:
+    store = SqliteStore(Path(tempfile.mkdtemp(dir=tmp_path)) / "tansiq.db")  # one per example
+    records = [parties.add_party(store, p, p, "en")[0] for p in PARTIES]
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater = Theater(store, clock=sample_morning())
+    theater.set_rules(coordinator, RULES)
+    held: dict[tuple[int, int], tuple[str, int]] = {}
+    for action, who, slot, features in changes:
+        mine = held.get((who, slot))
+        if mine is None:
+            if action == "cancel":
+                continue
+            out = theater.file(records[who], "operation", body(features))
+        elif action == "cancel":
+            out = theater.cancel(records[who], mine[0], mine[1])
+        else:
+            out = theater.replace(records[who], mine[0], mine[1], body(features))
+        if out.filing.state == "cancelled":
+            held.pop((who, slot), None)
+        else:
+            held[(who, slot)] = (out.filing.id, out.filing.version)
+
+    active = store.active_filings()
+    volumes = tuple(v for f in active for v in theater.volumes(f.party_id, f.id, f.body))
+    scenario = Scenario("now", tuple(Party(p, p, "en") for p in PARTIES), tuple(RULES), volumes)
+    expected = {(c.a, c.b): c for c in detect(scenario)}
+    shown = {
+        tuple(sorted((c.volume_a, c.volume_b))): c
+        for p in PARTIES
+        for c in store.conflicts_of_party(p, "open")
+    }
+    assert shown.keys() == expected.keys()
+    by_id = {v.id: v for v in volumes}
+    for pair, record in shown.items():
+        judged = expected[pair]
+        assert (record.window_start, record.window_end) == judged.window
+        assert record.horizontal_distance_m == judged.horizontal_distance_m
+        assert (record.vertical_gap_m, record.time_gap_s) == (
+            judged.vertical_gap_m,
+            judged.time_gap_s,
+        )
+        assert (record.kind_a, record.kind_b) == (
+            by_id[record.volume_a].kind,
+            by_id[record.volume_b].kind,
+        )
+        # each side's region lies within that side's own disc as it is now
+        sides = ((record.region_a, record.volume_a), (record.region_b, record.volume_b))
+        for region, volume_id in sides:
+            volume = by_id[volume_id]
+            ring = shapely.get_coordinates(shapely.from_geojson(region))
+            lon, lat = volume.geometry.x, volume.geometry.y
+            _, _, apart = GEOD.inv(
+                np.full(len(ring), lon), np.full(len(ring), lat), ring[:, 0], ring[:, 1]
+            )
+            assert apart.max() <= volume.buffer_m * 1.001 + 0.05
