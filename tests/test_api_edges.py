@@ -25,7 +25,7 @@ def test_non_ascii_digits_are_no_version_nor_event_id(value: str) -> None:
     with pytest.raises(InputError, match=r"^If-Match: "):
         version_of(value)
     with pytest.raises(InputError, match=r"^Last-Event-ID: "):
-        resume_point(value, None, MAX_ID, PublicIds(b"k" * 32))
+        resume_point(value, None, MAX_ID, PublicIds(b"k" * 32), lambda _: True)
 
 
 @pytest.mark.parametrize("value", ["9" * 30, "9" * 5000, "-1", "1.0", "\"\"", "W/"])

@@ -62,6 +62,19 @@ def test_a_third_party_learns_nothing_from_its_conflicts_ids(tmp_path: Path) -> 
         assert str(theirs) in refused["detail"]
         made_up = assert_problem(client.post("/v1/conflicts/12345/ack", headers=green.headers), 404)
         assert refused["title"] == made_up["title"]
+        # a stream resumes only after one of the caller's own events: any number reads
+        # as some store id, and resuming after a stranger's (or an id from before ids
+        # were masked, such as 12) would skip events without a word
+        red_event = store.events_after("red", 0)[0].id
+        shown = PublicIds.of(store).show("event", red_event)
+        for value in (str(shown), "12"):
+            answer = client.get("/v1/events", headers={**green.headers, "Last-Event-ID": value})
+            assert assert_problem(answer, 400)["detail"].startswith("Last-Event-ID: ")
+        assert_problem(client.get(f"/v1/events?after={shown}", headers=green.headers), 400)
+        # and a page of conflicts follows only one of the caller's own
+        for value in (theirs, 12):
+            page = client.get(f"/v1/conflicts?after={value}", headers=green.headers)
+            assert assert_problem(page, 422)["errors"][0]["field"] == "query.after"
     # the same ids after a restart: the key is kept with the store
     with TestClient(create_app(store, clock=sample_morning())) as client:
         again: Any = client.get("/v1/conflicts", headers=green.headers).json()

@@ -89,28 +89,32 @@ class LiveEvents:
 
 
 def resume_point(
-    last_event_id: str | None, after: int | None, largest: int, ids: PublicIds
+    last_event_id: str | None,
+    after: int | None,
+    largest: int,
+    ids: PublicIds,
+    mine: Callable[[int], bool],
 ) -> int:
     """Where a stream starts (a store id): after ``Last-Event-ID`` if the client sent
     one, else ``after``; both are event ids as parties are shown them.
 
-    An event id is a whole number up to ``largest`` in ASCII digits that some event
-    shows as; any other value is refused, naming the header or parameter, before the
-    stream starts."""
+    It must be the id of one of the caller's own events (``mine``, given a store id):
+    every whole number reads as some store id, and resuming after a mistaken one (an
+    id from another store, or from before ids were masked) would skip events without
+    a word. Anything else is refused, naming the header or parameter, before the
+    stream starts (the same refusal for another party's id and a missing one)."""
     text = (last_event_id or "").strip()
     if not text:
         if not after:
             return 0
         start = ids.read("event", after)
-        if start is None:
-            raise InputError(f"after: {after} is not an event id")
+        if start is None or not mine(start):
+            raise InputError(f"after: {after} is not the id of one of your events")
         return start
     value = whole_number(text, largest)
     start = None if value is None else ids.read("event", value)
-    if start is None:
-        raise InputError(
-            f"Last-Event-ID: {_shown(text)} is not an event id (a whole number up to {largest})"
-        )
+    if start is None or not mine(start):
+        raise InputError(f"Last-Event-ID: {_shown(text)} is not the id of one of your events")
     return start
 
 

@@ -634,6 +634,12 @@ class SqliteStore:
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
+    def get_event(self, event_id: int) -> EventRecord | None:
+        row = self._fetchone(
+            "SELECT id, party_id, kind, conflict_id, at FROM event WHERE id = ?", (event_id,)
+        )
+        return EventRecord(*row) if row else None
+
     def events_after(self, party_id: str, after: int, limit: int = 1000) -> list[EventRecord]:
         rows = self._fetchall(
             "SELECT id, party_id, kind, conflict_id, at FROM event"
