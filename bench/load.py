@@ -169,7 +169,14 @@ def main() -> None:
     store.close()
     # listeners start after the events of the fill (the stored theater's own conflicts)
     with sqlite3.connect(db) as raw:
-        (last_event,) = raw.execute("SELECT coalesce(max(id), 0) FROM event").fetchone()
+        # each party's stream resumes after its own last event (a stream may resume
+        # only after one of its party's events)
+        last_event = {
+            p.id: raw.execute(
+                "SELECT coalesce(max(id), 0) FROM event WHERE party_id = ?", (p.id,)
+            ).fetchone()[0]
+            for p in PARTIES
+        }
         (stored,) = raw.execute("SELECT count(*) FROM volume").fetchone()
 
     port = free_local_port()
@@ -185,8 +192,12 @@ def main() -> None:
     print(f"server ready in {ready_s:.1f} s", flush=True)
     with sqlite3.connect(db) as raw:  # made by the server when it starts
         (key,) = raw.execute("SELECT value FROM setting WHERE name = ?", (KEY_SETTING,)).fetchone()
-    # the stream's resume point as parties are shown event ids
-    resume = {"Last-Event-ID": str(PublicIds(bytes.fromhex(key)).show("event", last_event))}
+    # the streams' resume points as parties are shown event ids
+    shown = PublicIds(bytes.fromhex(key))
+    resume = {
+        p: {"Last-Event-ID": str(shown.show("event", last))} if last else {}
+        for p, last in last_event.items()
+    }
     left = cancel_leftovers(db, url, tokens)
     if left:
         print(f"cancelled {left} contested operations left active by an earlier run", flush=True)
@@ -199,7 +210,7 @@ def main() -> None:
         # raw_http and a regular expression, not http.client and a JSON parser: the
         # generator's own CPU per filing is part of what two cores allow (reported as
         # loadgen_cpu_ms_per_filing); a conflict's id is the first member of its view
-        headers = {"Authorization": f"Bearer {tokens[party]}", **(resume if last_event else {})}
+        headers = {"Authorization": f"Bearer {tokens[party]}", **resume[party]}
         pending = bytearray()
 
         def on_body(piece: bytes) -> None:
