@@ -7,14 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
 from samples import sample_morning
 from tansiq.api import create_app
+from tansiq.api.events import resume_point
+from tansiq.errors import StoreUnusable
 from tansiq.service import parties
-from tansiq.service.public_ids import LIMIT, PublicIds
+from tansiq.service.public_ids import KEY_SETTING, LIMIT, PublicIds
 from tansiq.store import SqliteStore
 from test_api import Party, assert_problem, collection, disc
 
@@ -80,3 +83,23 @@ def test_a_third_party_learns_nothing_from_its_conflicts_ids(tmp_path: Path) -> 
         again: Any = client.get("/v1/conflicts", headers=green.headers).json()
         assert [c["id"] for c in again["conflicts"]] == mine
         assert json.dumps(again).count(str(mine[0])) == 1
+
+
+def test_two_stores_opening_a_fresh_file_share_one_key(tmp_path: Path) -> None:
+    first, second = SqliteStore(tmp_path / "t.db"), SqliteStore(tmp_path / "t.db")
+    # both found no key, and each made its own: the first stored wins, for both
+    assert first.setting_once(KEY_SETTING, "aa" * 32) == "aa" * 32
+    assert second.setting_once(KEY_SETTING, "bb" * 32) == "aa" * 32
+    assert PublicIds.of(second).show("conflict", 7) == PublicIds.of(first).show("conflict", 7)
+
+
+@pytest.mark.parametrize("key", ["", "zz" * 32, "ab" * 65, "ab" * 31])
+def test_a_key_that_is_not_64_hex_digits_is_refused_naming_it(tmp_path: Path, key: str) -> None:
+    store = SqliteStore(tmp_path / "t.db")
+    store.set_setting(KEY_SETTING, key)
+    with pytest.raises(StoreUnusable, match=KEY_SETTING):
+        PublicIds.of(store)
+
+
+def test_a_last_event_id_of_0_starts_from_the_beginning() -> None:
+    assert resume_point("0", None, 2**63 - 1, IDS, lambda _: False) == 0

@@ -298,7 +298,9 @@ def create_app(
             event = store.get_event(event_id)
             return event is not None and event.party_id == party.id
 
-        start = events.resume_point(last_event_id, after, MAX_ID, ids, mine)
+        start = await run_in_threadpool(
+            events.resume_point, last_event_id, after, MAX_ID, ids, mine
+        )
         authorization = request.headers.get("authorization")
 
         def allowed() -> bool:  # the token may be revoked while the stream is open

@@ -104,7 +104,7 @@ def resume_point(
     a word. Anything else is refused, naming the header or parameter, before the
     stream starts (the same refusal for another party's id and a missing one)."""
     text = (last_event_id or "").strip()
-    if not text:
+    if not text or text == "0":  # no id is shown as 0: from the start, as after=0 is
         if not after:
             return 0
         start = ids.read("event", after)

@@ -20,13 +20,16 @@ costs a few.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from typing import Literal
 
+from tansiq.errors import StoreUnusable
 from tansiq.store import Store
 
 #: the setting that holds the store's key (hex)
 KEY_SETTING = "public_id_key"
+KEY_BYTES = 32
 HALF_BITS = 26
 _HALF = (1 << HALF_BITS) - 1
 #: ids the permutation covers: every id a store will ever number
@@ -42,11 +45,17 @@ class PublicIds:
 
     @classmethod
     def of(cls, store: Store) -> PublicIds:
-        """The store's permutation, its key made on first use."""
-        key = store.get_setting(KEY_SETTING)
-        if key is None:
-            key = secrets.token_hex(32)
-            store.set_setting(KEY_SETTING, key)
+        """The store's permutation, its key made on first use (by whichever process
+        comes first: two opening a fresh store at once get the same key)."""
+        key = store.get_setting(KEY_SETTING) or store.setting_once(
+            KEY_SETTING, secrets.token_hex(KEY_BYTES)
+        )
+        if not re.fullmatch(f"[0-9a-fA-F]{{{2 * KEY_BYTES}}}", key):
+            # an empty key would make ids anyone could read back; a long one fails BLAKE2b
+            raise StoreUnusable(
+                str(getattr(store, "path", "the store")),
+                f"its setting {KEY_SETTING!r} is not {2 * KEY_BYTES} hexadecimal digits",
+            )
         return cls(bytes.fromhex(key))
 
     def show(self, kind: Kind, internal: int) -> int:

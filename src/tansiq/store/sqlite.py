@@ -619,6 +619,17 @@ class SqliteStore:
                 (name, value),
             )
 
+    def setting_once(self, name: str, value: str) -> str:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO setting (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                (name, value),
+            )
+            (stored,) = self._db.execute(
+                "SELECT value FROM setting WHERE name = ?", (name,)
+            ).fetchone()
+        return str(stored)
+
     def open_conflicts(self) -> list[ConflictRecord]:
         rows = self._fetchall(
             f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE state = 'open' ORDER BY id"
