@@ -283,8 +283,6 @@ class Theater:
             # each volume checked once: the pairs decide what is kept and what is new
             pairs = self._pairs_of(volumes, now)
             keep = {(mine.id, other.id): (mine, other, found) for mine, other, found in pairs}
-            # the versions being replaced, of the volumes kept under the same id
-            before = {v.id: self._index.get(v.id) for v in volumes if v.id in self._index}
             fp = self._index.footprints_of(volumes)
             with self._store.transaction(defer_commit=True):
                 self._store.add_filing_version(record)
@@ -296,7 +294,8 @@ class Theater:
                     still = keep.get(_pair_of(conflict, filing_id))
                     if still is not None:
                         mine, _, judged = still
-                        was = before.get(mine.id)
+                        # the version being replaced (the index holds it until the end)
+                        was = self._index.get(mine.id) if mine.id in self._index else None
                         if was is not None and _same_volume(was, mine):
                             kept.append(conflict)  # this volume did not change
                         else:
