@@ -201,14 +201,9 @@ def create_app(
             raise _invalid_query("start", f"{start} is after end {end}")
         box = None if bbox is None else _bbox_of(bbox)
         # filter first (time in the store's query, the box on the regions), then page
-        start_after = 0
-        if after:
-            # every number reads as some store id: only one of the caller's pages on
-            internal = ids.read("conflict", after)
-            paged_by = None if internal is None else store.get_conflict(internal)
-            if paged_by is None or party.id not in (paged_by.party_a, paged_by.party_b):
-                raise _invalid_query("after", f"{after} is not the id of one of your conflicts")
-            start_after = paged_by.id
+        start_after = 0 if not after else ids.own_conflict(store, party.id, after)
+        if start_after is None:
+            raise _invalid_query("after", f"{after} is not the id of one of your conflicts")
         chosen = theater.conflicts(party, state, since, until, box)
         found = [c for c in chosen if c.id > start_after][: limit + 1]
         page = found[:limit]
@@ -294,13 +289,10 @@ def create_app(
         last_event_id: Annotated[str | None, Header(description="resume after this id")] = None,
         after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     ) -> StreamingResponse:
-        def mine(event_id: int) -> bool:
-            event = store.get_event(event_id)
-            return event is not None and event.party_id == party.id
+        def own(public: int) -> int | None:
+            return ids.own_event(store, party.id, public)
 
-        start = await run_in_threadpool(
-            events.resume_point, last_event_id, after, MAX_ID, ids, mine
-        )
+        start = await run_in_threadpool(events.resume_point, last_event_id, after, MAX_ID, own)
         authorization = request.headers.get("authorization")
 
         def allowed() -> bool:  # the token may be revoked while the stream is open

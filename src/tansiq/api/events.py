@@ -92,28 +92,28 @@ def resume_point(
     last_event_id: str | None,
     after: int | None,
     largest: int,
-    ids: PublicIds,
-    mine: Callable[[int], bool],
+    own: Callable[[int], int | None],
 ) -> int:
     """Where a stream starts (a store id): after ``Last-Event-ID`` if the client sent
     one, else ``after``; both are event ids as parties are shown them.
 
-    It must be the id of one of the caller's own events (``mine``, given a store id):
-    every whole number reads as some store id, and resuming after a mistaken one (an
-    id from another store, or from before ids were masked) would skip events without
-    a word. Anything else is refused, naming the header or parameter, before the
-    stream starts (the same refusal for another party's id and a missing one)."""
+    It must be the id of one of the caller's own events (``own`` gives its store id,
+    :meth:`PublicIds.own_event`): every whole number reads as some store id, and
+    resuming after a mistaken one (an id from another store, or from before ids were
+    masked) would skip events without a word. Anything else is refused, naming the
+    header or parameter, before the stream starts (the same refusal for another
+    party's id and a missing one)."""
     text = (last_event_id or "").strip()
     if not text or text == "0":  # no id is shown as 0: from the start, as after=0 is
         if not after:
             return 0
-        start = ids.read("event", after)
-        if start is None or not mine(start):
+        start = own(after)
+        if start is None:
             raise InputError(f"after: {after} is not the id of one of your events")
         return start
     value = whole_number(text, largest)
-    start = None if value is None else ids.read("event", value)
-    if start is None or not mine(start):
+    start = None if value is None else own(value)
+    if start is None:
         raise InputError(f"Last-Event-ID: {_shown(text)} is not the id of one of your events")
     return start
 

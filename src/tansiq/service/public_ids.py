@@ -76,6 +76,21 @@ class PublicIds:
             left, right = right ^ self._round(kind, step, left), left
         return (left << HALF_BITS) | right
 
+    def own_event(self, store: Store, party_id: str, public: int) -> int | None:
+        """The store id of the party's own event shown as ``public``, else None (the
+        same for another party's and for none: every number reads as some store id)."""
+        internal = self.read("event", public)
+        event = None if internal is None else store.get_event(internal)
+        return internal if event is not None and event.party_id == party_id else None
+
+    def own_conflict(self, store: Store, party_id: str, public: int) -> int | None:
+        """The store id of a conflict the party is a side of, shown as ``public``, else
+        None (the same for another's and for none)."""
+        internal = self.read("conflict", public)
+        conflict = None if internal is None else store.get_conflict(internal)
+        sides = () if conflict is None else (conflict.party_a, conflict.party_b)
+        return internal if party_id in sides else None
+
     def _round(self, kind: Kind, step: int, half: int) -> int:
         data = b"%s:%d:%d" % (kind.encode(), step, half)
         digest = hashlib.blake2b(data, key=self._key, digest_size=4).digest()
