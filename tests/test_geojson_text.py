@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tansiq.engine.lens import turns_left_once
 from tansiq.engine.region import RegionDrawer, overlap_regions
 from tansiq.scenario.model import Volume
-from tansiq.service.geojson_text import DECIMALS, region_geojson
+from tansiq.service.geojson_text import DECIMALS, region_geojson, ring_geojson
 
 coordinate = st.floats(-179.0, 179.0, allow_nan=False)
 
@@ -92,3 +94,69 @@ def test_rings_follow_the_right_hand_rule() -> None:
             assert shapely.is_ccw(polygon.exterior)
             assert not any(shapely.is_ccw(hole) for hole in polygon.interiors)
         assert shapely.hausdorff_distance(written, geometry) < 1e-7  # the same place
+
+
+def written_by_polygons(drawer: RegionDrawer, a: Volume, b: Volume, separation: float) -> list[str]:
+    return [region_geojson(region) for region in drawer.regions(a, b, separation)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(lon=st.floats(-180.0, 180.0), lat=st.floats(-90.0, 90.0),
+       ra=st.floats(0.5, 50_000.0), rb=st.floats(0.5, 50_000.0),
+       apart=st.floats(0.0, 1.2), bearing=st.floats(0.0, 360.0),
+       separation=st.sampled_from([0.0, 0.3, 50.0, 2_000.0]))  # fmt: skip
+def test_a_lens_written_from_its_ring_is_the_text_its_polygon_gives(
+    lon: float, lat: float, ra: float, rb: float, apart: float, bearing: float, separation: float
+) -> None:
+    """Anywhere (by 180° and the poles too), any sizes (one inside the other, slivers):
+    the rings `lens_rings` gives, written by `ring_geojson`, are the very text the
+    regions' polygons give, and where it gives none the service writes the polygons."""
+    from pyproj import Geod
+
+    reach = (ra + rb + separation) * apart
+    lon_b, lat_b, _ = Geod(ellps="WGS84").fwd(lon, lat, bearing, reach)
+    a, b = disc("a", lon, lat, ra), disc("b", float(lon_b), float(lat_b), rb)
+    drawer = RegionDrawer()
+    rings = drawer.lens_rings(a, b, separation)
+    if rings is None:
+        return
+    assert [ring_geojson(ring) for ring in rings] == written_by_polygons(
+        drawer, a, b, separation
+    )
+
+
+def test_lenses_near_the_antimeridian_a_pole_or_a_float_from_touching_are_left_to_polygons() -> (
+    None
+):
+    drawer = RegionDrawer()
+    near_180 = disc("a", 179.9999, 10.0, 100.0), disc("b", -179.9999, 10.0, 100.0)
+    round_the_pole = disc("a", 0.0, 89.99, 2_000.0), disc("b", 0.0, 89.995, 2_000.0)
+    touching = disc("a", 40.0, 35.0, 100.0), disc("b", 40.0 + 199.5 / 91_290, 35.0, 100.0)
+    for a, b in (near_180, round_the_pole, touching):
+        assert drawer.lens_rings(a, b, 0.0) is None
+    usual = disc("a", 40.0, 35.0, 60.0), disc("b", 40.0005, 35.0003, 40.0)
+    rings = drawer.lens_rings(*usual, 0.0)
+    assert rings is not None
+    assert [ring_geojson(ring) for ring in rings] == written_by_polygons(drawer, *usual, 0.0)
+
+
+def test_only_a_convex_counterclockwise_ring_is_taken_as_it_is() -> None:
+    square = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]], dtype=float)
+    assert turns_left_once(square)
+    assert turns_left_once(np.array([[0, 0], [1, 0], [1, 0], [1, 1], [0, 1], [0, 0]], float))
+    assert not turns_left_once(square[::-1].copy())  # clockwise
+    bowtie = np.array([[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]], dtype=float)
+    assert not turns_left_once(bowtie)
+    assert not turns_left_once(np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float))  # not closed
+    spike = np.array([[0, 0], [2, 0], [1, 0], [1, 1], [0, 0]], dtype=float)
+    assert not turns_left_once(spike)
+    turns = np.linspace(0, 4 * np.pi, 40)
+    twice = np.column_stack([np.cos(turns), np.sin(turns)])
+    twice[-1] = twice[0]
+    assert not turns_left_once(twice)
+    assert not turns_left_once(np.array([[0, 0], [1, 0], [2, 0], [0, 0]], float))  # flat
+    # a ring that is not convex is written by the polygons' path: valid, counterclockwise
+    notch = np.array([[0, 0], [2, 0], [2, 2], [1, 1], [0, 2], [0, 0]], dtype=float)
+    assert not turns_left_once(notch)
+    assert ring_geojson(notch) == region_geojson(shapely.Polygon(notch))
+    assert ring_geojson(square) == region_geojson(shapely.Polygon(square))

@@ -37,6 +37,20 @@ def test_numbers_no_id_shows_as_are_read_as_none() -> None:
     assert IDS.show("conflict", 1) != IDS.show("event", 1)  # each kind its own
 
 
+def test_ids_stay_what_earlier_versions_showed() -> None:
+    """Parties keep the ids they were shown (in their logs, in acknowledgements to
+    come): a store's ids never change with a new version of the server. These are
+    the ids the first version showed for this key."""
+    ids = PublicIds(bytes(range(32)))
+    assert [ids.show("conflict", i) for i in (0, 1, 2**52 - 1)] == [
+        2480942485277668, 804646547043869, 2998369434669984,
+    ]  # fmt: skip
+    assert [ids.show("event", i) for i in (0, 7, 123456789)] == [
+        3178844120054927, 3055140042535201, 1667115438420998,
+    ]  # fmt: skip
+    assert ids.read("event", 1667115438420998) == 123456789
+
+
 def test_a_third_party_learns_nothing_from_its_conflicts_ids(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "tansiq.db")
     tokens = {p: parties.add_party(store, p, p.title(), "en")[1] for p in ("red", "blue", "green")}

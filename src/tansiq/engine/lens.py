@@ -67,3 +67,37 @@ def _arc(
     if closed:
         out[pieces] = out[0]
     return out
+
+
+@jit
+def turns_left_once(ring: FloatArray) -> bool:
+    """Whether the closed ring turns left or runs straight on at every position and
+    goes round exactly once: then it bounds a convex polygon, counterclockwise, so
+    a valid one. A lens is convex; its positions rounded for writing (to a
+    centimetre) stay so unless it is a sliver, and this proves it in one pass where
+    GEOS's validity check took a third of a lens's cost. Repeated positions are
+    passed over (GEOS accepts them); a turn back on itself is refused."""
+    first_dx = first_dy = last_dx = last_dy = 0.0
+    edges = 0
+    turned = 0.0
+    for i in range(ring.shape[0] - 1):
+        dx, dy = ring[i + 1, 0] - ring[i, 0], ring[i + 1, 1] - ring[i, 1]
+        if dx == 0.0 and dy == 0.0:
+            continue
+        if edges == 0:
+            first_dx, first_dy = dx, dy
+        else:
+            cross, dot = last_dx * dy - last_dy * dx, last_dx * dx + last_dy * dy
+            if cross < 0.0 or (cross == 0.0 and dot <= 0.0):
+                return False
+            turned += math.atan2(cross, dot)
+        last_dx, last_dy = dx, dy
+        edges += 1
+    if edges < 3 or ring[0, 0] != ring[-1, 0] or ring[0, 1] != ring[-1, 1]:
+        return False
+    cross = last_dx * first_dy - last_dy * first_dx
+    dot = last_dx * first_dx + last_dy * first_dy
+    if cross < 0.0 or (cross == 0.0 and dot <= 0.0):
+        return False
+    turned += math.atan2(cross, dot)
+    return abs(turned - 2.0 * math.pi) < 1e-6

@@ -100,6 +100,33 @@ class RegionDrawer:
         region_b = _within(b.footprint, a.reach, a.core)
         return _to_lonlat(region_a, lon0, lat0), _to_lonlat(region_b, lon0, lat0)
 
+    def lens_rings(
+        self, va: Volume, vb: Volume, horizontal_m: float
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """:meth:`regions` as two rings of longitude and latitude (closed, the
+        positions of the regions' polygons), for two discs whose lenses are at least
+        a metre wide, reach no pole and stay within ±180° of longitude; None for
+        any other pair (then :meth:`regions`). Most conflicts in a contested area are
+        such pairs, and their regions are written as text straight from these
+        arrays, without making polygons of them (docs/benchmarks.md)."""
+        if not self._lenses:
+            return None
+        lon0, lat0 = _frame_centre(va.geometry, vb.geometry)
+        lenses = _disc_lenses(va, vb, horizontal_m, lon0, lat0)
+        if lenses is None or lenses.overlap_m < 1.0:
+            return None
+        rings = []
+        for ring in (lenses.ring_a, lenses.ring_b):
+            east, north = np.abs(ring).max(axis=0)
+            if _may_reach_a_pole(east, north, lat0):
+                return None
+            lonlat = unproject(ring, lon0, lat0)
+            west, east = lonlat[:, 0].min(), lonlat[:, 0].max()
+            if not -180.0 <= west < 180.0 or east > 180.0:  # shifted or cut by _to_lonlat
+                return None
+            rings.append(lonlat)
+        return rings[0], rings[1]
+
     def _draw(self, volume: Volume, lon0: float, lat0: float, horizontal_m: float) -> _Drawn:
         key = (volume.id, lon0, lat0, volume.buffer_m, horizontal_m)
         drawn = self._drawn.get(key)
@@ -132,9 +159,18 @@ def _size(drawn: _Drawn) -> int:
     return int(shapely.get_num_coordinates([drawn.core, drawn.footprint, drawn.reach]).sum())
 
 
-def _disc_regions(
+class _Lenses(NamedTuple):
+    """Both regions of two discs as lenses, in metres of the frame about (lon0, lat0)."""
+
+    ring_a: FloatArray
+    ring_b: FloatArray
+    #: how far the discs reach into each other's separation, metres
+    overlap_m: float
+
+
+def _disc_lenses(
     va: Volume, vb: Volume, horizontal_m: float, lon0: float, lat0: float
-) -> tuple[shapely.Geometry, shapely.Geometry] | None:
+) -> _Lenses | None:
     """Both footprints discs: each region is a lens (:mod:`tansiq.engine.lens`),
     the same region as the buffers' overlay but for the chords. None when either
     footprint is not a disc, or the lenses are empty in the drawing (the general
@@ -148,8 +184,19 @@ def _disc_regions(
     ring_b = disc_lens(bx, by, vb.buffer_m, ax, ay, reach_a, LENS_STEP)
     if not (len(ring_a) and len(ring_b)):
         return None
-    lens_a, lens_b = _ring_to_lonlat(ring_a, lon0, lat0), _ring_to_lonlat(ring_b, lon0, lat0)
     overlap_m = va.buffer_m + vb.buffer_m + horizontal_m - math.hypot(bx - ax, by - ay)
+    return _Lenses(ring_a, ring_b, overlap_m)
+
+
+def _disc_regions(
+    va: Volume, vb: Volume, horizontal_m: float, lon0: float, lat0: float
+) -> tuple[shapely.Geometry, shapely.Geometry] | None:
+    """:func:`_disc_lenses` in longitude and latitude; None where it is None."""
+    lenses = _disc_lenses(va, vb, horizontal_m, lon0, lat0)
+    if lenses is None:
+        return None
+    ring_a, ring_b, overlap_m = lenses
+    lens_a, lens_b = _ring_to_lonlat(ring_a, lon0, lat0), _ring_to_lonlat(ring_b, lon0, lat0)
     if overlap_m < 1.0 and not (shapely.is_valid(lens_a) and shapely.is_valid(lens_b)):
         # discs that all but touch: a sliver nanometres wide collapses into a spike
         # once in degrees (found by a second review); the general drawing's closest

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import shapely
 
 from tansiq.engine.index import ConflictIndex
+from tansiq.engine.lens import turns_left_once
 from tansiq.engine.region import RegionDrawer
 from tansiq.scenario.model import SeparationRule, Volume
 
@@ -55,6 +57,8 @@ def warm_up(separation: Sequence[SeparationRule] = ()) -> int:
     for volume in _volumes():
         for conflict in index.check(volume, ended_before=0.0):
             drawer.regions(conflict.volume_a, conflict.volume_b, conflict.horizontal_m)
+            for ring in drawer.lens_rings(conflict.volume_a, conflict.volume_b, 0.0) or ():
+                turns_left_once(np.round(ring, 7))  # as the service writes a lens
             found += 1
         index.add_many([volume], index.footprints_of([volume]))
     index.remove("w/0")

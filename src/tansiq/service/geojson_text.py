@@ -21,6 +21,8 @@ import orjson
 import shapely
 from numpy.typing import NDArray
 
+from tansiq.engine.lens import turns_left_once
+
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -43,6 +45,19 @@ def region_geojson(geometry: shapely.Geometry) -> str:
     if isinstance(geometry, shapely.Point) and not geometry.is_empty:
         return _dumps({"type": "Point", "coordinates": shapely.get_coordinates(geometry)[0]})
     return str(shapely.to_geojson(geometry))
+
+
+def ring_geojson(ring: NDArray[np.float64]) -> str:
+    """``region_geojson(shapely.Polygon(ring))`` for a closed ring of longitude and
+    latitude, digit for digit, written straight from the array when its rounded
+    positions bound a convex polygon counterclockwise (a lens, as
+    ``RegionDrawer.lens_rings`` gives): then they are valid and oriented as they
+    are, and orienting, rounding and checking by shapely, more than half of a
+    region's cost, are not needed."""
+    rounded = np.round(ring, DECIMALS)
+    if turns_left_once(rounded):
+        return _dumps({"type": "Polygon", "coordinates": [rounded]})
+    return region_geojson(shapely.Polygon(ring))
 
 
 def _rounded(coordinates: NDArray[np.float64]) -> NDArray[np.float64]:

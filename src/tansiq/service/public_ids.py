@@ -19,6 +19,7 @@ costs a few.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -35,13 +36,25 @@ _HALF = (1 << HALF_BITS) - 1
 #: ids the permutation covers: every id a store will ever number
 LIMIT = 1 << (2 * HALF_BITS)
 ROUNDS = 4
+#: conflicts whose shown ids are kept at hand (a few MB)
+CONFLICTS_KEPT = 1 << 16
 
 Kind = Literal["conflict", "event"]
 
 
 class PublicIds:
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        # each round's hash with its key and prefix already taken in (copied, not
+        # made again: keying BLAKE2b costs a block of its own)
+        self._rounds = {
+            (kind, step): hashlib.blake2b(
+                b"%s:%d:" % (kind.encode(), step), key=key, digest_size=4
+            )
+            for kind in ("conflict", "event")
+            for step in range(ROUNDS)
+        }
+        # a conflict's id is shown in every event about it, both sides', and in answers
+        self._shown_conflicts = functools.lru_cache(maxsize=CONFLICTS_KEPT)(self._conflict)
 
     @classmethod
     def of(cls, store: Store) -> PublicIds:
@@ -62,6 +75,14 @@ class PublicIds:
         """The id a party is shown (1 to 2^52) for the store's ``internal`` id."""
         if not 0 <= internal < LIMIT:
             raise ValueError(f"{kind} id {internal} is past what public ids cover")
+        if kind == "conflict":
+            return self._shown_conflicts(internal)
+        return self._permuted(kind, internal)
+
+    def _conflict(self, internal: int) -> int:
+        return self._permuted("conflict", internal)
+
+    def _permuted(self, kind: Kind, internal: int) -> int:
         left, right = internal >> HALF_BITS, internal & _HALF
         for step in range(ROUNDS):
             left, right = right, left ^ self._round(kind, step, right)
@@ -92,6 +113,7 @@ class PublicIds:
         return internal if party_id in sides else None
 
     def _round(self, kind: Kind, step: int, half: int) -> int:
-        data = b"%s:%d:%d" % (kind.encode(), step, half)
-        digest = hashlib.blake2b(data, key=self._key, digest_size=4).digest()
-        return int.from_bytes(digest, "big") & _HALF
+        """Keyed BLAKE2b of ``kind:step:half`` (in decimal), its first 26 bits."""
+        digest = self._rounds[kind, step].copy()
+        digest.update(b"%d" % half)
+        return int.from_bytes(digest.digest(), "big") & _HALF

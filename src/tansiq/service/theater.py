@@ -51,7 +51,7 @@ from tansiq.errors import (
 from tansiq.scenario.model import Scenario, SeparationRule, Volume
 from tansiq.scenario.reader import parse_scenario
 from tansiq.service import parties
-from tansiq.service.geojson_text import region_geojson
+from tansiq.service.geojson_text import region_geojson, ring_geojson
 from tansiq.service.rules import LEAD_TIME_SETTING, SETTING, parse_rules, rules_json
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, VolumeRecord
@@ -637,11 +637,9 @@ class Theater:
         if draw:
             # what each side will be shown of the other: computed once, here, while both
             # volumes are at hand (conflict.a is the smaller id, not necessarily ``mine``)
-            first, second = self._drawer.regions(
-                conflict.volume_a, conflict.volume_b, conflict.horizontal_m
-            )
-            near_mine, near_other = (first, second) if conflict.a == mine.id else (second, first)
-            region_mine, region_other = region_geojson(near_mine), region_geojson(near_other)
+            region_mine, region_other = self._region_texts(conflict)
+            if conflict.a != mine.id:
+                region_mine, region_other = region_other, region_mine
         late, no_entry = self._zone_rules(mine, other, now)
         # told less than the theater's lead time before the conflict's window starts
         late = late or start - now < self._lead_time_h * 3600.0
@@ -670,6 +668,15 @@ class Theater:
             late_notice=late,
             no_entry=no_entry,
         )
+
+    def _region_texts(self, conflict: Conflict) -> tuple[str, str]:
+        """The GeoJSON of a conflict's two regions (near ``conflict.a``, then ``b``)."""
+        va, vb, horizontal_m = conflict.volume_a, conflict.volume_b, conflict.horizontal_m
+        lenses = self._drawer.lens_rings(va, vb, horizontal_m)
+        if lenses is not None:  # most conflicts: written from the rings, no polygons made
+            return ring_geojson(lenses[0]), ring_geojson(lenses[1])
+        first, second = self._drawer.regions(va, vb, horizontal_m)
+        return region_geojson(first), region_geojson(second)
 
     def volumes(self, party_id: str, filing_id: str, body: str) -> list[Volume]:
         """The volumes of a filing's body, validated as scenario-v1 features of its party.
