@@ -20,6 +20,7 @@ import shapely
 
 from tansiq.engine.footprints import continuous_frame
 from tansiq.engine.geodesy import MEAN_RADIUS, FloatArray
+from tansiq.engine.jit import jit
 from tansiq.engine.lens import disc_lens
 from tansiq.engine.local_projection import project, unproject
 from tansiq.scenario.model import Volume
@@ -115,17 +116,10 @@ class RegionDrawer:
         lenses = _disc_lenses(va, vb, horizontal_m, lon0, lat0)
         if lenses is None or lenses.overlap_m < 1.0:
             return None
-        rings = []
-        for ring in (lenses.ring_a, lenses.ring_b):
-            east, north = np.abs(ring).max(axis=0)
-            if _may_reach_a_pole(east, north, lat0):
-                return None
-            lonlat = unproject(ring, lon0, lat0)
-            west, east = lonlat[:, 0].min(), lonlat[:, 0].max()
-            if not -180.0 <= west < 180.0 or east > 180.0:  # shifted or cut by _to_lonlat
-                return None
-            rings.append(lonlat)
-        return rings[0], rings[1]
+        pole_m = (90.0 - abs(lat0)) * MIN_DEGREE_M  # as _may_reach_a_pole
+        ring_a = _plain_lonlat(lenses.ring_a, lon0, lat0, pole_m)
+        ring_b = _plain_lonlat(lenses.ring_b, lon0, lat0, pole_m)
+        return (ring_a, ring_b) if len(ring_a) and len(ring_b) else None
 
     def _draw(self, volume: Volume, lon0: float, lat0: float, horizontal_m: float) -> _Drawn:
         key = (volume.id, lon0, lat0, volume.buffer_m, horizontal_m)
@@ -212,6 +206,24 @@ def _ring_to_lonlat(ring: FloatArray, lon0: float, lat0: float) -> shapely.Geome
     if _may_reach_a_pole(east, north, lat0):
         return _to_lonlat(shapely.Polygon(ring), lon0, lat0)
     return _cut_at_antimeridian(shapely.Polygon(unproject(ring, lon0, lat0)))
+
+
+@jit
+def _plain_lonlat(ring: FloatArray, lon0: float, lat0: float, pole_m: float) -> FloatArray:
+    """A ring of metres in the frame about (lon0, lat0) in longitude and latitude, as
+    :func:`_ring_to_lonlat` gives it when it neither may reach a pole (it reaches
+    ``pole_m`` from the centre) nor is shifted or cut at 180°; otherwise no
+    positions (0 × 2). One compiled pass where numpy's took a dozen calls."""
+    east = north = 0.0
+    for i in range(ring.shape[0]):
+        east, north = max(east, abs(ring[i, 0])), max(north, abs(ring[i, 1]))
+    if math.hypot(east, north) >= pole_m:
+        return np.empty((0, 2))
+    lonlat = unproject(ring, lon0, lat0)
+    west, east = lonlat[:, 0].min(), lonlat[:, 0].max()
+    if not -180.0 <= west < 180.0 or east > 180.0:
+        return np.empty((0, 2))
+    return lonlat
 
 
 def _to_lonlat(region: shapely.Geometry, lon0: float, lat0: float) -> shapely.Geometry:
