@@ -244,11 +244,13 @@ def create_app(
     async def put_webhook(request: Request, party: Caller) -> dict[str, Any]:
         body = admin.parsed_body(WebhookBody, await read_body(request))
         await run_in_threadpool(webhooks.set_webhook, store, party, body.url)
+        sender.webhooks_changed()
         return {"url": body.url}
 
     @app.delete("/v1/webhook", tags=["events"], summary="Stop POSTing the caller's events")
     def delete_webhook(party: Caller) -> dict[str, Any]:
         webhooks.set_webhook(store, party, None)
+        sender.webhooks_changed()
         return {"url": None}
 
     @app.get("/v1/theater/rules", tags=["theater"], summary="The theater's separation rules")

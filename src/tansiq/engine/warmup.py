@@ -56,9 +56,10 @@ def warm_up(separation: Sequence[SeparationRule] = ()) -> int:
     found = 0
     for volume in _volumes():
         for conflict in index.check(volume, ended_before=0.0):
-            drawer.regions(conflict.volume_a, conflict.volume_b, conflict.horizontal_m)
-            for ring in drawer.lens_rings(conflict.volume_a, conflict.volume_b, 0.0) or ():
-                turns_left_once(np.round(ring, 7))  # as the service writes a lens
+            pair = (conflict.volume_a, conflict.volume_b, conflict.horizontal_m)
+            drawer.regions(*pair)
+            for ring in drawer.lens_rings(*pair) or ():
+                turns_left_once(np.round(ring, 7))  # as service/geojson_text writes a lens
             found += 1
         index.add_many([volume], index.footprints_of([volume]))
     index.remove("w/0")
