@@ -6,7 +6,9 @@
 contested square kilometre, each a fresh pair of volumes (as a filing's are),
 drawn by ``RegionDrawer`` as lenses (``engine/lens.py``, what the service does)
 and by buffers and GEOS's overlay (what it did, and still does for any other
-footprint). Best of 5, microseconds per conflict (both regions).
+footprint); then both regions drawn and written as the GeoJSON text the service
+stores, from the lenses' rings (what it does) and from shapely polygons (what it
+did). Best of 5, microseconds per conflict (both regions).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pyproj import Geod
 from results import best_of, write_json
 from tansiq.engine.region import RegionDrawer
 from tansiq.scenario.model import Volume
+from tansiq.service.geojson_text import region_geojson, ring_geojson
 
 GEOD = Geod(ellps="WGS84")
 
@@ -55,14 +58,36 @@ def main() -> None:
 
         return draw
 
+    def writing(from_rings: bool) -> Callable[[], None]:
+        """Both regions drawn and written as GeoJSON text, as the service stores them:
+        from the lenses' rings (what it does) or from shapely polygons (what it did)."""
+
+        def write() -> None:
+            drawer = RegionDrawer()
+            for a, b in pairs:
+                rings = drawer.lens_rings(a, b, 0.0) if from_rings else None
+                if rings is not None:
+                    ring_geojson(rings[0]), ring_geojson(rings[1])
+                else:
+                    first, second = drawer.regions(a, b, 0.0)
+                    region_geojson(first), region_geojson(second)
+
+        return write
+
     drawing(True)()  # compiled once
+    writing(True)()
     lens = best_of(5, drawing(True))
     overlay = best_of(5, drawing(False))
+    rings_text = best_of(5, writing(True))
+    polygons_text = best_of(5, writing(False))
     result = {
         "conflicts": args.conflicts,
         "lens_us": lens / args.conflicts * 1e6,
         "overlay_us": overlay / args.conflicts * 1e6,
         "ratio": lens / overlay,
+        "written_from_rings_us": rings_text / args.conflicts * 1e6,
+        "written_from_polygons_us": polygons_text / args.conflicts * 1e6,
+        "written_ratio": rings_text / polygons_text,
     }
     print(json.dumps(result, indent=1))
     write_json("regions", result)
