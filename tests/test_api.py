@@ -248,6 +248,7 @@ def test_tansiq_serve_answers_over_http(tmp_path: Path) -> None:
         check=True,
     )
     token = made.stdout.splitlines()[-1]
+    auth = {"Authorization": f"Bearer {token}"}
     port = free_local_port()
     server = subprocess.Popen(
         [str(TANSIQ), "serve", "--db", str(db), "--port", str(port), *CLOCK],
@@ -260,23 +261,29 @@ def test_tansiq_serve_answers_over_http(tmp_path: Path) -> None:
         filed = httpx.post(
             f"{url}/v1/operations",
             content=collection(disc("a", 40.0)),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/geo+json"},
+            headers={**auth, "Content-Type": "application/geo+json"},
         )
         assert filed.status_code == 201, filed.text
         assert httpx.get(f"{url}/v1/conflicts").status_code == 401
+        here = {"url": "http://127.0.0.1:9/tansiq"}  # a receiver on this machine: refused
+        refused = httpx.put(f"{url}/v1/webhook", json=here, headers=auth)
+        assert refused.status_code == 400 and "--webhooks-to-private" in refused.text
     finally:
         server.terminate()
         server.wait(timeout=30)
     # started again, it says how much it read before it serves
     again = subprocess.Popen(
-        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port), *CLOCK],
+        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port), *CLOCK,
+         "--webhooks-to-private"],
         stderr=subprocess.PIPE,
         text=True,
-    )
+    )  # fmt: skip
     try:
         assert again.stderr is not None
         assert again.stderr.readline().startswith(f"reading {db}")
         assert again.stderr.readline().startswith("1 active volumes indexed in ")
+        wait_until_answering(url, process=again, poll_s=0.2)
+        assert httpx.put(f"{url}/v1/webhook", json=here, headers=auth).status_code == 200
     finally:
         again.terminate()
         again.wait(timeout=30)

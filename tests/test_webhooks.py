@@ -17,6 +17,7 @@ from samples import sample_morning
 from tansiq.api import create_app
 from tansiq.service import parties
 from tansiq.service.public_ids import PublicIds
+from tansiq.service.webhook_targets import NotGlobal, targets
 from tansiq.store import SqliteStore
 
 
@@ -28,6 +29,7 @@ class Receiver:
         self, failures: int, gate: threading.Event | None = None, port: int = 0
     ) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.hosts: list[str] = []  # each request's Host header
         self.accepted: list[dict[str, Any]] = []
         outer = self
 
@@ -35,6 +37,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append(body)
+                outer.hosts.append(self.headers["Host"])
                 if gate is not None:
                     gate.wait(timeout=60)
                 ok = len(outer.requests) > failures
@@ -66,7 +69,7 @@ def test_events_reach_the_partys_url_after_retries(tmp_path: Path) -> None:
     _, red = parties.add_party(store, "red", "Red", "en")
     _, blue = parties.add_party(store, "blue", "Blue", "ar")
     receiver = Receiver(failures=2)
-    with TestClient(create_app(store, clock=sample_morning())) as client:
+    with TestClient(create_app(store, clock=sample_morning(), webhooks_to_private=True)) as client:
         as_red = {"Authorization": f"Bearer {red}"}
         as_blue = {"Authorization": f"Bearer {blue}"}
         bad = client.put("/v1/webhook", json={"url": "ftp://x"}, headers=as_red)
@@ -100,11 +103,22 @@ def _until(done: Any, seconds: float) -> bool:
 @pytest.fixture
 def two(tmp_path: Path) -> Any:
     """A server with red and blue, and a way for them to make conflicts (each makes one
-    event for each side)."""
+    event for each side); its webhooks may go to this machine, where the receivers are."""
+    yield from _server(tmp_path, to_private=True)
+
+
+@pytest.fixture
+def guarded(tmp_path: Path) -> Any:
+    """The same, as ``tansiq serve`` starts by default: webhooks to public addresses only."""
+    yield from _server(tmp_path, to_private=False)
+
+
+def _server(tmp_path: Path, to_private: bool) -> Any:
     store = SqliteStore(tmp_path / "tansiq.db")
     _, red = parties.add_party(store, "red", "Red", "en")
     _, blue = parties.add_party(store, "blue", "Blue", "ar")
-    with TestClient(create_app(store, clock=sample_morning())) as client:
+    app = create_app(store, clock=sample_morning(), webhooks_to_private=to_private)
+    with TestClient(app) as client:
         as_red = {"Authorization": f"Bearer {red}"}
         as_blue = {"Authorization": f"Bearer {blue}"}
         made = iter(range(1000))
@@ -182,3 +196,85 @@ def test_a_url_no_resolver_takes_stops_no_one_else(two: Any) -> None:
     conflict()
     assert _until(lambda: fine.accepted, 10.0)
     fine.server.shutdown()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/tansiq",
+        "http://localhost/tansiq",  # a name: resolved, then refused for where it leads
+        "http://[::1]:8080/",
+        "http://10.1.2.3/",
+        "https://192.168.0.10:8443/hook",
+        "http://169.254.169.254/latest/meta-data/",  # a cloud's metadata address
+        "http://100.64.0.1/",  # shared address space
+        "http://0.0.0.0:9/",
+        "http://224.0.0.1/",  # multicast
+    ],
+)
+def test_by_default_a_webhook_to_this_machine_or_its_network_is_refused(
+    guarded: Any, url: str
+) -> None:
+    client, store, _, as_blue, _ = guarded
+    answer = client.put("/v1/webhook", json={"url": url}, headers=as_blue)
+    assert answer.status_code == 400, answer.text
+    detail = answer.json()["detail"]
+    assert detail.startswith("url: ") and "not a public address" in detail
+    assert "--webhooks-to-private" in detail
+    assert store.webhooks() == []
+
+
+def test_by_default_no_event_is_posted_to_a_private_address_whatever_was_stored(
+    guarded: Any,
+) -> None:
+    """Checked again before every POST: a URL stored when its name led elsewhere (or by
+    an older server) gets nothing once it leads to this machine; the same receiver gets
+    every event from a server that allows it (the tests above)."""
+    _, store, _, _, conflict = guarded
+    receiver = Receiver(failures=0)
+    store.set_webhook("blue", receiver.url, 0)
+    conflict()
+    conflict()
+    assert len(store.events_after("blue", 0)) == 4
+    time.sleep(3.0)  # the courier has looked and tried (it retries after 1 s, 2 s, ...)
+    assert receiver.requests == []
+    receiver.server.shutdown()
+
+
+def test_a_post_goes_to_an_address_that_was_checked() -> None:
+    """Pinned: each target's URL names an address the resolver gave (so a second
+    resolution cannot lead elsewhere); the Host header and TLS keep the name."""
+
+    def resolver(host: str, port: int) -> list[str]:
+        return {"example.org": ["93.184.216.34", "2606:2800:220:1::"], "mixed.example": [
+            "93.184.216.34", "10.0.0.7"]}.get(host, [host])  # fmt: skip
+
+    assert targets("https://example.org/hook?x=1", resolver=resolver) == [
+        ("https://93.184.216.34/hook?x=1", "example.org", "example.org"),
+        ("https://[2606:2800:220:1::]/hook?x=1", "example.org", "example.org"),
+    ]
+    (plain,) = targets("http://example.org:8080/hook", resolver=lambda h, p: ["93.184.216.34"])
+    assert plain == ("http://93.184.216.34:8080/hook", "example.org:8080", None)
+    (v6,) = targets("https://[2606:4700:4700::1111]/h", resolver=resolver)
+    assert v6 == ("https://[2606:4700:4700::1111]/h", "[2606:4700:4700::1111]", None)
+    with pytest.raises(NotGlobal, match=r"mixed.example \(10.0.0.7\) is not a public"):
+        targets("http://mixed.example/", resolver=resolver)
+    assert len(targets("http://mixed.example/", to_private=True, resolver=resolver)) == 2
+    with pytest.raises(OSError):
+        targets("http://nowhere.invalid/", resolver=lambda host, port: [])
+
+
+def test_a_webhook_named_by_host_is_posted_to_its_address_with_its_name(two: Any) -> None:
+    """A real POST through the pinned path: to the address `localhost` resolves to (the
+    next one if the first, ::1 here perhaps, refuses), with the name in the Host header."""
+    client, store, _, as_blue, conflict = two
+    receiver = Receiver(failures=0)
+    port = receiver.server.server_address[1]
+    url = f"http://localhost:{port}/tansiq"
+    assert client.put("/v1/webhook", json={"url": url}, headers=as_blue).is_success
+    conflict()
+    assert _until(lambda: receiver.accepted, 10.0)  # the conflict's event for blue
+    assert receiver.hosts == [f"localhost:{port}"]
+    last = store.events_after("blue", 0)[-1].id
+    assert _until(lambda: store.webhook_of("blue") == (url, last), 10.0)  # marked after
+    receiver.server.shutdown()

@@ -104,10 +104,13 @@ def create_app(
     separation: Sequence[SeparationRule] = (),
     clock: Callable[[], float] = time.time,
     max_body: int = MAX_BODY,
+    webhooks_to_private: bool = False,
 ) -> FastAPI:
+    """The API over ``store``. Webhooks go only to public addresses unless
+    ``webhooks_to_private`` (`tansiq serve --webhooks-to-private`)."""
     theater = Theater(store, separation, clock)
     ids = PublicIds.of(store)  # conflict and event ids as parties are shown them
-    sender = webhooks.WebhookSender(store, ids)
+    sender = webhooks.WebhookSender(store, ids, webhooks_to_private)
     theater.subscribe(sender.wake)
 
     @asynccontextmanager
@@ -243,7 +246,9 @@ def create_app(
     )
     async def put_webhook(request: Request, party: Caller) -> dict[str, Any]:
         body = admin.parsed_body(WebhookBody, await read_body(request))
-        await run_in_threadpool(webhooks.set_webhook, store, party, body.url)
+        await run_in_threadpool(
+            webhooks.set_webhook, store, party, body.url, webhooks_to_private
+        )
         sender.webhooks_changed()
         return {"url": body.url}
 

@@ -20,7 +20,15 @@ from tansiq.cli.party import DB_OPTION
     help="Run the theater's clock from TIME (RFC 3339, e.g. 2017-09-16T00:00:00Z) at real"
     " speed, for an exercise or a replay of past events. Default: the real time.",
 )
-def serve(db: Path, host: str, port: int, clock_start: str | None) -> None:
+@click.option(
+    "--webhooks-to-private",
+    is_flag=True,
+    help="Let parties' webhooks go to loopback, private and link-local addresses (receivers"
+    " on this machine or its own network). Default: public addresses only.",
+)
+def serve(
+    db: Path, host: str, port: int, clock_start: str | None, webhooks_to_private: bool
+) -> None:
     """Serve the Tansiq API (OpenAPI at /openapi.json, browsable docs at /docs).
 
     Every filing is checked against everything the other parties have filed and
@@ -44,7 +52,7 @@ def serve(db: Path, host: str, port: int, clock_start: str | None) -> None:
     # the first start on a machine also compiles the engine (engine/warmup.py): seconds more
     click.echo(f"reading {db} ...", err=True)
     started = time.perf_counter()
-    app = create_app(SqliteStore(db), clock=clock)
+    app = create_app(SqliteStore(db), clock=clock, webhooks_to_private=webhooks_to_private)
     took = time.perf_counter() - started
     click.echo(
         f"{app.state.theater.active_volumes:,} active volumes indexed in {took:.1f} s;"

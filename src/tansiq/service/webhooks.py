@@ -25,6 +25,13 @@ import httpx
 from tansiq.errors import InputError
 from tansiq.service.public_ids import PublicIds
 from tansiq.service.views import conflict_view, dumps
+from tansiq.service.webhook_targets import (
+    PRIVATE_HINT,
+    NotGlobal,
+    Resolver,
+    resolve,
+    targets,
+)
 from tansiq.store import PartyRecord, SqliteStore
 
 MAX_BACKOFF_S = 60.0
@@ -37,9 +44,18 @@ BATCH = 50
 _log = logging.getLogger(__name__)
 
 
-def set_webhook(store: SqliteStore, party: PartyRecord, url: str | None) -> None:
+def set_webhook(
+    store: SqliteStore,
+    party: PartyRecord,
+    url: str | None,
+    to_private: bool = False,
+    resolver: Resolver = resolve,
+) -> None:
     """Send the party's events from now on to ``url`` (``None``: stop). A new URL starts
-    with the events after it is set; the party's current URL again changes nothing."""
+    with the events after it is set; the party's current URL again changes nothing.
+    Unless ``to_private``, a host that resolves to an address that is not public is
+    refused (:mod:`tansiq.service.webhook_targets`); one that does not resolve now is
+    taken, and checked again before every POST."""
     if url is not None:
         shown = repr(url) if len(url) <= 80 else repr(url[:80]) + "..."
         if len(url) > MAX_URL:
@@ -57,6 +73,13 @@ def set_webhook(store: SqliteStore, party: PartyRecord, url: str | None) -> None
             or (port is not None and not 0 < port < 65536)
         ):
             raise InputError(f"url: {shown} must be an http:// or https:// URL")
+        if not to_private:
+            try:
+                targets(url, to_private, resolver)
+            except NotGlobal as exc:
+                raise InputError(f"url: {exc}; {PRIVATE_HINT}") from None
+            except (OSError, UnicodeError):
+                pass  # not resolvable now: delivery waits and retries, checking each time
         current = store.webhook_of(party.id)
         if current is not None and current[0] == url:
             return  # the same URL again (a client re-applying its settings): nothing is lost
@@ -76,9 +99,10 @@ class WebhookSender:
     """Keeps one courier per party with a webhook (started and stopped as webhooks are
     set and removed: looked at every second and whenever one is set or removed)."""
 
-    def __init__(self, store: SqliteStore, ids: PublicIds) -> None:
+    def __init__(self, store: SqliteStore, ids: PublicIds, to_private: bool = False) -> None:
         self._store = store
         self._ids = ids
+        self._to_private = to_private  # see webhook_targets
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -130,7 +154,9 @@ class WebhookSender:
         wanted = {party_id for party_id, _, _ in self._store.webhooks()}
         with self._lock:
             for party_id in wanted - self._couriers.keys():
-                courier = _Courier(self._store, self._ids, party_id, self._stop)
+                courier = _Courier(
+                    self._store, self._ids, party_id, self._stop, self._to_private
+                )
                 self._couriers[party_id] = courier
                 courier.thread.start()
             for party_id, courier in list(self._couriers.items()):
@@ -142,9 +168,15 @@ class _Courier:
     """Sends one party's events to its webhook, in order, until the webhook is removed."""
 
     def __init__(
-        self, store: SqliteStore, ids: PublicIds, party_id: str, stop: threading.Event
+        self,
+        store: SqliteStore,
+        ids: PublicIds,
+        party_id: str,
+        stop: threading.Event,
+        to_private: bool,
     ) -> None:
         self.party_id = party_id
+        self._to_private = to_private
         self.wake = threading.Event()
         self._store = store
         self._ids = ids
@@ -196,7 +228,7 @@ class _Courier:
                 "kind": event.kind,
                 "conflict": conflict_view(conflict, party, self._store, self._ids),
             }
-            if not _post(client, url, body):
+            if not _post(client, url, body, self._to_private):
                 return self._failed()
             self._store.mark_delivered(self.party_id, event.id, url)
             self._backoff, self._retry_at = 0.0, 0.0
@@ -208,9 +240,25 @@ class _Courier:
         return self._backoff
 
 
-def _post(client: httpx.Client, url: str, body: dict[str, object]) -> bool:
+def _post(client: httpx.Client, url: str, body: dict[str, object], to_private: bool) -> bool:
+    """POST one event; False on any failure (it is retried). The host is resolved first
+    and, unless ``to_private``, every address checked; the POST goes to an address
+    that was checked, the next one if it refuses the connection."""
+    content = dumps(body)
     try:
-        answer = client.post(url, content=dumps(body), headers={"Content-Type": "application/json"})
+        for target in targets(url, to_private):
+            headers = {"Content-Type": "application/json", "Host": target.host_header}
+            sni = target.sni_hostname
+            extensions = {} if sni is None else {"sni_hostname": sni}
+            try:
+                answer = client.post(
+                    target.url, content=content, headers=headers, extensions=extensions
+                )
+            except httpx.ConnectError:
+                continue  # nothing was sent: the next address
+            return 200 <= answer.status_code < 300
+    except NotGlobal as exc:
+        _log.warning("webhook not sent: %s; %s", exc, PRIVATE_HINT)
     except Exception:  # refused, timed out, or a name the resolver refuses (UnicodeError)
-        return False
-    return 200 <= answer.status_code < 300
+        pass
+    return False
