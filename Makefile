@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck bench clean
+.PHONY: setup demo test lint typecheck bench clean clean-numba
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,5 +29,9 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python bench/run.py detect --sizes 10000 100000
 
-clean:
+# numba sees a change only in a kernel's own file (docs/engine.md): after editing the engine
+clean-numba:
+	find src -name '*.nbi' -delete -o -name '*.nbc' -delete
+
+clean: clean-numba
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

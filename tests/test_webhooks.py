@@ -18,6 +18,7 @@ from tansiq.api import create_app
 from tansiq.service import parties
 from tansiq.service.public_ids import PublicIds
 from tansiq.service.webhook_targets import NotGlobal, targets
+from tansiq.service.webhooks import WebhookSender
 from tansiq.store import SqliteStore
 
 
@@ -278,3 +279,27 @@ def test_a_webhook_named_by_host_is_posted_to_its_address_with_its_name(two: Any
     last = store.events_after("blue", 0)[-1].id
     assert _until(lambda: store.webhook_of("blue") == (url, last), 10.0)  # marked after
     receiver.server.shutdown()
+
+
+def test_a_webhook_removed_and_set_again_gets_its_courier_in_one_look(tmp_path: Path) -> None:
+    """The supervisor's one look after a PUT starts the new courier even when the old
+    one (its webhook removed) has ended but is still listed; it used to spend that
+    look dropping the old one, and the new waited for the next, a second later."""
+    store = SqliteStore(tmp_path / "tansiq.db")
+    parties.add_party(store, "blue", "Blue", "en")
+    sender = WebhookSender(store, PublicIds(b"k" * 32), to_private=True)
+    # the supervisor's thread is never started: each look is called here
+    store.set_webhook("blue", "http://127.0.0.1:9/a", 0)
+    sender._supervise()
+    old = sender._couriers["blue"]
+    store.set_webhook("blue", None)
+    old.wake.set()  # it looks, finds no webhook and ends
+    old.thread.join(timeout=10)
+    assert not old.thread.is_alive() and sender._couriers["blue"] is old
+    store.set_webhook("blue", "http://127.0.0.1:9/b", 0)
+    sender._supervise()  # one look
+    new = sender._couriers.get("blue")
+    assert new is not None and new is not old and new.thread.is_alive()
+    sender._stop.set()  # the courier ends
+    new.wake.set()
+    new.thread.join(timeout=10)

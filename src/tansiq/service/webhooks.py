@@ -138,7 +138,9 @@ class WebhookSender:
 
     def webhooks_changed(self) -> None:
         """A webhook was set or removed: couriers are started or let go now, not within
-        the second (the supervisor also looks every second, whoever set it)."""
+        the second (the supervisor also looks every second, whoever set it), and a
+        courier waiting out a back-off looks at its webhook again at once."""
+        self.wake()
         self._wake.set()
 
     def _run(self) -> None:
@@ -153,15 +155,18 @@ class WebhookSender:
     def _supervise(self) -> None:
         wanted = {party_id for party_id, _, _ in self._store.webhooks()}
         with self._lock:
+            # the ended first (their webhooks were removed): a webhook set again since
+            # gets its new courier in this same pass, not a second later (a review
+            # found the new one waiting for the next look)
+            for party_id, courier in list(self._couriers.items()):
+                if not courier.thread.is_alive():
+                    del self._couriers[party_id]
             for party_id in wanted - self._couriers.keys():
                 courier = _Courier(
                     self._store, self._ids, party_id, self._stop, self._to_private
                 )
                 self._couriers[party_id] = courier
                 courier.thread.start()
-            for party_id, courier in list(self._couriers.items()):
-                if not courier.thread.is_alive():  # its webhook was removed
-                    del self._couriers[party_id]
 
 
 class _Courier:
