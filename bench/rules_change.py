@@ -1,13 +1,16 @@
-"""How long a change of the separation rules holds the theater: every pair judged again.
+"""How long a change of the separation rules holds the theater: the pairs it changes judged again.
 
     cp /tmp/tq/s10k.db /tmp/tq/rules.db   # it changes the store: run it on a copy
     cd bench && ../.venv/bin/python rules_change.py --db /tmp/tq/rules.db [--widen-m 100]
+        [--pair artillery protected_site | --lead-time-h 6]
 
 Opens a store that ``load.py`` filled, then sets the theater's rules to the
 benchmark's own with every horizontal separation ``--widen-m`` wider (as a
-coordinator would, through ``Theater.set_rules``), and prints the time it took:
-``detect`` over every active volume, then the conflicts closed, opened and
-(those whose separation changed) drawn again, all under the theater's lock.
+coordinator would, through ``Theater.set_rules``; ``--pair``: only the rule
+between two kinds; ``--lead-time-h``: only the lead time), and prints the time
+it took under the theater's lock: ``detect`` over the volumes of the kinds whose
+minimums changed, their conflicts closed, opened and drawn again, and the index
+made again under the new rules.
 """
 
 from __future__ import annotations
@@ -27,19 +30,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True, help="a copy of a filled store")
     parser.add_argument("--widen-m", type=float, default=100.0)
+    parser.add_argument(
+        "--pair",
+        nargs=2,
+        metavar="KIND",
+        help="widen only the rule between these two kinds (default: every rule)",
+    )
+    parser.add_argument(
+        "--lead-time-h",
+        type=float,
+        help="change only the lead time, to this many hours (the rules stay as they are)",
+    )
     args = parser.parse_args()
     store = SqliteStore(args.db)
     theater = Theater(store, clock=exercise_clock(WEEK_START))
     coordinator = store.get_party("coordinator")
     assert coordinator is not None, "a store filled by load.py has a coordinator"
+    widened = {tuple(args.pair)} if args.pair else {r.between for r in SEPARATION}
     wider = tuple(
         SeparationRule(r.between, r.horizontal_m + args.widen_m, r.vertical_m, r.time_s)
+        if r.between in widened and args.lead_time_h is None
+        else r
         for r in SEPARATION
     )
     started = time.perf_counter()
-    still_open = theater.set_rules(coordinator, wider)
+    done = theater.set_rules(coordinator, wider, lead_time_h=args.lead_time_h or 0.0)
     took = time.perf_counter() - started
-    print(f"{theater.active_volumes:,} volumes, {still_open:,} open conflicts: {took:.1f} s")
+    print(
+        f"{theater.active_volumes:,} volumes; {len(done.kinds)} pairs of kinds judged again:"
+        f" {done.opened:,} conflicts opened, {done.resolved:,} resolved, {done.changed:,}"
+        f" changed, {done.kept:,} kept; {took:.1f} s"
+    )
 
 
 if __name__ == "__main__":

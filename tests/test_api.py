@@ -301,13 +301,22 @@ def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -
     refused = red.client.put("/v1/theater/rules", json=rules, headers=red.headers)
     assert_problem(refused, 403)
     done = client.put("/v1/theater/rules", json=rules, headers=coordinator.headers)
-    assert done.status_code == 200 and done.json()["open_conflicts"] == 1
+    assert done.status_code == 200
+    assert done.json()["judged_again"] == {
+        "kinds": [["air_strike", "partner_position"]],
+        "opened": 1, "resolved": 0, "changed": 0, "kept": 0,
+    }  # fmt: skip
     assert red.get("/v1/theater/rules").json()["separation"][0]["horizontal_m"] == 2000
     (opened,) = blue.get("/v1/conflicts").json()["conflicts"]
     assert opened["state"] == "open" and opened["gaps"]["horizontal_m"] > 0
     # relaxing them again resolves it
-    client.put("/v1/theater/rules", json={"separation": []}, headers=coordinator.headers)
+    relaxed = client.put("/v1/theater/rules", json={"separation": []}, headers=coordinator.headers)
+    assert relaxed.json()["judged_again"]["resolved"] == 1
     assert [c["state"] for c in blue.get("/v1/conflicts").json()["conflicts"]] == ["resolved"]
+    # a new lead time alone judges nothing again
+    lead = {"separation": [], "lead_time_h": 6}
+    later = client.put("/v1/theater/rules", json=lead, headers=coordinator.headers).json()
+    assert later["lead_time_h"] == 6 and later["judged_again"]["kinds"] == []
     broken = {"separation": [{"between": ["a"], "horizontal_m": -1}]}
     answer = client.put("/v1/theater/rules", json=broken, headers=coordinator.headers)
     body = assert_problem(answer, 422)

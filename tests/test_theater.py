@@ -533,3 +533,22 @@ def test_operations_round_a_pole_conflict_with_a_valid_region(
         region = shapely.from_geojson(text)
         assert region.is_valid and not region.is_empty
         assert region.bounds[0] == -180.0 and region.bounds[2] == 180.0
+
+
+def test_after_a_restart_a_replacement_still_judges_the_conflicts_it_keeps(
+    tmp_path: Path, store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """A restarted theater makes each stored volume from its row when first asked; the
+    version being replaced must be read before its row is replaced, or the new version
+    is compared with itself and a changed conflict is kept as it was."""
+    Theater(store, clock=sample_morning()).file(blue, "site", body(disc("clinic", 40.0, 35.0)))
+    mine = Theater(store, clock=sample_morning()).file(
+        red, "operation", body(disc("strike", 40.004, 35.0))
+    )
+    (before,) = mine.conflicts
+    restarted = Theater(SqliteStore(tmp_path / "tansiq.db"), clock=sample_morning())
+    moved = disc("strike", 40.005, 35.0)
+    moved["properties"] = {**moved["properties"], "kind": "air_strike"}  # type: ignore[dict-item]
+    (after,) = restarted.replace(red, mine.filing.id, 1, body(moved)).conflicts
+    assert after.id == before.id
+    assert after.kind_a == "air_strike" and after.region_a != before.region_a

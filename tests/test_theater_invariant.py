@@ -1,5 +1,6 @@
-"""After any sequence of filings, replacements and cancellations, the open conflicts
-are exactly those ``detect`` finds among the active volumes, and each says what
+"""After any sequence of filings, replacements, cancellations and changes of the rules,
+the open conflicts are exactly those ``detect`` finds among the active volumes under
+the rules of the moment, and each says what
 ``detect`` says now: its window and gaps, its kinds, and regions within its own
 side's footprint (a kept conflict that still showed its opening was the bug this
 guards against)."""
@@ -37,8 +38,18 @@ feature = st.fixed_dictionaries(
         "hours": st.integers(1, 3),
     }
 )
+#: what a coordinator may set meanwhile: a rule for one pair of kinds, for the same
+#: kind, none at all, the same again (the lead time alone changes)
+RULE_SETS = [
+    RULES,
+    [*RULES, SeparationRule(("convoy", "patrol"), horizontal_m=800.0)],
+    [SeparationRule(("convoy", "convoy"), horizontal_m=300.0, vertical_m=50.0)],
+    [],
+    RULES,
+    [SeparationRule(("patrol", "*"), horizontal_m=150.0, time_s=600.0)],
+]
 change = st.tuples(
-    st.sampled_from(["file", "replace", "replace", "cancel"]),
+    st.sampled_from(["file", "replace", "replace", "cancel", "rules"]),
     st.integers(0, 2),  # the party
     st.integers(0, 5),  # which of its filings
     st.lists(feature, min_size=1, max_size=2),
@@ -77,8 +88,13 @@ def test_open_conflicts_say_what_detect_says_now(tmp_path: Path, changes: list[A
     coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
     theater = Theater(store, clock=sample_morning())
     theater.set_rules(coordinator, RULES)
+    rules = RULES
     held: dict[tuple[int, int], tuple[str, int]] = {}
     for action, who, slot, features in changes:
+        if action == "rules":
+            rules = RULE_SETS[slot]
+            theater.set_rules(coordinator, rules, lead_time_h=float(who))
+            continue
         mine = held.get((who, slot))
         if mine is None:
             if action == "cancel":
@@ -95,7 +111,7 @@ def test_open_conflicts_say_what_detect_says_now(tmp_path: Path, changes: list[A
 
     active = store.active_filings()
     volumes = tuple(v for f in active for v in theater.volumes(f.party_id, f.id, f.body))
-    scenario = Scenario("now", tuple(Party(p, p, "en") for p in PARTIES), tuple(RULES), volumes)
+    scenario = Scenario("now", tuple(Party(p, p, "en") for p in PARTIES), tuple(rules), volumes)
     expected = {(c.a, c.b): c for c in detect(scenario)}
     shown = {
         tuple(sorted((c.volume_a, c.volume_b))): c

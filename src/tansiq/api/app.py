@@ -273,11 +273,18 @@ def create_app(
         parties.require_coordinator(party, "set the theater's separation rules")
         body = await read_body(request)
         rules, lead_time_h = parse_rules(body), parse_lead_time(body)
-        open_now = await run_in_threadpool(theater.set_rules, party, rules, lead_time_h)
+        done = await run_in_threadpool(theater.set_rules, party, rules, lead_time_h)
         return {
             "separation": rules_json(theater.rules),
             "lead_time_h": theater.lead_time_h,
-            "open_conflicts": open_now,
+            # the pairs of kinds whose minimums changed, and what became of their conflicts
+            "judged_again": {
+                "kinds": [list(pair) for pair in done.kinds],
+                "opened": done.opened,
+                "resolved": done.resolved,
+                "changed": done.changed,
+                "kept": done.kept,
+            },
         }
 
     live = events.LiveEvents()

@@ -24,7 +24,7 @@ from tansiq.engine.footprints import (
     build_footprints,
     footprint_of_one,
 )
-from tansiq.engine.kernel import CAT_COLUMNS, END, NUM_COLUMNS
+from tansiq.engine.kernel import CAT_COLUMNS, END, KIND, NUM_COLUMNS
 from tansiq.engine.outlines import OutlineStore, reserve
 from tansiq.engine.packed import unpack
 from tansiq.engine.pairs import judge_pairs
@@ -62,6 +62,17 @@ class ConflictIndex:
         if slot is None:
             raise UnknownVolume(volume_id)
         return self._volume_at(slot)
+
+    def ids_by_kind(self) -> dict[str, list[str]]:
+        """The ids of the volumes held, by kind (read from the index's own columns: no
+        volume is made)."""
+        slots = np.fromiter(self._slot_of.values(), dtype=np.int64, count=len(self._slot_of))
+        codes = self._cat[slots, KIND]
+        kinds = self._table.kinds
+        return {
+            kinds[code]: [self._ids[slot] for slot in slots[codes == code].tolist()]
+            for code in np.unique(codes).tolist()
+        }
 
     def add(self, volume: Volume) -> None:
         self.add_many([volume])

@@ -91,6 +91,19 @@ class LiveEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class RulesOutcome:
+    """What new rules did: the pairs of kinds whose minimums they changed (judged again),
+    and how many of those pairs' conflicts were opened, resolved, changed (drawn
+    again, told) and kept."""
+
+    kinds: tuple[tuple[str, str], ...]
+    opened: int
+    resolved: int
+    changed: int
+    kept: int
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What a change did: the filing's new version and the conflicts it opened or kept."""
 
@@ -130,15 +143,25 @@ class Theater:
         self._lead_time_h = float(self._store.get_setting(LEAD_TIME_SETTING) or 0.0)
         self._index = ConflictIndex(self._separation)
         self._drawer = RegionDrawer()
-        self._volume_ids: dict[str, list[str]] = {}
         if self._store.get_setting(FOOTPRINTS_SETTING) is None:
             self._store_footprints()
-        rows = self._store.volume_footprints()
-        ids, party_ids, kinds, nums, xys, parts = zip(*rows, strict=True) if rows else ((),) * 6
+        self._index, ids = self._index_from_store(self._separation)
+        self._volume_ids: dict[str, list[str]] = {}
         for volume_id in ids:
             self._volume_ids.setdefault(volume_id.partition("/")[0], []).append(volume_id)
-        self._index.restore(ids, kinds, party_ids, (nums, xys, parts), self._volume_from_store)
         self._stale = False
+
+    def _index_from_store(
+        self, rules: Sequence[SeparationRule]
+    ) -> tuple[ConflictIndex, Sequence[str]]:
+        """An index under ``rules`` of the active volumes the store holds, from their
+        stored footprints (bytes, not GeoJSON; a volume is made again only when a check
+        needs it), and their ids."""
+        index = ConflictIndex(rules)
+        rows = self._store.volume_footprints()
+        ids, party_ids, kinds, nums, xys, parts = zip(*rows, strict=True) if rows else ((),) * 6
+        index.restore(ids, kinds, party_ids, (nums, xys, parts), self._volume_from_store)
+        return index, ids
 
     def _reload(self) -> None:
         """:meth:`_load` after a failure; if it fails too, the next change tries again."""
@@ -285,17 +308,27 @@ class Theater:
             keep = {(mine.id, other.id): (mine, other, found) for mine, other, found in pairs}
             fp = self._index.footprints_of(volumes)
             with self._store.transaction(defer_commit=True):
+                standing = self._store.open_conflicts_of(filing_id)
+                # the versions being replaced, of the volumes whose conflicts stay: taken
+                # before their rows are, since a restored index makes a volume from its
+                # row when first asked (after a restart, the new row was read for the old
+                # version, and a changed conflict was kept unchanged: found by a test)
+                replaced = {
+                    mine.id: self._index.get(mine.id)
+                    for conflict in standing
+                    if (still := keep.get(_pair_of(conflict, filing_id))) is not None
+                    and (mine := still[0]).id in self._index
+                }
                 self._store.add_filing_version(record)
                 self._store.set_share(filing_id, share)
                 self._store.drop_volumes(filing_id)
                 self._store.put_volumes(self._volume_records(volumes, fp))
                 kept = []
-                for conflict in self._store.open_conflicts_of(filing_id):
+                for conflict in standing:
                     still = keep.get(_pair_of(conflict, filing_id))
                     if still is not None:
                         mine, _, judged = still
-                        # the version being replaced (the index holds it until the end)
-                        was = self._index.get(mine.id) if mine.id in self._index else None
+                        was = replaced.get(mine.id)
                         if was is not None and _same_volume(was, mine):
                             kept.append(conflict)  # this volume did not change
                         else:
@@ -416,49 +449,74 @@ class Theater:
 
     def set_rules(
         self, party: PartyRecord, rules: Sequence[SeparationRule], lead_time_h: float = 0.0
-    ) -> int:
-        """Replace the theater's rules (coordinators only) and re-judge every pair of active
-        volumes under them: conflicts that no longer hold are resolved, new ones opened,
-        the rest kept. Returns how many conflicts are open afterwards.
+    ) -> RulesOutcome:
+        """Replace the theater's rules (coordinators only) and judge again every pair of
+        active volumes whose kinds' minimums they change: conflicts that no longer hold
+        are resolved, new ones opened, those kept drawn again where their separation
+        changed. Pairs of kinds whose minimums stay the same come out the same and are
+        not judged again, so a rule for two kinds costs what their volumes cost, and a
+        new lead time alone costs nothing (every pair of the theater was judged, and
+        every volume made again from the store: minutes on a large theater).
 
         ``lead_time_h``: a conflict opened less than this many hours before its window
         starts is flagged ``late_notice`` (accepted: a late notice is better than none).
         """
         parties.require_coordinator(party, "set the theater's separation rules")
+        rules = tuple(rules)
 
-        def work(now: float) -> int:
-            volumes = [self._index.get(v) for ids in self._volume_ids.values() for v in ids]
-            scenario = Scenario("theater", (), tuple(rules), tuple(volumes))
+        def work(now: float) -> RulesOutcome:
+            by_kind = self._index.ids_by_kind()
+            before, after = SeparationTable(self._separation), SeparationTable(rules)
+            changed = {
+                (x, y)
+                for x in by_kind
+                for y in by_kind
+                if x <= y and before.minimums(x, y) != after.minimums(x, y)
+            }
+            kinds = {kind for pair in changed for kind in pair}
+            volumes = tuple(self._index.get(v) for kind in sorted(kinds) for v in by_kind[kind])
             horizon = expiry_horizon(now, rules)
             found = {
                 (c.a, c.b): c
-                for c in detect(scenario)
-                if min(c.volume_a.end, c.volume_b.end) >= horizon
-            }
+                for c in detect(Scenario("theater", (), rules, volumes))
+                if _kind_pair(c.volume_a.kind, c.volume_b.kind) in changed
+                and min(c.volume_a.end, c.volume_b.end) >= horizon
+            }  # fmt: skip
             previous_lead = self._lead_time_h
             self._lead_time_h = lead_time_h  # the flags of the conflicts opened below
             try:
                 with self._store.transaction(defer_commit=True):
                     self._store.set_setting(SETTING, json.dumps(rules_json(rules)))
                     self._store.set_setting(LEAD_TIME_SETTING, repr(lead_time_h))
-                    self._rejudge(found, horizon, now)
+                    outcome = self._rejudge(found, changed, kinds, horizon, now)
             except BaseException:
                 self._lead_time_h = previous_lead
                 raise
-            index = ConflictIndex(rules)
-            index.add_many(volumes)
-            self._index, self._separation = index, tuple(rules)
-            return len(found)
+            if rules != self._separation:
+                # every box is widened by the largest minimum a kind may meet (kinds not
+                # filed yet included): the index is made again, as a restart makes it
+                self._index, self._separation = self._index_from_store(rules)[0], rules
+            return outcome
 
         return self._change(work)
 
-    def _rejudge(self, found: dict[tuple[str, str], Conflict], horizon: float, now: float) -> None:
-        """Close the open conflicts not ``found`` (unless expired), open the new ones, and
-        draw again those kept whose kinds' separation changed (the others would come out
-        the same: redrawing every open conflict of a large theater took minutes)."""
+    def _rejudge(
+        self,
+        found: dict[tuple[str, str], Conflict],
+        changed: set[tuple[str, str]],
+        kinds: set[str],
+        horizon: float,
+        now: float,
+    ) -> RulesOutcome:
+        """Among the open conflicts of pairs of kinds in ``changed``: close those not
+        ``found`` (unless expired), draw again those kept (their separation changed),
+        and open the new ones."""
         before = SeparationTable(self._separation)  # the rules being replaced
         still = set()
-        for conflict in self._store.open_conflicts():
+        resolved = redrawn = 0
+        for conflict in self._store.open_conflicts(kinds) if changed else ():
+            if _kind_pair(conflict.kind_a, conflict.kind_b) not in changed:
+                continue  # its minimums are the same: it comes out the same
             first, second = sorted((conflict.volume_a, conflict.volume_b))
             pair = (first, second)
             judged = found.get(pair)
@@ -466,16 +524,27 @@ class Theater:
                 still.add(pair)
                 applied = (judged.horizontal_m, judged.vertical_m, judged.time_s)
                 was = before.minimums(conflict.kind_a, conflict.kind_b)
-                if applied != was:  # the regions change with the horizontal separation
-                    self._refresh(conflict, judged, now, redraw=applied[0] != was[0])
+                # the regions change with the horizontal separation
+                refreshed = self._refresh(conflict, judged, now, redraw=applied[0] != was[0])
+                redrawn += refreshed is not conflict
             elif self._expired(conflict, horizon):
                 continue  # over: it stays as it was, in the record
             else:
                 self._close(conflict, "resolved", now)
+                resolved += 1
+        opened = 0
         for pair, judged in found.items():
             if pair not in still:
                 a, b = self._index.get(pair[0]), self._index.get(pair[1])
                 self._store_conflict(a, b, judged, now)
+                opened += 1
+        return RulesOutcome(
+            kinds=tuple(sorted(changed)),
+            opened=opened,
+            resolved=resolved,
+            changed=redrawn,
+            kept=len(still),
+        )
 
     def _track(self, record: FilingRecord, volumes: Sequence[Volume]) -> None:
         self._volume_ids[record.id] = [v.id for v in volumes]
@@ -838,3 +907,8 @@ def _text(body: str | bytes) -> str:
         except UnicodeDecodeError as exc:
             raise InputError("body: is not UTF-8") from exc
     return body.removeprefix("\ufeff")
+
+
+def _kind_pair(kind_a: str, kind_b: str) -> tuple[str, str]:
+    """A pair of kinds in one order (rules are symmetric)."""
+    return (kind_a, kind_b) if kind_a <= kind_b else (kind_b, kind_a)

@@ -8,7 +8,7 @@ groups several in :meth:`Store.transaction` when they must land together.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -242,7 +242,10 @@ class Store(Protocol):
         first sets it, and every caller gets what is stored."""
         ...
 
-    def open_conflicts(self) -> list[ConflictRecord]: ...
+    def open_conflicts(self, kinds: Collection[str] | None = None) -> list[ConflictRecord]:
+        """Every open conflict (``kinds``: only those both of whose kinds are among them),
+        oldest first."""
+        ...
 
     def add_event(self, party_id: str, kind: str, conflict_id: int, at: float) -> int: ...
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -630,10 +630,19 @@ class SqliteStore:
             ).fetchone()
         return str(stored)
 
-    def open_conflicts(self) -> list[ConflictRecord]:
-        rows = self._fetchall(
-            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE state = 'open' ORDER BY id"
-        )
+    def open_conflicts(self, kinds: Collection[str] | None = None) -> list[ConflictRecord]:
+        if kinds is None:
+            rows = self._fetchall(
+                f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE state = 'open' ORDER BY id"
+            )
+        else:
+            listed = sorted(kinds)
+            marks = ", ".join("?" * len(listed))
+            rows = self._fetchall(
+                f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE state = 'open'"
+                f" AND kind_a IN ({marks}) AND kind_b IN ({marks}) ORDER BY id",
+                (*listed, *listed),
+            )
         return [_conflict(row) for row in rows]
 
     def add_event(self, party_id: str, kind: str, conflict_id: int, at: float) -> int:
