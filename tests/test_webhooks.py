@@ -258,6 +258,8 @@ def test_a_post_goes_to_an_address_that_was_checked() -> None:
     assert plain == ("http://93.184.216.34:8080/hook", "example.org:8080", None)
     (v6,) = targets("https://[2606:4700:4700::1111]/h", resolver=resolver)
     assert v6 == ("https://[2606:4700:4700::1111]/h", "[2606:4700:4700::1111]", None)
+    (idn,) = targets("https://bücher.example/h", resolver=lambda h, p: ["93.184.216.34"])
+    assert idn == ("https://93.184.216.34/h", "xn--bcher-kva.example", "xn--bcher-kva.example")
     with pytest.raises(NotGlobal, match=r"mixed.example \(10.0.0.7\) is not a public"):
         targets("http://mixed.example/", resolver=resolver)
     assert len(targets("http://mixed.example/", to_private=True, resolver=resolver)) == 2

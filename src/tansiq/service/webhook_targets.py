@@ -56,7 +56,8 @@ def targets(url: str, to_private: bool = False, resolver: Resolver = resolve) ->
     ``to_private``, :class:`NotGlobal` if any address is not global; ``OSError`` if
     the host resolves to none."""
     parsed = httpx.URL(url)
-    host = parsed.host
+    # the name as DNS, the Host header and TLS take it (IDNA: xn--bcher-kva, not bücher)
+    host = parsed.raw_host.decode("ascii")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     addresses = resolver(host, port)
     if not addresses:
