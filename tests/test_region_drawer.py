@@ -196,13 +196,15 @@ def test_a_lens_is_where_the_two_circles_meet_to_its_chords(
         assert d >= ra + rb and (fine.is_empty or fine.area < 1e-6 * ra * rb)
         return
     lens = shapely.Polygon(ring)
-    assert lens.is_valid and shapely.is_ccw(lens.exterior)
     chord = max(ra, rb) * (1 - math.cos(math.pi / 128))
     if ra + rb - d <= 4 * fine_error:
         # the circles all but touch: the fine overlay is no truer than its chords, and
-        # the lens is a sliver no wider than they stray
+        # the lens is a sliver no wider than they stray, or a point where they touch to
+        # a float (found by hypothesis: ra=110.5, rb=2, apart=1.0): the service draws
+        # a pair less than a metre into each other the general way (engine/region.py)
         assert lens.area <= 8 * fine_error * min(ra, rb)
         return
+    assert lens.is_valid and shapely.is_ccw(lens.exterior)
     # where the circles cross at a shallow angle, a small error moves the crossing far
     # along them: only the fine overlay's (tiny) error, in both places
     with np.errstate(divide="ignore", invalid="ignore"):  # numpy's note on concentric circles
