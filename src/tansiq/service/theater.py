@@ -141,7 +141,7 @@ class Theater:
             parse_rules(f'{{"separation": {saved}}}') if saved else self._default_separation
         )
         self._lead_time_h = float(self._store.get_setting(LEAD_TIME_SETTING) or 0.0)
-        self._index = ConflictIndex(self._separation)
+        self._index = ConflictIndex(self._separation)  # _store_footprints codes with it
         self._drawer = RegionDrawer()
         if self._store.get_setting(FOOTPRINTS_SETTING) is None:
             self._store_footprints()
