@@ -17,7 +17,8 @@ DB_OPTION = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_DB,
     show_default=True,
-    help="The store file (created if missing; the same file `tansiq serve` uses).",
+    help="The store file (created if missing). Party commands and `tansiq serve` must"
+    " name the same one.",
 )
 
 

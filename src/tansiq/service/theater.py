@@ -93,8 +93,8 @@ class LiveEvent:
 @dataclass(frozen=True, slots=True)
 class RulesOutcome:
     """What new rules did: the pairs of kinds whose minimums they changed (judged again),
-    and how many of those pairs' conflicts were opened, resolved, changed (drawn
-    again, told) and kept."""
+    and how many of those pairs' conflicts were opened, resolved and kept open, and
+    of the kept how many changed (drawn again and told)."""
 
     kinds: tuple[tuple[str, str], ...]
     opened: int
