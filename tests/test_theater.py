@@ -552,3 +552,38 @@ def test_after_a_restart_a_replacement_still_judges_the_conflicts_it_keeps(
     (after,) = restarted.replace(red, mine.filing.id, 1, body(moved)).conflicts
     assert after.id == before.id
     assert after.kind_a == "air_strike" and after.region_a != before.region_a
+
+
+def test_a_rule_that_moves_the_expiry_horizon_judges_every_pair_again(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """The horizon of expiry is the rules' longest time separation: a rule for kinds
+    nobody filed can make over operations count again, and their pairs, of kinds whose
+    minimums did not change, must be judged (found by a second review: a rule for
+    convoys left two overlapping patrols without their conflict)."""
+    noon = 1505563200.0  # 2017-09-16T12:00:00Z
+
+    def patrol(lon: float) -> str:
+        feature = disc("f", lon, 35.0)
+        feature["properties"] = {
+            "kind": "patrol", "radius_m": 500.0,
+            "start": "2017-09-16T10:00:00Z", "end": "2017-09-16T11:30:00Z",
+        }  # fmt: skip
+        return body(feature)
+
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater = Theater(store, clock=lambda: noon)
+    base = [SeparationRule(("*", "*"), horizontal_m=100.0)]
+    theater.set_rules(coordinator, base)
+    theater.file(red, "operation", patrol(40.0))
+    theater.file(blue, "operation", patrol(40.005))
+    assert store.open_conflicts() == []  # both over at 11:30: they no longer count
+    # convoys kept apart an hour after: what ended at 11:30 counts until 12:30
+    convoys = SeparationRule(("convoy", "convoy"), time_s=3600.0)
+    done = theater.set_rules(coordinator, [*base, convoys])
+    assert done.opened == 1 and done.kinds == (("patrol", "patrol"),)
+    (opened,) = store.open_conflicts()
+    assert {opened.party_a, opened.party_b} == {"red", "blue"}
+    # and back: they stop counting again, the conflict stays in the record as it was
+    theater.set_rules(coordinator, base)
+    assert [c.id for c in store.open_conflicts()] == [opened.id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 import threading
@@ -10,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,8 +19,8 @@ from samples import sample_morning
 from tansiq.api import create_app
 from tansiq.service import parties
 from tansiq.service.public_ids import PublicIds
-from tansiq.service.webhook_targets import NotGlobal, targets
-from tansiq.service.webhooks import WebhookSender
+from tansiq.service.webhook_targets import NotGlobal, is_public, targets, through_proxy
+from tansiq.service.webhooks import WebhookSender, _post
 from tansiq.store import SqliteStore
 
 
@@ -31,6 +33,7 @@ class Receiver:
     ) -> None:
         self.requests: list[dict[str, Any]] = []
         self.hosts: list[str] = []  # each request's Host header
+        self.paths: list[str] = []  # each request's target, absolute when it is a proxy
         self.accepted: list[dict[str, Any]] = []
         outer = self
 
@@ -39,6 +42,7 @@ class Receiver:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append(body)
                 outer.hosts.append(self.headers["Host"])
+                outer.paths.append(self.path)
                 if gate is not None:
                     gate.wait(timeout=60)
                 ok = len(outer.requests) > failures
@@ -305,3 +309,44 @@ def test_a_webhook_removed_and_set_again_gets_its_courier_in_one_look(tmp_path: 
     sender._stop.set()  # the courier ends
     new.wake.set()
     new.thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
+        ("::ffff:8.8.8.8", True),  # mapped: as the IPv4 address it maps
+        ("::ffff:127.0.0.1", False),
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
+        ("64:ff9b:1::a", False),
+        ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
+        ("::127.0.0.1", False),  # IPv4-compatible
+        ("fec0::1", False),  # site-local
+        ("ff02::1", False),
+        ("100.64.0.1", False),
+    ],
+)
+def test_only_public_addresses_whatever_their_ipv6_form(address: str, public: bool) -> None:
+    assert is_public(ipaddress.ip_address(address)) is public
+
+
+def test_through_a_proxy_of_the_environment_a_webhook_goes_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The proxy connects (from where it stands) and TLS checks the name: pinned to an
+    address, an https POST through a proxy's tunnel failed its certificate check (a
+    second review). Here a real HTTP proxy (the receiver) takes the POST by name."""
+    proxy = Receiver(failures=0)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server.server_address[1]}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    url = "http://localhost:8080/tansiq"  # a name this machine resolves (to itself)
+    assert through_proxy(url)
+    with httpx.Client(timeout=5.0) as client:  # it reads the environment when made
+        assert _post(client, url, {"id": 1}, to_private=True)
+    # the name went to the proxy, not the address it resolves to
+    assert proxy.paths == [url] and proxy.accepted == [{"id": 1}]
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    assert not through_proxy(url)
+    proxy.server.shutdown()

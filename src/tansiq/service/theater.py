@@ -467,15 +467,20 @@ class Theater:
         def work(now: float) -> RulesOutcome:
             by_kind = self._index.ids_by_kind()
             before, after = SeparationTable(self._separation), SeparationTable(rules)
+            horizon = expiry_horizon(now, rules)
+            # the horizon of expiry is the rules' longest time separation: when it moves,
+            # volumes of any kind start or stop counting, and every pair is judged again
+            # (a second review found pairs left unjudged when a rule for other kinds
+            # moved it)
+            every = horizon != expiry_horizon(now, self._separation)
             changed = {
                 (x, y)
                 for x in by_kind
                 for y in by_kind
-                if x <= y and before.minimums(x, y) != after.minimums(x, y)
+                if x <= y and (every or before.minimums(x, y) != after.minimums(x, y))
             }
             kinds = {kind for pair in changed for kind in pair}
             volumes = tuple(self._index.get(v) for kind in sorted(kinds) for v in by_kind[kind])
-            horizon = expiry_horizon(now, rules)
             found = {
                 (c.a, c.b): c
                 for c in detect(Scenario("theater", (), rules, volumes))
@@ -488,7 +493,7 @@ class Theater:
                 with self._store.transaction(defer_commit=True):
                     self._store.set_setting(SETTING, json.dumps(rules_json(rules)))
                     self._store.set_setting(LEAD_TIME_SETTING, repr(lead_time_h))
-                    outcome = self._rejudge(found, changed, kinds, horizon, now)
+                    outcome = self._rejudge(found, changed, kinds, horizon, now, every)
             except BaseException:
                 self._lead_time_h = previous_lead
                 raise
@@ -507,10 +512,12 @@ class Theater:
         kinds: set[str],
         horizon: float,
         now: float,
+        redraw_all: bool = False,
     ) -> RulesOutcome:
         """Among the open conflicts of pairs of kinds in ``changed``: close those not
-        ``found`` (unless expired), draw again those kept (their separation changed),
-        and open the new ones."""
+        ``found`` (unless expired), draw again those kept (their separation changed;
+        with ``redraw_all``, every one: a conflict left as it was while expired may
+        count again once the horizon moves), and open the new ones."""
         before = SeparationTable(self._separation)  # the rules being replaced
         still = set()
         resolved = redrawn = 0
@@ -525,7 +532,8 @@ class Theater:
                 applied = (judged.horizontal_m, judged.vertical_m, judged.time_s)
                 was = before.minimums(conflict.kind_a, conflict.kind_b)
                 # the regions change with the horizontal separation
-                refreshed = self._refresh(conflict, judged, now, redraw=applied[0] != was[0])
+                redraw = redraw_all or applied[0] != was[0]
+                refreshed = self._refresh(conflict, judged, now, redraw=redraw)
                 redrawn += refreshed is not conflict
             elif self._expired(conflict, horizon):
                 continue  # over: it stays as it was, in the record

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import urllib.request
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -64,8 +65,7 @@ def targets(url: str, to_private: bool = False, resolver: Resolver = resolve) ->
         raise OSError(f"{host} resolves to no address")
     if not to_private:
         for text in addresses:
-            address = ipaddress.ip_address(text.split("%", 1)[0])  # a scope is no address
-            if not address.is_global or address.is_multicast:
+            if not is_public(ipaddress.ip_address(text.split("%", 1)[0])):  # a scope: no
                 shown = host if host == text else f"{host} ({text})"
                 raise NotGlobal(f"{shown} is not a public address")
     literal = ":" in host or _is_literal(host)
@@ -73,6 +73,39 @@ def targets(url: str, to_private: bool = False, resolver: Resolver = resolve) ->
     host_header = named if parsed.port is None else f"{named}:{parsed.port}"
     sni = host if parsed.scheme == "https" and not literal else None
     return [Target(str(parsed.copy_with(host=a)), host_header, sni) for a in addresses]
+
+
+#: IPv6 prefixes that lead to IPv4 (or a site) by translation or tunnel, which
+#: ``is_global`` takes as global in Python 3.11: NAT64 (RFC 6052, 8215), 6to4,
+#: IPv4-compatible, site-local (found by a second review: 64:ff9b::a9fe:a9fe is
+#: 169.254.169.254 through a NAT64 gateway)
+_TRANSLATED = tuple(
+    ipaddress.ip_network(prefix)
+    for prefix in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "::/96", "fec0::/10")
+)
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook may go to ``address``: global, not multicast, and not an IPv6
+    form of an IPv4 address (mapped, translated, tunnelled) unless that one is."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return is_public(address.ipv4_mapped)
+        if any(address in network for network in _TRANSLATED):
+            return False
+    return address.is_global and not address.is_multicast
+
+
+def through_proxy(url: str) -> bool:
+    """Whether httpx sends a request to ``url`` through a proxy of the environment
+    (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, minus ``NO_PROXY``): then the
+    proxy connects, by the name, and TLS checks the name (pinning to an address would
+    make the proxy's tunnel check the certificate against the address)."""
+    parsed = httpx.URL(url)
+    proxies = urllib.request.getproxies_environment()
+    if not (proxies.get(parsed.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parsed.raw_host.decode("ascii"))
 
 
 def _is_literal(host: str) -> bool:

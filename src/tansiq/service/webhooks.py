@@ -31,6 +31,7 @@ from tansiq.service.webhook_targets import (
     Resolver,
     resolve,
     targets,
+    through_proxy,
 )
 from tansiq.store import PartyRecord, SqliteStore
 
@@ -194,22 +195,23 @@ class _Courier:
         )
 
     def _run(self) -> None:
+        self._client = httpx.Client(timeout=TIMEOUT_S)
         try:
-            with httpx.Client(timeout=TIMEOUT_S) as client:
-                while not self._stop.is_set():
-                    self.wake.clear()
-                    try:
-                        wait = self._round(client)
-                    except Exception:  # a store error, say: this party's delivery waits
-                        _log.exception("webhook of party %r failed; retrying", self.party_id)
-                        wait = self._failed()
-                    if wait is None:
-                        return  # the webhook was removed
-                    self.wake.wait(timeout=wait)
+            while not self._stop.is_set():
+                self.wake.clear()
+                try:
+                    wait = self._round()
+                except Exception:  # a store error, say: this party's delivery waits
+                    _log.exception("webhook of party %r failed; retrying", self.party_id)
+                    wait = self._failed()
+                if wait is None:
+                    return  # the webhook was removed
+                self.wake.wait(timeout=wait)
         finally:
+            self._client.close()
             self._store.release_reader()  # couriers come and go with webhooks
 
-    def _round(self, client: httpx.Client) -> float | None:
+    def _round(self) -> float | None:
         """Send what is due; return how long to wait (None: the webhook is gone)."""
         current = self._store.webhook_of(self.party_id)
         if current is None:
@@ -217,6 +219,10 @@ class _Courier:
         url, delivered = current
         if url != self._url:  # a new URL starts afresh, without the old one's back-off
             self._url, self._backoff, self._retry_at = url, 0.0, 0.0
+            # and with connections of its own: pooled by address, a kept one would
+            # carry the new name over TLS that proved the old one (a second review)
+            self._client.close()
+            self._client = httpx.Client(timeout=TIMEOUT_S)
         now = time.monotonic()
         if now < self._retry_at:
             return self._retry_at - now
@@ -233,7 +239,7 @@ class _Courier:
                 "kind": event.kind,
                 "conflict": conflict_view(conflict, party, self._store, self._ids),
             }
-            if not _post(client, url, body, self._to_private):
+            if not _post(self._client, url, body, self._to_private):
                 return self._failed()
             self._store.mark_delivered(self.party_id, event.id, url)
             self._backoff, self._retry_at = 0.0, 0.0
@@ -251,7 +257,13 @@ def _post(client: httpx.Client, url: str, body: dict[str, object], to_private: b
     that was checked, the next one if it refuses the connection."""
     content = dumps(body)
     try:
-        for target in targets(url, to_private):
+        checked = targets(url, to_private)
+        if through_proxy(url):  # the proxy connects, by name; TLS checks the name
+            answer = client.post(
+                url, content=content, headers={"Content-Type": "application/json"}
+            )
+            return 200 <= answer.status_code < 300
+        for target in checked:
             headers = {"Content-Type": "application/json", "Host": target.host_header}
             sni = target.sni_hostname
             extensions = {} if sni is None else {"sni_hostname": sni}
@@ -259,8 +271,8 @@ def _post(client: httpx.Client, url: str, body: dict[str, object], to_private: b
                 answer = client.post(
                     target.url, content=content, headers=headers, extensions=extensions
                 )
-            except httpx.ConnectError:
-                continue  # nothing was sent: the next address
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                continue  # nothing was sent: the next address (as connecting by name does)
             return 200 <= answer.status_code < 300
     except NotGlobal as exc:
         _log.warning("webhook not sent: %s; %s", exc, PRIVATE_HINT)
