@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reference import (
     GEOD,
@@ -56,7 +58,7 @@ from samples import (
     rule,
 )
 from tansiq import Conflict, ConflictIndex, Scenario, SeparationRule, Volume, detect
-from tansiq.engine.rules import SeparationTable
+from tansiq.engine.rules import SeparationTable, pairs_changed, rule_minimums
 
 SIX = datetime(2017, 9, 16, 6, 0, 0, tzinfo=UTC).timestamp()
 HOUR = 3600.0
@@ -706,3 +708,37 @@ def test_a_table_answers_for_kinds_it_has_not_seen() -> None:
     assert table.minimums("air_strike", "convoy") == (2100.0, 0.0, 60.0)
     assert table.minimums("convoy", "patrol") == (0.0, 0.0, 60.0)
     assert SeparationTable().minimums("convoy", "convoy") == (0.0, 0.0, 0.0)
+
+
+KINDS = ["a", "b", "c", "d"]
+rule_strategy = st.builds(
+    SeparationRule,
+    between=st.tuples(st.sampled_from([*KINDS, "*"]), st.sampled_from([*KINDS, "*"])),
+    horizontal_m=st.sampled_from([0.0, 100.0, 500.0]),
+    vertical_m=st.sampled_from([0.0, 50.0]),
+    time_s=st.sampled_from([0.0, 600.0]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    old=st.lists(rule_strategy, max_size=4),
+    new=st.lists(rule_strategy, max_size=4),
+    held=st.lists(st.sampled_from(KINDS), max_size=4),
+)
+def test_the_pairs_new_rules_change_are_those_a_table_tells_apart(
+    old: list[SeparationRule], new: list[SeparationRule], held: list[str]
+) -> None:
+    """`pairs_changed` compares only the pairs an added or removed rule matches; it finds
+    exactly the pairs of held kinds whose minimums two tables give differently."""
+    before, after = SeparationTable(old), SeparationTable(new)
+    expected = {
+        (x, y)
+        for x in held
+        for y in held
+        if x <= y and before.minimums(x, y) != after.minimums(x, y)
+    }
+    assert pairs_changed(old, new, held) == expected
+    for x in held:
+        for y in held:
+            assert rule_minimums(old, x, y) == before.minimums(x, y)

@@ -109,3 +109,41 @@ class SeparationTable:
 
 def _matches(pattern: str, kind: str) -> bool:
     return pattern in (WILDCARD, kind)
+
+
+def rule_minimums(
+    rules: Sequence[SeparationRule], kind_a: str, kind_b: str
+) -> tuple[float, float, float]:
+    """(H, V, T) for one pair of kinds straight from ``rules``, without a table: a
+    table registers every kind it is asked about, copying its whole matrix each time."""
+    best = (0.0, 0.0, 0.0)
+    for rule in rules:
+        k1, k2 = rule.between
+        if (_matches(k1, kind_a) and _matches(k2, kind_b)) or (
+            _matches(k1, kind_b) and _matches(k2, kind_a)
+        ):
+            best = (
+                max(best[0], rule.horizontal_m),
+                max(best[1], rule.vertical_m),
+                max(best[2], rule.time_s),
+            )
+    return best
+
+
+def pairs_changed(
+    old: Sequence[SeparationRule], new: Sequence[SeparationRule], kinds: Iterable[str]
+) -> set[tuple[str, str]]:
+    """The pairs of ``kinds`` (each in sorted order) whose minimums differ under ``old``
+    and ``new``. Only a pair some added or removed rule matches can differ, so only
+    those are compared: a rule for two kinds costs one comparison, not one per pair of
+    the theater's kinds."""
+    held = sorted(set(kinds))
+    candidates: set[tuple[str, str]] = set()
+    for rule in set(old) ^ set(new):
+        k1, k2 = rule.between
+        firsts = held if k1 == WILDCARD else [k for k in held if k == k1]
+        seconds = held if k2 == WILDCARD else [k for k in held if k == k2]
+        candidates.update((min(x, y), max(x, y)) for x in firsts for y in seconds)
+    return {
+        (x, y) for x, y in candidates if rule_minimums(old, x, y) != rule_minimums(new, x, y)
+    }

@@ -37,7 +37,7 @@ from tansiq.engine.index import ConflictIndex
 from tansiq.engine.kernel import ALT_HIGH, ALT_LOW, BUFFER, END, START
 from tansiq.engine.packed import pack
 from tansiq.engine.region import RegionDrawer
-from tansiq.engine.rules import SeparationTable
+from tansiq.engine.rules import pairs_changed, rule_minimums
 from tansiq.engine.warmup import warm_up
 from tansiq.errors import (
     FilingGone,
@@ -466,19 +466,17 @@ class Theater:
 
         def work(now: float) -> RulesOutcome:
             by_kind = self._index.ids_by_kind()
-            before, after = SeparationTable(self._separation), SeparationTable(rules)
             horizon = expiry_horizon(now, rules)
             # the horizon of expiry is the rules' longest time separation: when it moves,
             # volumes of any kind start or stop counting, and every pair is judged again
             # (a second review found pairs left unjudged when a rule for other kinds
             # moved it)
             every = horizon != expiry_horizon(now, self._separation)
-            changed = {
-                (x, y)
-                for x in by_kind
-                for y in by_kind
-                if x <= y and (every or before.minimums(x, y) != after.minimums(x, y))
-            }
+            changed = (
+                {(x, y) for x in by_kind for y in by_kind if x <= y}
+                if every
+                else pairs_changed(self._separation, rules, by_kind)
+            )
             kinds = {kind for pair in changed for kind in pair}
             volumes = tuple(self._index.get(v) for kind in sorted(kinds) for v in by_kind[kind])
             found = {
@@ -518,7 +516,6 @@ class Theater:
         ``found`` (unless expired), draw again those kept (their separation changed;
         with ``redraw_all``, every one: a conflict left as it was while expired may
         count again once the horizon moves), and open the new ones."""
-        before = SeparationTable(self._separation)  # the rules being replaced
         still = set()
         resolved = redrawn = 0
         for conflict in self._store.open_conflicts(kinds) if changed else ():
@@ -530,7 +527,7 @@ class Theater:
             if judged is not None:
                 still.add(pair)
                 applied = (judged.horizontal_m, judged.vertical_m, judged.time_s)
-                was = before.minimums(conflict.kind_a, conflict.kind_b)
+                was = rule_minimums(self._separation, conflict.kind_a, conflict.kind_b)
                 # the regions change with the horizontal separation
                 redraw = redraw_all or applied[0] != was[0]
                 refreshed = self._refresh(conflict, judged, now, redraw=redraw)
