@@ -345,8 +345,11 @@ def test_through_a_proxy_of_the_environment_a_webhook_goes_by_name(
     assert through_proxy(url)
     with httpx.Client(timeout=5.0) as client:  # it reads the environment when made
         assert _post(client, url, {"id": 1}, to_private=True)
-    # the name went to the proxy, not the address it resolves to
-    assert proxy.paths == [url] and proxy.accepted == [{"id": 1}]
+        # a name only the proxy can resolve (nothing resolves .invalid here) goes too
+        unknown = "http://receiver.invalid/tansiq"
+        assert _post(client, unknown, {"id": 2}, to_private=False)
+    # the names went to the proxy, not the address one resolves to
+    assert proxy.paths == [url, unknown] and proxy.accepted == [{"id": 1}, {"id": 2}]
     monkeypatch.setenv("NO_PROXY", "localhost")
     assert not through_proxy(url)
     proxy.server.shutdown()

@@ -9,8 +9,10 @@ link-local, shared, reserved, documentation or multicast), checked when the URL
 is set and again before every POST; and the POST goes to the very address that
 was checked (the host name kept for the ``Host`` header and TLS), so a name
 that resolves elsewhere a second later (DNS rebinding) cannot slip past the
-check. A deployment whose receivers live on its own network starts the server
-with ``--webhooks-to-private``.
+check. Through a proxy of the environment the POST goes by name: the proxy
+connects from where it stands (a name it alone can resolve included), and
+what resolves here is checked all the same. A deployment whose receivers live
+on its own network starts the server with ``--webhooks-to-private``.
 """
 
 from __future__ import annotations

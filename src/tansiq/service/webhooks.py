@@ -15,6 +15,7 @@ without the old one's back-off.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -257,13 +258,16 @@ def _post(client: httpx.Client, url: str, body: dict[str, object], to_private: b
     that was checked, the next one if it refuses the connection."""
     content = dumps(body)
     try:
-        checked = targets(url, to_private)
         if through_proxy(url):  # the proxy connects, by name; TLS checks the name
+            # what resolves here must be public; a name only the proxy resolves (a
+            # closed network's usual way) is the proxy's to reach
+            with contextlib.suppress(OSError):
+                targets(url, to_private)
             answer = client.post(
                 url, content=content, headers={"Content-Type": "application/json"}
             )
             return 200 <= answer.status_code < 300
-        for target in checked:
+        for target in targets(url, to_private):
             headers = {"Content-Type": "application/json", "Host": target.host_header}
             sni = target.sni_hostname
             extensions = {} if sni is None else {"sni_hostname": sni}
