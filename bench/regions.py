@@ -8,7 +8,8 @@ drawn by ``RegionDrawer`` as lenses (``engine/lens.py``, what the service does)
 and by buffers and GEOS's overlay (what it did, and still does for any other
 footprint); then both regions drawn and written as the GeoJSON text the service
 stores, from the lenses' rings (what it does) and from shapely polygons (what it
-did). Best of 5, microseconds per conflict (both regions).
+did), and the lenses' rings alone (``rings_us``). Best of 5, microseconds per
+conflict (both regions).
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ def main() -> None:
     writing(True)()
     lens = best_of(5, drawing(True))
     overlay = best_of(5, drawing(False))
+    def ringing() -> None:
+        drawer = RegionDrawer()
+        for a, b in pairs:
+            drawer.lens_rings(a, b, 0.0)
+
+    rings = best_of(5, ringing)
     rings_text = best_of(5, writing(True))
     polygons_text = best_of(5, writing(False))
     result = {
@@ -85,6 +92,7 @@ def main() -> None:
         "lens_us": lens / args.conflicts * 1e6,
         "overlay_us": overlay / args.conflicts * 1e6,
         "ratio": lens / overlay,
+        "rings_us": rings / args.conflicts * 1e6,
         "written_from_rings_us": rings_text / args.conflicts * 1e6,
         "written_from_polygons_us": polygons_text / args.conflicts * 1e6,
         "written_ratio": rings_text / polygons_text,

@@ -114,12 +114,7 @@ def install(
         status_code=201,
         tags=["parties"],
         summary="Create a party and its first API token, shown this once (coordinators)",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": PartyBody.model_json_schema()}},
-            }
-        },
+        openapi_extra=body_doc(PartyBody),
         responses={
             **refused,
             409: {"description": "A party with this id exists", "content": PROBLEM},
@@ -199,6 +194,13 @@ def install(
 
 
 Body = TypeVar("Body", bound=BaseModel)
+
+
+def body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI's description of a JSON body read by :func:`parsed_body` (a route that
+    reads its own body, to hold it to the size limit, declares it this way)."""
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def parsed_body(model: type[Body], raw: bytes) -> Body:

@@ -237,12 +237,7 @@ def create_app(
         "/v1/webhook",
         tags=["events"],
         summary="POST the caller's events to a URL",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": WebhookBody.model_json_schema()}},
-            }
-        },
+        openapi_extra=admin.body_doc(WebhookBody),
     )
     async def put_webhook(request: Request, party: Caller) -> dict[str, Any]:
         body = admin.parsed_body(WebhookBody, await read_body(request))
