@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from samples import SAMPLE_MORNING, sample_morning
 from tansiq.cli.local_server import free_local_port, wait_until_answering
@@ -27,7 +28,7 @@ TANSIQ = Path(sys.executable).with_name("tansiq")
 
 
 
-def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(db: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
         [
             str(TANSIQ),
@@ -38,6 +39,8 @@ def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
             str(port),
             "--clock-start",
             SAMPLE_MORNING,
+            "--workers",
+            str(workers),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -62,7 +65,17 @@ def body(rng: random.Random, n: int) -> str:
     return json.dumps({"type": "FeatureCollection", "features": features})
 
 
-def test_sigkill_mid_load_loses_no_acknowledged_filing(tmp_path: Path) -> None:
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux: /proc), parents first."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += process_tree(int(child))
+    return found
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_mid_load_loses_no_acknowledged_filing(tmp_path: Path, workers: int) -> None:
     db = tmp_path / "tansiq.db"
     store = SqliteStore(db)
     tokens = {
@@ -70,7 +83,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_filing(tmp_path: Path) -> None:
     }
     store.close()
     port = free_local_port()
-    server = start_server(db, port)
+    server = start_server(db, port, workers)
     acknowledged: dict[str, tuple[str, str]] = {}  # filing id -> (party, body)
     lock = threading.Lock()
     stop = threading.Event()
@@ -101,7 +114,8 @@ def test_sigkill_mid_load_loses_no_acknowledged_filing(tmp_path: Path) -> None:
     deadline = time.monotonic() + 60
     while len(acknowledged) < 40 and time.monotonic() < deadline:
         time.sleep(0.05)
-    os.kill(server.pid, signal.SIGKILL)  # mid-load: filers are still sending
+    for pid in process_tree(server.pid):  # mid-load: filers are still sending
+        os.kill(pid, signal.SIGKILL)
     server.wait(timeout=30)
     stop.set()
     for t in threads:
@@ -109,7 +123,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_filing(tmp_path: Path) -> None:
     assert len(acknowledged) >= 40, "the load never got going"
 
     # restart: every acknowledged filing answers, unchanged, to its owner
-    server = start_server(db, port)
+    server = start_server(db, port, workers)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0) as client:
             for filing_id, (party, text) in acknowledged.items():
