@@ -284,6 +284,15 @@ def test_tansiq_serve_answers_over_http(tmp_path: Path) -> None:
         assert again.stderr.readline().startswith("1 active volumes indexed in ")
         wait_until_answering(url, process=again, poll_s=0.2)
         assert httpx.put(f"{url}/v1/webhook", json=here, headers=auth).status_code == 200
+        # a second server on the same store would miss the first one's filings: refused
+        second = subprocess.run(
+            [str(TANSIQ), "serve", "--db", str(db), "--port", str(free_local_port()), *CLOCK],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert second.returncode == 1
+        assert "is already served by another process" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert httpx.get(f"{url}/v1/me", headers=auth).status_code == 200  # the first serves on
     finally:
         again.terminate()
         again.wait(timeout=30)

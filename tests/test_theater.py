@@ -19,6 +19,7 @@ from tansiq.errors import (
     ScenarioInvalid,
     ScenarioUnreadable,
     StaleVersion,
+    StoreInUse,
     UnknownFiling,
 )
 from tansiq.scenario.model import SeparationRule, Volume
@@ -443,6 +444,7 @@ def test_a_restart_restores_every_volume_exactly_without_reparsing(
         for c in theater.file(blue, "operation", probes).conflicts
     ]
     assert len(expected) == 5  # 3 near Deir ez-Zor, the moved disc, and across the dateline
+    theater.close()
     store.close()
 
     def no_parsing(*args: object) -> None:
@@ -541,10 +543,12 @@ def test_after_a_restart_a_replacement_still_judges_the_conflicts_it_keeps(
     """A restarted theater makes each stored volume from its row when first asked; the
     version being replaced must be read before its row is replaced, or the new version
     is compared with itself and a changed conflict is kept as it was."""
-    Theater(store, clock=sample_morning()).file(blue, "site", body(disc("clinic", 40.0, 35.0)))
-    mine = Theater(store, clock=sample_morning()).file(
-        red, "operation", body(disc("strike", 40.004, 35.0))
-    )
+    first = Theater(store, clock=sample_morning())
+    first.file(blue, "site", body(disc("clinic", 40.0, 35.0)))
+    first.close()
+    second = Theater(store, clock=sample_morning())
+    mine = second.file(red, "operation", body(disc("strike", 40.004, 35.0)))
+    second.close()
     (before,) = mine.conflicts
     restarted = Theater(SqliteStore(tmp_path / "tansiq.db"), clock=sample_morning())
     moved = disc("strike", 40.005, 35.0)
@@ -587,3 +591,14 @@ def test_a_rule_that_moves_the_expiry_horizon_judges_every_pair_again(
     # and back: they stop counting again, the conflict stays in the record as it was
     theater.set_rules(coordinator, base)
     assert [c.id for c in store.open_conflicts()] == [opened.id]
+
+
+def test_a_second_theater_over_the_same_store_is_refused(tmp_path: Path) -> None:
+    """It would see only its own filings: two overlapping operations filed through the
+    two would both be accepted with no conflict between them."""
+    path = tmp_path / "tansiq.db"
+    first = Theater(SqliteStore(path), clock=sample_morning())
+    with pytest.raises(StoreInUse, match="already served by another process"):
+        Theater(SqliteStore(path), clock=sample_morning())
+    first.close()
+    Theater(SqliteStore(path), clock=sample_morning()).close()  # once closed, it may open

@@ -353,33 +353,3 @@ def test_through_a_proxy_of_the_environment_a_webhook_goes_by_name(
     monkeypatch.setenv("NO_PROXY", "localhost")
     assert not through_proxy(url)
     proxy.server.shutdown()
-
-
-def test_two_servers_on_one_store_send_each_event_once(tmp_path: Path) -> None:
-    """Only one of the processes serving a store sends webhooks; it sends the other's
-    events too (found by its watch), each once."""
-    db = tmp_path / "tansiq.db"
-    store = SqliteStore(db)
-    _, red = parties.add_party(store, "red", "Red", "en")
-    _, blue = parties.add_party(store, "blue", "Blue", "ar")
-    gate = threading.Event()  # held shut until both servers have looked at the webhooks
-    receiver = Receiver(failures=0, gate=gate)
-    as_red = {"Authorization": f"Bearer {red}"}
-    as_blue = {"Authorization": f"Bearer {blue}"}
-    first = create_app(SqliteStore(db), clock=sample_morning(), webhooks_to_private=True)
-    second = create_app(SqliteStore(db), clock=sample_morning(), webhooks_to_private=True)
-    with TestClient(first) as one, TestClient(second) as other:
-        # set through the server that does not send: the sender's next look finds it
-        assert other.put("/v1/webhook", json={"url": receiver.url}, headers=as_red).is_success
-        for n, (site_by, strike_by) in enumerate([(one, other), (other, one), (other, other)]):
-            site_by.post("/v1/sites", content=disc(f"clinic{n}"), headers=as_blue)
-            strike_by.post("/v1/operations", content=disc(f"strike{n}"), headers=as_red)
-        made = len(store.events_after("red", 0))
-        assert made == 9  # every strike meets every clinic: one event each for red
-        time.sleep(1.5)  # a second sender would have found the webhook by now
-        gate.set()
-        assert _until(lambda: len(receiver.accepted) >= made, 30)
-        time.sleep(0.5)  # and nothing more comes
-    ids = [event["id"] for event in receiver.requests]
-    assert len(ids) == len(set(ids)) == made
-    receiver.server.shutdown()

@@ -169,6 +169,19 @@ class StoreUnusable(TansiqError):
         super().__init__(f"cannot use the store {path!r}: {reason}")
 
 
+class StoreInUse(TansiqError):
+    """Another theater (another ``tansiq serve``, most likely) has the store open."""
+
+    title = "The store is in use"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"the store {path!r} is already served by another process (its theater holds"
+            f" {path}-serving): stop that server first; one server per store file"
+        )
+
+
 class UnknownFiling(TansiqError):
     """A filing id the caller may not see: missing, or another party's (the same answer)."""
 

@@ -32,7 +32,6 @@ from tansiq.service.theater import Outcome, Theater
 from tansiq.service.views import conflict_view, dumps, filing_view, instant, shared_view
 from tansiq.store import PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState
-from tansiq.store.writer_lock import SoleRole
 
 #: largest request body accepted, bytes (larger: 413)
 MAX_BODY = 2 * 1024 * 1024
@@ -114,22 +113,14 @@ def create_app(
     sender = webhooks.WebhookSender(store, ids, webhooks_to_private)
     theater.subscribe(sender.wake)
 
-    # several processes may serve the store (tansiq serve --workers): one sends webhooks
-    sending = SoleRole(store.path, "webhooks")
-
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        stop_watching = theater.watch()  # events other processes commit
-        sends = sending.take()
-        if sends:
-            sender.start()
+        sender.start()
         try:
             yield
         finally:
-            if sends:
-                sender.stop()
-                sending.give_up()
-            stop_watching()
+            sender.stop()
+            theater.close()  # another server may open the store now
 
     app = FastAPI(
         lifespan=lifespan,

@@ -12,10 +12,7 @@ reconnects without gets everything again.
 
 A live event shows its conflict as the change that made it left it; an event
 read back from the store shows the conflict as it is now. A stream that falls
-more than :data:`MAILBOX_LIMIT` events behind reads from the store again; so
-does one told that another process serving the store committed events of its
-party (:class:`~tansiq.service.theater.StoredEvents`): ids are given in commit
-order across processes, and the store read returns those and whatever follows.
+more than :data:`MAILBOX_LIMIT` events behind reads from the store again.
 """
 
 import asyncio
@@ -27,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tansiq.errors import InputError
 from tansiq.service.public_ids import PublicIds
-from tansiq.service.theater import LiveEvent, Notice, StoredEvents
+from tansiq.service.theater import LiveEvent
 from tansiq.service.views import conflict_view, dumps
 from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
 
@@ -55,13 +52,6 @@ class Mailbox:
             self.events.append(event)
         self.ready.set()
 
-    def look_in_store(self) -> None:
-        """Events of this party are in the store and not here: read it from the last
-        sent (what is here, the store has too)."""
-        self.events.clear()
-        self.overflowed = True
-        self.ready.set()
-
     def take(self) -> list[LiveEvent]:
         taken, self.events = self.events, []
         return taken
@@ -87,18 +77,13 @@ class LiveEvents:
         if not mailboxes:
             self._mailboxes.pop(party_id, None)
 
-    def deliver_threadsafe(self, events: Sequence[Notice]) -> None:
+    def deliver_threadsafe(self, events: Sequence[LiveEvent]) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._deliver, events)
 
-    def _deliver(self, events: Sequence[Notice]) -> None:
+    def _deliver(self, events: Sequence[LiveEvent]) -> None:
         for event in events:
-            if isinstance(event, StoredEvents):
-                for party_id in event.party_ids:
-                    for mailbox in self._mailboxes.get(party_id, ()):
-                        mailbox.look_in_store()
-                continue
             for mailbox in self._mailboxes.get(event.party_id, ()):
                 mailbox.put(event)
 

@@ -19,12 +19,7 @@ def real_time() -> float:
 
 def exercise_clock(start: float) -> Clock:
     """A clock that reads ``start`` now and runs at real speed from there."""
-    return offset_clock(start - time.time())
-
-
-def offset_clock(offset: float) -> Clock:
-    """Real time plus ``offset`` seconds: an exercise clock that several processes share
-    (each started at its own moment: ``exercise_clock`` would give each its own time)."""
+    offset = start - time.time()
 
     def now() -> float:
         return time.time() + offset

@@ -55,7 +55,7 @@ from tansiq.service.geojson_text import region_geojson, ring_geojson
 from tansiq.service.rules import LEAD_TIME_SETTING, SETTING, parse_rules, rules_json
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, VolumeRecord
-from tansiq.store.writer_lock import WriterLock
+from tansiq.store.serving_lock import ServingLock
 
 _log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -64,8 +64,6 @@ CATEGORIES: tuple[Category, ...] = ("operation", "site", "zone")
 FOOTPRINTS_SETTING = "footprints_stored"
 #: at most this many changes wait for one COMMIT (bounds the wait under heavy load)
 MAX_BATCH = 64
-#: how often an idle process looks for events other processes committed, seconds
-WATCH_S = 0.01
 T = TypeVar("T")
 #: what a conflict discloses that a change of either side (or of the rules) may alter
 _DISCLOSED = (
@@ -91,17 +89,6 @@ class LiveEvent:
     party_id: str
     kind: str
     conflict: ConflictRecord
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvents:
-    """Events of these parties that another process serving the store committed: they
-    are in the store, not in memory (listeners read them there, after those before)."""
-
-    party_ids: frozenset[str]
-
-
-Notice = LiveEvent | StoredEvents
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,17 +125,21 @@ class Theater:
         self._lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queued = 0
-        self._listeners: list[Callable[[Sequence[Notice]], None]] = []
-        # other processes may serve the same store: see WriterLock and _catch_up
-        self._writer = WriterLock(store.path)
-        self._writer.acquire()
+        # one theater per store file: a second would miss this one's filings
+        self._serving = ServingLock(store.path)
+        self._serving.take()
         try:
             self._load()
-            self._seen_event = self._store.change_marks()[1]
-        finally:
-            self._writer.release()
-        # the engine's compiled kernels loaded now, not by the first filing
-        warm_up(self._separation)
+            # the engine's compiled kernels loaded now, not by the first filing
+            warm_up(self._separation)
+        except BaseException:
+            self._serving.release()
+            raise
+
+    def close(self) -> None:
+        """Let another theater open the store (the store itself stays open)."""
+        with self._lock:
+            self._serving.release()
 
     def _load(self) -> None:
         """The in-memory picture (rules, index, each filing's volumes) from the store.
@@ -158,9 +149,7 @@ class Theater:
         """
         self._stale = True
         self._lost_seen = self._store.lost
-        self._seen_change = self._store.change_marks()[0]
         saved = self._store.get_setting(SETTING)
-        self._settings_seen = (saved, self._store.get_setting(LEAD_TIME_SETTING))
         self._separation = (
             parse_rules(f'{{"separation": {saved}}}') if saved else self._default_separation
         )
@@ -213,123 +202,33 @@ class Theater:
         with self._lock:
             with self._queue_lock:
                 self._queued -= 1
+            if self._stale or self._store.lost != self._lost_seen:
+                self._load()  # a batch was lost, or the last reading failed
             error: BaseException | None = None
             # the store's lock is held from the work to the COMMIT: no other writer can
             # commit or open a batch in between, so this is the batch the work joined
             with self._store.writing():
+                released = self._store.released
                 try:
-                    if self._writer.acquire() and not self._stale:
-                        self._catch_up()  # no batch of ours was open: others may have written
-                    if self._stale or self._store.lost != self._lost_seen:
-                        self._load()  # a batch was lost, or the last reading failed
-                    released = self._store.released
+                    result = work(self._clock())
+                except BaseException as exc:
+                    error = exc
+                wrote = self._store.released != released  # its writes joined the batch
+                batch = self._store.pending()
+                last = self._queued == 0 or (batch is not None and batch.changes >= MAX_BATCH)
+                if batch is not None and (last or (error is not None and wrote)):
                     try:
-                        result = work(self._clock())
-                    except BaseException as exc:
-                        error = exc
-                    wrote = self._store.released != released  # its writes joined the batch
-                    batch = self._store.pending()
-                    last = self._queued == 0 or (
-                        batch is not None and batch.changes >= MAX_BATCH
-                    )
-                    if batch is not None and (last or (error is not None and wrote)):
-                        try:
-                            self._store.commit()
-                        except BaseException:
-                            self._reload()
-                            raise
-                        self._seen_change, self._seen_event = self._store.change_marks()
-                    if error is not None and wrote:
-                        self._reload()  # committed: the picture must show its writes
-                finally:
-                    if self._store.pending() is None:
-                        self._writer.release()
+                        self._store.commit()
+                    except BaseException:
+                        self._reload()
+                        raise
             if error is not None:
+                if wrote:
+                    self._reload()  # committed: the picture must show its writes
                 raise error
         if batch is not None:
             batch.wait()
         return result
-
-    def _catch_up(self) -> None:
-        """Bring the picture up to what other processes serving the store committed
-        since this one last held the writer lock (it holds it now): their events are
-        handed on (as :class:`StoredEvents`), the volumes of the filings they changed
-        are read again from their stored footprints, and new rules mean a new index.
-        If it fails part way, the picture is read whole by the next change."""
-        self._hand_on_others_events()
-        settings = (
-            self._store.get_setting(SETTING),
-            self._store.get_setting(LEAD_TIME_SETTING),
-        )
-        if settings != self._settings_seen:
-            self._load()
-            return
-        changed = self._store.filings_changed_after(self._seen_change)
-        if not changed:
-            return
-        self._stale = True
-        filing_ids = {filing_id for _, filing_id in changed}
-        for filing_id in filing_ids:
-            for volume_id in self._volume_ids.pop(filing_id, []):
-                self._index.remove(volume_id)
-        rows = self._store.volume_footprints(filing_ids)  # none for a cancelled filing
-        if rows:
-            ids, party_ids, kinds, nums, xys, parts = zip(*rows, strict=True)
-            self._index.restore(ids, kinds, party_ids, (nums, xys, parts), self._volume_from_store)
-            for volume_id in ids:
-                self._volume_ids.setdefault(_filing_of_id(volume_id), []).append(volume_id)
-        self._seen_change = changed[-1][0]
-        self._stale = False
-
-    def _hand_on_others_events(self) -> None:
-        """Tell the listeners of events committed since the last this process saw: by
-        another process, since this one's are handed on at their COMMIT."""
-        found = self._store.event_parties_after(self._seen_event)
-        if not found:
-            return
-        self._seen_event = found[-1][0]
-        notice = StoredEvents(frozenset(party_id for _, party_id in found))
-        for listener in self._listeners:
-            try:
-                listener([notice])
-            except Exception:
-                _log.exception("a listener failed (the events are in the store)")
-
-    def look_for_others(self) -> None:
-        """Hand on the events other processes committed, if this process is not in a
-        change (which would do it itself): what :meth:`watch` calls every few ms."""
-        if not self._lock.acquire(blocking=False):
-            return
-        try:
-            if not self._writer.held:
-                self._hand_on_others_events()
-        finally:
-            self._lock.release()
-
-    def watch(self, interval_s: float = WATCH_S) -> Callable[[], None]:
-        """Look for other processes' events every ``interval_s`` on a thread of its
-        own, so that this process's event streams and webhooks get them while it is
-        idle; returns what stops it."""
-        stop = threading.Event()
-
-        def run() -> None:
-            try:
-                while not stop.wait(interval_s):
-                    try:
-                        self.look_for_others()
-                    except Exception:
-                        _log.exception("looking for other processes' events failed")
-            finally:
-                self._store.release_reader()
-
-        thread = threading.Thread(target=run, name="tansiq-watch", daemon=True)
-        thread.start()
-
-        def stop_watching() -> None:
-            stop.set()
-            thread.join(timeout=5)
-
-        return stop_watching
 
     def _store_footprints(self) -> None:
         """Store the footprints of every active filing's volumes, once: on a new store
@@ -605,10 +504,6 @@ class Theater:
                 with self._store.transaction(defer_commit=True):
                     self._store.set_setting(SETTING, json.dumps(rules_json(rules)))
                     self._store.set_setting(LEAD_TIME_SETTING, repr(lead_time_h))
-                    self._settings_seen = (
-                        self._store.get_setting(SETTING),
-                        self._store.get_setting(LEAD_TIME_SETTING),
-                    )
                     outcome = self._rejudge(found, changed, kinds, horizon, now, every)
             except BaseException:
                 self._lead_time_h = previous_lead
@@ -702,18 +597,16 @@ class Theater:
     def _known_party(self, party_id: str) -> bool:
         return self._store.get_party(party_id) is not None
 
-    def subscribe(self, listener: Callable[[Sequence[Notice]], None]) -> None:
+    def subscribe(self, listener: Callable[[Sequence[LiveEvent]], None]) -> None:
         """Call ``listener(events)`` after every COMMIT that made events, with them in
         order (from the committing thread, holding the store's writing connection:
-        keep it short); and ``listener([StoredEvents(...)])`` when events that other
-        processes committed are found, before any later event of this one's."""
+        keep it short)."""
 
         def hand_on(notes: list[Any]) -> None:
             events = [note for note in notes if isinstance(note, LiveEvent)]
             if events:
                 listener(events)
 
-        self._listeners.append(listener)
         self._store.on_commit(hand_on)
 
     def _close(self, conflict: ConflictRecord, state: ConflictState, now: float) -> None:
@@ -977,10 +870,6 @@ def expiry_horizon(now: float, rules: Sequence[SeparationRule]) -> float:
 
 def _ends_at(volumes: Sequence[Volume]) -> float:
     return max((v.end for v in volumes), default=math.inf)
-
-
-def _filing_of_id(volume_id: str) -> str:
-    return volume_id.partition("/")[0]
 
 
 def _filing_of(volume: Volume) -> str:

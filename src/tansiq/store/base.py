@@ -172,23 +172,8 @@ class Store(Protocol):
 
     def get_volume(self, volume_id: str) -> VolumeRecord | None: ...
 
-    def volume_footprints(self, filing_ids: Collection[str] | None = None) -> list[FootprintRow]:
-        """The footprint of every stored volume (of these filings, if given), in the
-        order they were stored."""
-        ...
-
-    def change_marks(self) -> tuple[int, int]:
-        """How far the store's changes have gone: (the mark of the last filing version,
-        for :meth:`filings_changed_after`; the last event id)."""
-        ...
-
-    def filings_changed_after(self, mark: int) -> list[tuple[int, str]]:
-        """(mark, filing id) of every filing version stored after ``mark``, in order:
-        what another process serving the same store has changed."""
-        ...
-
-    def event_parties_after(self, after: int) -> list[tuple[int, str]]:
-        """(id, party id) of every event after ``after``, in order."""
+    def volume_footprints(self) -> list[FootprintRow]:
+        """The footprint of every stored volume, in the order they were stored."""
         ...
 
     def add_conflict(self, conflict: ConflictRecord) -> int:

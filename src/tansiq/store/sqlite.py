@@ -475,34 +475,9 @@ class SqliteStore:
         )
         return VolumeRecord(*row) if row else None
 
-    def volume_footprints(self, filing_ids: Collection[str] | None = None) -> list[FootprintRow]:
-        if filing_ids is None:
-            return self._fetchall(
-                "SELECT id, party_id, kind, num, xy, parts FROM volume ORDER BY rowid"
-            )
-        listed = sorted(filing_ids)
+    def volume_footprints(self) -> list[FootprintRow]:
         return self._fetchall(
-            "SELECT id, party_id, kind, num, xy, parts FROM volume"
-            f" WHERE filing_id IN ({', '.join('?' * len(listed))}) ORDER BY rowid",
-            listed,
-        )
-
-    def change_marks(self) -> tuple[int, int]:
-        # filing versions are never deleted, so their rowids only grow: a change log
-        row = self._fetchone(
-            "SELECT (SELECT coalesce(max(rowid), 0) FROM filing_version),"
-            " (SELECT coalesce(max(id), 0) FROM event)"
-        )
-        return int(row[0]), int(row[1])
-
-    def filings_changed_after(self, mark: int) -> list[tuple[int, str]]:
-        return self._fetchall(
-            "SELECT rowid, id FROM filing_version WHERE rowid > ? ORDER BY rowid", (mark,)
-        )
-
-    def event_parties_after(self, after: int) -> list[tuple[int, str]]:
-        return self._fetchall(
-            "SELECT id, party_id FROM event WHERE id > ? ORDER BY id", (after,)
+            "SELECT id, party_id, kind, num, xy, parts FROM volume ORDER BY rowid"
         )
 
     def add_conflict(self, conflict: ConflictRecord) -> int:
