@@ -787,10 +787,11 @@ class Theater:
                             [(label, "properties.party")],
                         )  # fmt: skip
                     props["party"] = party_id
+            # no separation: a filing's volumes do not depend on the rules, and checking
+            # the theater's own rules again with every filing was half of its parsing
             document["tansiq"] = {
                 "version": 1,
                 "parties": [{"id": party_id, "name": party_id, "lang": "en"}],
-                "separation": rules_json(self._separation),
             }
 
         scenario = parse_scenario(body, amend=as_the_party)
