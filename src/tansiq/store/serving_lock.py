@@ -14,14 +14,23 @@ slower than one process (docs/benchmarks.md).
 
 ``flock`` locks belong to an open file, not to a process: a second theater in the
 same process is refused as one in another process is (the tests rely on it).
+The lock is a file of its own, not the store's: SQLite's locks on the store are
+POSIX locks, which a process loses on closing any descriptor of the file. The
+file stays when the server stops (empty; the next server locks it again).
+Where ``fcntl`` does not exist (Windows, which Tansiq does not claim), nothing
+is locked.
 """
 
 from __future__ import annotations
 
-import fcntl
 from typing import IO
 
 from tansiq.errors import StoreInUse
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not a POSIX system
+    fcntl = None  # type: ignore[assignment]
 
 
 class ServingLock:
@@ -35,7 +44,7 @@ class ServingLock:
 
     def take(self) -> None:
         """Take the lock, or raise :class:`StoreInUse` at once if another holds it."""
-        if self.path is None or self._file is not None:
+        if self.path is None or self._file is not None or fcntl is None:
             return
         held = open(self.path, "ab")  # noqa: SIM115 (kept open while the lock is held)
         try:
