@@ -601,4 +601,7 @@ def test_a_second_theater_over_the_same_store_is_refused(tmp_path: Path) -> None
     with pytest.raises(StoreInUse, match="already served by another process"):
         Theater(SqliteStore(path), clock=sample_morning())
     first.close()
+    red = parties.add_party(SqliteStore(path), "red", "Red", "en")[0]
+    with pytest.raises(RuntimeError, match="closed"):  # closed, it changes nothing more
+        first.file(red, "operation", body(disc("r1", 40.0, 35.0)))
     Theater(SqliteStore(path), clock=sample_morning()).close()  # once closed, it may open

@@ -125,6 +125,7 @@ class Theater:
         self._lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queued = 0
+        self._closed = False
         # one theater per store file: a second would miss this one's filings
         self._serving = ServingLock(store.path)
         self._serving.take()
@@ -137,8 +138,10 @@ class Theater:
             raise
 
     def close(self) -> None:
-        """Let another theater open the store (the store itself stays open)."""
+        """Let another theater open the store (the store itself stays open); this one
+        makes no more changes (they would not be checked against the other's)."""
         with self._lock:
+            self._closed = True
             self._serving.release()
 
     def _load(self) -> None:
@@ -202,6 +205,8 @@ class Theater:
         with self._lock:
             with self._queue_lock:
                 self._queued -= 1
+            if self._closed:
+                raise RuntimeError("the theater is closed: it makes no more changes")
             if self._stale or self._store.lost != self._lost_seen:
                 self._load()  # a batch was lost, or the last reading failed
             error: BaseException | None = None
