@@ -118,15 +118,19 @@ class ConflictIndex:
         self._volumes[slot] = None
         self._ids[slot] = ""
 
-    def check(self, volume: Volume, ended_before: float = -math.inf) -> list[Conflict]:
+    def check(
+        self, volume: Volume, ended_before: float = -math.inf, footprint: Footprints | None = None
+    ) -> list[Conflict]:
         """Every stored volume (other than one with the same id) in conflict with ``volume``.
 
         Volumes whose window ended before ``ended_before`` do not count (the service's
-        expired operations): neither stored ones nor ``volume`` itself.
+        expired operations): neither stored ones nor ``volume`` itself. ``footprint``:
+        the volume's, from :meth:`footprints_of`, if already built (a change that adds
+        the volume next builds it once, not twice).
         """
         if not self._volumes or volume.end < ended_before:
             return []
-        fp = self.footprints_of([volume])
+        fp = self.footprints_of([volume]) if footprint is None else footprint
         box = widened_box_of_one(fp, self._table)
         slots = self._tree.query(box[:4], box[4:])
         own = self._slot_of.get(volume.id)

@@ -282,8 +282,8 @@ class Theater:
             record = FilingRecord(
                 filing_id, party.id, category, 1, "active", text, now, _ends_at(volumes)
             )
-            pairs = self._pairs_of(volumes, now)
             fp = self._index.footprints_of(volumes)
+            pairs = self._pairs_of(volumes, now, fp)
             with self._store.transaction(defer_commit=True):
                 self._store.add_filing_version(record)
                 self._store.set_share(filing_id, share)
@@ -322,9 +322,9 @@ class Theater:
                 ends_at=_ends_at(volumes),
             )
             # each volume checked once: the pairs decide what is kept and what is new
-            pairs = self._pairs_of(volumes, now)
-            keep = {(mine.id, other.id): (mine, other, found) for mine, other, found in pairs}
             fp = self._index.footprints_of(volumes)
+            pairs = self._pairs_of(volumes, now, fp)
+            keep = {(mine.id, other.id): (mine, other, found) for mine, other, found in pairs}
             with self._store.transaction(defer_commit=True):
                 standing = self._store.open_conflicts_of(filing_id)
                 # the versions being replaced, of the volumes whose conflicts stay: taken
@@ -640,14 +640,16 @@ class Theater:
         return current
 
     def _pairs_of(
-        self, volumes: Sequence[Volume], now: float
+        self, volumes: Sequence[Volume], now: float, fp: Footprints | None = None
     ) -> list[tuple[Volume, Volume, Conflict]]:
         """(new volume, stored volume, conflict) for every conflict of ``volumes`` that
-        has not expired."""
+        has not expired (``fp``: their footprints, if built; used for a single volume,
+        the usual filing, whose footprint the check would otherwise build again)."""
         out = []
         horizon = expiry_horizon(now, self._separation)
+        single = fp if fp is not None and len(volumes) == 1 else None
         for volume in volumes:
-            for conflict in self._index.check(volume, horizon):
+            for conflict in self._index.check(volume, horizon, single):
                 other = conflict.b if conflict.a == volume.id else conflict.a
                 out.append((volume, self._index.get(other), conflict))
         return out
