@@ -327,7 +327,9 @@ def test_a_restart_rebuilds_the_picture(tmp_path: Path) -> None:
     store = SqliteStore(path)
     red = parties.add_party(store, "red", "Red", "en")[0]
     blue = parties.add_party(store, "blue", "Blue", "ru")[0]
-    Theater(store, clock=sample_morning()).file(red, "operation", body(disc("r", 40.0, 35.0)))
+    first = Theater(store, clock=sample_morning())
+    first.file(red, "operation", body(disc("r", 40.0, 35.0)))
+    first.close()
     store.close()
     reopened = SqliteStore(path)
     outcome = Theater(reopened, clock=sample_morning()).file(
@@ -483,7 +485,9 @@ def test_a_schema_1_store_gets_its_footprints_once(tmp_path: Path) -> None:
     store = SqliteStore(path)
     red = parties.add_party(store, "red", "Red", "en")[0]
     parties.add_party(store, "blue", "Blue", "ru")
-    Theater(store, clock=sample_morning()).file(red, "operation", body(*shapes()))
+    first = Theater(store, clock=sample_morning())
+    first.file(red, "operation", body(*shapes()))
+    first.close()
     store.close()
     with sqlite3.connect(path) as raw:  # as Tansiq 0.x left it: no volume table
         raw.executescript(
@@ -605,3 +609,57 @@ def test_a_second_theater_over_the_same_store_is_refused(tmp_path: Path) -> None
     with pytest.raises(RuntimeError, match="closed"):  # closed, it changes nothing more
         first.file(red, "operation", body(disc("r1", 40.0, 35.0)))
     Theater(SqliteStore(path), clock=sample_morning()).close()  # once closed, it may open
+
+
+def test_a_link_to_the_store_is_the_same_store(tmp_path: Path) -> None:
+    path = tmp_path / "tansiq.db"
+    first = Theater(SqliteStore(path), clock=sample_morning())
+    link = tmp_path / "link.db"
+    link.symlink_to(path)
+    with pytest.raises(StoreInUse):
+        Theater(SqliteStore(link), clock=sample_morning())
+    first.close()
+
+
+def test_a_theater_that_fails_to_open_leaves_the_store_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "tansiq.db"
+
+    def broken(*args: object) -> None:
+        raise OSError("the kernels could not be loaded")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("tansiq.service.theater.warm_up", broken)
+        with pytest.raises(OSError, match="kernels"):
+            Theater(SqliteStore(path), clock=sample_morning())
+    Theater(SqliteStore(path), clock=sample_morning()).close()
+
+
+def test_closing_commits_a_batch_left_for_a_change_that_never_comes(tmp_path: Path) -> None:
+    """A change whose writes wait in the open batch for a change queued behind it (group
+    commit) is committed by ``close``, before the store is free, and answered."""
+    path = tmp_path / "tansiq.db"
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    theater = Theater(store, clock=sample_morning())
+    theater._queued = 1  # as if another change were queued behind the next one
+    answered: list[str] = []
+    change = threading.Thread(
+        target=lambda: answered.append(
+            theater.file(red, "operation", body(disc("r1", 40.0, 35.0))).filing.id
+        ),
+        daemon=True,  # if close() failed to commit, it would wait for ever
+    )
+    change.start()
+    for _ in range(500):  # until its writes wait in the open batch
+        if store.pending() is not None:
+            break
+        change.join(timeout=0.01)
+    assert store.pending() is not None and not answered
+    theater.close()
+    change.join(timeout=10)
+    assert len(answered) == 1  # answered, once durable
+    reopened = Theater(SqliteStore(path), clock=sample_morning())
+    assert reopened.active_volumes == 1  # and the next theater finds it
+    reopened.close()

@@ -109,8 +109,12 @@ def create_app(
     """The API over ``store``. Webhooks go only to public addresses unless
     ``webhooks_to_private`` (`tansiq serve --webhooks-to-private`)."""
     theater = Theater(store, separation, clock)
-    ids = PublicIds.of(store)  # conflict and event ids as parties are shown them
-    sender = webhooks.WebhookSender(store, ids, webhooks_to_private)
+    try:
+        ids = PublicIds.of(store)  # conflict and event ids as parties are shown them
+        sender = webhooks.WebhookSender(store, ids, webhooks_to_private)
+    except BaseException:
+        theater.close()  # not left to the collector: the store stays servable
+        raise
     theater.subscribe(sender.wake)
 
     @asynccontextmanager
@@ -119,8 +123,10 @@ def create_app(
         try:
             yield
         finally:
-            sender.stop()
-            theater.close()  # another server may open the store now
+            try:
+                sender.stop()
+            finally:
+                theater.close()  # another server may open the store now
 
     app = FastAPI(
         lifespan=lifespan,

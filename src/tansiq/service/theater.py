@@ -139,10 +139,19 @@ class Theater:
 
     def close(self) -> None:
         """Let another theater open the store (the store itself stays open); this one
-        makes no more changes (they would not be checked against the other's)."""
+        makes no more changes (they would not be checked against the other's).
+
+        A batch left open for a change queued behind it is committed first: that
+        change may never run now (the lock is not first come, first served), and the
+        next theater must find the batch's writes (a reviewer's probe found a change
+        left waiting, its writes uncommitted, and the store already free)."""
         with self._lock:
             self._closed = True
-            self._serving.release()
+            try:
+                with self._store.writing():
+                    self._store.commit()
+            finally:
+                self._serving.release()
 
     def _load(self) -> None:
         """The in-memory picture (rules, index, each filing's volumes) from the store.

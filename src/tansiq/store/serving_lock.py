@@ -23,6 +23,7 @@ is locked.
 
 from __future__ import annotations
 
+import os
 from typing import IO
 
 from tansiq.errors import StoreInUse
@@ -34,12 +35,17 @@ except ImportError:  # pragma: no cover - not a POSIX system
 
 
 class ServingLock:
-    """Held from :meth:`take` until :meth:`release` (or until this object is collected:
-    the file it holds is then closed, and the lock with it). A no-op for ``:memory:``."""
+    """Held from :meth:`take` until :meth:`release`, or until this object is collected
+    (the file it holds is then closed, and the lock with it): a theater is in a
+    reference cycle once it has read volumes, so collected only by the cycle
+    collector, some time later; close a theater, do not drop it. A no-op for
+    ``:memory:``. The lock's name follows the store's real path, so that a link to
+    the store and the store itself share one lock."""
 
     def __init__(self, store_path: str) -> None:
         self.store_path = store_path
-        self.path = None if store_path == ":memory:" else f"{store_path}-serving"
+        real = None if store_path == ":memory:" else os.path.realpath(store_path)
+        self.path = None if real is None else f"{real}-serving"
         self._file: IO[bytes] | None = None
 
     def take(self) -> None:
