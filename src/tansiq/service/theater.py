@@ -295,7 +295,8 @@ class Theater:
             pairs = self._pairs_of(volumes, now, fp)
             with self._store.transaction(defer_commit=True):
                 self._store.add_filing_version(record)
-                self._store.set_share(filing_id, share)
+                if category != "operation":  # an operation is never shared (share_of)
+                    self._store.set_share(filing_id, share)
                 self._store.put_volumes(self._volume_records(volumes, fp))
                 opened = self._open(pairs, now)
             self._index.add_many(volumes, fp)
@@ -319,10 +320,13 @@ class Theater:
         """
         text = _text(body)
         volumes = self.volumes(party.id, filing_id, text)
+        # the body's rules checked before the lock when the category is known (the
+        # routes know it), as the rest of the body is: the lock's holder works less
+        known = self._filing_rules(text, category) if category is not None else None
 
         def work(now: float) -> Outcome:
             current = self._own(party, filing_id, expected_version, category)
-            share = self._filing_rules(text, current.category)
+            share = self._filing_rules(text, current.category) if known is None else known
             record = dataclasses.replace(
                 current,
                 version=current.version + 1,
@@ -347,7 +351,8 @@ class Theater:
                     and (mine := still[0]).id in self._index
                 }
                 self._store.add_filing_version(record)
-                self._store.set_share(filing_id, share)
+                if current.category != "operation":  # never shared (share_of)
+                    self._store.set_share(filing_id, share)
                 self._store.drop_volumes(filing_id)
                 self._store.put_volumes(self._volume_records(volumes, fp))
                 kept = []
