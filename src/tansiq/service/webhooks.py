@@ -261,8 +261,9 @@ def _post(client: httpx.Client, url: str, body: dict[str, object], to_private: b
         if through_proxy(url):  # the proxy connects, by name; TLS checks the name
             # what resolves here must be public; a name only the proxy resolves (a
             # closed network's usual way) is the proxy's to reach
-            with contextlib.suppress(OSError):
-                targets(url, to_private)
+            if not to_private:  # (allowed anywhere: nothing to resolve here)
+                with contextlib.suppress(OSError):
+                    targets(url, to_private)
             answer = client.post(
                 url, content=content, headers={"Content-Type": "application/json"}
             )
