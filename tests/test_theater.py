@@ -675,3 +675,23 @@ def test_closing_commits_a_batch_left_for_a_change_that_never_comes(tmp_path: Pa
     reopened = Theater(SqliteStore(path), clock=sample_morning())
     assert reopened.active_volumes == 1  # and the next theater finds it
     reopened.close()
+
+
+def test_two_operations_replaced_in_turn_hundreds_of_times_stay_checked(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """The index packs its newest 256 volumes together; here all but one of them were
+    replaced by then, and packing one volume failed (found while speeding up restarts)."""
+    theater = Theater(store, clock=sample_morning())
+    held = {
+        party.id: theater.file(party, "operation", body(disc("op", 40.0 + k * 0.004, 35.0)))
+        for k, party in enumerate((red, blue))
+    }
+    for turn in range(300):
+        party = (red, blue)[turn % 2]
+        was = held[party.id].filing
+        lon = 40.0 + (turn % 2) * 0.004 + (turn % 3) * 1e-4
+        held[party.id] = theater.replace(party, was.id, was.version, body(disc("op", lon, 35.0)))
+        (conflict,) = held[party.id].conflicts  # the two discs always overlap
+        assert conflict.state == "open"
+    assert len(store.conflicts_of_party("red", state="open")) == 1

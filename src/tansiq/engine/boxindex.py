@@ -125,6 +125,9 @@ def _packing_order(lo: FloatArray, hi: FloatArray) -> IntArray:
     into slabs of equal count along each axis in turn, time last: runs of sixteen
     consecutive boxes are then compact in space and time, so node boxes are small.
     """
+    n = len(lo)
+    if n <= FANOUT:  # one node holds them all, in any order (and fewer than three
+        return np.arange(n)  # centres have fewer than three principal axes)
     # an unbounded end counts as the other end; a box unbounded both ways sorts first
     lo_end = np.where(np.isfinite(lo), lo, hi)
     hi_end = np.where(np.isfinite(hi), hi, lo)
@@ -137,22 +140,26 @@ def _packing_order(lo: FloatArray, hi: FloatArray) -> IntArray:
     ground = space @ axes.T
     used = 3 if spread[2] > 0.1 * spread[0] else 2
     keys = [ground[:, axis] for axis in range(used)] + [centre[:, 3]]
-    slabs = max(1, math.ceil((len(lo) / FANOUT) ** (1 / len(keys))))
-    group = np.zeros(len(lo), dtype=np.int64)
-    order = np.arange(len(lo))
+    slabs = max(1, math.ceil((n / FANOUT) ** (1 / len(keys))))
+    group = np.zeros(n, dtype=np.int64)
+    order = np.arange(n)
     for depth, key in enumerate(keys):
-        order = np.lexsort((key, group))
+        # by group, then key, as np.lexsort((key, group)) orders them, but one sort of
+        # distinct integers (the group, then the key's rank) instead of two stable
+        # passes: a third of the time at a million boxes (a restart's whole theater)
+        rank = np.empty(n, dtype=np.int64)
+        rank[np.argsort(key)] = np.arange(n)
+        order = np.argsort(group * n + rank)
         if depth == len(keys) - 1:
             break
         in_order = group[order]
         first = np.searchsorted(in_order, in_order, side="left")
         size = np.searchsorted(in_order, in_order, side="right") - first
-        slab = (np.arange(len(lo)) - first) * slabs // size
+        slab = (np.arange(n) - first) * slabs // size
         group = np.empty_like(group)
         group[order] = in_order * slabs + slab
     sorted_order: IntArray = order
     return sorted_order
-
 
 
 @jit

@@ -51,6 +51,7 @@ from tansiq.errors import (
 from tansiq.scenario.model import Scenario, SeparationRule, Volume
 from tansiq.scenario.reader import parse_scenario
 from tansiq.service import parties
+from tansiq.service.collector import collector_paused
 from tansiq.service.geojson_text import region_geojson, ring_geojson
 from tansiq.service.rules import LEAD_TIME_SETTING, SETTING, parse_rules, rules_json
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
@@ -170,10 +171,11 @@ class Theater:
         self._drawer = RegionDrawer()
         if self._store.get_setting(FOOTPRINTS_SETTING) is None:
             self._store_footprints()
-        self._index, ids = self._index_from_store(self._separation)
-        self._volume_ids: dict[str, list[str]] = {}
-        for volume_id in ids:
-            self._volume_ids.setdefault(volume_id.partition("/")[0], []).append(volume_id)
+        with collector_paused():  # a million rows made, none of them garbage
+            self._index, ids = self._index_from_store(self._separation)
+            self._volume_ids: dict[str, list[str]] = {}
+            for volume_id in ids:
+                self._volume_ids.setdefault(volume_id.partition("/")[0], []).append(volume_id)
         self._stale = False
 
     def _index_from_store(
@@ -530,7 +532,8 @@ class Theater:
             if rules != self._separation:
                 # every box is widened by the largest minimum a kind may meet (kinds not
                 # filed yet included): the index is made again, as a restart makes it
-                self._index, self._separation = self._index_from_store(rules)[0], rules
+                with collector_paused():
+                    self._index, self._separation = self._index_from_store(rules)[0], rules
             return outcome
 
         return self._change(work)
