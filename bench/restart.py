@@ -1,6 +1,7 @@
 """How long a restart takes before the server answers, on a store filled by ``load.py``.
 
     .venv/bin/python bench/restart.py --db /tmp/tansiq-1m.db [--runs 3] [--cold] [--reparse]
+        [--baseline-src DIR/src]
 
 1. ``tansiq serve`` is started on the store ``--runs`` times; each time, the
    seconds from the process's start to its first answer (``/openapi.json``) are
@@ -8,6 +9,10 @@
    in-memory index (``Theater._load``).
    With ``--cold``, the kernel's page cache is dropped before each start (root
    only), as after a reboot: the store is read from the disk, not from memory.
+   With ``--baseline-src``, each run also starts another version of the code (a
+   source tree put on PYTHONPATH), in turn with this one, so that both meet the
+   same moments of a noisy machine; the ratio of the medians is reported. The
+   server's CPU seconds until its first answer are recorded too (from /proc).
 2. With ``--reparse``, the way a restart worked before footprints were stored is
    timed in this process for comparison: every active filing's GeoJSON parsed and
    validated again, and the same index built from the volumes.
@@ -36,22 +41,38 @@ TANSIQ = Path(sys.executable).with_name("tansiq")
 
 
 
-def serve_until_ready(db: Path) -> float:
+def serve_until_ready(db: Path, src: Path | None = None) -> tuple[float, float | None]:
+    """Seconds from starting the server to its first answer, and the CPU seconds
+    it used until then (None where /proc does not tell). ``src``: a source tree of
+    another version to run instead (put first on PYTHONPATH)."""
     port = free_local_port()
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     t0 = time.perf_counter()
     server = subprocess.Popen(
         [str(TANSIQ), "serve", "--db", str(db), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     try:
         wait_until_answering(
             f"http://127.0.0.1:{port}", timeout_s=600, process=server, poll_s=0.02
         )
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, cpu_seconds(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU seconds of a running process, from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def drop_page_cache() -> None:
@@ -84,20 +105,42 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reparse", action="store_true", help="also time the old restart")
     parser.add_argument("--cold", action="store_true", help="drop the page cache before each start")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="another version's source tree (its src/, as `git archive REV src/tansiq | tar"
+        " -x -C DIR` leaves it in DIR/src), started in turn with this one, on PYTHONPATH",
+    )
     args = parser.parse_args()
     with sqlite3.connect(args.db) as raw:
         (stored,) = raw.execute("SELECT count(*) FROM volume").fetchone()
-    ready = []
+    ready: list[float] = []
+    cpu: list[float | None] = []
+    base_ready: list[float] = []
+    base_cpu: list[float | None] = []
+    versions: list[tuple[Path | None, list[float], list[float | None]]] = [(None, ready, cpu)]
+    if args.baseline_src is not None:
+        versions.append((args.baseline_src, base_ready, base_cpu))
     for _ in range(args.runs):
-        if args.cold:
-            drop_page_cache()
-        ready.append(serve_until_ready(args.db))
+        for src, walls, cpus in versions:
+            if args.cold:
+                drop_page_cache()
+            wall, used = serve_until_ready(args.db, src)
+            walls.append(wall)
+            cpus.append(used)
     result: dict[str, object] = {
         "stored_volumes": stored,
         "cold": args.cold,
         "ready_s": ready,
         "ready_median_s": statistics.median(ready),
+        "cpu_s": cpu,
     }
+    if args.baseline_src is not None:
+        result["baseline_src"] = str(args.baseline_src)
+        result["baseline_ready_s"] = base_ready
+        result["baseline_ready_median_s"] = statistics.median(base_ready)
+        result["baseline_cpu_s"] = base_cpu
+        result["ratio_to_baseline"] = statistics.median(ready) / statistics.median(base_ready)
     print(json.dumps(result), flush=True)
     if args.reparse:
         took, indexed = reparse(args.db)

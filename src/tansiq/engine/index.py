@@ -80,7 +80,7 @@ class ConflictIndex:
     def add_many(self, volumes: Iterable[Volume], footprints: Footprints | None = None) -> None:
         """Add volumes (``footprints``: theirs, from :meth:`footprints_of`, if already built)."""
         batch = list(volumes)
-        self._refuse_known(v.id for v in batch)
+        self._refuse_known([v.id for v in batch])
         if not batch:
             return
         fp = self.footprints_of(batch) if footprints is None else footprints
@@ -167,7 +167,9 @@ class ConflictIndex:
         self._outlines.append(fp.outlines)
         self._stored_view = None
 
-    def _refuse_known(self, ids: Iterable[str]) -> None:
+    def _refuse_known(self, ids: Sequence[str]) -> None:
+        if len(distinct := set(ids)) == len(ids) and distinct.isdisjoint(self._slot_of):
+            return  # the usual case, in C (a restart's million ids: 0.5 -> 0.2 s)
         seen: set[str] = set()
         for volume_id in ids:
             if volume_id in self._slot_of or volume_id in seen:

@@ -36,12 +36,8 @@ class SeparationTable:
 
     def codes(self, kinds: Iterable[str]) -> NDArray[np.int64]:
         """Interned codes of ``kinds``, registering new ones."""
-        out = []
-        for kind in kinds:
-            code = self._codes.get(kind)
-            if code is None:
-                code = self._register(kind)
-            out.append(code)
+        known = self._codes
+        out = [known[kind] if kind in known else self._register(kind) for kind in kinds]
         return np.asarray(out, dtype=np.int64)
 
     def code(self, kind: str) -> int:

@@ -17,6 +17,7 @@ replacement that keeps a feature's id keeps its open conflicts.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -173,9 +174,7 @@ class Theater:
             self._store_footprints()
         with collector_paused():  # a million rows made, none of them garbage
             self._index, ids = self._index_from_store(self._separation)
-            self._volume_ids: dict[str, list[str]] = {}
-            for volume_id in ids:
-                self._volume_ids.setdefault(volume_id.partition("/")[0], []).append(volume_id)
+            self._volume_ids = _by_filing(ids)
         self._stale = False
 
     def _index_from_store(
@@ -854,6 +853,19 @@ def _same_volume(a: Volume, b: Volume) -> bool:
         == (b.kind, b.altitude_low, b.altitude_high, b.start, b.end)
         and dict(a.properties) == dict(b.properties)
     )
+
+
+def _by_filing(volume_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Volume ids by filing, in their order. A filing's volumes are stored together, so
+    they come in runs, counted in C (a restart's million ids: 0.44 -> 0.2 s)."""
+    out: dict[str, list[str]] = {}
+    filings = [volume_id.partition("/")[0] for volume_id in volume_ids]
+    start = 0
+    for filing_id, run in itertools.groupby(filings):
+        end = start + len(list(run))
+        out.setdefault(filing_id, []).extend(volume_ids[start:end])
+        start = end
+    return out
 
 
 def check_zone_rules(features: list[Any]) -> None:
