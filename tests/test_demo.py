@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import subprocess
 import sys
 from contextlib import closing
 from pathlib import Path
 
+from tansiq.service.theater import Theater
 from tansiq.store import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,11 +78,54 @@ def test_the_demo_refuses_a_store_a_server_has_open(tmp_path: Path) -> None:
     try:
         done = demo("--db", str(db))
         assert done.returncode == 2
-        assert "is in use" in done.stderr
-        assert held.get_party("ru") is not None  # the served store is still there, whole
+        assert "is open in another process" in done.stderr
+        assert held.get_party("ru") is not None  # the open store is still there, whole
         assert db.exists()
     finally:
         held.close()
+
+
+def test_the_demo_refuses_a_store_a_theater_serves(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    assert demo("--db", str(db)).returncode == 0
+    store = SqliteStore(db)
+    theater = Theater(store)  # as `tansiq serve --db demo.db` serves it
+    try:
+        done = demo("--db", str(db))
+        assert done.returncode == 2
+        assert "is being served" in done.stderr
+        assert store.get_party("ru") is not None
+    finally:
+        theater.close()
+        store.close()
+
+
+def test_the_demo_starts_again_after_its_server_was_killed(tmp_path: Path) -> None:
+    """A server killed with SIGKILL leaves the store's -wal and -shm beside it: the
+    demo once refused such a store for ever, as if it were open."""
+    db = tmp_path / "demo.db"
+    assert demo("--db", str(db)).returncode == 0
+    killed = subprocess.run(
+        [sys.executable, "-c", _SERVE_AND_DIE, str(db)], capture_output=True, text=True
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert Path(f"{db}-wal").exists()  # what the killed server left
+    done = demo("--db", str(db))
+    assert done.returncode == 0, done.stderr
+    assert "ru" in done.stdout
+
+
+#: a theater on the store that files something, then is killed before it closes
+_SERVE_AND_DIE = """
+import os, signal, sys
+from tansiq.service import parties
+from tansiq.service.theater import Theater
+from tansiq.store import SqliteStore
+store = SqliteStore(sys.argv[1])
+theater = Theater(store)
+parties.add_party(store, "late", "Late", "en")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
 
 
 def test_the_demo_reads_a_store_name_as_a_name_not_as_a_uri(tmp_path: Path) -> None:

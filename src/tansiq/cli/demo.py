@@ -25,10 +25,11 @@ from rich.table import Table
 
 from tansiq.cli.load import CATEGORIES
 from tansiq.cli.local_server import ServerNotAnswering, free_local_port, wait_until_answering
-from tansiq.errors import InputError
+from tansiq.errors import InputError, StoreInUse
 from tansiq.scenario.reader import load_scenario
 from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
 from tansiq.service.rules import rules_json
+from tansiq.store.serving_lock import ServingLock
 
 #: the sample scenario (relative to the working directory: the repository's root)
 SAMPLE = Path("examples/deir-ez-zor.geojson")
@@ -184,24 +185,47 @@ def _fresh(db: Path) -> None:
         return
     import sqlite3
 
-    if any(Path(f"{db}{suffix}").exists() for suffix in ("-wal", "-shm")):
-        raise InputError(
-            f"--db: {db} is in use (by `tansiq serve`?) or was left open by a process that"
-            " was killed: stop that server, or name another file"
-        )
+    serving = ServingLock(str(db))
+    if serving.path is not None and Path(serving.path).exists():  # served once, or now
+        try:
+            serving.take()
+        except StoreInUse:
+            raise InputError(
+                f"--db: {db} is being served (by `tansiq serve`?): stop that server, or"
+                " name another file"
+            ) from None
     try:
-        uri = db.resolve().as_uri() + "?mode=ro"
-        with sqlite3.connect(uri, uri=True) as raw:
-            query = "SELECT value FROM setting WHERE name = ?"
-            row = raw.execute(query, (DEMO_SETTING,)).fetchone()
-    except sqlite3.Error:
-        row = None
+        # a store some process has open has its -wal and -shm beside it; so has one
+        # whose process was killed. SQLite removes them when the last connection
+        # closes: opened and closed here, they stay only if another process has it open
+        left_open = _wal_files(db)
+        try:
+            uri = db.resolve().as_uri() + ("" if left_open else "?mode=ro")
+            raw = sqlite3.connect(uri, uri=True)
+            try:
+                query = "SELECT value FROM setting WHERE name = ?"
+                row = raw.execute(query, (DEMO_SETTING,)).fetchone()
+            finally:
+                raw.close()
+        except sqlite3.Error:
+            row = None
+        if left_open and _wal_files(db):
+            raise InputError(
+                f"--db: {db} is open in another process: close it there, or name another"
+                " file"
+            )
+    finally:
+        serving.release()
     if row is None:
         raise InputError(
             f"--db: {db} exists and was not made by `tansiq demo`: it is left alone;"
             " name another file"
         )
     db.unlink()
+
+
+def _wal_files(db: Path) -> bool:
+    return any(Path(f"{db}{suffix}").exists() for suffix in ("-wal", "-shm"))
 
 
 
