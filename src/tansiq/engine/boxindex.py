@@ -71,7 +71,7 @@ class BoxIndex:
     def _reserve(self, size: int) -> None:
         if size <= len(self._alive):
             return
-        capacity = max(size, len(self._alive) + len(self._alive) // 4, 1024)
+        capacity = max(size + size // 4, 1024)  # room after a bulk insert too (reserve)
         grown = np.zeros((capacity, 8))
         grown[: len(self._alive)] = self._boxes[: len(self._alive)]
         self._boxes = grown

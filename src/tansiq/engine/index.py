@@ -168,8 +168,11 @@ class ConflictIndex:
         self._stored_view = None
 
     def _refuse_known(self, ids: Sequence[str]) -> None:
-        if len(distinct := set(ids)) == len(ids) and distinct.isdisjoint(self._slot_of):
-            return  # the usual case, in C (a restart's million ids: 0.5 -> 0.2 s)
+        # the usual case, in C (a restart's million ids: 0.5 -> 0.26 s); not
+        # set.isdisjoint(dict), which walks the whole dict (36 ms a filing at 1M)
+        known = self._slot_of.__contains__
+        if len(set(ids)) == len(ids) and not any(map(known, ids)):
+            return
         seen: set[str] = set()
         for volume_id in ids:
             if volume_id in self._slot_of or volume_id in seen:

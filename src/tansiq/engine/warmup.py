@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import shapely
 
+from tansiq.engine.boxindex import TAIL, BoxIndex
 from tansiq.engine.index import ConflictIndex
 from tansiq.engine.lens import turns_left_once
 from tansiq.engine.region import RegionDrawer
@@ -63,4 +64,10 @@ def warm_up(separation: Sequence[SeparationRule] = ()) -> int:
             found += 1
         index.add_many([volume], index.footprints_of([volume]))
     index.remove("w/0")
+    # those few stay in the index's tail; a restored theater's volumes are in packed
+    # trees, whose walk is a kernel of its own
+    tree = BoxIndex()
+    lo = np.zeros((TAIL, 4))
+    tree.insert_many(np.arange(TAIL, dtype=np.int64), lo, lo + 1.0)
+    tree.query(lo[0], lo[0] + 1.0)
     return found
