@@ -332,3 +332,38 @@ def test_a_picture_that_failed_to_load_is_read_again_before_the_next_change(
     monkeypatch.undo()
     met = theater.file(green, "operation", body(disc("g", 40.0, 35.0))).conflicts
     assert sorted(c.party_b for c in met) == ["blue", "red"]
+
+
+def test_a_change_that_fails_after_telling_writes_none_of_its_events(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change's events wait for the end of its transaction, their ids given at once:
+    one that fails between two conflicts writes none of them, and the ids of the next
+    change's events are the store's own, as handed on."""
+    red, blue, theater, handed = listening_theater(store)
+    theater.file(red, "operation", body(disc("r1", 40.0, 35.0), disc("r2", 41.0, 35.0)))
+    real_add_conflict = store.add_conflict
+    calls = []
+
+    def second_fails(record: Any) -> int:
+        calls.append(record)
+        if len(calls) == 2:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real_add_conflict(record)
+
+    monkeypatch.setattr(store, "add_conflict", second_fails)
+    two = body(disc("b1", 40.0, 35.0), disc("b2", 41.0, 35.0))
+    with pytest.raises(sqlite3.OperationalError):
+        theater.file(blue, "operation", two)
+    monkeypatch.setattr(store, "add_conflict", real_add_conflict)
+    assert len(calls) == 2 and handed == []
+    assert store.events_with_conflicts("red", 0) == []
+    opened = theater.file(blue, "operation", two).conflicts
+    assert len(opened) == 2
+    for party in ("red", "blue"):
+        stored = store.events_with_conflicts(party, 0)
+        live = [e for e in handed if e.party_id == party]
+        assert [(e.id, e.kind, e.conflict) for e in live] == [
+            (event.id, event.kind, conflict) for event, conflict in stored
+        ]
+    assert sorted(e.id for e in handed) == list(range(1, 5))
