@@ -13,7 +13,7 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from samples import sample_morning
+from samples import SAMPLE_MORNING_S, sample_morning
 from tansiq.errors import (
     FilingGone,
     InputError,
@@ -695,3 +695,56 @@ def test_two_operations_replaced_in_turn_hundreds_of_times_stay_checked(
         (conflict,) = held[party.id].conflicts  # the two discs always overlap
         assert conflict.state == "open"
     assert len(store.conflicts_of_party("red", state="open")) == 1
+
+
+@pytest.mark.parametrize("expired", ["the other side", "the replaced side"])
+def test_a_replacement_leaves_a_conflict_with_an_expired_side_as_it_was(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord, expired: str
+) -> None:
+    """Red corrects a note of its operation at 10:00. Blue's (06:00-08:00), or red's own
+    (06:00-07:00: an after-action note), has expired by then; the conflict found while
+    both counted stays open, as the rules' change leaves it, and nobody is told it was
+    resolved (found by a second reviewer: it was resolved)."""
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    red_end, blue_end = ("18", "08") if expired == "the other side" else ("07", "18")
+
+    def op(fid: str, lon: float, end_h: str, note: str = "") -> str:
+        feature = disc(fid, lon, 35.0)
+        feature["properties"].update(end=f"2017-09-16T{end_h}:00:00Z", note=note)  # type: ignore[attr-defined]
+        return body(feature)
+
+    mine = theater.file(red, "operation", op("a", 40.0, red_end))
+    (conflict,) = theater.file(blue, "operation", op("b", 40.005, blue_end)).conflicts
+    now[0] = SAMPLE_MORNING_S + 10 * 3600
+    again = theater.replace(red, mine.filing.id, 1, op("a", 40.0, red_end, "refuel at 12"))
+    assert store.get_conflict(conflict.id) == conflict
+    assert again.conflicts == (conflict,)
+    assert [e.kind for e in store.events_after("blue", 0)] == ["conflict.opened"]
+    # a feature dropped from the filing is no longer there to conflict: resolved
+    theater.replace(red, mine.filing.id, 2, op("other", 44.0, red_end))
+    assert store.get_conflict(conflict.id).state == "resolved"  # type: ignore[union-attr]
+
+
+def test_after_a_restart_a_conflict_over_before_a_replacement_stays_as_it_was(
+    tmp_path: Path,
+) -> None:
+    """Red's 06:00-07:00 operation had expired when, at 10:00 and after a restart (its
+    volumes restored without being made), red moved it away and into the afternoon:
+    the conflict it had was over, and stays as it was."""
+    store = SqliteStore(tmp_path / "tansiq.db")
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    early = disc("a", 40.0, 35.0)
+    early["properties"].update(end="2017-09-16T07:00:00Z")  # type: ignore[attr-defined]
+    mine = theater.file(red, "operation", body(early))
+    (conflict,) = theater.file(blue, "operation", body(disc("b", 40.005, 35.0))).conflicts
+    theater.close()
+    now[0] = SAMPLE_MORNING_S + 10 * 3600
+    theater = Theater(store, clock=lambda: now[0])
+    later = disc("a", 44.0, 30.0)
+    later["properties"].update(start="2017-09-16T13:00:00Z")  # type: ignore[attr-defined]
+    theater.replace(red, mine.filing.id, 1, body(later))
+    assert store.get_conflict(conflict.id) == conflict

@@ -63,6 +63,13 @@ class ConflictIndex:
             raise UnknownVolume(volume_id)
         return self._volume_at(slot)
 
+    def end_of(self, volume_id: str) -> float:
+        """The end of a volume's window, from the index's own columns (no volume made)."""
+        slot = self._slot_of.get(volume_id)
+        if slot is None:
+            raise UnknownVolume(volume_id)
+        return float(self._num[slot, END])
+
     def ids_by_kind(self) -> dict[str, list[str]]:
         """The ids of the volumes held, by kind (read from the index's own columns: no
         volume is made)."""

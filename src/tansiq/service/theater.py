@@ -351,6 +351,20 @@ class Theater:
                     if (still := keep.get(_pair_of(conflict, filing_id))) is not None
                     and (mine := still[0]).id in self._index
                 }
+                # no longer found, but over: a side had expired, or the new version of
+                # this side has (a note added after the fact). Found while both counted,
+                # such a conflict stays as it was, as new rules leave it, unless its
+                # volume left the filing; it was resolved, telling both sides so (found
+                # by a second reviewer)
+                horizon = expiry_horizon(now, self._separation)
+                ends = {volume.id: volume.end for volume in volumes}
+                over = {
+                    conflict.id
+                    for conflict in standing
+                    if (pair := _pair_of(conflict, filing_id)) not in keep
+                    and pair[0] in ends
+                    and (ends[pair[0]] < horizon or self._expired(conflict, horizon))
+                }
                 self._store.add_filing_version(record)
                 if current.category != "operation":  # never shared (share_of)
                     self._store.set_share(filing_id, share)
@@ -367,6 +381,8 @@ class Theater:
                         else:
                             redraw = was is None or not _same_footprint(was, mine)
                             kept.append(self._refresh(conflict, judged, now, redraw))
+                    elif conflict.id in over:
+                        kept.append(conflict)
                     else:
                         self._close(conflict, "resolved", now)
                 already = {_pair_of(c, filing_id) for c in kept}
@@ -671,8 +687,11 @@ class Theater:
         return out
 
     def _expired(self, conflict: ConflictRecord, horizon: float) -> bool:
+        """Whether either volume of a conflict, as the index holds it, ended before
+        ``horizon`` (read from the index's columns: a restored volume is not made,
+        which during a replacement would read the new version's row)."""
         ends = [
-            self._index.get(v).end for v in (conflict.volume_a, conflict.volume_b)
+            self._index.end_of(v) for v in (conflict.volume_a, conflict.volume_b)
             if v in self._index
         ]  # fmt: skip
         return not ends or min(ends) < horizon
