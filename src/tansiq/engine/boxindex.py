@@ -1,7 +1,7 @@
 """An incremental index of 4D boxes (three Earth-centred axes and time) for one query at a time.
 
 Each level is a packed tree: boxes in Sort-Tile-Recursive order of their
-centres (space, then time), grouped sixteen to a node, nodes sixteen to a parent, and so on;
+centres (space, then time), grouped eight to a node (FANOUT), nodes eight to a parent, and so on;
 a query walks it in compiled code, testing all four axes at every node, so time
 prunes as well as space (a week of operations over one area shares little time
 with any one query). Packed trees are static; the logarithmic method (Bentley
@@ -122,7 +122,7 @@ def _packing_order(lo: FloatArray, hi: FloatArray) -> IntArray:
 
     Space is first turned to its principal axes (a theater's boxes spread along the
     ground, two axes, unless it spans the globe, three), then the centres are cut
-    into slabs of equal count along each axis in turn, time last: runs of sixteen
+    into slabs of equal count along each axis in turn, time last: runs of FANOUT
     consecutive boxes are then compact in space and time, so node boxes are small.
     """
     n = len(lo)
