@@ -748,3 +748,39 @@ def test_after_a_restart_a_conflict_over_before_a_replacement_stays_as_it_was(
     later["properties"].update(start="2017-09-16T13:00:00Z")  # type: ignore[attr-defined]
     theater.replace(red, mine.filing.id, 1, body(later))
     assert store.get_conflict(conflict.id) == conflict
+
+
+def test_a_new_kind_with_another_separation_draws_the_regions_again(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Red's patrol (no separation from a partner's position) becomes a strike (5 km)
+    over the same ground: blue must be shown what lies within 5 km of its position,
+    as a fresh conflict would show it, not the patrol's narrow overlap (found by a
+    second reviewer: a kind's change moved no footprint, so nothing was drawn again)."""
+    from tansiq.scenario.model import SeparationRule
+
+    rules = [
+        SeparationRule(("strike", "position"), horizontal_m=5000.0),
+        SeparationRule(("patrol", "position"), horizontal_m=0.0),
+    ]
+    theater = Theater(store, rules, sample_morning())
+
+    def square(fid: str, kind: str, west: float, east: float) -> str:
+        feature = disc(fid, 0.0, 0.0)
+        feature["geometry"] = shapely.geometry.mapping(shapely.box(west, 35.28, east, 35.32))
+        feature["properties"] = {**feature["properties"], "kind": kind}  # type: ignore[dict-item]
+        del feature["properties"]["radius_m"]  # type: ignore[attr-defined]
+        return body(feature)
+
+    mine = theater.file(red, "operation", square("s", "patrol", 40.10, 40.20))
+    position = square("hq", "position", 40.19, 40.25)
+    (narrow,) = theater.file(blue, "site", position).conflicts
+    (wide,) = theater.replace(red, mine.filing.id, 1, square("s", "strike", 40.10, 40.20)).conflicts
+    green = parties.add_party(store, "green", "Green", "ru")[0]
+    (fresh,) = [c for c in theater.file(green, "site", position).conflicts if c.party_b == "red"]
+    shown = shapely.from_geojson(wide.region_a if wide.party_a == "red" else wide.region_b)
+    expected = shapely.from_geojson(fresh.region_b)
+    assert shapely.equals_exact(shown, expected, 1e-9)
+    assert shown.area > 5 * shapely.from_geojson(
+        narrow.region_b if narrow.party_b == "red" else narrow.region_a
+    ).area

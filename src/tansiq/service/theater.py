@@ -379,7 +379,12 @@ class Theater:
                         if was is not None and _same_volume(was, mine):
                             kept.append(conflict)  # this volume did not change
                         else:
-                            redraw = was is None or not _same_footprint(was, mine)
+                            # a new kind may meet the other with another separation
+                            redraw = (
+                                was is None
+                                or was.kind != mine.kind
+                                or not _same_footprint(was, mine)
+                            )
                             kept.append(self._refresh(conflict, judged, now, redraw))
                     elif conflict.id in over:
                         kept.append(conflict)
