@@ -177,3 +177,20 @@ def test_webhooks_set_and_removed_leave_no_connection_behind(api: Any) -> None:
         time.sleep(1.1)  # and ends (it looks at the webhook every second)
     # the sender's own, at most; not one per courier
     assert len(store._readers) <= before + 1
+
+
+def test_a_site_that_would_cover_the_earth_is_refused_and_shows_nothing(api: Any) -> None:
+    """A disc of 21,000 km conflicted with every operation on Earth and showed its
+    filer each one's party, kind, window and footprint (found by a second reviewer):
+    a footprint is at most 2,000 km across, its disc included."""
+    _, red, blue, store = api
+    assert red.post("/v1/operations", collection(disc("strike", 40.0))).status_code == 201
+    fishing = json.loads(collection(disc("everything", -70.0)))
+    fishing["features"][0]["properties"]["radius_m"] = 21_000_000
+    problem = assert_problem(blue.post("/v1/sites", json.dumps(fishing)), 422)
+    (error,) = problem["errors"]
+    assert (error["feature"], error["field"]) == ("feature 'everything'", "properties.radius_m")
+    assert "2,000 km" in error["detail"]
+    assert store.conflicts_of_party("blue") == [] and blue.get("/v1/conflicts").json()[
+        "conflicts"
+    ] == []

@@ -125,6 +125,19 @@ FEATURE_CASES: list[tuple[str, Callable[[Doc], None], tuple[str, ...]]] = [
         lambda d: d["features"][1]["properties"].update(radius_m=-1),
         ("radius_m",),
     ),
+    (
+        "disc over 2,000 km across",  # a decision: the spec caps the geometry only
+        lambda d: d["features"][1]["properties"].update(radius_m=21_000_000),
+        ("radius_m", "42,000 km", "2,000 km"),
+    ),
+    (
+        "corridor over 2,000 km across",
+        lambda d: d["features"][0].update(
+            geometry={"type": "LineString", "coordinates": [[0, 0], [15, 0]]},
+            properties={**d["features"][0]["properties"], "width_m": 400_000},
+        ),
+        ("width_m", "2,070 km"),
+    ),
     ("altitude not a pair", set_in(props, "altitude_m", [0, 1, 2]), ("altitude_m",)),
     (
         "altitude lower above upper",
@@ -160,7 +173,7 @@ def test_feature_refusals_name_the_feature_and_the_rule(
     problems = refused.value.problems
     assert problems, name
     feature = "feature #0" if name == "missing id" else "feature 'ru-strike-7'"
-    if name == "negative radius":
+    if name in {"negative radius", "disc over 2,000 km across"}:
         feature = "feature 'sdf-hq'"
     matching = [p for p in problems if p.startswith(feature)]
     assert matching, f"{name}: no problem names {feature}: {problems}"

@@ -30,6 +30,7 @@ import shapely
 
 from tansiq.errors import ScenarioInvalid, ScenarioUnreadable
 from tansiq.scenario.geometry_checks import check_geometry
+from tansiq.scenario.geometry_size import MAX_ACROSS_M, across_if_too_large
 from tansiq.scenario.model import (
     UNBOUNDED_HIGH,
     UNBOUNDED_LOW,
@@ -567,10 +568,35 @@ def _buffer(
     if attempts.failed:
         raise Skip
     if isinstance(geometry, shapely.Point):
+        _refuse_too_wide(geometry, radius, "properties.radius_m", problems)
         return radius
     if isinstance(geometry, shapely.LineString):
+        _refuse_too_wide(geometry, width / 2, "properties.width_m", problems)
         return width / 2
     return 0.0
+
+
+def _refuse_too_wide(
+    geometry: shapely.Geometry, buffer_m: float, member: str, problems: Problems
+) -> None:
+    """The 2,000 km across counts the disc or corridor too (the spec is silent on it).
+
+    A footprint is what a filing claims and what the others are shown of themselves
+    in it: a site with a radius of 21,000 km conflicted with every operation on
+    Earth, and showed its filer each one's party, kind, window and whole footprint
+    (found by a second reviewer). The geometry's own size is checked before."""
+    if buffer_m == 0.0:
+        return
+    room = MAX_ACROSS_M - 2.0 * buffer_m
+    across = None if room < 0.0 else across_if_too_large(geometry, room)
+    if room < 0.0 or across is not None:
+        total = 2.0 * buffer_m + (across or 0.0)
+        problems.add(
+            member,
+            f"makes the footprint {total / 1000:,.0f} km across; the limit is"
+            f" {MAX_ACROSS_M / 1000:,.0f} km, the disc or corridor included",
+        )
+        raise Skip
 
 
 def _optional_length(properties: dict[str, object], key: str, problems: Problems) -> float:
