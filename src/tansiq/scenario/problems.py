@@ -145,4 +145,24 @@ def read_string(value: object, member: str, problems: Problems, *, non_empty: bo
     if non_empty and not value.strip():
         problems.add(member, "must be a non-empty string")
         raise Skip
+    if not is_text(value):
+        problems.add(member, NOT_TEXT)
+        raise Skip
     return value
+
+
+#: why a string is refused as a name, an id or a kind
+NOT_TEXT = "is not Unicode text (it holds a lone surrogate)"
+
+
+def is_text(value: str) -> bool:
+    """Storable text. JSON's ``\\ud800`` escapes (and undecodable command-line bytes)
+    make lone surrogates, which Python strings hold and UTF-8, SQLite and pydantic
+    refuse: a feature id or kind holding one was accepted, then failed to be
+    stored, a bare 500 (found by a second reviewer). Free text (a note) is kept as
+    filed, in the body, which is stored as JSON."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -40,12 +40,14 @@ from tansiq.scenario.model import (
     Volume,
 )
 from tansiq.scenario.problems import (
+    NOT_TEXT,
     NonFinite,
     Problems,
     Skip,
     describe,
     format_number,
     format_path,
+    is_text,
     quote,
     read_non_negative,
     read_number,
@@ -396,6 +398,9 @@ def _between(entry: dict[str, object], member: str, problems: Problems) -> tuple
             'must be a list of exactly 2 kinds (non-empty strings, "*" for any), '
             f"got {describe(value)}",
         )
+        raise Skip
+    if not all(is_text(kind) for kind in value):
+        problems.add(member, NOT_TEXT)
         raise Skip
     return value[0], value[1]
 

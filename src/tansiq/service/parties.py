@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from tansiq.errors import Forbidden, InputError, Unauthorized, UnknownParty, UnknownToken
+from tansiq.scenario.problems import NOT_TEXT, is_text
 from tansiq.service import tokens
 from tansiq.store import PartyRecord, Store, TokenRecord
 from tansiq.store.base import Role
@@ -22,7 +23,6 @@ LANGUAGES = {"en": "English", "ar": "العربية", "ru": "Русский"}
 ROLES: tuple[Role, ...] = ("party", "coordinator")
 _PARTY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_NAME = 200
-NOT_TEXT = "is not Unicode text (it holds a lone surrogate)"
 
 
 def add_party(
@@ -59,7 +59,7 @@ def party_problems(
                 " starting with a letter or digit",
             )
         )
-    if not _is_text(name):
+    if not is_text(name):
         problems.append(("name", NOT_TEXT))
     elif not name.strip() or len(name) > MAX_NAME:
         problems.append(("name", f"must be 1 to {MAX_NAME} characters, not blank"))
@@ -67,7 +67,7 @@ def party_problems(
         problems.append(("lang", f"{lang!r} is not one of {', '.join(sorted(LANGUAGES))}"))
     if role not in ROLES:
         problems.append(("role", f"{role!r} is not one of {', '.join(ROLES)}"))
-    if not _is_text(contact):
+    if not is_text(contact):
         problems.append(("contact", NOT_TEXT))
     elif len(contact) > MAX_NAME:
         problems.append(("contact", f"must be at most {MAX_NAME} characters"))
@@ -118,16 +118,6 @@ def authenticate(store: Store, authorization: str | None) -> PartyRecord:
     if party is None:  # pragma: no cover - a token always has its party (foreign key)
         raise Unauthorized()
     return party
-
-
-def _is_text(text: str) -> bool:
-    """Storable text: a lone surrogate (from JSON's ``\\ud800`` or an undecodable
-    command-line byte) cannot be written as UTF-8."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _require_party(store: Store, party_id: str) -> PartyRecord:

@@ -50,6 +50,7 @@ from tansiq.errors import (
     UnknownVolume,
 )
 from tansiq.scenario.model import Scenario, SeparationRule, Volume
+from tansiq.scenario.problems import is_text
 from tansiq.scenario.reader import parse_scenario
 from tansiq.service import parties
 from tansiq.service.collector import collector_paused
@@ -949,7 +950,7 @@ def share_of(body: str, category: Category, known: Callable[[str], bool]) -> lis
         return ["*"]
     if not isinstance(member, list) or not all(isinstance(p, str) for p in member):
         raise InputError('share: must be "all" or a list of party ids')
-    unknown = [p for p in member if not known(p)]
+    unknown = [p for p in member if not (is_text(p) and known(p))]  # no id is a surrogate
     if unknown:
         raise InputError(f"share: no party {', '.join(repr(p) for p in unknown)}")
     return sorted(set(member))
