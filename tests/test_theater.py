@@ -697,6 +697,31 @@ def test_two_operations_replaced_in_turn_hundreds_of_times_stay_checked(
     assert len(store.conflicts_of_party("red", state="open")) == 1
 
 
+def test_an_operation_ended_early_resolves_the_conflicts_ahead_of_it(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Red's 06:00-18:00 operation met blue's 13:00-15:00; at 12:45 red says it ended at
+    12:30. The conflict lay ahead and red will not be there: resolved, and both told
+    (a second reviewer found it left open for ever, as if it had been over)."""
+    now = [SAMPLE_MORNING_S + 12 * 3600]
+    theater = Theater(store, clock=lambda: now[0])
+
+    def op(fid: str, lon: float, start: str, end: str) -> str:
+        feature = disc(fid, lon, 35.0)
+        feature["properties"].update(start=f"2017-09-16T{start}:00Z", end=f"2017-09-16T{end}:00Z")  # type: ignore[attr-defined]
+        return body(feature)
+
+    mine = theater.file(red, "operation", op("a", 40.0, "06:00", "18:00"))
+    (conflict,) = theater.file(blue, "operation", op("b", 40.005, "13:00", "15:00")).conflicts
+    now[0] += 45 * 60
+    assert theater.replace(red, mine.filing.id, 1, op("a", 40.0, "06:00", "12:30")).conflicts == ()
+    assert store.get_conflict(conflict.id).state == "resolved"  # type: ignore[union-attr]
+    assert [e.kind for e in store.events_after("blue", 0)] == [
+        "conflict.opened",
+        "conflict.resolved",
+    ]
+
+
 @pytest.mark.parametrize("expired", ["the other side", "the replaced side"])
 def test_a_replacement_leaves_a_conflict_with_an_expired_side_as_it_was(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord, expired: str

@@ -596,9 +596,12 @@ def _refuse_too_wide(
     across = None if room < 0.0 else across_if_too_large(geometry, room)
     if room < 0.0 or across is not None:
         total = 2.0 * buffer_m + (across or 0.0)
+        size = f"{total / 1000:,.0f} km"
+        if round(total / 1000) <= MAX_ACROSS_M / 1000:  # just over: say by how much
+            size = f"{total:,.0f} m"
         problems.add(
             member,
-            f"makes the footprint {total / 1000:,.0f} km across; the limit is"
+            f"makes the footprint {size} across; the limit is"
             f" {MAX_ACROSS_M / 1000:,.0f} km, the disc or corridor included",
         )
         raise Skip

@@ -352,19 +352,20 @@ class Theater:
                     if (still := keep.get(_pair_of(conflict, filing_id))) is not None
                     and (mine := still[0]).id in self._index
                 }
-                # no longer found, but over: a side had expired, or the new version of
-                # this side has (a note added after the fact). Found while both counted,
-                # such a conflict stays as it was, as new rules leave it, unless its
-                # volume left the filing; it was resolved, telling both sides so (found
-                # by a second reviewer)
+                # no longer found, but already over: a side had expired before this
+                # change (a note added after the fact). Found while both counted, such
+                # a conflict stays as it was, as new rules leave it, unless its volume
+                # left the filing; it was resolved, telling both sides so (found by a
+                # second reviewer). Not so when the new version alone has ended (the
+                # operation finished early): that resolves what lay ahead of it
                 horizon = expiry_horizon(now, self._separation)
-                ends = {volume.id: volume.end for volume in volumes}
+                new_ids = {volume.id for volume in volumes}
                 over = {
                     conflict.id
                     for conflict in standing
                     if (pair := _pair_of(conflict, filing_id)) not in keep
-                    and pair[0] in ends
-                    and (ends[pair[0]] < horizon or self._expired(conflict, horizon))
+                    and pair[0] in new_ids
+                    and self._expired(conflict, horizon)
                 }
                 self._store.add_filing_version(record)
                 if current.category != "operation":  # never shared (share_of)
