@@ -809,3 +809,28 @@ def test_a_new_kind_with_another_separation_draws_the_regions_again(
     assert shown.area > 5 * shapely.from_geojson(
         narrow.region_b if narrow.party_b == "red" else narrow.region_a
     ).area
+
+
+def test_with_no_lead_time_asked_nothing_is_late_by_it(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """The default lead time is 0: two permanent sites (no window), and an operation
+    whose window began before it was filed, are not late notices (every such conflict
+    was flagged: found by a reviewer). With a lead time asked, both are."""
+    theater = Theater(store, clock=sample_morning())  # 00:00; the discs run 06:00-18:00
+
+    def permanent(fid: str, lon: float) -> str:
+        feature = disc(fid, lon, 35.0)
+        del feature["properties"]["start"], feature["properties"]["end"]  # type: ignore[attr-defined]
+        return body(feature)
+
+    theater.file(red, "site", permanent("camp", 40.0))
+    (sites,) = theater.file(blue, "site", permanent("clinic", 40.004)).conflicts
+    theater.file(red, "operation", body(disc("patrol", 41.0, 35.0)))
+    begun = disc("late", 41.004, 35.0)
+    begun["properties"].update(start="2017-09-15T23:00:00Z")  # type: ignore[attr-defined]
+    (operations,) = theater.file(blue, "operation", body(begun)).conflicts
+    assert (sites.late_notice, operations.late_notice) == (False, False)
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater.set_rules(coordinator, [], lead_time_h=1.0)
+    assert theater.file(red, "site", permanent("camp-2", 40.002)).conflicts[0].late_notice

@@ -777,8 +777,11 @@ class Theater:
             if conflict.a != mine.id:
                 region_mine, region_other = region_other, region_mine
         late, no_entry = self._zone_rules(mine, other, now)
-        # told less than the theater's lead time before the conflict's window starts
-        late = late or start - now < self._lead_time_h * 3600.0
+        # told less than the theater's lead time before the conflict's window starts;
+        # with none asked (0, the default) nothing is late by it, not even a window
+        # already begun (every such conflict was flagged: found by a reviewer)
+        lead_s = self._lead_time_h * 3600.0
+        late = late or (lead_s > 0.0 and start - now < lead_s)
         return ConflictRecord(
             id=0,
             volume_a=mine.id,
