@@ -541,6 +541,11 @@ def test_conflicts_are_filtered_by_area(api: Any) -> None:
     assert conflict_features(red, bbox="40.003,34,41,36") == ["west"]
     assert conflict_features(red, bbox="40.01,34,41,36") == []
     assert conflict_features(blue, bbox="39,34,41,36") == ["camp"]
+    # a box without width or height, edges included: a point, a meridian, a parallel
+    # (their union as polygons was empty: found by a reviewer)
+    assert conflict_features(red, bbox="40,35,40,35") == ["west"]
+    assert conflict_features(red, bbox="40,34,40,36") == ["west"]
+    assert conflict_features(red, bbox="39,35,45,35") == ["west", "east"]
     # combined with the other filters, and paged after filtering
     assert conflict_features(red, bbox="39,34,45,36", state="resolved") == []
     page = red.get("/v1/conflicts", bbox="43,34,45,36", limit=1).json()

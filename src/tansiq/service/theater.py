@@ -466,17 +466,20 @@ class Theater:
             return found
         west, south, east, north = bbox
         spans = [(west, east)] if west <= east else [(west, 180.0), (-180.0, east)]
-        # regions are drawn in one continuous frame (180.004, not -179.996): a turn each way
-        area = shapely.union_all(
-            [
-                shapely.box(w + turn, south, e + turn, north)
-                for w, e in spans
-                for turn in (-360.0, 0.0, 360.0)
-            ]
-        )
+        # regions are drawn in one continuous frame (180.004, not -179.996): a turn each
+        # way. Each box is the envelope of its corners, so a box without width or
+        # height is a line or a point (edges are included); as polygons, their union
+        # was empty and a bbox of a point found nothing (found by a reviewer)
+        areas = [
+            shapely.envelope(shapely.MultiPoint([(w + turn, south), (e + turn, north)]))
+            for w, e in spans
+            for turn in (-360.0, 0.0, 360.0)
+        ]
         regions_a = shapely.from_geojson([c.region_a or None for c in found])
         regions_b = shapely.from_geojson([c.region_b or None for c in found])
-        near = shapely.intersects(regions_a, area) | shapely.intersects(regions_b, area)
+        near = np.zeros(len(found), dtype=bool)
+        for area in areas:
+            near |= shapely.intersects(regions_a, area) | shapely.intersects(regions_b, area)
         return [c for c, keep in zip(found, near, strict=True) if keep]
 
     def acknowledge(self, party: PartyRecord, conflict_id: int) -> ConflictRecord:
