@@ -480,6 +480,12 @@ def test_past_operations_are_shown_expired_kept_and_no_longer_counted(api: Any) 
     assert [c["mine"]["feature"] for c in ahead.json()["conflicts"]] == ["b-new"]
     camp = red.get(f"/v1/sites/{site}").json()
     assert camp["expired"] is False and camp["ends_at"] is None  # unbounded: never ends
+    # a site or zone past its window stops counting too, and says so (it said it did
+    # not: found by a reviewer)
+    for category in ("sites", "zones"):
+        made = red.post(f"/v1/{category}", collection(disc(f"{category}-old", 43.0, **yesterday)))
+        shown = red.get(f"/v1/{category}/{made.json()['id']}").json()
+        assert shown["expired"] is True and shown["ends_at"] == "2017-09-15T06:00:00Z"
 
 
 def conflict_features(party: Party, **params: Any) -> list[str]:

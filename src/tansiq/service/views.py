@@ -53,8 +53,9 @@ def filing_view(record: FilingRecord, now: float) -> dict[str, Any]:
         "state": record.state,
         "filed_at": instant(record.filed_at),
         "ends_at": instant(record.ends_at),
-        # an operation whose every volume has ended no longer counts (it stays in history)
-        "expired": record.category == "operation" and record.ends_at < now,
+        # a filing whose every volume has ended no longer counts (it stays in history);
+        # sites and zones too (they were never shown expired: found by a reviewer)
+        "expired": record.ends_at < now,
         "body": RawJSON(record.body),
     }
 
