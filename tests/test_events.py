@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import queue
+import sqlite3
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +253,56 @@ def test_a_revoked_token_stream_ends_before_it_sends_more(
     httpx.post(f"{url}/v1/operations", content=disc("strike", 40.0), headers=red)
     assert kept.get(timeout=30)[1] == "conflict.opened"
     assert revoked.get(timeout=30)[0] == "end"  # nothing sent on the revoked token's stream
+
+
+def test_tansiq_load_files_nothing_it_could_know_the_server_would_refuse(
+    tmp_path: Path,
+) -> None:
+    """A wrong token, a category typo or a zone's bad rule was found only after the
+    features before it were filed (loading again filed those twice); a server out of
+    reach was a traceback; `--coordinator` reset the theater's lead time to 0 (found by
+    a reviewer)."""
+    db = tmp_path / "tansiq.db"
+    store = SqliteStore(db)
+    tokens = {p: parties.add_party(store, p, p, "en")[1] for p in ("coalition", "ru", "unocha")}
+    tokens["un"] = parties.add_party(store, "un", "UN", "en", "coordinator")[1]
+    store.close()
+    example = Path(__file__).resolve().parent.parent / "examples" / "deir-ez-zor.geojson"
+    sample = json.loads(example.read_text())
+
+    def run(tokens_given: dict[str, str], scenario: dict[str, Any], url: str) -> Any:
+        (tmp_path / "tokens.json").write_text(json.dumps(tokens_given))
+        (tmp_path / "s.geojson").write_text(json.dumps(scenario))
+        return subprocess.run(
+            [str(TANSIQ), "load", str(tmp_path / "s.geojson"), "--url", url,
+             "--tokens", str(tmp_path / "tokens.json"), "--coordinator", "un"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    port = free_local_port()
+    process = start_server(db, port)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        un = {"Authorization": f"Bearer {tokens['un']}"}
+        httpx.put(f"{url}/v1/theater/rules", json={"separation": [], "lead_time_h": 12}, headers=un)
+        swapped = run({**tokens, "ru": tokens["unocha"]}, sample, url)
+        assert swapped.returncode == 1 and "party 'ru'" in swapped.stderr
+        typo = json.loads(json.dumps(sample))
+        typo["features"][-1]["properties"]["category"] = "sitee"
+        refused = run(tokens, typo, url)
+        assert refused.returncode == 2 and "properties.category" in refused.stderr
+        zone = json.loads(json.dumps(sample))
+        zone["features"][-1]["properties"].update(category="zone", notice_h="24")
+        refused = run(tokens, zone, url)
+        assert refused.returncode == 2 and "properties.notice_h" in refused.stderr
+        with closing(sqlite3.connect(db)) as raw:
+            assert raw.execute("SELECT count(*) FROM filing").fetchone() == (0,)
+        assert run(tokens, sample, url).returncode == 0
+        rules = httpx.get(f"{url}/v1/theater/rules", headers=un).json()
+        assert rules["lead_time_h"] == 12
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    away = run(tokens, sample, f"http://127.0.0.1:{port}")
+    assert away.returncode == 1 and "Traceback" not in away.stderr
+    assert "filed 0 of 7" in away.stderr or "nothing was filed" in away.stderr

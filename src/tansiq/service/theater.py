@@ -24,7 +24,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -56,6 +56,7 @@ from tansiq.service import parties
 from tansiq.service.collector import collector_paused
 from tansiq.service.geojson_text import region_geojson, ring_geojson
 from tansiq.service.rules import LEAD_TIME_SETTING, SETTING, parse_rules, rules_json
+from tansiq.service.zone_rules import check_zone_rules, zone_rules
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, VolumeRecord
 from tansiq.store.serving_lock import ServingLock
@@ -853,25 +854,6 @@ class Theater:
         return [_renamed(v, f"{filing_id}/{v.id}") for v in scenario.volumes]
 
 
-@dataclass(frozen=True, slots=True)
-class ZoneRules:
-    """A zone's rules, from its features' properties: ``notice_h`` (hours of notice an
-    operation entering it must give) and ``no_entry`` (``"all"`` or the parties that may
-    not enter)."""
-
-    notice_s: float | None
-    no_entry: str | tuple[str, ...]
-
-
-def zone_rules(properties: Mapping[str, Any]) -> ZoneRules:
-    notice = properties.get("notice_h")
-    barred = properties.get("no_entry", ())
-    return ZoneRules(
-        None if notice is None else float(notice) * 3600.0,
-        "all" if barred == "all" else tuple(barred),
-    )
-
-
 def _same_footprint(a: Volume, b: Volume) -> bool:
     """The same geometry, coordinate for coordinate, and the same buffer."""
     return a.buffer_m == b.buffer_m and bool(shapely.equals_exact(a.geometry, b.geometry, 0.0))
@@ -898,34 +880,6 @@ def _by_filing(volume_ids: Sequence[str]) -> dict[str, list[str]]:
         out.setdefault(filing_id, []).extend(volume_ids[start:end])
         start = end
     return out
-
-
-def check_zone_rules(features: list[Any]) -> None:
-    """Refuse zone rules that are not ``notice_h: number >= 0``, ``no_entry: "all" | [ids]``."""
-    problems: list[str] = []
-    places: list[tuple[str, str]] = []
-
-    def refuse(fid: object, member: str, rule: str) -> None:
-        problems.append(f"feature {fid!r}: {member}: {rule}")
-        places.append((f"feature {fid!r}", member))
-
-    for feature in features:
-        props = feature.get("properties") if isinstance(feature, dict) else None
-        if not isinstance(props, dict):
-            continue
-        fid = feature.get("id")
-        notice = props.get("notice_h")
-        if notice is not None and (
-            isinstance(notice, bool) or not isinstance(notice, int | float) or notice < 0
-        ):
-            refuse(fid, "properties.notice_h", "must be a number of hours >= 0")
-        barred = props.get("no_entry")
-        if barred is not None and barred != "all" and not (
-            isinstance(barred, list) and all(isinstance(p, str) for p in barred)
-        ):
-            refuse(fid, "properties.no_entry", 'must be "all" or a list of party ids')
-    if problems:
-        raise InputProblems(problems, places)
 
 
 def expiry_horizon(now: float, rules: Sequence[SeparationRule]) -> float:
