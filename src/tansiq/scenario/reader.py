@@ -593,7 +593,8 @@ def _refuse_too_wide(
     if buffer_m == 0.0:
         return
     room = MAX_ACROSS_M - 2.0 * buffer_m
-    across = None if room < 0.0 else across_if_too_large(geometry, room)
+    point = isinstance(geometry, shapely.Point)  # a disc's centre is nothing across
+    across = None if room < 0.0 or point else across_if_too_large(geometry, room)
     if room < 0.0 or across is not None:
         total = 2.0 * buffer_m + (across or 0.0)
         size = f"{total / 1000:,.0f} km"
