@@ -834,3 +834,29 @@ def test_with_no_lead_time_asked_nothing_is_late_by_it(
     coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
     theater.set_rules(coordinator, [], lead_time_h=1.0)
     assert theater.file(red, "site", permanent("camp-2", 40.002)).conflicts[0].late_notice
+
+
+def test_a_zones_new_notice_judges_its_open_conflicts_again(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Red's patrol (filed at 00:00, starting 06:00) is in blue's zone. The zone comes to
+    ask 24 hours' notice: the conflict is now a late notice, and both sides are told;
+    asked none again, it is not (a zone's new notice left the flag as it was: found by
+    a reviewer)."""
+    theater = Theater(store, clock=sample_morning())
+    zone = theater.file(blue, "zone", body(disc("area", 40.0, 35.0, 2000.0)))
+    (conflict,) = theater.file(red, "operation", body(disc("patrol", 40.0, 35.0))).conflicts
+    assert conflict.late_notice is False
+
+    def asking(version: int, hours: float) -> ConflictRecord:
+        feature = disc("area", 40.0, 35.0, 2000.0)
+        feature["properties"].update(notice_h=hours)  # type: ignore[attr-defined]
+        (kept,) = theater.replace(blue, zone.filing.id, version, body(feature)).conflicts
+        return kept
+
+    assert asking(1, 24.0).late_notice is True
+    assert asking(2, 0.0).late_notice is False
+    kinds = [e.kind for e in store.events_after("red", 0)]
+    assert kinds == ["conflict.opened", "conflict.changed", "conflict.changed"]
+    assert asking(3, 0.0).late_notice is False  # the same rule again: no change, no event
+    assert len(store.events_after("red", 0)) == 3

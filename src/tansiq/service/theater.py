@@ -388,7 +388,14 @@ class Theater:
                                 or was.kind != mine.kind
                                 or not _same_footprint(was, mine)
                             )
-                            kept.append(self._refresh(conflict, judged, now, redraw))
+                            rules_moved = (
+                                was is not None
+                                and _filing_of(mine).startswith("zone-")
+                                and zone_rules(was.properties) != zone_rules(mine.properties)
+                            )
+                            kept.append(
+                                self._refresh(conflict, judged, now, redraw, rules_moved)
+                            )
                     elif conflict.id in over:
                         kept.append(conflict)
                     else:
@@ -736,7 +743,12 @@ class Theater:
         return stored
 
     def _refresh(
-        self, stored: ConflictRecord, judged: Conflict, now: float, redraw: bool
+        self,
+        stored: ConflictRecord,
+        judged: Conflict,
+        now: float,
+        redraw: bool,
+        zone_rules_changed: bool = False,
     ) -> ConflictRecord:
         """A conflict that stays open, as its volumes (and the rules) now make it.
 
@@ -747,7 +759,10 @@ class Theater:
         it was, flags and acknowledgements included. Its regions are drawn again only
         if ``redraw`` (a footprint or the horizontal separation changed): otherwise they
         are the same regions, and a region stored by an older version (clockwise,
-        unrounded, or drawn another way) must not read as a change.
+        unrounded, or drawn another way) must not read as a change. If
+        ``zone_rules_changed`` (a zone's new ``notice_h`` or ``no_entry``), a new
+        late-notice flag is a change too (a zone's new notice left it as it was: found
+        by a reviewer); otherwise it is not, since judged from now it moves with time.
         """
         a, b = judged.volume_a, judged.volume_b
         if a.id != stored.volume_a:
@@ -755,7 +770,8 @@ class Theater:
         fresh = self._conflict_record(a, b, judged, now, draw=redraw)
         if not redraw:
             fresh = dataclasses.replace(fresh, region_a=stored.region_a, region_b=stored.region_b)
-        if all(getattr(fresh, name) == getattr(stored, name) for name in _DISCLOSED):
+        compared = (*_DISCLOSED, "late_notice") if zone_rules_changed else _DISCLOSED
+        if all(getattr(fresh, name) == getattr(stored, name) for name in compared):
             return stored
         changed = dataclasses.replace(
             stored,
