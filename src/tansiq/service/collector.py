@@ -3,7 +3,8 @@
 Restoring the theater makes a row tuple, a string and a list entry for each of a
 million stored volumes, none of them garbage; the collector, which runs after
 every few hundred new container objects, kept walking them all: 2.3 of the 11.4 s
-of a restore at 1M (docs/benchmarks.md, "Restart"). Nothing is lost by waiting:
+of a restore at 1M (a scratch timing, with and without it; docs/benchmarks.md,
+"Restart", for the restart measured whole). Nothing is lost by waiting:
 whatever cycles a restore leaves are collected at the next run once it is back on.
 """
 
