@@ -289,6 +289,7 @@ def test_tansiq_load_files_nothing_it_could_know_the_server_would_refuse(
         assert swapped.returncode == 1 and "party 'ru'" in swapped.stderr
         typo = json.loads(json.dumps(sample))
         typo["features"][-1]["properties"]["category"] = "sitee"
+        typo["features"][0]["properties"]["category"] = ["site"]  # not even a string
         refused = run(tokens, typo, url)
         assert refused.returncode == 2 and "properties.category" in refused.stderr
         zone = json.loads(json.dumps(sample))

@@ -140,8 +140,10 @@ def _check_categories_and_zones(features: list[dict[str, Any]]) -> None:
         f"feature {feature.get('id')!r}: properties.category: must be one of"
         f" {', '.join(CATEGORIES)}, got {category!r}"
         for feature in features
-        if (category := feature.get("properties", {}).get("category", "operation"))
-        not in CATEGORIES
+        if not isinstance(
+            category := feature.get("properties", {}).get("category", "operation"), str
+        )
+        or category not in CATEGORIES
     ]
     if problems:
         raise InputProblems(problems)
