@@ -353,3 +353,44 @@ def test_through_a_proxy_of_the_environment_a_webhook_goes_by_name(
     monkeypatch.setenv("NO_PROXY", "localhost")
     assert not through_proxy(url)
     proxy.server.shutdown()
+
+
+def test_a_receivers_answer_is_never_read_into_the_server(two: Any) -> None:
+    """A receiver answering 200 with a body of 256 MB: the event counts as delivered
+    once the status is in, and the body is left unread (the server read it whole: 300
+    MB took 900 MB of its memory; found by a reviewer). The receiver sees its answer
+    cut short, a few MB in at most (socket buffers)."""
+    client, _, as_red, _, conflict = two
+    sent: list[int] = []
+    requests: list[str] = []
+
+    class Talkative(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", str(256 << 20))
+            self.end_headers()
+            written = 0
+            try:
+                for _ in range(256):
+                    self.wfile.write(b"x" * (1 << 20))
+                    written += 1 << 20
+            except OSError:
+                pass  # the server hung up: what it did not want is not sent
+            sent.append(written)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Talkative)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/tansiq"
+    assert client.put("/v1/webhook", json={"url": url}, headers=as_red).is_success
+    conflict()
+    assert _until(lambda: sent, 20.0)
+    assert sent[0] < 64 << 20
+    time.sleep(1.5)  # delivered: not sent again
+    assert len(requests) == 1
+    server.shutdown()
