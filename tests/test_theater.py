@@ -860,3 +860,62 @@ def test_a_zones_new_notice_judges_its_open_conflicts_again(
     assert kinds == ["conflict.opened", "conflict.changed", "conflict.changed"]
     assert asking(3, 0.0).late_notice is False  # the same rule again: no change, no event
     assert len(store.events_after("red", 0)) == 3
+
+
+def test_an_operation_ended_early_keeps_what_did_happen(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Red's 04:00-10:00 met blue's 06:00-08:00; at 07:00 red says it ended at 06:30.
+    They did share the ground from 06:00 to 06:30: the conflict stays, its window that
+    half hour, both told it changed (a reviewer found it resolved, as if it had not
+    happened)."""
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+
+    def op(fid: str, lon: float, start: str, end: str) -> str:
+        feature = disc(fid, lon, 35.0)
+        feature["properties"].update(start=f"2017-09-16T{start}:00Z", end=f"2017-09-16T{end}:00Z")  # type: ignore[attr-defined]
+        return body(feature)
+
+    mine = theater.file(red, "operation", op("a", 40.0, "04:00", "10:00"))
+    (conflict,) = theater.file(blue, "operation", op("b", 40.005, "06:00", "08:00")).conflicts
+    now[0] = SAMPLE_MORNING_S + 7 * 3600
+    (kept,) = theater.replace(red, mine.filing.id, 1, op("a", 40.0, "04:00", "06:30")).conflicts
+    assert (kept.id, kept.state) == (conflict.id, "open")
+    assert (kept.window_start, kept.window_end) == (
+        SAMPLE_MORNING_S + 6 * 3600,
+        SAMPLE_MORNING_S + 6.5 * 3600,
+    )
+    assert store.get_conflict(conflict.id) == kept
+    kinds = [e.kind for e in store.events_after("blue", 0)]
+    assert kinds == ["conflict.opened", "conflict.changed"]
+
+
+def test_a_zones_new_notice_keeps_the_lead_time_judged_from_the_opening(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """With a theater lead time of 6 hours, a patrol filed 6 hours ahead (00:00 for
+    06:00) into a zone asking 1 hour's notice is not late. At 03:00 the zone asks 2
+    hours: still met; judged from 03:00 the lead time would have flagged it (a
+    reviewer). At 3.30 the zone asks 8 hours: late."""
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater.set_rules(coordinator, [], lead_time_h=6.0)
+
+    def area(hours: float) -> str:
+        feature = disc("area", 40.0, 35.0, 2000.0)
+        feature["properties"].update(notice_h=hours)  # type: ignore[attr-defined]
+        return body(feature)
+
+    zone = theater.file(blue, "zone", area(1.0))
+    (conflict,) = theater.file(red, "operation", body(disc("patrol", 40.0, 35.0))).conflicts
+    assert conflict.late_notice is False
+    now[0] += 3 * 3600
+    (same,) = theater.replace(blue, zone.filing.id, 1, area(2.0)).conflicts
+    assert same == conflict
+    now[0] += 1800
+    (late,) = theater.replace(blue, zone.filing.id, 2, area(8.0)).conflicts
+    assert late.late_notice is True
+    kinds = [e.kind for e in store.events_after("red", 0)]
+    assert kinds == ["conflict.opened", "conflict.changed"]

@@ -343,6 +343,8 @@ class Theater:
             keep = {(mine.id, other.id): (mine, other, found) for mine, other, found in pairs}
             with self._store.transaction(defer_commit=True):
                 standing = self._store.open_conflicts_of(filing_id)
+                horizon = expiry_horizon(now, self._separation)
+                self._judge_what_happened(volumes, standing, filing_id, keep, horizon)
                 # the versions being replaced, of the volumes whose conflicts stay: taken
                 # before their rows are, since a restored index makes a volume from its
                 # row when first asked (after a restart, the new row was read for the old
@@ -359,7 +361,6 @@ class Theater:
                 # left the filing; it was resolved, telling both sides so (found by a
                 # second reviewer). Not so when the new version alone has ended (the
                 # operation finished early): that resolves what lay ahead of it
-                horizon = expiry_horizon(now, self._separation)
                 new_ids = {volume.id for volume in volumes}
                 over = {
                     conflict.id
@@ -704,6 +705,42 @@ class Theater:
                 out.append((volume, self._index.get(other), conflict))
         return out
 
+    def _late_by_lead(self, window_start: float, told_at: float) -> bool:
+        """Told less than the theater's lead time before the window starts (none asked,
+        0 hours, makes nothing late)."""
+        lead_s = self._lead_time_h * 3600.0
+        return lead_s > 0.0 and window_start - told_at < lead_s
+
+    def _judge_what_happened(
+        self,
+        volumes: Sequence[Volume],
+        standing: Sequence[ConflictRecord],
+        filing_id: str,
+        keep: dict[tuple[str, str], tuple[Volume, Volume, Conflict]],
+        horizon: float,
+    ) -> None:
+        """Add to ``keep`` the standing conflicts of new versions that are already over.
+
+        A version that ended before the horizon is checked against nothing (it no
+        longer counts); but its standing conflicts are judged exactly, the horizon
+        aside: an operation that says it ended at 06:30 did meet one of 06:00-08:00,
+        and that conflict stays (its window now 06:00-06:30), while one ahead of it is
+        resolved (a reviewer found what had happened resolved)."""
+        for volume in volumes:
+            if volume.end >= horizon:
+                continue
+            partners = {
+                pair[1]
+                for conflict in standing
+                if (pair := _pair_of(conflict, filing_id))[0] == volume.id
+            }
+            if not partners:
+                continue
+            for found in self._index.check(volume):
+                other = found.b if found.a == volume.id else found.a
+                if other in partners:
+                    keep[(volume.id, other)] = (volume, self._index.get(other), found)
+
     def _expired(self, conflict: ConflictRecord, horizon: float) -> bool:
         """Whether either volume of a conflict, as the index holds it, ended before
         ``horizon`` (read from the index's columns: a restored volume is not made,
@@ -770,9 +807,17 @@ class Theater:
         fresh = self._conflict_record(a, b, judged, now, draw=redraw)
         if not redraw:
             fresh = dataclasses.replace(fresh, region_a=stored.region_a, region_b=stored.region_b)
-        compared = (*_DISCLOSED, "late_notice") if zone_rules_changed else _DISCLOSED
-        if all(getattr(fresh, name) == getattr(stored, name) for name in compared):
-            return stored
+        if all(getattr(fresh, name) == getattr(stored, name) for name in _DISCLOSED):
+            if not zone_rules_changed:
+                return stored
+            # the same shape under a zone's new rules: its notice judged again, the
+            # theater's lead time still from the conflict's opening (judged from now,
+            # a later change of notice_h flagged a timely notice late: a reviewer)
+            zone_late = self._zone_rules(a, b, now)[0]
+            late = zone_late or self._late_by_lead(stored.window_start, stored.opened_at)
+            if late == stored.late_notice:
+                return stored
+            fresh = dataclasses.replace(fresh, late_notice=late)
         changed = dataclasses.replace(
             stored,
             **{name: getattr(fresh, name) for name in (*_DISCLOSED, "late_notice")},
@@ -800,8 +845,7 @@ class Theater:
         # told less than the theater's lead time before the conflict's window starts;
         # with none asked (0, the default) nothing is late by it, not even a window
         # already begun (every such conflict was flagged: found by a reviewer)
-        lead_s = self._lead_time_h * 3600.0
-        late = late or (lead_s > 0.0 and start - now < lead_s)
+        late = late or self._late_by_lead(start, now)
         return ConflictRecord(
             id=0,
             volume_a=mine.id,
