@@ -394,3 +394,30 @@ def test_a_receivers_answer_is_never_read_into_the_server(two: Any) -> None:
     time.sleep(1.5)  # delivered: not sent again
     assert len(requests) == 1
     server.shutdown()
+
+
+def test_revoking_a_partys_last_token_removes_its_webhook(tmp_path: Path) -> None:
+    """Whoever set a party's webhook (with a token since stolen, say) stops receiving
+    its conflicts once every token of the party is revoked (they kept coming: found
+    by a reviewer); revoking one of two leaves it."""
+    store = SqliteStore(tmp_path / "tansiq.db")
+    _, red = parties.add_party(store, "red", "Red", "en")
+    spare_id, _ = parties.issue_token(store, "red")
+    _, blue = parties.add_party(store, "blue", "Blue", "ar")
+    _, un = parties.add_party(store, "un", "UN", "en", "coordinator")
+    receiver = Receiver(failures=0)
+    with TestClient(create_app(store, clock=sample_morning(), webhooks_to_private=True)) as client:
+        as_red, as_blue = {"Authorization": f"Bearer {red}"}, {"Authorization": f"Bearer {blue}"}
+        as_un = {"Authorization": f"Bearer {un}"}
+        assert client.put("/v1/webhook", json={"url": receiver.url}, headers=as_red).is_success
+        client.post("/v1/sites", content=disc("clinic"), headers=as_blue)
+        client.post("/v1/operations", content=disc("strike"), headers=as_red)
+        assert _until(lambda: receiver.accepted, 10.0)
+        one = client.delete(f"/v1/parties/red/tokens/{spare_id}", headers=as_un)
+        assert one.json() == {"revoked": 1} and store.webhook_of("red") is not None
+        assert client.delete("/v1/parties/red/tokens", headers=as_un).json() == {"revoked": 1}
+        assert store.webhook_of("red") is None
+        client.post("/v1/sites", content=disc("clinic-2"), headers=as_blue)
+        time.sleep(1.5)  # a courier would have sent it by now
+        assert len(receiver.accepted) == 1
+    receiver.server.shutdown()

@@ -84,10 +84,17 @@ def issue_token(store: Store, party_id: str, clock: Clock = time.time) -> tuple[
 def revoke_tokens(
     store: Store, party_id: str, token_id: str | None, clock: Clock = time.time
 ) -> int:
-    """Revoke one live token of the party, or all of them (``token_id`` None); return how many."""
+    """Revoke one live token of the party, or all of them (``token_id`` None); return how many.
+
+    Revoking its last live token also removes the party's webhook: whoever set it
+    (with a stolen token, say) must not keep receiving the party's conflicts after
+    every token is revoked, as they did (found by a reviewer). A new token sets it
+    again."""
     with store.transaction():
         _require_party(store, party_id)
         revoked = store.revoke_tokens(party_id, token_id, clock())
+        if revoked and not any(t.revoked_at is None for t in store.list_tokens(party_id)):
+            store.set_webhook(party_id, None)
     if token_id is not None and revoked == 0:
         raise UnknownToken(party_id, token_id)
     return revoked
