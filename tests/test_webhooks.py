@@ -421,3 +421,22 @@ def test_revoking_a_partys_last_token_removes_its_webhook(tmp_path: Path) -> Non
         time.sleep(1.5)  # a courier would have sent it by now
         assert len(receiver.accepted) == 1
     receiver.server.shutdown()
+
+
+def test_no_webhook_outlives_the_partys_tokens(tmp_path: Path) -> None:
+    """A PUT whose token was revoked after it was checked (its body held back) sets
+    nothing; a webhook left from before (every token already revoked) goes at the next
+    revocation, even one that revokes nothing (found by a reviewer)."""
+    from tansiq.errors import Unauthorized
+    from tansiq.service import webhooks
+
+    store = SqliteStore(tmp_path / "tansiq.db")
+    red, _ = parties.add_party(store, "red", "Red", "en")
+    parties.revoke_tokens(store, "red", None)
+    with pytest.raises(Unauthorized):
+        webhooks.set_webhook(store, red, "http://127.0.0.1:9/tansiq", to_private=True)
+    assert store.webhook_of("red") is None
+    store.set_webhook("red", "http://127.0.0.1:9/tansiq")  # as an older version left it
+    assert parties.revoke_tokens(store, "red", None) == 0
+    assert store.webhook_of("red") is None
+    webhooks.set_webhook(store, red, None)  # removing one needs no live token

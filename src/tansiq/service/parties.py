@@ -93,11 +93,15 @@ def revoke_tokens(
     with store.transaction():
         _require_party(store, party_id)
         revoked = store.revoke_tokens(party_id, token_id, clock())
-        if revoked and not any(t.revoked_at is None for t in store.list_tokens(party_id)):
+        if not has_live_token(store, party_id):  # (also one set as they were revoked)
             store.set_webhook(party_id, None)
     if token_id is not None and revoked == 0:
         raise UnknownToken(party_id, token_id)
     return revoked
+
+
+def has_live_token(store: Store, party_id: str) -> bool:
+    return any(token.revoked_at is None for token in store.list_tokens(party_id))
 
 
 def require_coordinator(party: PartyRecord, action: str) -> PartyRecord:

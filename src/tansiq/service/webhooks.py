@@ -24,7 +24,8 @@ from typing import Any
 
 import httpx
 
-from tansiq.errors import InputError
+from tansiq.errors import InputError, Unauthorized
+from tansiq.service import parties
 from tansiq.service.public_ids import PublicIds
 from tansiq.service.views import conflict_view, dumps
 from tansiq.service.webhook_targets import (
@@ -83,10 +84,16 @@ def set_webhook(
                 raise InputError(f"url: {exc}; {PRIVATE_HINT}") from None
             except (OSError, UnicodeError):
                 pass  # not resolvable now: delivery waits and retries, checking each time
+    with store.transaction():
+        # the token was checked before the body was read: one revoked meanwhile (every
+        # token of the party, from the CLI, say) must not set a webhook that then
+        # outlives them (found by a reviewer); see parties.revoke_tokens
+        if url is not None and not parties.has_live_token(store, party.id):
+            raise Unauthorized()
         current = store.webhook_of(party.id)
-        if current is not None and current[0] == url:
+        if url is not None and current is not None and current[0] == url:
             return  # the same URL again (a client re-applying its settings): nothing is lost
-    store.set_webhook(party.id, url, store.last_event_id())
+        store.set_webhook(party.id, url, store.last_event_id())
 
 
 def _host_name_ok(host: str) -> bool:
