@@ -919,3 +919,24 @@ def test_a_zones_new_notice_keeps_the_lead_time_judged_from_the_opening(
     assert late.late_notice is True
     kinds = [e.kind for e in store.events_after("red", 0)]
     assert kinds == ["conflict.opened", "conflict.changed"]
+
+
+def test_an_operation_that_never_met_an_ended_one_resolves_their_conflict(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Red's 04:00-10:00 met blue's 06:00-08:00 as filed; at 09:00, blue over, red says
+    it ended at 05:00: they never met, so the conflict is resolved (a reviewer found it
+    kept, as if over, because blue had ended)."""
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+
+    def op(fid: str, lon: float, start: str, end: str) -> str:
+        feature = disc(fid, lon, 35.0)
+        feature["properties"].update(start=f"2017-09-16T{start}:00Z", end=f"2017-09-16T{end}:00Z")  # type: ignore[attr-defined]
+        return body(feature)
+
+    mine = theater.file(red, "operation", op("a", 40.0, "04:00", "10:00"))
+    (conflict,) = theater.file(blue, "operation", op("b", 40.005, "06:00", "08:00")).conflicts
+    now[0] = SAMPLE_MORNING_S + 9 * 3600
+    assert theater.replace(red, mine.filing.id, 1, op("a", 40.0, "04:00", "05:00")).conflicts == ()
+    assert store.get_conflict(conflict.id).state == "resolved"  # type: ignore[union-attr]

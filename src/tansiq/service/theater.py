@@ -361,12 +361,14 @@ class Theater:
                 # left the filing; it was resolved, telling both sides so (found by a
                 # second reviewer). Not so when the new version alone has ended (the
                 # operation finished early): that resolves what lay ahead of it
-                new_ids = {volume.id for volume in volumes}
+                # (a new version itself over was judged exactly above: what it did not
+                # meet is resolved, whether or not the other has ended too; a reviewer)
+                counting = {volume.id for volume in volumes if volume.end >= horizon}
                 over = {
                     conflict.id
                     for conflict in standing
                     if (pair := _pair_of(conflict, filing_id)) not in keep
-                    and pair[0] in new_ids
+                    and pair[0] in counting
                     and self._expired(conflict, horizon)
                 }
                 self._store.add_filing_version(record)
