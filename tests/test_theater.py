@@ -940,3 +940,26 @@ def test_an_operation_that_never_met_an_ended_one_resolves_their_conflict(
     now[0] = SAMPLE_MORNING_S + 9 * 3600
     assert theater.replace(red, mine.filing.id, 1, op("a", 40.0, "04:00", "05:00")).conflicts == ()
     assert store.get_conflict(conflict.id).state == "resolved"  # type: ignore[union-attr]
+
+
+def test_a_zones_new_notice_leaves_the_lead_time_as_it_was_at_the_opening(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Opened with no lead time asked, not late; the coordinator then asks 8 hours
+    (which judges no conflict again); the zone's notice goes from 1 to 2 hours, still
+    met: the conflict stays as it was (judged with today's lead time, it was flagged
+    and its acknowledgement cleared: a reviewer)."""
+    theater = Theater(store, clock=sample_morning())
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+
+    def area(hours: float) -> str:
+        feature = disc("area", 40.0, 35.0, 2000.0)
+        feature["properties"].update(notice_h=hours)  # type: ignore[attr-defined]
+        return body(feature)
+
+    zone = theater.file(blue, "zone", area(1.0))
+    (conflict,) = theater.file(red, "operation", body(disc("patrol", 40.0, 35.0))).conflicts
+    acked = theater.acknowledge(red, conflict.id)
+    theater.set_rules(coordinator, [], lead_time_h=8.0)
+    (same,) = theater.replace(blue, zone.filing.id, 1, area(2.0)).conflicts
+    assert same == acked and same.late_notice is False

@@ -391,13 +391,15 @@ class Theater:
                                 or was.kind != mine.kind
                                 or not _same_footprint(was, mine)
                             )
-                            rules_moved = (
-                                was is not None
+                            zone_late_before = (
+                                self._zone_rules(was, still[1], now)[0]
+                                if was is not None
                                 and _filing_of(mine).startswith("zone-")
                                 and zone_rules(was.properties) != zone_rules(mine.properties)
+                                else None
                             )
                             kept.append(
-                                self._refresh(conflict, judged, now, redraw, rules_moved)
+                                self._refresh(conflict, judged, now, redraw, zone_late_before)
                             )
                     elif conflict.id in over:
                         kept.append(conflict)
@@ -787,7 +789,7 @@ class Theater:
         judged: Conflict,
         now: float,
         redraw: bool,
-        zone_rules_changed: bool = False,
+        zone_late_before: bool | None = None,
     ) -> ConflictRecord:
         """A conflict that stays open, as its volumes (and the rules) now make it.
 
@@ -798,11 +800,14 @@ class Theater:
         it was, flags and acknowledgements included. Its regions are drawn again only
         if ``redraw`` (a footprint or the horizontal separation changed): otherwise they
         are the same regions, and a region stored by an older version (clockwise,
-        unrounded, or drawn another way) must not read as a change. If
-        ``zone_rules_changed`` (a zone's new ``notice_h`` or ``no_entry``), a new
-        late-notice flag is a change too (a zone's new notice left it as it was: found
-        by a reviewer); otherwise it is not, since judged from now it moves with time.
-        """
+        unrounded, or drawn another way) must not read as a change.
+        ``zone_late_before``: whether the zone's rules before a change of them made it a
+        late notice (None: they did not change). A zone's new rules judge the flag
+        again (its new notice left it as it was: found by a reviewer): flagged if they
+        make it late; if the old ones did and the new do not, what remains is the
+        theater's lead time, from the conflict's opening; otherwise it stays (the
+        lead time in force at the opening is not stored, and judged from now it would
+        move with time: reviewers)."""
         a, b = judged.volume_a, judged.volume_b
         if a.id != stored.volume_a:
             a, b = b, a
@@ -810,13 +815,13 @@ class Theater:
         if not redraw:
             fresh = dataclasses.replace(fresh, region_a=stored.region_a, region_b=stored.region_b)
         if all(getattr(fresh, name) == getattr(stored, name) for name in _DISCLOSED):
-            if not zone_rules_changed:
+            if zone_late_before is None:
                 return stored
-            # the same shape under a zone's new rules: its notice judged again, the
-            # theater's lead time still from the conflict's opening (judged from now,
-            # a later change of notice_h flagged a timely notice late: a reviewer)
-            zone_late = self._zone_rules(a, b, now)[0]
-            late = zone_late or self._late_by_lead(stored.window_start, stored.opened_at)
+            late = stored.late_notice
+            if self._zone_rules(a, b, now)[0]:
+                late = True
+            elif zone_late_before:
+                late = self._late_by_lead(stored.window_start, stored.opened_at)
             if late == stored.late_notice:
                 return stored
             fresh = dataclasses.replace(fresh, late_notice=late)
