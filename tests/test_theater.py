@@ -49,6 +49,24 @@ def body(*features: dict[str, object]) -> str:
     return json.dumps({"type": "FeatureCollection", "features": list(features)})
 
 
+def zone_asking(hours: float) -> str:
+    """A zone of 2 km about (40, 35) asking ``hours`` of notice of an operation entering it."""
+    feature = disc("area", 40.0, 35.0, 2000.0)
+    properties = feature["properties"]
+    assert isinstance(properties, dict)
+    properties.update(notice_h=hours)
+    return body(feature)
+
+
+def timed(fid: str, lon: float, start: str, end: str) -> str:
+    """A filing of one disc at (lon, 35) from ``start`` to ``end`` (HH:MM) on the sample day."""
+    feature = disc(fid, lon, 35.0)
+    properties = feature["properties"]
+    assert isinstance(properties, dict)
+    properties.update(start=f"2017-09-16T{start}:00Z", end=f"2017-09-16T{end}:00Z")
+    return body(feature)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> SqliteStore:
     return SqliteStore(tmp_path / "tansiq.db")
@@ -706,15 +724,11 @@ def test_an_operation_ended_early_resolves_the_conflicts_ahead_of_it(
     now = [SAMPLE_MORNING_S + 12 * 3600]
     theater = Theater(store, clock=lambda: now[0])
 
-    def op(fid: str, lon: float, start: str, end: str) -> str:
-        feature = disc(fid, lon, 35.0)
-        feature["properties"].update(start=f"2017-09-16T{start}:00Z", end=f"2017-09-16T{end}:00Z")  # type: ignore[attr-defined]
-        return body(feature)
-
-    mine = theater.file(red, "operation", op("a", 40.0, "06:00", "18:00"))
-    (conflict,) = theater.file(blue, "operation", op("b", 40.005, "13:00", "15:00")).conflicts
+    mine = theater.file(red, "operation", timed("a", 40.0, "06:00", "18:00"))
+    (conflict,) = theater.file(blue, "operation", timed("b", 40.005, "13:00", "15:00")).conflicts
     now[0] += 45 * 60
-    assert theater.replace(red, mine.filing.id, 1, op("a", 40.0, "06:00", "12:30")).conflicts == ()
+    ended = theater.replace(red, mine.filing.id, 1, timed("a", 40.0, "06:00", "12:30"))
+    assert ended.conflicts == ()
     assert store.get_conflict(conflict.id).state == "resolved"  # type: ignore[union-attr]
     assert [e.kind for e in store.events_after("blue", 0)] == [
         "conflict.opened",
@@ -872,15 +886,10 @@ def test_an_operation_ended_early_keeps_what_did_happen(
     now = [SAMPLE_MORNING_S]
     theater = Theater(store, clock=lambda: now[0])
 
-    def op(fid: str, lon: float, start: str, end: str) -> str:
-        feature = disc(fid, lon, 35.0)
-        feature["properties"].update(start=f"2017-09-16T{start}:00Z", end=f"2017-09-16T{end}:00Z")  # type: ignore[attr-defined]
-        return body(feature)
-
-    mine = theater.file(red, "operation", op("a", 40.0, "04:00", "10:00"))
-    (conflict,) = theater.file(blue, "operation", op("b", 40.005, "06:00", "08:00")).conflicts
+    mine = theater.file(red, "operation", timed("a", 40.0, "04:00", "10:00"))
+    (conflict,) = theater.file(blue, "operation", timed("b", 40.005, "06:00", "08:00")).conflicts
     now[0] = SAMPLE_MORNING_S + 7 * 3600
-    (kept,) = theater.replace(red, mine.filing.id, 1, op("a", 40.0, "04:00", "06:30")).conflicts
+    (kept,) = theater.replace(red, mine.filing.id, 1, timed("a", 40.0, "04:00", "06:30")).conflicts
     assert (kept.id, kept.state) == (conflict.id, "open")
     assert (kept.window_start, kept.window_end) == (
         SAMPLE_MORNING_S + 6 * 3600,
@@ -903,19 +912,14 @@ def test_a_zones_new_notice_keeps_the_lead_time_judged_from_the_opening(
     coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
     theater.set_rules(coordinator, [], lead_time_h=6.0)
 
-    def area(hours: float) -> str:
-        feature = disc("area", 40.0, 35.0, 2000.0)
-        feature["properties"].update(notice_h=hours)  # type: ignore[attr-defined]
-        return body(feature)
-
-    zone = theater.file(blue, "zone", area(1.0))
+    zone = theater.file(blue, "zone", zone_asking(1.0))
     (conflict,) = theater.file(red, "operation", body(disc("patrol", 40.0, 35.0))).conflicts
     assert conflict.late_notice is False
     now[0] += 3 * 3600
-    (same,) = theater.replace(blue, zone.filing.id, 1, area(2.0)).conflicts
+    (same,) = theater.replace(blue, zone.filing.id, 1, zone_asking(2.0)).conflicts
     assert same == conflict
     now[0] += 1800
-    (late,) = theater.replace(blue, zone.filing.id, 2, area(8.0)).conflicts
+    (late,) = theater.replace(blue, zone.filing.id, 2, zone_asking(8.0)).conflicts
     assert late.late_notice is True
     kinds = [e.kind for e in store.events_after("red", 0)]
     assert kinds == ["conflict.opened", "conflict.changed"]
@@ -930,15 +934,11 @@ def test_an_operation_that_never_met_an_ended_one_resolves_their_conflict(
     now = [SAMPLE_MORNING_S]
     theater = Theater(store, clock=lambda: now[0])
 
-    def op(fid: str, lon: float, start: str, end: str) -> str:
-        feature = disc(fid, lon, 35.0)
-        feature["properties"].update(start=f"2017-09-16T{start}:00Z", end=f"2017-09-16T{end}:00Z")  # type: ignore[attr-defined]
-        return body(feature)
-
-    mine = theater.file(red, "operation", op("a", 40.0, "04:00", "10:00"))
-    (conflict,) = theater.file(blue, "operation", op("b", 40.005, "06:00", "08:00")).conflicts
+    mine = theater.file(red, "operation", timed("a", 40.0, "04:00", "10:00"))
+    (conflict,) = theater.file(blue, "operation", timed("b", 40.005, "06:00", "08:00")).conflicts
     now[0] = SAMPLE_MORNING_S + 9 * 3600
-    assert theater.replace(red, mine.filing.id, 1, op("a", 40.0, "04:00", "05:00")).conflicts == ()
+    ended = theater.replace(red, mine.filing.id, 1, timed("a", 40.0, "04:00", "05:00"))
+    assert ended.conflicts == ()
     assert store.get_conflict(conflict.id).state == "resolved"  # type: ignore[union-attr]
 
 
@@ -952,14 +952,9 @@ def test_a_zones_new_notice_leaves_the_lead_time_as_it_was_at_the_opening(
     theater = Theater(store, clock=sample_morning())
     coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
 
-    def area(hours: float) -> str:
-        feature = disc("area", 40.0, 35.0, 2000.0)
-        feature["properties"].update(notice_h=hours)  # type: ignore[attr-defined]
-        return body(feature)
-
-    zone = theater.file(blue, "zone", area(1.0))
+    zone = theater.file(blue, "zone", zone_asking(1.0))
     (conflict,) = theater.file(red, "operation", body(disc("patrol", 40.0, 35.0))).conflicts
     acked = theater.acknowledge(red, conflict.id)
     theater.set_rules(coordinator, [], lead_time_h=8.0)
-    (same,) = theater.replace(blue, zone.filing.id, 1, area(2.0)).conflicts
+    (same,) = theater.replace(blue, zone.filing.id, 1, zone_asking(2.0)).conflicts
     assert same == acked and same.late_notice is False
