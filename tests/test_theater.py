@@ -863,9 +863,7 @@ def test_a_zones_new_notice_judges_its_open_conflicts_again(
     assert conflict.late_notice is False
 
     def asking(version: int, hours: float) -> ConflictRecord:
-        feature = disc("area", 40.0, 35.0, 2000.0)
-        feature["properties"].update(notice_h=hours)  # type: ignore[attr-defined]
-        (kept,) = theater.replace(blue, zone.filing.id, version, body(feature)).conflicts
+        (kept,) = theater.replace(blue, zone.filing.id, version, zone_asking(hours)).conflicts
         return kept
 
     assert asking(1, 24.0).late_notice is True
