@@ -956,3 +956,50 @@ def test_a_zones_new_notice_leaves_the_lead_time_as_it_was_at_the_opening(
     theater.set_rules(coordinator, [], lead_time_h=8.0)
     (same,) = theater.replace(blue, zone.filing.id, 1, zone_asking(2.0)).conflicts
     assert same == acked and same.late_notice is False
+
+
+def test_a_note_on_an_ended_operation_leaves_what_new_rules_left(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Both over at 10:00, the rules narrow (the conflict, over, is left as it was);
+    red then adds a note to its ended operation: still left as it was (judged again
+    under the new rules it was resolved: a reviewer)."""
+    from tansiq.scenario.model import SeparationRule
+
+    now = [SAMPLE_MORNING_S]
+    wide = [SeparationRule(("patrol", "patrol"), horizontal_m=1000.0)]
+    theater = Theater(store, wide, clock=lambda: now[0])
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    mine = theater.file(red, "operation", timed("a", 40.0, "06:00", "07:00"))
+    (conflict,) = theater.file(blue, "operation", timed("b", 40.015, "06:00", "08:00")).conflicts
+    now[0] = SAMPLE_MORNING_S + 10 * 3600
+    theater.set_rules(coordinator, [SeparationRule(("patrol", "patrol"), horizontal_m=100.0)])
+    noted = json.loads(timed("a", 40.0, "06:00", "07:00"))
+    noted["features"][0]["properties"]["note"] = "after-action"
+    again = theater.replace(red, mine.filing.id, 1, json.dumps(noted))
+    assert again.conflicts == (conflict,) and store.get_conflict(conflict.id) == conflict
+    assert [e.kind for e in store.events_after("blue", 0)] == ["conflict.opened"]
+
+
+def test_a_zone_relaxing_its_notice_leaves_a_timely_notice_as_it_was(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Filed at 00:00 for 06:00 into a zone asking 4 hours: on time, acknowledged. A
+    note at 03:00 changes nothing shown; the lead time becomes 8 hours; the zone then
+    asks 1 hour: still on time, still acknowledged (it was flagged and the
+    acknowledgement cleared: a reviewer)."""
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    zone = theater.file(blue, "zone", zone_asking(4.0))
+    filed = theater.file(red, "operation", body(disc("patrol", 40.0, 35.0)))
+    acked = theater.acknowledge(red, filed.conflicts[0].id)
+    now[0] += 3 * 3600
+    noted = disc("patrol", 40.0, 35.0)
+    noted["properties"] = {**noted["properties"], "note": "callsign X"}  # type: ignore[dict-item]
+    (kept,) = theater.replace(red, filed.filing.id, 1, body(noted)).conflicts
+    assert kept == acked
+    theater.set_rules(coordinator, [], lead_time_h=8.0)
+    now[0] += 1800
+    (after,) = theater.replace(blue, zone.filing.id, 1, zone_asking(1.0)).conflicts
+    assert after == acked

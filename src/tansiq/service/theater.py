@@ -344,7 +344,15 @@ class Theater:
             with self._store.transaction(defer_commit=True):
                 standing = self._store.open_conflicts_of(filing_id)
                 horizon = expiry_horizon(now, self._separation)
-                self._judge_what_happened(volumes, standing, filing_id, keep, horizon)
+                # versions this change ends (the old one still counted): judged exactly
+                ended_now = {
+                    volume.id
+                    for volume in volumes
+                    if volume.end < horizon
+                    and volume.id in self._index
+                    and self._index.end_of(volume.id) >= horizon
+                }
+                self._judge_what_happened(volumes, standing, filing_id, keep, ended_now)
                 # the versions being replaced, of the volumes whose conflicts stay: taken
                 # before their rows are, since a restored index makes a volume from its
                 # row when first asked (after a restart, the new row was read for the old
@@ -361,14 +369,15 @@ class Theater:
                 # left the filing; it was resolved, telling both sides so (found by a
                 # second reviewer). Not so when the new version alone has ended (the
                 # operation finished early): that resolves what lay ahead of it
-                # (a new version itself over was judged exactly above: what it did not
-                # meet is resolved, whether or not the other has ended too; a reviewer)
-                counting = {volume.id for volume in volumes if volume.end >= horizon}
+                # (a version this change ends was judged exactly above: what it did not
+                # meet is resolved, whether or not the other has ended too; one already
+                # over before it stays as new rules left it: reviewers)
+                new_ids = {volume.id for volume in volumes}
                 over = {
                     conflict.id
                     for conflict in standing
                     if (pair := _pair_of(conflict, filing_id)) not in keep
-                    and pair[0] in counting
+                    and pair[0] in new_ids - ended_now
                     and self._expired(conflict, horizon)
                 }
                 self._store.add_filing_version(record)
@@ -721,9 +730,10 @@ class Theater:
         standing: Sequence[ConflictRecord],
         filing_id: str,
         keep: dict[tuple[str, str], tuple[Volume, Volume, Conflict]],
-        horizon: float,
+        ended_now: set[str],
     ) -> None:
-        """Add to ``keep`` the standing conflicts of new versions that are already over.
+        """Add to ``keep`` the standing conflicts of the versions this change ends
+        (``ended_now``: over, where the version before still counted).
 
         A version that ended before the horizon is checked against nothing (it no
         longer counts); but its standing conflicts are judged exactly, the horizon
@@ -731,7 +741,7 @@ class Theater:
         and that conflict stays (its window now 06:00-06:30), while one ahead of it is
         resolved (a reviewer found what had happened resolved)."""
         for volume in volumes:
-            if volume.end >= horizon:
+            if volume.id not in ended_now:
                 continue
             partners = {
                 pair[1]
@@ -820,7 +830,7 @@ class Theater:
             late = stored.late_notice
             if self._zone_rules(a, b, now)[0]:
                 late = True
-            elif zone_late_before:
+            elif zone_late_before and stored.late_notice:  # the zone's flag, lifted
                 late = self._late_by_lead(stored.window_start, stored.opened_at)
             if late == stored.late_notice:
                 return stored
