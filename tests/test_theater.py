@@ -880,9 +880,12 @@ def test_an_operation_ended_early_keeps_what_did_happen(
     """Red's 04:00-10:00 met blue's 06:00-08:00; at 07:00 red says it ended at 06:30.
     They did share the ground from 06:00 to 06:30: the conflict stays, its window that
     half hour, both told it changed (a reviewer found it resolved, as if it had not
-    happened)."""
+    happened), and, told six hours ahead under a lead time of one, not a late notice
+    (judged again from 07:00 it read as one: a later reviewer)."""
     now = [SAMPLE_MORNING_S]
     theater = Theater(store, clock=lambda: now[0])
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater.set_rules(coordinator, [], lead_time_h=1.0)
 
     mine = theater.file(red, "operation", timed("a", 40.0, "04:00", "10:00"))
     (conflict,) = theater.file(blue, "operation", timed("b", 40.005, "06:00", "08:00")).conflicts
@@ -894,6 +897,7 @@ def test_an_operation_ended_early_keeps_what_did_happen(
         SAMPLE_MORNING_S + 6.5 * 3600,
     )
     assert store.get_conflict(conflict.id) == kept
+    assert conflict.late_notice is False and kept.late_notice is False
     kinds = [e.kind for e in store.events_after("blue", 0)]
     assert kinds == ["conflict.opened", "conflict.changed"]
 

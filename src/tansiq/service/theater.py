@@ -408,7 +408,14 @@ class Theater:
                                 else None
                             )
                             kept.append(
-                                self._refresh(conflict, judged, now, redraw, zone_late_before)
+                                self._refresh(
+                                    conflict,
+                                    judged,
+                                    now,
+                                    redraw,
+                                    zone_late_before,
+                                    late_as_it_was=mine.id in ended_now,
+                                )
                             )
                     elif conflict.id in over:
                         kept.append(conflict)
@@ -800,6 +807,7 @@ class Theater:
         now: float,
         redraw: bool,
         zone_late_before: bool | None = None,
+        late_as_it_was: bool = False,
     ) -> ConflictRecord:
         """A conflict that stays open, as its volumes (and the rules) now make it.
 
@@ -817,7 +825,9 @@ class Theater:
         make it late; if the old ones did and the new do not, what remains is the
         theater's lead time, from the conflict's opening; otherwise it stays (the
         lead time in force at the opening is not stored, and judged from now it would
-        move with time: reviewers)."""
+        move with time: reviewers). ``late_as_it_was``: the notice was not given again
+        (an operation saying it ended early): the flag stays as it was (judged from
+        now, a window already begun read as a late notice: a reviewer)."""
         a, b = judged.volume_a, judged.volume_b
         if a.id != stored.volume_a:
             a, b = b, a
@@ -835,6 +845,8 @@ class Theater:
             if late == stored.late_notice:
                 return stored
             fresh = dataclasses.replace(fresh, late_notice=late)
+        if late_as_it_was:
+            fresh = dataclasses.replace(fresh, late_notice=stored.late_notice)
         changed = dataclasses.replace(
             stored,
             **{name: getattr(fresh, name) for name in (*_DISCLOSED, "late_notice")},
