@@ -363,15 +363,11 @@ class Theater:
                     if (still := keep.get(_pair_of(conflict, filing_id))) is not None
                     and (mine := still[0]).id in self._index
                 }
-                # no longer found, but already over: a side had expired before this
-                # change (a note added after the fact). Found while both counted, such
-                # a conflict stays as it was, as new rules leave it, unless its volume
-                # left the filing; it was resolved, telling both sides so (found by a
-                # second reviewer). Not so when the new version alone has ended (the
-                # operation finished early): that resolves what lay ahead of it
-                # (a version this change ends was judged exactly above: what it did not
-                # meet is resolved, whether or not the other has ended too; one already
-                # over before it stays as new rules left it: reviewers)
+                # no longer found, but over before this change (a side had expired: a
+                # note added after the fact): found while both counted, it stays as it
+                # was, as new rules leave it, unless its volume left the filing. A
+                # version this change ends was judged exactly above instead: what it did
+                # not meet is resolved. (Each case was found wrong by a reviewer.)
                 new_ids = {volume.id for volume in volumes}
                 over = {
                     conflict.id
