@@ -87,7 +87,8 @@ def reserve(array: NDArray[T], size: int) -> NDArray[T]:
     """``array``, or a copy with room for a quarter more than ``size`` rows if it is
     shorter. The room counts from ``size``, not from the array's length: a restart
     fills the columns with a million rows at once, and the first filing after it
-    copied them all to add one (a fifth of a second at 1M, docs/engine.md)."""
+    copied them all to add one (part of the 167 ms that filing took at 1M,
+    docs/engine.md)."""
     if size <= len(array):
         return array
     grown = np.zeros((size + size // 4, *array.shape[1:]), array.dtype)

@@ -101,6 +101,7 @@ def revoke_tokens(
 
 
 def has_live_token(store: Store, party_id: str) -> bool:
+    """Whether any token of the party is unrevoked (a webhook lives only while one is)."""
     return any(token.revoked_at is None for token in store.list_tokens(party_id))
 
 
