@@ -175,6 +175,61 @@ def test_acknowledgement_is_per_side_and_only_for_the_sides(api: Any, tmp_path: 
     assert green.get("/v1/conflicts").json()["conflicts"] == []
 
 
+def test_an_acknowledgement_is_of_the_version_the_party_saw(api: Any) -> None:
+    """Red reads a conflict; blue moves its site before red's ack arrives. An ack
+    naming the version red saw must not record red as having seen the new shape."""
+    client, red, blue, store = api
+    red.post("/v1/operations", collection(disc("strike", 40.0)))
+    filed = blue.post("/v1/sites", collection(disc("clinic", 40.0))).json()
+    site, conflict_id = filed["id"], filed["conflicts"][0]["id"]
+    seen = red.get(f"/v1/conflicts/{conflict_id}")
+    assert seen.status_code == 200 and seen.headers["etag"] == '"1"'
+    assert seen.json()["version"] == 1 and seen.json()["id"] == conflict_id
+    moved = blue.put(f"/v1/sites/{site}", collection(disc("clinic", 40.004)), 1).json()
+    assert moved["conflicts"][0]["version"] == 2  # what it shows changed
+    ack = red.client.post(
+        f"/v1/conflicts/{conflict_id}/ack", headers={**red.headers, "If-Match": '"1"'}
+    )
+    problem = assert_problem(ack, 412)
+    assert problem["errors"][0]["field"] == "If-Match"
+    assert f"conflict {conflict_id} is at version 2, not 1" in problem["detail"]
+    assert red.get(f"/v1/conflicts/{conflict_id}").json()["acknowledged"]["by_me"] is None
+    acks = [
+        red.client.post(
+            f"/v1/conflicts/{conflict_id}/ack", headers={**red.headers, "If-Match": version}
+        )
+        for version in ("2", 'W/"2"')
+    ]
+    for ack in acks:
+        assert ack.status_code == 200 and ack.headers["etag"] == '"2"'
+        assert ack.json()["version"] == 2
+    first = acks[0].json()["acknowledged"]["by_me"]
+    assert first is not None  # the first counts; acknowledging again changes nothing
+    assert acks[1].json()["acknowledged"]["by_me"] == first
+    assert blue.get(f"/v1/conflicts/{conflict_id}").json()["acknowledged"]["by_other"] == first
+    bad = red.client.post(
+        f"/v1/conflicts/{conflict_id}/ack", headers={**red.headers, "If-Match": "two"}
+    )
+    assert assert_problem(bad, 400)["errors"][0]["field"] == "If-Match"
+    blue.delete(f"/v1/sites/{site}", 2)
+    withdrawn = red.get(f"/v1/conflicts/{conflict_id}").json()
+    assert (withdrawn["state"], withdrawn["version"]) == ("withdrawn", 3)
+    # an acknowledgement only clears when what it was given to changes: withdrawing does
+    assert withdrawn["acknowledged"]["by_me"] == first
+    late = red.client.post(
+        f"/v1/conflicts/{conflict_id}/ack", headers={**red.headers, "If-Match": "2"}
+    )
+    assert assert_problem(late, 412)["detail"].startswith(f"conflict {conflict_id} is at version 3")
+    # one not a side of it reads it exactly as an id that was never given out
+    _, green_token = parties.add_party(store, "green", "Green", "ar")
+    green = Party(client, green_token)
+    other = assert_problem(green.get(f"/v1/conflicts/{conflict_id}"), 404)
+    never = assert_problem(green.get("/v1/conflicts/1"), 404)
+    assert other["detail"] == f"no conflict with id {conflict_id}"
+    assert {**other, "detail": ""} == {**never, "detail": ""}
+    assert never["detail"] == "no conflict with id 1"
+
+
 def test_bad_requests_are_problems_naming_the_field_and_store_nothing(api: Any) -> None:
     _, red, _, store = api
     invalid = red.post("/v1/operations", collection(disc("x", 200.0)))
@@ -212,6 +267,7 @@ def test_every_route_refuses_without_a_valid_token(api: Any, headers: dict[str, 
         ("PUT", "/v1/zones/zone-000000000000"),
         ("DELETE", "/v1/operations/operation-000000000000"),
         ("POST", "/v1/conflicts/1/ack"),
+        ("GET", "/v1/conflicts/1"),
     ):
         response = client.request(method, path, headers=headers, content=collection())
         body = assert_problem(response, 401)
@@ -232,7 +288,12 @@ def test_conflicts_are_paged(api: Any) -> None:
 def test_openapi_describes_every_route(api: Any) -> None:
     client = api[0]
     spec = client.get("/openapi.json").json()
-    for path in ("/v1/operations", "/v1/sites/{filing_id}", "/v1/conflicts/{conflict_id}/ack"):
+    for path in (
+        "/v1/operations",
+        "/v1/sites/{filing_id}",
+        "/v1/conflicts/{conflict_id}",
+        "/v1/conflicts/{conflict_id}/ack",
+    ):
         assert path in spec["paths"]
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     assert client.get("/docs").status_code == 200

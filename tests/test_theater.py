@@ -148,8 +148,8 @@ def test_a_replacement_keeps_resolves_and_opens(
     # move both away: both conflicts are resolved, none is open
     moved = theater.replace(red, mine.filing.id, 2, body(disc("strike", 44.0, 30.0)))
     assert moved.conflicts == ()
-    states = {c.state for c in store.conflicts_of_party("blue")}
-    assert states == {"resolved"}
+    states = {(c.state, c.version) for c in store.conflicts_of_party("blue")}
+    assert states == {("resolved", 2)}  # the kept one showed the same at version 2: still 1
     assert theirs.filing.state == "active"
 
 
@@ -173,14 +173,14 @@ def test_a_kept_conflict_shows_its_volumes_as_they_are_now(
     theater.file(blue, "site", body(disc("clinic", 40.0, 35.0)))
     mine = theater.file(red, "operation", body(disc("strike", 40.0, 35.0)))
     (first,) = mine.conflicts
-    theater.acknowledge(blue, first.id)
+    assert theater.acknowledge(blue, first.id).version == first.version == 1  # an ack: no change
     told.clear()
     # the strike moves 270 m east, shrinks to 300 m, and starts four hours later
     again = theater.replace(
         red, mine.filing.id, 1, body(_moved("strike", 40.003, 300.0, "2017-09-16T10:00:00Z"))
     )
     (changed,) = again.conflicts
-    assert changed.id == first.id and changed.state == "open"
+    assert changed.id == first.id and changed.state == "open" and changed.version == 2
     assert changed.window_start == first.window_start + 4 * 3600
     assert changed.region_a != first.region_a and changed.region_b != first.region_b
     assert changed.acked_a_at is None and changed.acked_b_at is None  # blue's ack was of the old
@@ -511,7 +511,7 @@ def test_a_schema_1_store_gets_its_footprints_once(tmp_path: Path) -> None:
     with sqlite3.connect(path) as raw:  # as Tansiq 0.x left it: no volume table
         raw.executescript(
             "DROP TABLE volume; DELETE FROM setting WHERE name = 'footprints_stored';"
-            " PRAGMA user_version = 1;"
+            " ALTER TABLE conflict DROP COLUMN version; PRAGMA user_version = 1;"
         )
     migrated = SqliteStore(path)
     theater = Theater(migrated, clock=sample_morning())
@@ -520,6 +520,30 @@ def test_a_schema_1_store_gets_its_footprints_once(tmp_path: Path) -> None:
     assert blue is not None
     outcome = theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
     assert len(outcome.conflicts) == 3  # the point, the route and the holed polygon
+
+
+def test_a_schema_2_store_gets_conflict_versions(tmp_path: Path) -> None:
+    """Conflicts stored before versions existed read as version 1, and count on."""
+    import sqlite3
+
+    path = tmp_path / "tansiq.db"
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ru")[0]
+    first = Theater(store, clock=sample_morning())
+    mine = first.file(red, "operation", body(disc("r", 40.0, 35.0)))
+    (conflict,) = first.file(blue, "operation", body(disc("b", 40.0, 35.0))).conflicts
+    first.close()
+    store.close()
+    with sqlite3.connect(path) as raw:  # as Tansiq left it before conflicts had versions
+        raw.executescript("ALTER TABLE conflict DROP COLUMN version; PRAGMA user_version = 2;")
+    migrated = SqliteStore(path)
+    assert migrated.get_conflict(conflict.id) == conflict
+    theater = Theater(migrated, clock=sample_morning())
+    moved = theater.replace(red, mine.filing.id, 1, body(disc("r", 40.003, 35.0)))
+    assert [c.version for c in moved.conflicts] == [2]
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (3,)
 
 
 def test_expired_operations_stop_counting_once_their_time_separation_has_passed(

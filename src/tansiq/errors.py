@@ -16,6 +16,7 @@ single handler that renders any of them without a traceback::
     ├── UnknownFiling            exit 1, HTTP 404   a filing that is missing or another party's
     ├── UnknownConflict          exit 1, HTTP 404   a conflict the caller is not a side of
     ├── StaleVersion             exit 1, HTTP 412   a change based on an outdated version
+    │   └── StaleConflict        exit 1, HTTP 412   an acknowledgement of a conflict that changed
     ├── FilingGone               exit 1, HTTP 409   a change to a cancelled filing
     ├── Unauthorized             exit 1, HTTP 401   a missing, unknown or revoked API token
     ├── Forbidden                exit 1, HTTP 403   a party doing what only a coordinator may
@@ -206,6 +207,23 @@ class StaleVersion(TansiqError):
         self.current = current
         super().__init__(
             f"filing {filing_id!r} is at version {current}, not {expected}: read it again"
+        )
+
+
+class StaleConflict(StaleVersion):
+    """An acknowledgement naming a version of a conflict that is no longer the latest:
+    the party would be recorded as having seen what it has not."""
+
+    title = "The conflict has changed"
+
+    def __init__(self, conflict_id: int, expected: int, current: int) -> None:
+        self.conflict_id = conflict_id
+        self.expected = expected
+        self.current = current
+        TansiqError.__init__(
+            self,
+            f"conflict {conflict_id} is at version {current}, not {expected}:"
+            " read it again before acknowledging it",
         )
 
 

@@ -22,7 +22,13 @@ from starlette.concurrency import run_in_threadpool
 
 from tansiq import __version__
 from tansiq.api import admin, events, problems
-from tansiq.errors import InputError, TansiqError, Unauthorized, UnknownConflict
+from tansiq.errors import (
+    InputError,
+    StaleConflict,
+    TansiqError,
+    Unauthorized,
+    UnknownConflict,
+)
 from tansiq.scenario.model import SeparationRule
 from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
 from tansiq.service import parties, webhooks
@@ -323,22 +329,48 @@ def create_app(
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @app.post(
-        "/v1/conflicts/{conflict_id}/ack",
+    @app.get(
+        "/v1/conflicts/{conflict_id}",
         tags=["conflicts"],
-        summary="Record that the caller has seen a conflict",
+        summary="One of the caller's conflicts, with its version as ETag",
     )
-    def acknowledge(
+    def read_conflict(
         conflict_id: Annotated[int, Path(ge=1, le=MAX_ID)], party: Caller
     ) -> Response:
         internal = ids.read("conflict", conflict_id)
         try:
             if internal is None:
                 raise UnknownConflict(conflict_id)
-            acknowledged = theater.acknowledge(party, internal)
+            record = theater.conflict(party, internal)
         except UnknownConflict:
             raise UnknownConflict(conflict_id) from None  # the id the caller sent, not ours
-        return json_response(conflict_view(acknowledged, party, store, ids))
+        view = conflict_view(record, party, store, ids)
+        return json_response(view, headers={"ETag": f'"{record.version}"'})
+
+    @app.post(
+        "/v1/conflicts/{conflict_id}/ack",
+        tags=["conflicts"],
+        summary="Record that the caller has seen a conflict (the version If-Match names)",
+    )
+    def acknowledge(
+        conflict_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+        party: Caller,
+        if_match: Annotated[
+            str | None, Header(description="the version seen; 412 if it has changed since")
+        ] = None,
+    ) -> Response:
+        expected = None if if_match is None else version_of(if_match)
+        internal = ids.read("conflict", conflict_id)
+        try:
+            if internal is None:
+                raise UnknownConflict(conflict_id)
+            acknowledged = theater.acknowledge(party, internal, expected)
+        except UnknownConflict:
+            raise UnknownConflict(conflict_id) from None  # the id the caller sent, not ours
+        except StaleConflict as stale:
+            raise StaleConflict(conflict_id, stale.expected, stale.current) from None
+        view = conflict_view(acknowledged, party, store, ids)
+        return json_response(view, headers={"ETag": f'"{acknowledged.version}"'})
 
     # parties and their API tokens (coordinators), and GET /v1/me: tansiq/api/admin.py
     admin.install(app, store, caller, read_body, clock)

@@ -291,7 +291,10 @@ def _acknowledge_all(url: str, token: str, items: list[dict[str, Any]]) -> int:
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=30.0) as client:
         for c in items:
-            client.post(f"/v1/conflicts/{c['id']}/ack").raise_for_status()
+            # the version it was shown: a conflict changed since is not acknowledged (412)
+            seen = {"If-Match": str(c["version"])}
+            ack = client.post(f"/v1/conflicts/{c['id']}/ack", headers=seen)
+            ack.raise_for_status()
     return len(items)
 
 

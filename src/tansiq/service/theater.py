@@ -44,6 +44,7 @@ from tansiq.errors import (
     FilingGone,
     InputError,
     InputProblems,
+    StaleConflict,
     StaleVersion,
     UnknownConflict,
     UnknownFiling,
@@ -507,13 +508,26 @@ class Theater:
             near |= shapely.intersects(regions_a, area) | shapely.intersects(regions_b, area)
         return [c for c, keep in zip(found, near, strict=True) if keep]
 
-    def acknowledge(self, party: PartyRecord, conflict_id: int) -> ConflictRecord:
-        """Record that the party has seen a conflict it is a side of (the first time counts)."""
+    def conflict(self, party: PartyRecord, conflict_id: int) -> ConflictRecord:
+        """A conflict the party is a side of (any other id: :class:`UnknownConflict`)."""
+        conflict = self._store.get_conflict(conflict_id)
+        if conflict is None or party.id not in (conflict.party_a, conflict.party_b):
+            raise UnknownConflict(conflict_id)
+        return conflict
+
+    def acknowledge(
+        self, party: PartyRecord, conflict_id: int, expected_version: int | None = None
+    ) -> ConflictRecord:
+        """Record that the party has seen a conflict it is a side of (the first time
+        counts for a version: a change of the conflict clears it). With
+        ``expected_version``, only if the conflict is still at that version (else
+        :class:`StaleConflict`, nothing recorded): the party saw that version, and
+        must not be recorded as having seen one made since."""
 
         def work(now: float) -> ConflictRecord:
-            conflict = self._store.get_conflict(conflict_id)
-            if conflict is None or party.id not in (conflict.party_a, conflict.party_b):
-                raise UnknownConflict(conflict_id)
+            conflict = self.conflict(party, conflict_id)
+            if expected_version is not None and conflict.version != expected_version:
+                raise StaleConflict(conflict_id, expected_version, conflict.version)
             side: Literal["a", "b"] = "a" if conflict.party_a == party.id else "b"
             with self._store.transaction(defer_commit=True):
                 self._store.acknowledge_conflict(conflict_id, side, now)
@@ -683,7 +697,9 @@ class Theater:
 
     def _close(self, conflict: ConflictRecord, state: ConflictState, now: float) -> None:
         self._store.close_conflict(conflict.id, state, now)
-        closed = dataclasses.replace(conflict, state=state, closed_at=now)
+        closed = dataclasses.replace(
+            conflict, state=state, closed_at=now, version=conflict.version + 1
+        )
         self._tell(closed, f"conflict.{state}", now)
 
     def _tell(self, conflict: ConflictRecord, kind: str, now: float) -> None:
@@ -848,6 +864,7 @@ class Theater:
             **{name: getattr(fresh, name) for name in (*_DISCLOSED, "late_notice")},
             acked_a_at=None,
             acked_b_at=None,
+            version=stored.version + 1,
         )
         self._store.update_conflict(changed)
         self._tell(changed, "conflict.changed", now)

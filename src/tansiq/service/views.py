@@ -93,6 +93,8 @@ def conflict_view(
     filing, _, feature = my_volume.partition("/")
     return {
         "id": ids.show("conflict", record.id),
+        # one more each time what it shows or its state changes; an ack may name it
+        "version": record.version,
         "state": record.state,
         "window": {"start": instant(record.window_start), "end": instant(record.window_end)},
         "gaps": {

@@ -88,6 +88,9 @@ class ConflictRecord:
     """An operation entered a zone later than the zone's required notice (accepted, flagged)."""
     no_entry: bool = False
     """An operation entered a zone its party may not enter."""
+    version: int = 1
+    """1 when opened; one more each time what it shows or its state changes (not when it
+    is acknowledged), so that an acknowledgement can name what it was given to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +188,14 @@ class Store(Protocol):
     def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]: ...
 
     def update_conflict(self, conflict: ConflictRecord) -> None:
-        """Store what an open conflict now discloses (kinds, gaps, window, regions, flags)
-        and its acknowledgements; its parties, volumes, state and opening stay."""
+        """Store what an open conflict now discloses (kinds, gaps, window, regions, flags),
+        its version and its acknowledgements; its parties, volumes, state and opening
+        stay."""
         ...
 
-    def close_conflict(self, conflict_id: int, state: ConflictState, at: float) -> None: ...
+    def close_conflict(self, conflict_id: int, state: ConflictState, at: float) -> None:
+        """Resolve or withdraw an open conflict; its version goes up by one."""
+        ...
 
     def acknowledge_conflict(
         self, conflict_id: int, side: Literal["a", "b"], at: float

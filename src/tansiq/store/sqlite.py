@@ -30,7 +30,7 @@ from tansiq.store.base import (
     VolumeRecord,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 _log = logging.getLogger(__name__)
@@ -115,7 +115,8 @@ CREATE TABLE conflict (
     region_a    TEXT,
     region_b    TEXT,
     late_notice INTEGER NOT NULL DEFAULT 0,
-    no_entry    INTEGER NOT NULL DEFAULT 0
+    no_entry    INTEGER NOT NULL DEFAULT 0,
+    version     INTEGER NOT NULL DEFAULT 1
 ) STRICT;
 CREATE INDEX conflict_by_filing_a ON conflict (filing_a, state);
 CREATE INDEX conflict_by_filing_b ON conflict (filing_b, state);
@@ -166,7 +167,8 @@ _FILING_COLUMNS = "id, party_id, category, version, state, body, filed_at, ends_
 _CONFLICT_COLUMNS = (
     "id, volume_a, volume_b, filing_a, filing_b, party_a, party_b, kind_a, kind_b, state,"
     " horizontal_distance_m, vertical_gap_m, time_gap_s, window_start, window_end,"
-    " opened_at, closed_at, acked_a_at, acked_b_at, region_a, region_b, late_notice, no_entry"
+    " opened_at, closed_at, acked_a_at, acked_b_at, region_a, region_b, late_notice, no_entry,"
+    " version"
 )
 
 _CONFLICT_JOINED = ", ".join(f"c.{name.strip()}" for name in _CONFLICT_COLUMNS.split(","))
@@ -514,20 +516,21 @@ class SqliteStore:
                 "UPDATE conflict SET kind_a = ?, kind_b = ?, horizontal_distance_m = ?,"
                 " vertical_gap_m = ?, time_gap_s = ?, window_start = ?, window_end = ?,"
                 " region_a = ?, region_b = ?, late_notice = ?, no_entry = ?,"
-                " acked_a_at = ?, acked_b_at = ? WHERE id = ? AND state = 'open'",
+                " acked_a_at = ?, acked_b_at = ?, version = ? WHERE id = ? AND state = 'open'",
                 (
                     conflict.kind_a, conflict.kind_b, conflict.horizontal_distance_m,
                     conflict.vertical_gap_m, conflict.time_gap_s, conflict.window_start,
                     conflict.window_end, conflict.region_a, conflict.region_b,
                     conflict.late_notice, conflict.no_entry, conflict.acked_a_at,
-                    conflict.acked_b_at, conflict.id,
+                    conflict.acked_b_at, conflict.version, conflict.id,
                 ),
             )  # fmt: skip
 
     def close_conflict(self, conflict_id: int, state: ConflictState, at: float) -> None:
         with self.transaction():
             self._db.execute(
-                "UPDATE conflict SET state = ?, closed_at = ? WHERE id = ? AND state = 'open'",
+                "UPDATE conflict SET state = ?, closed_at = ?, version = version + 1"
+                " WHERE id = ? AND state = 'open'",
                 (state, at, conflict_id),
             )
 
@@ -753,9 +756,18 @@ class SqliteStore:
                 f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
-        elif version == 1:
+            return
+        steps = []
+        if version < 2:
             # the table starts empty; the service fills it from the active filings (once)
-            self._db.executescript(f"BEGIN; {_VOLUME_TABLE} PRAGMA user_version = 2; COMMIT;")
+            steps.append(_VOLUME_TABLE)
+        if version < 3:
+            # a constant default: SQLite writes no row (instant on a million conflicts)
+            steps.append("ALTER TABLE conflict ADD COLUMN version INTEGER NOT NULL DEFAULT 1;")
+        if steps:
+            self._db.executescript(
+                f"BEGIN; {' '.join(steps)} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            )
 
 
 def _party(row: tuple[str, str, str, Role, float, str]) -> PartyRecord:
@@ -763,10 +775,10 @@ def _party(row: tuple[str, str, str, Role, float, str]) -> PartyRecord:
 
 
 def _conflict(row: tuple[Any, ...]) -> ConflictRecord:
-    """A conflict row; SQLite keeps the two flags as integers."""
+    """A conflict row; SQLite keeps the two flags (before the version) as integers."""
     # positional, as the columns come (mypy cannot count a starred row's columns)
     make: Any = ConflictRecord
-    record: ConflictRecord = make(*row[:-2], bool(row[-2]), bool(row[-1]))
+    record: ConflictRecord = make(*row[:-3], bool(row[-3]), bool(row[-2]), row[-1])
     return record
 
 
