@@ -391,6 +391,20 @@ def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -
     answer = client.put("/v1/theater/rules", json=broken, headers=coordinator.headers)
     body = assert_problem(answer, 422)
     assert all(e["detail"].startswith("separation[0]") for e in body["errors"])
+    # a slip of the keyboard would make every pair on Earth a conflict: refused, named
+    slip = {"separation": [
+        {"between": ["*", "*"], "horizontal_m": 1_000_000, "vertical_m": 100_000,
+         "time_s": 30 * 86_400},
+        {"between": ["air_strike", "*"], "horizontal_m": 2e9, "time_s": 1e300},
+    ]}  # fmt: skip
+    answer = client.put("/v1/theater/rules", json=slip, headers=coordinator.headers)
+    body = assert_problem(answer, 422)
+    assert [e["field"] for e in body["errors"]] == [
+        "separation[1].horizontal_m", "separation[1].time_s",
+    ]  # fmt: skip
+    assert body["errors"][0]["detail"].endswith("must be at most 1000000 (1,000 km), got 2e+09")
+    assert red.get("/v1/theater/rules").json()["lead_time_h"] == 6  # nothing changed
+    assert red.get("/v1/theater/rules").json()["separation"] == []
 
 
 def test_the_theater_lead_time_flags_conflicts_notified_too_late(api: Any) -> None:

@@ -7,6 +7,7 @@ single handler that renders any of them without a traceback::
     TansiqError                  exit 1, HTTP 500
     ├── InputError               exit 2, HTTP 400   the caller sent something wrong
     │   ├── ScenarioInvalid      exit 2, HTTP 422   a scenario breaks the spec (all problems listed)
+    │   ├── RuleBeyondLimits     exit 2, HTTP 422   a theater rule beyond the limits
     │   ├── ScenarioUnreadable   exit 2, HTTP 400   the file cannot be read at all
     │   ├── DuplicateVolume      exit 2, HTTP 409   a volume id the index already holds
     │   ├── PartyExists          exit 2, HTTP 409   a party id that is taken
@@ -66,6 +67,15 @@ class InputProblems(InputError):
         #: ``""`` where it is the whole document or feature (empty if not known)
         self.places: tuple[tuple[str, str], ...] = tuple(places or ())
         super().__init__("; ".join(self.problems))
+
+
+class RuleBeyondLimits(InputProblems):
+    """A separation rule larger than the service accepts (the scenario format sets no
+    upper bound; a theater's rules judge every stored pair again)."""
+
+    title = "A separation is beyond the service's limits"
+
+    http_status = 422
 
 
 class ScenarioInvalid(InputProblems):

@@ -6,12 +6,20 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from tansiq.errors import InputError, ScenarioInvalid
+from tansiq.errors import InputError, RuleBeyondLimits, ScenarioInvalid
 from tansiq.scenario.model import SeparationRule
 from tansiq.scenario.reader import parse_scenario
 
 SETTING = "separation"
 LEAD_TIME_SETTING = "lead_time_h"
+
+#: The largest minimums a theater takes (the format itself has none). A rule is judged
+#: against every stored pair of its kinds, so a slip of the keyboard (1e9 m for 1e3)
+#: would make every pair on Earth a conflict and hold filings back while they are all
+#: opened. Decided where the issue is silent: 1,000 km across (half the largest
+#: footprint), 100 km up (no volume in scope flies above), 30 days apart.
+LIMITS = {"horizontal_m": 1_000_000.0, "vertical_m": 100_000.0, "time_s": 30 * 86_400.0}
+_SAID = {"horizontal_m": "1,000 km", "vertical_m": "100 km", "time_s": "30 days"}
 
 
 def parse_rules(body: str | bytes) -> tuple[SeparationRule, ...]:
@@ -32,12 +40,27 @@ def parse_rules(body: str | bytes) -> tuple[SeparationRule, ...]:
         },
     }
     try:
-        return parse_scenario(json.dumps(wrapper)).separation
+        rules = parse_scenario(json.dumps(wrapper)).separation
     except ScenarioInvalid as exc:
         raise ScenarioInvalid(
             [p.replace("tansiq.separation", "separation") for p in exc.problems],
             [(whose, m.replace("tansiq.separation", "separation")) for whose, m in exc.places],
         ) from None
+    beyond = [
+        (f"separation[{index}].{name}", name, getattr(rule, name), limit)
+        for index, rule in enumerate(rules)
+        for name, limit in LIMITS.items()
+        if getattr(rule, name) > limit
+    ]
+    if beyond:
+        raise RuleBeyondLimits(
+            [
+                f"{member}: must be at most {int(limit)} ({_SAID[name]}), got {value:g}"
+                for member, name, value, limit in beyond
+            ],
+            [("", member) for member, *_ in beyond],
+        )
+    return rules
 
 
 def rules_json(rules: Sequence[SeparationRule]) -> list[dict[str, object]]:
