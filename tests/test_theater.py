@@ -522,6 +522,14 @@ def test_a_schema_1_store_gets_its_footprints_once(tmp_path: Path) -> None:
     assert len(outcome.conflicts) == 3  # the point, the route and the holed polygon
 
 
+def test_rules_saved_before_the_limits_still_open(store: SqliteStore, red: PartyRecord) -> None:
+    """The limits refuse new rules; a store whose rules were set before them serves on."""
+    wide = '[{"between": ["*", "*"], "horizontal_m": 2000000.0, "vertical_m": 0, "time_s": 0}]'
+    store.set_setting("separation", wide)
+    theater = Theater(store, clock=sample_morning())
+    assert [rule.horizontal_m for rule in theater.rules] == [2_000_000.0]
+
+
 def test_a_schema_2_store_gets_conflict_versions(tmp_path: Path) -> None:
     """Conflicts stored before versions existed read as version 1, and count on."""
     import sqlite3

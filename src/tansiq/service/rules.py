@@ -40,12 +40,18 @@ def parse_rules(body: str | bytes) -> tuple[SeparationRule, ...]:
         },
     }
     try:
-        rules = parse_scenario(json.dumps(wrapper)).separation
+        return parse_scenario(json.dumps(wrapper)).separation
     except ScenarioInvalid as exc:
         raise ScenarioInvalid(
             [p.replace("tansiq.separation", "separation") for p in exc.problems],
             [(whose, m.replace("tansiq.separation", "separation")) for whose, m in exc.places],
         ) from None
+
+
+def check_limits(rules: Sequence[SeparationRule]) -> None:
+    """Refuse new rules beyond :data:`LIMITS`, each named (``separation[1].time_s``).
+    Only rules being set are checked: a store's saved rules are read as they are, so
+    that a server whose rules were set before the limits still starts."""
     beyond = [
         (f"separation[{index}].{name}", name, getattr(rule, name), limit)
         for index, rule in enumerate(rules)
@@ -60,7 +66,6 @@ def parse_rules(body: str | bytes) -> tuple[SeparationRule, ...]:
             ],
             [("", member) for member, *_ in beyond],
         )
-    return rules
 
 
 def rules_json(rules: Sequence[SeparationRule]) -> list[dict[str, object]]:
