@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -357,6 +358,23 @@ def test_tansiq_serve_answers_over_http(tmp_path: Path) -> None:
     finally:
         again.terminate()
         again.wait(timeout=30)
+
+
+def test_tansiq_serve_on_a_taken_port_says_so_before_reading_the_store(tmp_path: Path) -> None:
+    db = tmp_path / "tansiq.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        refused = subprocess.run(
+            [str(TANSIQ), "serve", "--db", str(db), "--port", str(port)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"Error: cannot listen on 127.0.0.1:{port}: address already in use"
+    )
+    assert not db.exists()  # refused before the store was opened (seconds at 1M)
 
 
 def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -> None:

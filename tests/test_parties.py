@@ -208,6 +208,17 @@ def test_party_commands_refuse_clearly(tmp_path: Path) -> None:
     assert neither.returncode == 2 and "either TOKEN_ID or --all" in neither.stderr
 
 
+def test_party_commands_on_a_mistyped_store_create_nothing(tmp_path: Path) -> None:
+    """Only `party add` makes a store: a mistyped --db elsewhere is named, and no empty
+    file is left to be served by mistake."""
+    typo = tmp_path / "tansiq.bd"
+    for args in (["token", "ru"], ["revoke-token", "ru", "--all"], ["list"]):
+        answer = run("party", *args, "--db", str(typo))
+        assert answer.returncode == 2, args
+        assert f"'--db': File '{typo}' does not exist" in answer.stderr
+        assert not typo.exists()
+
+
 def test_party_help_is_complete() -> None:
     for args in (["party"], ["party", "add"], ["party", "token"], ["party", "revoke-token"]):
         shown = run(*args, "--help")

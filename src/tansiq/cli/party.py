@@ -21,6 +21,15 @@ DB_OPTION = click.option(
     " name the same one.",
 )
 
+#: for commands that read a store (a mistyped name must not leave an empty file behind)
+EXISTING_DB_OPTION = click.option(
+    "--db",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEFAULT_DB,
+    show_default=True,
+    help="The store file (`tansiq party add` creates it).",
+)
+
 
 @click.group()
 def party() -> None:
@@ -67,7 +76,7 @@ def add(party_id: str, name: str, lang: str, contact: str, coordinator: bool, db
 
 @party.command("token")
 @click.argument("party_id", metavar="ID")
-@DB_OPTION
+@EXISTING_DB_OPTION
 def token(party_id: str, db: Path) -> None:
     """Issue another API token for party ID (printed alone on the last line)."""
     store = SqliteStore(db)
@@ -83,7 +92,7 @@ def token(party_id: str, db: Path) -> None:
 @click.argument("party_id", metavar="ID")
 @click.argument("token_id", metavar="TOKEN_ID", required=False)
 @click.option("--all", "revoke_all", is_flag=True, help="Revoke every live token of the party.")
-@DB_OPTION
+@EXISTING_DB_OPTION
 def revoke_token(party_id: str, token_id: str | None, revoke_all: bool, db: Path) -> None:
     """Revoke token TOKEN_ID of party ID (the id `tansiq party list` shows), or --all.
 
@@ -100,7 +109,7 @@ def revoke_token(party_id: str, token_id: str | None, revoke_all: bool, db: Path
 
 
 @party.command("list")
-@DB_OPTION
+@EXISTING_DB_OPTION
 def list_parties(db: Path) -> None:
     """List the parties and the ids of their live tokens (never the tokens)."""
     store = SqliteStore(db)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def serve(
             clock = exercise_clock(parse_rfc3339(clock_start))
         except TimestampError as exc:
             raise click.BadParameter(f"{clock_start!r} {exc}", param_hint="--clock-start") from None
+    # before the store is read (seconds at 1M): a port taken is said at once, not after
+    _refuse_unless_listenable(host, port)
     # the first start on a machine also compiles the engine (engine/warmup.py): seconds more
     click.echo(f"reading {db} ...", err=True)
     started = time.perf_counter()
@@ -57,8 +60,38 @@ def serve(
     took = time.perf_counter() - started
     click.echo(
         f"{app.state.theater.active_volumes:,} active volumes indexed in {took:.1f} s;"
-        f" serving {db} on http://{host}:{port} (docs at /docs)",
+        f" serving {db} on {_url(host, port)} (docs at /docs)",
         err=True,
     )
-    # event streams never end on their own: give them a few seconds on shutdown, then close
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+    try:
+        # event streams never end on their own: a few seconds on shutdown, then close
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+    except SystemExit as stopped:  # uvicorn could not start (it said why): our exit status
+        if stopped.code not in (None, 0):
+            raise click.ClickException(f"could not serve on {_url(host, port)}") from None
+        raise
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _refuse_unless_listenable(host: str, port: int) -> None:
+    """Bind what uvicorn will bind (every address ``host`` resolves to, as asyncio's
+    ``create_server`` does), then let go: a taken port, an address not of this machine
+    or a name that does not resolve is refused with its reason (exit status 1)."""
+    where = _url(host, port).removeprefix("http://")
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {where}: {exc.strerror}") from None
+    for family, kind, proto, _, address in found:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                raise click.ClickException(f"cannot listen on {where}: {reason.lower()}") from None
