@@ -42,7 +42,7 @@ def main() -> None:
     }
     for v in probes:
         t = [time.perf_counter_ns()]
-        fp = index._footprints([v])
+        fp = index.footprints_of([v])
         t.append(time.perf_counter_ns())
         box = widened_box_of_one(fp, index._table)
         t.append(time.perf_counter_ns())
@@ -51,8 +51,8 @@ def main() -> None:
         query = np.zeros(slots.size, dtype=np.int64)
         verdict = judge_pairs(fp.kernel_side(), query, index._stored(), slots, index._table)
         t.append(time.perf_counter_ns())
-        stored = [index._volumes[s] for s in slots[verdict.rows].tolist()]
-        found = make_conflicts([v] * len(stored), stored, verdict)  # type: ignore[arg-type]
+        stored = [index._volume_at(s) for s in slots[verdict.rows].tolist()]
+        found = make_conflicts([v] * len(stored), stored, verdict)
         found.sort(key=lambda c: (c.a, c.b))
         t.append(time.perf_counter_ns())
         for k, name in enumerate(phases):

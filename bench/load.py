@@ -301,10 +301,10 @@ def main() -> None:
     threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
     cpu_start = (cpu_seconds(server.pid), time.process_time())
     t_start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     wall = time.perf_counter() - t_start
     server_user, server_system = (
         end - start for end, start in zip(cpu_seconds(server.pid), cpu_start[0], strict=True)

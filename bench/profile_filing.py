@@ -30,12 +30,12 @@ from load import ACTIVE, contested, fill
 from tansiq.service import parties
 from tansiq.service.clocks import exercise_clock
 from tansiq.service.theater import Theater
-from tansiq.store import SqliteStore
+from tansiq.store import PartyRecord, SqliteStore
 from theater import PARTIES, WEEK_START
 
 
 def run(
-    theater: Theater, records: list, filings: int, seed: int
+    theater: Theater, records: list[PartyRecord], filings: int, seed: int
 ) -> tuple[int, list[tuple[str, int] | None]]:
     rng = random.Random(seed)
     held: list[tuple[str, int] | None] = [None] * ACTIVE
@@ -57,7 +57,18 @@ def run(
     return opened, held
 
 
-def cancel_all(theater: Theater, records: list, held: list[tuple[str, int] | None]) -> None:
+def party_records(store: SqliteStore) -> list[PartyRecord]:
+    """The theater's six parties as the store holds them (filled by ``load.py``)."""
+    found = [store.get_party(p.id) for p in PARTIES]
+    missing = [p.id for p, record in zip(PARTIES, found, strict=True) if record is None]
+    if missing:
+        raise SystemExit(f"the store has no party {', '.join(missing)}: fill it with load.py")
+    return [record for record in found if record is not None]
+
+
+def cancel_all(
+    theater: Theater, records: list[PartyRecord], held: list[tuple[str, int] | None]
+) -> None:
     for slot, mine in enumerate(held):
         if mine is not None:
             theater.cancel(records[slot % len(records)], mine[0], mine[1])
@@ -84,7 +95,7 @@ def main() -> None:
         coordinator, _ = parties.add_party(store, "coordinator", "Coordinator", "en", "coordinator")
         fill(store, args.stored, coordinator)
     theater = Theater(store, clock=exercise_clock(WEEK_START))
-    records = [store.get_party(p.id) for p in PARTIES]
+    records = party_records(store)
     t0, cpu0 = time.perf_counter(), time.process_time()
     opened, held = run(theater, records, args.filings, seed=1)
     took, cpu = time.perf_counter() - t0, time.process_time() - cpu0

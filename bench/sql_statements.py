@@ -17,11 +17,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from profile_filing import cancel_all, run
+from profile_filing import cancel_all, party_records, run
 from tansiq.service.clocks import exercise_clock
 from tansiq.service.theater import Theater
 from tansiq.store import SqliteStore
-from theater import PARTIES, WEEK_START
+from theater import WEEK_START
 
 
 class TimedConnection:
@@ -56,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     store = SqliteStore(args.db)
     theater = Theater(store, clock=exercise_clock(WEEK_START))
-    records = [store.get_party(p.id) for p in PARTIES]
+    records = party_records(store)
     timed = TimedConnection(store._db)
     store._db = timed  # type: ignore[assignment]
     t0 = time.perf_counter()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from pyproj import Geod
@@ -24,7 +25,7 @@ from tansiq.store import SqliteStore
 TANSIQ = Path(sys.executable).with_name("tansiq")
 
 
-def disc(fid: str, lon: float, lat: float = 35.0, **props: object) -> dict[str, Any]:
+def disc(fid: str, lon: float, lat: float = 35.0, /, **props: object) -> dict[str, Any]:
     return {
         "type": "Feature",
         "id": fid,
@@ -42,20 +43,20 @@ class Party:
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"}
 
-    def post(self, path: str, body: str) -> httpx.Response:
+    def post(self, path: str, body: str) -> httpx2.Response:
         headers = {**self.headers, "Content-Type": "application/geo+json"}
         return self.client.post(path, content=body, headers=headers)
 
-    def get(self, path: str, **params: Any) -> httpx.Response:
+    def get(self, path: str, **params: Any) -> httpx2.Response:
         return self.client.get(path, headers=self.headers, params=params)
 
-    def put(self, path: str, body: str, version: int | None) -> httpx.Response:
+    def put(self, path: str, body: str, version: int | None) -> httpx2.Response:
         headers = dict(self.headers)
         if version is not None:
             headers["If-Match"] = f'"{version}"'
         return self.client.put(path, content=body, headers=headers)
 
-    def delete(self, path: str, version: int | None) -> httpx.Response:
+    def delete(self, path: str, version: int | None) -> httpx2.Response:
         headers = dict(self.headers)
         if version is not None:
             headers["If-Match"] = str(version)
@@ -74,7 +75,8 @@ def api(tmp_path: Path) -> Iterator[tuple[TestClient, Party, Party, SqliteStore]
 CLOCK = ("--clock-start", SAMPLE_MORNING)
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+def assert_problem(response: httpx.Response | httpx2.Response, status: int) -> dict[str, Any]:
+    """An RFC 9457 problem (from the test client, httpx2, or a real server, httpx)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = response.json()

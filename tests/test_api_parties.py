@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -25,7 +25,7 @@ SDF = {"id": "sdf", "name": "Syrian Democratic Forces", "lang": "ar", "contact":
 class Admin(Party):
     """A party that also sends JSON bodies (``Party.post`` sends GeoJSON)."""
 
-    def post_json(self, path: str, body: Any = None) -> httpx.Response:
+    def post_json(self, path: str, body: Any = None) -> httpx2.Response:
         return self.client.post(path, json=body, headers=self.headers)
 
 

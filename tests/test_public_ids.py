@@ -27,9 +27,9 @@ IDS = PublicIds(b"k" * 32)
 @given(st.integers(0, LIMIT - 1))
 def test_every_id_is_shown_as_one_number_and_read_back(internal: int) -> None:
     for kind in ("conflict", "event"):
-        public = IDS.show(kind, internal)  # type: ignore[arg-type]
+        public = IDS.show(kind, internal)
         assert 1 <= public <= LIMIT <= 2**53  # exact in a JavaScript number
-        assert IDS.read(kind, public) == internal  # type: ignore[arg-type]
+        assert IDS.read(kind, public) == internal
 
 
 def test_numbers_no_id_shows_as_are_read_as_none() -> None:
@@ -89,8 +89,8 @@ def test_a_third_party_learns_nothing_from_its_conflicts_ids(tmp_path: Path) -> 
             assert assert_problem(answer, 400)["detail"].startswith("Last-Event-ID: ")
         assert_problem(client.get(f"/v1/events?after={shown}", headers=green.headers), 400)
         # and a page of conflicts follows only one of the caller's own
-        for value in (theirs, 12):
-            page = client.get(f"/v1/conflicts?after={value}", headers=green.headers)
+        for after in (theirs, 12):
+            page = client.get(f"/v1/conflicts?after={after}", headers=green.headers)
             assert assert_problem(page, 422)["errors"][0]["field"] == "query.after"
     # the same ids after a restart: the key is kept with the store
     with TestClient(create_app(store, clock=sample_morning())) as client:

@@ -243,9 +243,9 @@ def test_a_region_stored_by_an_older_version_is_no_change(
     theater.acknowledge(blue, first.id)
     assert first.region_a is not None
     clockwise = shapely.reverse(shapely.from_geojson(first.region_a))
-    older = dataclasses.replace(
-        store.get_conflict(first.id), region_a=shapely.to_geojson(clockwise)
-    )
+    stored = store.get_conflict(first.id)
+    assert stored is not None
+    older = dataclasses.replace(stored, region_a=shapely.to_geojson(clockwise))
     store.update_conflict(older)
     told: list[str] = []
     theater.subscribe(lambda events: told.extend(e.kind for e in events))
@@ -867,7 +867,9 @@ def test_with_no_lead_time_asked_nothing_is_late_by_it(
 
     def permanent(fid: str, lon: float) -> str:
         feature = disc(fid, lon, 35.0)
-        del feature["properties"]["start"], feature["properties"]["end"]  # type: ignore[attr-defined]
+        properties = feature["properties"]
+        assert isinstance(properties, dict)
+        del properties["start"], properties["end"]
         return body(feature)
 
     theater.file(red, "site", permanent("camp", 40.0))

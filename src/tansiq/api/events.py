@@ -17,7 +17,7 @@ more than :data:`MAILBOX_LIMIT` events behind reads from the store again.
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -141,7 +141,7 @@ async def stream(
     disconnected: Any,
     ids: PublicIds,
     allowed: Callable[[], bool] = lambda: True,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """The party's events after ``start``, for as long as the client listens and
     ``allowed()`` (its token still valid, asked at most once every :data:`RECHECK_S`
     before events are sent, and at every heartbeat) holds: a revoked token's stream
