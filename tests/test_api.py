@@ -233,6 +233,45 @@ def test_an_acknowledgement_is_of_the_version_the_party_saw(api: Any) -> None:
     assert never["detail"] == "no conflict with id 1"
 
 
+def test_a_filing_sent_again_with_its_key_is_answered_not_filed_twice(api: Any) -> None:
+    """Blue's answer is lost; blue sends the same filing again with the same
+    Idempotency-Key: it is answered as the first time, and red is told of one site."""
+    client, red, blue, store = api
+    red.post("/v1/operations", collection(disc("strike", 40.0)))
+    site = collection(disc("clinic", 40.0))
+
+    def send(body: str, key: str, path: str = "/v1/sites", who: Party = blue) -> Any:
+        headers = {**who.headers, "Content-Type": "application/geo+json", "Idempotency-Key": key}
+        return client.post(path, content=body, headers=headers)
+
+    first = send(site, "clinic-2017-09-16")
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    for key in ("clinic-2017-09-16", '"clinic-2017-09-16"'):  # a bare or a quoted key
+        again = send(site, key)
+        assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+        assert again.json() == first.json()
+        assert again.headers["location"] == first.headers["location"]
+    assert len(red.get("/v1/conflicts").json()["conflicts"]) == 1
+    assert len(store.active_filings()) == 2
+    # the same key with another body, or another category, is refused, nothing filed
+    for body, path in ((collection(disc("clinic", 40.01)), "/v1/sites"), (site, "/v1/zones")):
+        problem = assert_problem(send(body, "clinic-2017-09-16", path), 422)
+        assert problem["errors"][0]["field"] == "Idempotency-Key"
+    assert len(store.active_filings()) == 2
+    # keys are each party's own: red's first use of the same key files
+    red_site = send(collection(disc("depot", 41.0)), "clinic-2017-09-16", who=red)
+    assert red_site.status_code == 201 and "idempotent-replayed" not in red_site.headers
+    # a replay shows the first version and the conflicts it opened as they are now
+    blue.delete(f"/v1/sites/{first.json()['id']}", 1)
+    late = send(site, "clinic-2017-09-16").json()
+    assert (late["id"], late["version"]) == (first.json()["id"], 1)
+    assert [c["state"] for c in late["conflicts"]] == ["withdrawn"]
+    for bad in ("", "two words", "x" * 256):
+        problem = assert_problem(send(site, bad), 400)
+        assert problem["errors"][0]["field"] == "Idempotency-Key"
+    assert len(store.active_filings()) == 2  # red's strike and red's depot
+
+
 def test_bad_requests_are_problems_naming_the_field_and_store_nothing(api: Any) -> None:
     _, red, _, store = api
     invalid = red.post("/v1/operations", collection(disc("x", 200.0)))

@@ -152,6 +152,21 @@ def test_tansiq_load_files_a_scenario_and_finds_what_tansiq_conflicts_finds(
         assert done.returncode == 0, done.stderr
         summary = f"filed 7 of 7 features for 3 parties; {want} conflicts opened"
         assert done.stdout.strip() == summary
+        # loading the same file again (as after a lost connection) files nothing twice
+        again = subprocess.run(
+            [str(TANSIQ), "load", str(example), "--url", url, "--tokens", str(token_file)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.strip() == (
+            "filed 0 of 7 features for 3 parties (7 filed before, by an earlier load of this"
+            " file); 0 conflicts opened"
+        )
+        reader = SqliteStore(db)
+        assert len(reader.active_filings()) == 7
+        seen = {c.id for p in ("coalition", "ru", "unocha") for c in reader.conflicts_of_party(p)}
+        assert len(seen) == want
+        reader.close()
         missing = subprocess.run(
             [str(TANSIQ), "load", str(example), "--url", url], capture_output=True, text=True,
             env={k: v for k, v in os.environ.items() if not k.startswith("TANSIQ_TOKEN_")},

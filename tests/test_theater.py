@@ -129,6 +129,36 @@ def test_simultaneous_filers_always_end_up_in_one_conflict_per_pair(
     assert len(conflicts) == len(pairs) == per_party * per_party
 
 
+def test_one_key_sent_at_once_from_many_threads_files_once(tmp_path: Path) -> None:
+    """A client retrying before its first request was answered: one filing, the same
+    answer to all; and the key holds after a restart."""
+    store = SqliteStore(tmp_path / "tansiq.db")
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    theater = Theater(store, clock=sample_morning())
+    theater.file(red, "operation", body(disc("strike", 40.0, 35.0)))
+    site = body(disc("clinic", 40.0, 35.0))
+    start = threading.Barrier(12)
+    outcomes = []
+
+    def send() -> None:
+        start.wait()
+        outcomes.append(theater.file(blue, "site", site, key="clinic-1"))
+
+    threads = [threading.Thread(target=send) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({o.filing.id for o in outcomes}) == 1
+    assert sorted(o.replayed for o in outcomes) == [False] + [True] * 11
+    assert {tuple(c.id for c in o.conflicts) for o in outcomes} == {(outcomes[0].conflicts[0].id,)}
+    assert len(store.active_filings()) == 2 and len(store.conflicts_of_party("red")) == 1
+    theater.close()
+    again = Theater(store, clock=sample_morning()).file(blue, "site", site, key="clinic-1")
+    assert again.replayed and again.filing.id == outcomes[0].filing.id
+
+
 def test_a_replacement_keeps_resolves_and_opens(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord
 ) -> None:
@@ -511,7 +541,8 @@ def test_a_schema_1_store_gets_its_footprints_once(tmp_path: Path) -> None:
     with sqlite3.connect(path) as raw:  # as Tansiq 0.x left it: no volume table
         raw.executescript(
             "DROP TABLE volume; DELETE FROM setting WHERE name = 'footprints_stored';"
-            " ALTER TABLE conflict DROP COLUMN version; PRAGMA user_version = 1;"
+            " ALTER TABLE conflict DROP COLUMN version; DROP TABLE filing_key;"
+            " PRAGMA user_version = 1;"
         )
     migrated = SqliteStore(path)
     theater = Theater(migrated, clock=sample_morning())
@@ -530,7 +561,7 @@ def test_rules_saved_before_the_limits_still_open(store: SqliteStore, red: Party
     assert [rule.horizontal_m for rule in theater.rules] == [2_000_000.0]
 
 
-def test_a_schema_2_store_gets_conflict_versions(tmp_path: Path) -> None:
+def test_a_schema_2_store_gets_conflict_versions_and_filing_keys(tmp_path: Path) -> None:
     """Conflicts stored before versions existed read as version 1, and count on."""
     import sqlite3
 
@@ -544,14 +575,21 @@ def test_a_schema_2_store_gets_conflict_versions(tmp_path: Path) -> None:
     first.close()
     store.close()
     with sqlite3.connect(path) as raw:  # as Tansiq left it before conflicts had versions
-        raw.executescript("ALTER TABLE conflict DROP COLUMN version; PRAGMA user_version = 2;")
+        raw.executescript(
+            "ALTER TABLE conflict DROP COLUMN version; DROP TABLE filing_key;"
+            " PRAGMA user_version = 2;"
+        )
     migrated = SqliteStore(path)
     assert migrated.get_conflict(conflict.id) == conflict
     theater = Theater(migrated, clock=sample_morning())
     moved = theater.replace(red, mine.filing.id, 1, body(disc("r", 40.003, 35.0)))
     assert [c.version for c in moved.conflicts] == [2]
     with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone() == (3,)
+        assert raw.execute("PRAGMA user_version").fetchone() == (4,)
+    # and Idempotency-Keys are kept (schema 4)
+    keyed = theater.file(blue, "site", body(disc("s", 41.0, 35.0)), key="k")
+    assert theater.file(blue, "site", body(disc("s", 41.0, 35.0)), key="k").replayed
+    assert not keyed.replayed
 
 
 def test_expired_operations_stop_counting_once_their_time_separation_has_passed(

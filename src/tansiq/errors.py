@@ -8,6 +8,7 @@ single handler that renders any of them without a traceback::
     ├── InputError               exit 2, HTTP 400   the caller sent something wrong
     │   ├── ScenarioInvalid      exit 2, HTTP 422   a scenario breaks the spec (all problems listed)
     │   ├── RuleBeyondLimits     exit 2, HTTP 422   a theater rule beyond the limits
+    │   ├── KeyReused            exit 2, HTTP 422   an Idempotency-Key sent with another request
     │   ├── ScenarioUnreadable   exit 2, HTTP 400   the file cannot be read at all
     │   ├── DuplicateVolume      exit 2, HTTP 409   a volume id the index already holds
     │   ├── PartyExists          exit 2, HTTP 409   a party id that is taken
@@ -76,6 +77,23 @@ class RuleBeyondLimits(InputProblems):
     title = "A separation is beyond the service's limits"
 
     http_status = 422
+
+
+class KeyReused(InputError):
+    """An ``Idempotency-Key`` the party already sent with another request: a key names
+    one request, so this one is neither filed nor answered as the first was."""
+
+    title = "The Idempotency-Key was used for another request"
+
+    http_status = 422
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        shown = key if len(key) <= 40 else key[:40] + "..."
+        super().__init__(
+            f"Idempotency-Key: {shown!r} was sent before with another request (another"
+            " body or category); send a new key for a new filing"
+        )
 
 
 class ScenarioInvalid(InputProblems):

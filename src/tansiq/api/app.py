@@ -83,6 +83,23 @@ def version_of(if_match: str | None) -> int:
     return version
 
 
+#: an Idempotency-Key: visible ASCII (a field value that prints as it is sent), bounded
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def idempotency_key_of(header: str) -> str:
+    """The key of an ``Idempotency-Key`` header (a bare token or a quoted string)."""
+    key = header.strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]  # as the IETF draft writes it: a structured-field string
+    if not _KEY.fullmatch(key):
+        shown = header if len(header) <= 40 else header[:40] + "..."
+        raise InputError(
+            f"Idempotency-Key: {shown!r} must be 1 to 255 visible ASCII characters"
+        )
+    return key
+
+
 class PreconditionRequired(TansiqError):
     """A change without ``If-Match: <version>``."""
 
@@ -177,6 +194,8 @@ def create_app(
         headers = {"ETag": f'"{result.filing.version}"'}
         if location is not None:
             headers["Location"] = location
+        if result.replayed:
+            headers["Idempotent-Replayed"] = "true"
         body = {
             "id": result.filing.id,
             "version": result.filing.version,
@@ -395,9 +414,21 @@ def _filing_routes(  # one set of routes per category
 
     @app.post(base, status_code=201, tags=[path], summary=f"File a new {category}",
               openapi_extra=extra)  # fmt: skip
-    async def file(request: Request, party: caller) -> Response:
+    async def file(
+        request: Request,
+        party: caller,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                description="any text of 1-255 visible ASCII characters, new for each filing:"
+                " the same request sent again with it is answered as the first time"
+                " (Idempotent-Replayed: true), not filed twice"
+            ),
+        ] = None,
+    ) -> Response:
+        key = None if idempotency_key is None else idempotency_key_of(idempotency_key)
         body = await read_body(request)
-        result = await run_in_threadpool(theater.file, party, category, body)
+        result = await run_in_threadpool(theater.file, party, category, body, key)
         return outcome(result, party, 201, f"{base}/{result.filing.id}")
 
     @app.get(f"{base}/{{filing_id}}", tags=[path], summary=f"One of the caller's {path}")

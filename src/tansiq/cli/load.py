@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -67,16 +68,21 @@ def load(scenario: Path, url: str, tokens_file: Path | None, coordinator: str | 
     The file is validated first (nothing is sent if it breaks scenario-v1). Each
     feature becomes one filing: an operation, or a site or zone if its
     properties say "category": "site" or "zone". Prints how many filings and
-    conflicts were made; exits 1 if any filing was refused.
+    conflicts were made; exits 1 if any filing was refused. Each filing carries an
+    Idempotency-Key made from the file's content and the feature's id, so loading
+    the same file again (after a lost connection, say) files only what the server
+    does not have yet.
     """
     loaded = load_scenario(scenario)
-    features: list[dict[str, Any]] = json.loads(scenario.read_bytes())["features"]
+    content = scenario.read_bytes()
+    features: list[dict[str, Any]] = json.loads(content)["features"]
+    of_file = hashlib.sha256(content).hexdigest()[:32]
     _check_categories_and_zones(features)
     named = {v.party for v in loaded.volumes}
     party_ids = sorted(named | {coordinator} if coordinator else named)
     tokens = read_tokens(tokens_file, party_ids)
     err = Console(stderr=True)
-    conflicts = refused = filed = 0
+    conflicts = refused = filed = before = 0
     try:
         with httpx.Client(base_url=url.rstrip("/"), timeout=60.0) as client:
             # every token is the party's own before anything is filed: a wrong one would
@@ -111,11 +117,15 @@ def load(scenario: Path, url: str, tokens_file: Path | None, coordinator: str | 
                         headers={
                             "Authorization": f"Bearer {tokens[volume.party]}",
                             "Content-Type": "application/geo+json",
+                            "Idempotency-Key": _key(of_file, volume.id),
                         },
                     )
                     if answer.status_code == 201:
-                        conflicts += len(answer.json()["conflicts"])
-                        filed += 1
+                        if answer.headers.get("Idempotent-Replayed") == "true":
+                            before += 1  # filed by an earlier load: nothing done now
+                        else:
+                            filed += 1
+                            conflicts += len(answer.json()["conflicts"])
                     else:
                         refused += 1
                         err.print(f"error: feature {volume.id!r}: {_detail(answer)}", markup=False)
@@ -125,10 +135,19 @@ def load(scenario: Path, url: str, tokens_file: Path | None, coordinator: str | 
             f"{url}: {exc or type(exc).__name__} (filed {filed} of {len(features)} features"
             " before it)"
         ) from None
-    click.echo(f"filed {filed} of {len(features)} features for {len(loaded.parties)} parties; "
-               f"{conflicts} conflicts opened")  # fmt: skip
+    earlier = f" ({before} filed before, by an earlier load of this file)" if before else ""
+    click.echo(f"filed {filed} of {len(features)} features for {len(loaded.parties)} parties"
+               f"{earlier}; {conflicts} conflicts opened")  # fmt: skip
     if refused:
         raise SystemExit(1)
+
+
+def _key(of_file: str, feature_id: str) -> str:
+    """The Idempotency-Key of a feature's filing: the file's content and the feature's
+    id (unique in a scenario), so that only the same feature of the same file is the
+    same request (another file reusing an id is filed as its own)."""
+    of_feature = hashlib.sha256(feature_id.encode()).hexdigest()[:32]
+    return f"tansiq-load-{of_file}-{of_feature}"
 
 
 def _check_categories_and_zones(features: list[dict[str, Any]]) -> None:

@@ -17,6 +17,7 @@ replacement that keeps a feature's id keeps its open conflicts.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 import logging
@@ -44,6 +45,7 @@ from tansiq.errors import (
     FilingGone,
     InputError,
     InputProblems,
+    KeyReused,
     StaleConflict,
     StaleVersion,
     UnknownConflict,
@@ -115,6 +117,9 @@ class Outcome:
 
     filing: FilingRecord
     conflicts: tuple[ConflictRecord, ...]
+    replayed: bool = False
+    """A filing sent again with its Idempotency-Key: nothing was done; ``filing`` is the
+    version the first request made and ``conflicts`` those it opened, as they are now."""
 
 
 class Theater:
@@ -282,16 +287,32 @@ class Theater:
             float(num[START]), float(num[END]), json.loads(record.properties),
         )  # fmt: skip
 
-    def file(self, party: PartyRecord, category: Category, body: str | bytes) -> Outcome:
-        """File a new operation, site or zone (a FeatureCollection of volumes)."""
+    def file(
+        self, party: PartyRecord, category: Category, body: str | bytes, key: str | None = None
+    ) -> Outcome:
+        """File a new operation, site or zone (a FeatureCollection of volumes).
+
+        ``key``: the request's ``Idempotency-Key``. A party that did not hear the answer
+        (a timeout, a lost connection) sends the same request again with the same key
+        and is answered as the first time (:attr:`Outcome.replayed`), instead of filing
+        a second operation that the other side would be told of twice. The same key
+        with another body or category is refused (:class:`KeyReused`). Keys are the
+        party's own and are kept with the store."""
         if category not in CATEGORIES:
             raise InputError(f"category: {category!r} is not one of {', '.join(CATEGORIES)}")
         filing_id = f"{category}-{secrets.token_hex(6)}"
         text = _text(body)
         volumes = self.volumes(party.id, filing_id, text)
         share = self._filing_rules(text, category)
+        digest = hashlib.sha256(f"{category}\n{text}".encode()).digest()
 
         def work(now: float) -> Outcome:
+            if key is not None:
+                # under the lock: of two requests with one key at once, the second waits
+                # for the first and finds its filing (the batch's rows are read too)
+                first = self._store.filing_of_key(party.id, key)
+                if first is not None:
+                    return self._replay(key, digest, *first)
             record = FilingRecord(
                 filing_id, party.id, category, 1, "active", text, now, _ends_at(volumes)
             )
@@ -303,11 +324,22 @@ class Theater:
                     self._store.set_share(filing_id, share)
                 self._store.put_volumes(self._volume_records(volumes, fp))
                 opened = self._open(pairs, now)
+                if key is not None:
+                    self._store.add_filing_key(party.id, key, filing_id, digest)
             self._index.add_many(volumes, fp)
             self._track(record, volumes)
             return Outcome(record, tuple(opened))
 
         return self._change(work)
+
+    def _replay(self, key: str, digest: bytes, filing_id: str, first_digest: bytes) -> Outcome:
+        """The answer to a filing sent again with its key (nothing is written)."""
+        if digest != first_digest:
+            raise KeyReused(key)
+        record = self._store.get_filing(filing_id, 1)
+        assert record is not None  # the key was written with the filing's first version
+        opened = self._store.conflicts_opened_by(filing_id, record.filed_at)
+        return Outcome(record, tuple(opened), replayed=True)
 
     def replace(
         self,

@@ -193,6 +193,18 @@ class Store(Protocol):
         stay."""
         ...
 
+    def conflicts_opened_by(self, filing_id: str, at: float) -> list[ConflictRecord]:
+        """The conflicts the version of a filing filed at ``at`` opened, as they are now."""
+        ...
+
+    def add_filing_key(self, party_id: str, key: str, filing_id: str, digest: bytes) -> None:
+        """Record that the party's new filing came with this ``Idempotency-Key``."""
+        ...
+
+    def filing_of_key(self, party_id: str, key: str) -> tuple[str, bytes] | None:
+        """The filing a party's key made, and the digest of the request, if any."""
+        ...
+
     def close_conflict(self, conflict_id: int, state: ConflictState, at: float) -> None:
         """Resolve or withdraw an open conflict; its version goes up by one."""
         ...

@@ -30,7 +30,7 @@ from tansiq.store.base import (
     VolumeRecord,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 _log = logging.getLogger(__name__)
@@ -145,6 +145,18 @@ CREATE TABLE event (
     at          REAL NOT NULL
 ) STRICT;
 CREATE INDEX event_by_party ON event (party_id, id);
+"""
+
+#: schema 4: the Idempotency-Key a party sent with a new filing, and a digest of what it
+#: sent (its category and body): the same request again is answered, not filed again
+_FILING_KEY_TABLE = """
+CREATE TABLE filing_key (
+    party_id    TEXT NOT NULL REFERENCES party (id),
+    key         TEXT NOT NULL,
+    filing_id   TEXT NOT NULL REFERENCES filing (id),
+    digest      BLOB NOT NULL,
+    PRIMARY KEY (party_id, key)
+) STRICT;
 """
 
 #: schema 2: the footprints of active volumes, so that a restart does not re-parse filings
@@ -565,6 +577,30 @@ class SqliteStore:
         rows = self._fetchall(query + " ORDER BY id", args)
         return [_conflict(row) for row in rows]
 
+    def conflicts_opened_by(self, filing_id: str, at: float) -> list[ConflictRecord]:
+        # the change that files a version opens its conflicts with its volumes as side a,
+        # stamped with the version's filed_at
+        rows = self._fetchall(
+            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE filing_a = ? AND opened_at = ?"
+            " ORDER BY id",
+            (filing_id, at),
+        )
+        return [_conflict(row) for row in rows]
+
+    def add_filing_key(self, party_id: str, key: str, filing_id: str, digest: bytes) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO filing_key (party_id, key, filing_id, digest) VALUES (?, ?, ?, ?)",
+                (party_id, key, filing_id, digest),
+            )
+
+    def filing_of_key(self, party_id: str, key: str) -> tuple[str, bytes] | None:
+        row = self._fetchone(
+            "SELECT filing_id, digest FROM filing_key WHERE party_id = ? AND key = ?",
+            (party_id, key),
+        )
+        return (row[0], row[1]) if row else None
+
     def set_share(self, filing_id: str, party_ids: Sequence[str]) -> None:
         with self.transaction():
             self._db.execute("DELETE FROM share WHERE filing_id = ?", (filing_id,))
@@ -753,7 +789,8 @@ class SqliteStore:
             )
         if version == 0:
             self._db.executescript(
-                f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} PRAGMA user_version = {SCHEMA_VERSION};"
+                f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE}"
+                f" PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
             return
@@ -764,6 +801,8 @@ class SqliteStore:
         if version < 3:
             # a constant default: SQLite writes no row (instant on a million conflicts)
             steps.append("ALTER TABLE conflict ADD COLUMN version INTEGER NOT NULL DEFAULT 1;")
+        if version < 4:
+            steps.append(_FILING_KEY_TABLE)
         if steps:
             self._db.executescript(
                 f"BEGIN; {' '.join(steps)} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
