@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,12 @@ def main() -> None:
         action="store_true",
         help="send GET /v1/me instead of filings: the HTTP stack's and authentication's own rate",
     )
+    parser.add_argument(
+        "--keys",
+        action="store_true",
+        help="send an Idempotency-Key (a new one each) with every new filing, as a careful"
+        " client does",
+    )
     args = parser.parse_args()
     db = args.db or Path(tempfile.mkdtemp(prefix="tansiq-load-")) / "tansiq.db"
     if db.exists():
@@ -251,9 +258,11 @@ def main() -> None:
         mine: list[tuple[str, int] | None] = [None] * share
         conn = raw_http.Connection("127.0.0.1", port)
 
-        def call(method: str, path: str, body: str | None = None, version: int | None = None
-                 ) -> tuple[int, bytes]:  # fmt: skip
-            extra = {} if version is None else {"If-Match": str(version)}
+        def call(method: str, path: str, body: str | None = None, version: int | None = None,
+                 extra: dict[str, str] | None = None) -> tuple[int, bytes]:  # fmt: skip
+            extra = dict(extra or {})
+            if version is not None:
+                extra["If-Match"] = str(version)
             if body is not None:
                 extra["Content-Type"] = "application/json"
             data = None if body is None else body.encode()
@@ -271,7 +280,10 @@ def main() -> None:
             held = mine[slot]
             t = time.perf_counter()
             if held is None:
-                status, content = call("POST", "/v1/operations", contested(rng, f"op{slot}"))
+                keyed = {"Idempotency-Key": uuid.uuid4().hex} if args.keys else {}
+                status, content = call(
+                    "POST", "/v1/operations", contested(rng, f"op{slot}"), extra=keyed
+                )
             elif rng.random() < 0.7:
                 path = f"/v1/operations/{held[0]}"
                 status, content = call("PUT", path, contested(rng, f"op{slot}"), held[1])
@@ -335,6 +347,7 @@ def main() -> None:
     result = {
         "stored": stored,  # active volumes, as the server read them
         "floor": args.floor,
+        "keys": args.keys,
         "clients": args.clients,
         "duration_s": wall,
         "server_ready_s": ready_s,
