@@ -272,6 +272,38 @@ def test_a_filing_sent_again_with_its_key_is_answered_not_filed_twice(api: Any) 
     assert len(store.active_filings()) == 2  # red's strike and red's depot
 
 
+def test_a_party_lists_its_own_filings_and_only_its_own(api: Any) -> None:
+    """An operations centre that lost track (a new console) reads back what it filed."""
+    _, red, blue, _ = api
+    mine = [red.post("/v1/operations", collection(disc(f"op{k}", 40.0 + k))).json()["id"]
+            for k in range(5)]  # fmt: skip
+    site = red.post("/v1/sites", collection(disc("depot", 50.0))).json()["id"]
+    blue.post("/v1/operations", collection(disc("theirs", 40.0)))
+    red.put(f"/v1/operations/{mine[0]}", collection(disc("op0", 40.5)), 1)
+    red.delete(f"/v1/operations/{mine[1]}", 1)
+    listed = red.get("/v1/operations", limit=2).json()
+    assert [f["id"] for f in listed["operations"]] == sorted(mine)[:2]
+    assert listed["next_after"] == sorted(mine)[1]
+    rest = red.get("/v1/operations", after=listed["next_after"]).json()
+    assert [f["id"] for f in rest["operations"]] == sorted(mine)[2:]
+    assert rest["next_after"] is None
+    everything = {f["id"]: f for f in listed["operations"] + rest["operations"]}
+    assert (everything[mine[0]]["version"], everything[mine[0]]["state"]) == (2, "active")
+    assert everything[mine[0]]["body"]["features"][0]["geometry"]["coordinates"] == [40.5, 35.0]
+    assert everything[mine[1]]["state"] == "cancelled"
+    active = red.get("/v1/operations", state="active").json()["operations"]
+    assert sorted(f["id"] for f in active) == sorted(set(mine) - {mine[1]})
+    assert [f["id"] for f in red.get("/v1/sites").json()["sites"]] == [site]
+    assert red.get("/v1/zones").json() == {"zones": [], "next_after": None}
+    # blue sees only blue's, whatever page it asks for
+    theirs = blue.get("/v1/operations").json()["operations"]
+    assert len(theirs) == 1 and theirs[0]["id"] not in mine
+    assert blue.get("/v1/sites", after="").json()["sites"] == []
+    for query in ({"limit": 0}, {"limit": 201}, {"state": "open"}, {"after": "x" * 101}):
+        problem = assert_problem(red.get("/v1/operations", **query), 422)
+        assert problem["errors"][0]["field"] == f"query.{next(iter(query))}"
+
+
 def test_bad_requests_are_problems_naming_the_field_and_store_nothing(api: Any) -> None:
     _, red, _, store = api
     invalid = red.post("/v1/operations", collection(disc("x", 200.0)))
@@ -310,6 +342,7 @@ def test_every_route_refuses_without_a_valid_token(api: Any, headers: dict[str, 
         ("DELETE", "/v1/operations/operation-000000000000"),
         ("POST", "/v1/conflicts/1/ack"),
         ("GET", "/v1/conflicts/1"),
+        ("GET", "/v1/operations"),
     ):
         response = client.request(method, path, headers=headers, content=collection())
         body = assert_problem(response, 401)

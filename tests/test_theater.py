@@ -542,7 +542,7 @@ def test_a_schema_1_store_gets_its_footprints_once(tmp_path: Path) -> None:
         raw.executescript(
             "DROP TABLE volume; DELETE FROM setting WHERE name = 'footprints_stored';"
             " ALTER TABLE conflict DROP COLUMN version; DROP TABLE filing_key;"
-            " PRAGMA user_version = 1;"
+            " DROP INDEX filing_version_by_party; PRAGMA user_version = 1;"
         )
     migrated = SqliteStore(path)
     theater = Theater(migrated, clock=sample_morning())
@@ -561,8 +561,9 @@ def test_rules_saved_before_the_limits_still_open(store: SqliteStore, red: Party
     assert [rule.horizontal_m for rule in theater.rules] == [2_000_000.0]
 
 
-def test_a_schema_2_store_gets_conflict_versions_and_filing_keys(tmp_path: Path) -> None:
-    """Conflicts stored before versions existed read as version 1, and count on."""
+def test_a_schema_2_store_gets_what_came_after(tmp_path: Path) -> None:
+    """Conflicts stored before versions existed read as version 1, and count on;
+    Idempotency-Keys are kept (schema 4); filings are listed by party (schema 5)."""
     import sqlite3
 
     path = tmp_path / "tansiq.db"
@@ -577,7 +578,7 @@ def test_a_schema_2_store_gets_conflict_versions_and_filing_keys(tmp_path: Path)
     with sqlite3.connect(path) as raw:  # as Tansiq left it before conflicts had versions
         raw.executescript(
             "ALTER TABLE conflict DROP COLUMN version; DROP TABLE filing_key;"
-            " PRAGMA user_version = 2;"
+            " DROP INDEX filing_version_by_party; PRAGMA user_version = 2;"
         )
     migrated = SqliteStore(path)
     assert migrated.get_conflict(conflict.id) == conflict
@@ -585,7 +586,9 @@ def test_a_schema_2_store_gets_conflict_versions_and_filing_keys(tmp_path: Path)
     moved = theater.replace(red, mine.filing.id, 1, body(disc("r", 40.003, 35.0)))
     assert [c.version for c in moved.conflicts] == [2]
     with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone() == (4,)
+        assert raw.execute("PRAGMA user_version").fetchone() == (5,)
+    # a party's filings are listed (schema 5's index)
+    assert [f.id for f in migrated.filings_of_party("red", "operation")] == [mine.filing.id]
     # and Idempotency-Keys are kept (schema 4)
     keyed = theater.file(blue, "site", body(disc("s", 41.0, 35.0)), key="k")
     assert theater.file(blue, "site", body(disc("s", 41.0, 35.0)), key="k").replayed

@@ -37,7 +37,7 @@ from tansiq.service.rules import check_limits, parse_lead_time, parse_rules, rul
 from tansiq.service.theater import Outcome, Theater
 from tansiq.service.views import conflict_view, dumps, filing_view, instant, shared_view
 from tansiq.store import PartyRecord, SqliteStore
-from tansiq.store.base import Category, ConflictState
+from tansiq.store.base import Category, ConflictState, FilingState
 
 #: largest request body accepted, bytes (larger: 413)
 MAX_BODY = 2 * 1024 * 1024
@@ -45,6 +45,8 @@ GEOJSON = {"application/geo+json": {"schema": {"type": "object"}}}
 RULES = {"application/json": {"schema": {"type": "object"}}}
 #: conflict ids are SQLite integers
 MAX_ID = 2**63 - 1
+#: filings listed in one page: each is shown in full (a body may be up to MAX_BODY)
+MAX_FILINGS_PAGE = 200
 EX_START, EX_END, EX_BBOX = "2017-09-16T04:00:00Z", "2017-09-16T09:00:00+03:00", "35,32,37,34"
 START_HELP = "only conflicts whose window ends at or after this (RFC 3339, with an offset)"
 END_HELP = "only conflicts whose window starts at or before this (RFC 3339, with an offset)"
@@ -430,6 +432,25 @@ def _filing_routes(  # one set of routes per category
         body = await read_body(request)
         result = await run_in_threadpool(theater.file, party, category, body, key)
         return outcome(result, party, 201, f"{base}/{result.filing.id}")
+
+    @app.get(base, tags=[path], summary=f"The caller's own {path}, in full, paged by id")
+    def listed(
+        party: caller,
+        state: Annotated[FilingState | None, Query(description="only this state")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_FILINGS_PAGE)] = 50,
+        after: Annotated[
+            str, Query(max_length=100, description="the page after this one's next_after")
+        ] = "",
+    ) -> Response:
+        now = theater.now()
+        found = theater.filings(party, category, state, after, limit + 1)
+        page = found[:limit]
+        return json_response(
+            {
+                path: [filing_view(r, now) for r in page],
+                "next_after": page[-1].id if len(found) > limit else None,
+            }
+        )
 
     @app.get(f"{base}/{{filing_id}}", tags=[path], summary=f"One of the caller's {path}")
     def read(filing_id: str, party: caller) -> Response:

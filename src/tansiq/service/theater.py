@@ -61,7 +61,7 @@ from tansiq.service.geojson_text import region_geojson, ring_geojson
 from tansiq.service.rules import LEAD_TIME_SETTING, SETTING, parse_rules, rules_json
 from tansiq.service.zone_rules import check_zone_rules, zone_rules
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
-from tansiq.store.base import Category, ConflictState, VolumeRecord
+from tansiq.store.base import Category, ConflictState, FilingState, VolumeRecord
 from tansiq.store.serving_lock import ServingLock
 
 _log = logging.getLogger(__name__)
@@ -497,6 +497,17 @@ class Theater:
         if category is not None and record.category != category:
             raise UnknownFiling(filing_id)
         return record
+
+    def filings(
+        self,
+        party: PartyRecord,
+        category: Category,
+        state: FilingState | None = None,
+        after: str = "",
+        limit: int = 100,
+    ) -> list[FilingRecord]:
+        """The party's own filings of a category (latest versions), in id order."""
+        return self._store.filings_of_party(party.id, category, state, after, limit)
 
     def history(
         self, party: PartyRecord, filing_id: str, category: Category | None = None

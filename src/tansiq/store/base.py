@@ -161,6 +161,18 @@ class Store(Protocol):
 
     def filing_history(self, filing_id: str) -> list[FilingRecord]: ...
 
+    def filings_of_party(
+        self,
+        party_id: str,
+        category: Category,
+        state: FilingState | None = None,
+        after: str = "",
+        limit: int = 100,
+    ) -> list[FilingRecord]:
+        """The latest version of the party's filings of a category with ids after
+        ``after``, in id order, at most ``limit``."""
+        ...
+
     def active_filings(self) -> list[FilingRecord]:
         """The latest version of every filing that is not cancelled."""
         ...

@@ -19,10 +19,12 @@ from typing import Any, Literal
 
 from tansiq.errors import PartyExists, StoreUnusable
 from tansiq.store.base import (
+    Category,
     ConflictRecord,
     ConflictState,
     EventRecord,
     FilingRecord,
+    FilingState,
     FootprintRow,
     PartyRecord,
     Role,
@@ -30,7 +32,7 @@ from tansiq.store.base import (
     VolumeRecord,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 _log = logging.getLogger(__name__)
@@ -158,6 +160,11 @@ CREATE TABLE filing_key (
     PRIMARY KEY (party_id, key)
 ) STRICT;
 """
+
+#: schema 5: a party's filings of a category, in id order (GET /v1/operations and so on)
+_FILING_BY_PARTY = (
+    "CREATE INDEX filing_version_by_party ON filing_version (party_id, category, id);"
+)
 
 #: schema 2: the footprints of active volumes, so that a restart does not re-parse filings
 _VOLUME_TABLE = """
@@ -457,6 +464,28 @@ class SqliteStore:
             f"SELECT {_FILING_COLUMNS} FROM filing_version WHERE id = ? ORDER BY version",
             (filing_id,),
         )
+        return [FilingRecord(*row) for row in rows]
+
+    def filings_of_party(
+        self,
+        party_id: str,
+        category: Category,
+        state: FilingState | None = None,
+        after: str = "",
+        limit: int = 100,
+    ) -> list[FilingRecord]:
+        # the index walks the party's versions of the category in id order; the join
+        # keeps each filing's latest
+        query = (
+            f"SELECT {_qualified('v', _FILING_COLUMNS)} FROM filing_version v"
+            " JOIN filing f ON f.id = v.id AND f.version = v.version"
+            " WHERE v.party_id = ? AND v.category = ? AND v.id > ?"
+        )
+        args: tuple[object, ...] = (party_id, category, after)
+        if state is not None:
+            query += " AND f.state = ?"
+            args += (state,)
+        rows = self._fetchall(query + " ORDER BY v.id LIMIT ?", (*args, limit))
         return [FilingRecord(*row) for row in rows]
 
     def active_filings(self) -> list[FilingRecord]:
@@ -789,7 +818,7 @@ class SqliteStore:
             )
         if version == 0:
             self._db.executescript(
-                f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE}"
+                f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE} {_FILING_BY_PARTY}"
                 f" PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
@@ -803,6 +832,8 @@ class SqliteStore:
             steps.append("ALTER TABLE conflict ADD COLUMN version INTEGER NOT NULL DEFAULT 1;")
         if version < 4:
             steps.append(_FILING_KEY_TABLE)
+        if version < 5:
+            steps.append(_FILING_BY_PARTY)  # a pass over every version, once
         if steps:
             self._db.executescript(
                 f"BEGIN; {' '.join(steps)} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
