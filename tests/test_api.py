@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -497,6 +498,52 @@ def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -
     assert body["errors"][0]["detail"].endswith("must be at most 1000000 (1,000 km), got 2e+09")
     assert red.get("/v1/theater/rules").json()["lead_time_h"] == 6  # nothing changed
     assert red.get("/v1/theater/rules").json()["separation"] == []
+
+
+def test_while_new_rules_hold_the_theater_filings_are_refused_at_once_and_reads_go_on(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New rules on a large theater judge pairs again for minutes under the theater's
+    lock. A filing then is told so with a 503 and Retry-After (nothing filed) instead of
+    hanging; reads do not wait. (The judging is held open here by an Event.)"""
+    client, red, blue, store = api
+    _, token = parties.add_party(store, "un", "UN coordinator", "en", "coordinator")
+    coordinator = Party(client, token)
+    red.post("/v1/operations", collection(disc("strike", 40.0, kind="air_strike")))
+    theater = client.app.state.theater  # type: ignore[attr-defined]
+    theater.busy_wait_s = 0.3
+    inside, go_on = threading.Event(), threading.Event()
+    judge_again = theater._rejudge
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        inside.set()
+        go_on.wait(30)
+        return judge_again(*args, **kwargs)
+
+    monkeypatch.setattr(theater, "_rejudge", held)
+    rules = {"separation": [{"between": ["air_strike", "patrol"], "horizontal_m": 2000}]}
+    answers: list[Any] = []
+    setting = threading.Thread(
+        target=lambda: answers.append(
+            client.put("/v1/theater/rules", json=rules, headers=coordinator.headers)
+        )
+    )
+    setting.start()
+    try:
+        assert inside.wait(30)
+        refused = blue.post("/v1/operations", collection(disc("patrol", 40.011)))
+        problem = assert_problem(refused, 503)
+        assert problem["type"] == "urn:tansiq:problem:theater-busy"
+        assert problem["detail"].startswith("a change of the theater's rules has held the")
+        assert int(refused.headers["retry-after"]) >= 1
+        assert blue.get("/v1/conflicts").status_code == 200  # reads go on
+        assert [f.party_id for f in store.active_filings()] == ["red"]  # nothing filed
+    finally:
+        go_on.set()
+        setting.join(30)
+    assert answers[0].status_code == 200
+    filed = blue.post("/v1/operations", collection(disc("patrol", 40.011)))
+    assert filed.status_code == 201 and len(filed.json()["conflicts"]) == 1  # under the new rules
 
 
 def test_the_theater_lead_time_flags_conflicts_notified_too_late(api: Any) -> None:

@@ -159,6 +159,42 @@ def test_one_key_sent_at_once_from_many_threads_files_once(tmp_path: Path) -> No
     assert again.replayed and again.filing.id == outcomes[0].filing.id
 
 
+def test_a_change_already_waiting_when_a_long_one_starts_gives_up_too(
+    store: SqliteStore, red: PartyRecord
+) -> None:
+    """A filing queued behind an ordinary change, which a change of rules then follows
+    into the theater, is not left waiting for minutes: it looks again, and gives up
+    (nothing filed) once the long change has held the theater for ``busy_wait_s``."""
+    import time
+
+    from tansiq.errors import TheaterBusy
+
+    theater = Theater(store, clock=sample_morning())
+    theater.busy_wait_s = 0.2
+    errors: list[BaseException] = []
+
+    def file() -> None:
+        try:
+            theater.file(red, "operation", body(disc("late", 40.0, 35.0)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    theater._lock.acquire()  # an ordinary change holds the theater
+    try:
+        waiting = threading.Thread(target=file)
+        waiting.start()
+        time.sleep(0.1)  # the filing is waiting, no long change in sight
+        theater._long_change = ("a change of the theater's rules", time.monotonic())
+        waiting.join(5)  # the rules' change now holds it: the filing gives up
+        assert not waiting.is_alive()
+    finally:
+        theater._long_change = None
+        theater._lock.release()
+    assert len(errors) == 1 and isinstance(errors[0], TheaterBusy)
+    assert store.active_filings() == []
+    assert theater.file(red, "operation", body(disc("late", 40.0, 35.0))).filing.version == 1
+
+
 def test_a_replacement_keeps_resolves_and_opens(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord
 ) -> None:

@@ -22,6 +22,7 @@ single handler that renders any of them without a traceback::
     ├── FilingGone               exit 1, HTTP 409   a change to a cancelled filing
     ├── Unauthorized             exit 1, HTTP 401   a missing, unknown or revoked API token
     ├── Forbidden                exit 1, HTTP 403   a party doing what only a coordinator may
+    ├── TheaterBusy              exit 1, HTTP 503   a change of rules holds the theater: send again
     └── StoreUnusable            exit 1, HTTP 500   the store's file cannot be opened or used
 """
 
@@ -38,6 +39,11 @@ class TansiqError(Exception):
 
     exit_code: int = 1
     http_status: int = 500
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        """Headers the HTTP answer carries (``Retry-After``, say); none by default."""
+        return {}
 
 
 class InputError(TansiqError):
@@ -277,6 +283,29 @@ class UnknownConflict(TansiqError):
     def __init__(self, conflict_id: int) -> None:
         self.conflict_id = conflict_id
         super().__init__(f"no conflict with id {conflict_id}")
+
+
+class TheaterBusy(TansiqError):
+    """A change waited for the theater while a long change (new separation rules,
+    judging again every pair of the kinds they touch) held it, and gave up: nothing
+    was done, and the caller is told so at once rather than left waiting for minutes
+    without knowing whether its filing was made."""
+
+    title = "The theater is busy"
+
+    http_status = 503
+
+    def __init__(self, what: str, for_s: float, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"{what} has held the theater for {for_s:.0f} s; nothing was done: send the"
+            f" request again in about {retry_after_s} s (a new filing with the same"
+            " Idempotency-Key is never filed twice)"
+        )
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class Forbidden(TansiqError):

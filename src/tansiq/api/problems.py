@@ -15,11 +15,20 @@ from tansiq.errors import InputError, InputProblems, ScenarioInvalid, StaleVersi
 MEDIA_TYPE = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, kind: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    kind: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {"type": f"urn:tansiq:problem:{kind}", "title": title, "status": status}
     body["detail"] = detail
     body.update(extra)
-    headers = {"WWW-Authenticate": 'Bearer realm="tansiq"'} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="tansiq"'
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -31,7 +40,8 @@ def install(app: FastAPI) -> None:
         if errors:
             extra["errors"] = errors
         detail = str(exc) if not isinstance(exc, ScenarioInvalid) else exc.args[0].splitlines()[0]
-        return problem(exc.http_status, exc.title, detail, _slug(type(exc).__name__), **extra)
+        kind = _slug(type(exc).__name__)
+        return problem(exc.http_status, exc.title, detail, kind, exc.http_headers, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -48,6 +48,7 @@ from tansiq.errors import (
     KeyReused,
     StaleConflict,
     StaleVersion,
+    TheaterBusy,
     UnknownConflict,
     UnknownFiling,
     UnknownVolume,
@@ -71,6 +72,10 @@ CATEGORIES: tuple[Category, ...] = ("operation", "site", "zone")
 FOOTPRINTS_SETTING = "footprints_stored"
 #: at most this many changes wait for one COMMIT (bounds the wait under heavy load)
 MAX_BATCH = 64
+#: how long a change waits for the theater while a long change holds it, at most
+BUSY_WAIT_S = 10.0
+#: how often a waiting change looks whether a long change has taken the theater
+_LOOK_AGAIN_S = 0.5
 T = TypeVar("T")
 #: what a conflict discloses that a change of either side (or of the rules) may alter
 _DISCLOSED = (
@@ -135,6 +140,9 @@ class Theater:
         self._lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queued = 0
+        #: what holds the lock for long (new rules at 1M: minutes), and since when
+        self._long_change: tuple[str, float] | None = None
+        self.busy_wait_s = BUSY_WAIT_S
         self._closed = False
         # one theater per store file: a second would miss this one's filings
         self._serving = ServingLock(store.path)
@@ -220,7 +228,8 @@ class Theater:
         """
         with self._queue_lock:
             self._queued += 1
-        with self._lock:
+        self._take_lock()
+        try:
             with self._queue_lock:
                 self._queued -= 1
             if self._closed:
@@ -249,9 +258,37 @@ class Theater:
                 if wrote:
                     self._reload()  # committed: the picture must show its writes
                 raise error
+        finally:
+            self._lock.release()
         if batch is not None:
             batch.wait()
         return result
+
+    def _take_lock(self) -> None:
+        """Wait for the theater; while a long change holds it, not longer than
+        :attr:`busy_wait_s` (then :class:`TheaterBusy`, nothing done): a filing kept
+        waiting for minutes would leave its sender unsure whether it was made, and
+        hold one of the server's worker threads that reads also need."""
+        noticed: float | None = None  # when this change found a long one holding it
+        while True:
+            long = self._long_change
+            if long is None:
+                # looked at again now and then: one may start while this change waits
+                if self._lock.acquire(timeout=_LOOK_AGAIN_S):
+                    return
+                continue
+            now = time.monotonic()
+            noticed = now if noticed is None else noticed
+            left = self.busy_wait_s - (now - noticed)
+            if left > 0 and self._lock.acquire(timeout=min(left, _LOOK_AGAIN_S)):
+                return
+            if left <= 0:
+                with self._queue_lock:
+                    self._queued -= 1
+                what, since = long
+                held_s = now - since
+                retry_s = max(1, math.ceil(max(held_s, self.busy_wait_s)))
+                raise TheaterBusy(what, held_s, retry_s)
 
     def _store_footprints(self) -> None:
         """Store the footprints of every active filing's volumes, once: on a new store
@@ -606,6 +643,13 @@ class Theater:
         rules = tuple(rules)
 
         def work(now: float) -> RulesOutcome:
+            self._long_change = ("a change of the theater's rules", time.monotonic())
+            try:
+                return judge_again(now)
+            finally:
+                self._long_change = None
+
+        def judge_again(now: float) -> RulesOutcome:
             by_kind = self._index.ids_by_kind()
             horizon = expiry_horizon(now, rules)
             # the horizon of expiry is the rules' longest time separation: when it moves,
