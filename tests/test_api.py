@@ -510,7 +510,7 @@ def test_while_new_rules_hold_the_theater_filings_are_refused_at_once_and_reads_
     _, token = parties.add_party(store, "un", "UN coordinator", "en", "coordinator")
     coordinator = Party(client, token)
     red.post("/v1/operations", collection(disc("strike", 40.0, kind="air_strike")))
-    theater = client.app.state.theater  # type: ignore[attr-defined]
+    theater = client.app.state.theater
     theater.busy_wait_s = 0.3
     inside, go_on = threading.Event(), threading.Event()
     judge_again = theater._rejudge
