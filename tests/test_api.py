@@ -187,7 +187,7 @@ def test_an_acknowledgement_is_of_the_version_the_party_saw(api: Any) -> None:
     filed = blue.post("/v1/sites", collection(disc("clinic", 40.0))).json()
     site, conflict_id = filed["id"], filed["conflicts"][0]["id"]
     seen = red.get(f"/v1/conflicts/{conflict_id}")
-    assert seen.status_code == 200 and seen.headers["etag"] == '"1"'
+    assert seen.status_code == 200 and seen.headers["etag"] == 'W/"1"'
     assert seen.json()["version"] == 1 and seen.json()["id"] == conflict_id
     moved = blue.put(f"/v1/sites/{site}", collection(disc("clinic", 40.004)), 1).json()
     assert moved["conflicts"][0]["version"] == 2  # what it shows changed
@@ -205,7 +205,7 @@ def test_an_acknowledgement_is_of_the_version_the_party_saw(api: Any) -> None:
         for version in ("2", 'W/"2"')
     ]
     for ack in acks:
-        assert ack.status_code == 200 and ack.headers["etag"] == '"2"'
+        assert ack.status_code == 200 and ack.headers["etag"] == 'W/"2"'
         assert ack.json()["version"] == 2
     first = acks[0].json()["acknowledged"]["by_me"]
     assert first is not None  # the first counts; acknowledging again changes nothing
@@ -263,13 +263,29 @@ def test_a_filing_sent_again_with_its_key_is_answered_not_filed_twice(api: Any) 
     red_site = send(collection(disc("depot", 41.0)), "clinic-2017-09-16", who=red)
     assert red_site.status_code == 201 and "idempotent-replayed" not in red_site.headers
     # a replay shows the first version and the conflicts it opened as they are now
+    red_op = red.get("/v1/operations").json()["operations"][0]
+    red.put(f"/v1/operations/{red_op['id']}", collection(disc("strike", 40.002)), 1)
+    moved = send(site, "clinic-2017-09-16").json()
+    assert (moved["id"], moved["version"]) == (first.json()["id"], 1)
+    assert [c["version"] for c in moved["conflicts"]] == [2]  # redrawn since
+    # once cancelled, a late retry is neither filed again nor told its filing stands
     blue.delete(f"/v1/sites/{first.json()['id']}", 1)
-    late = send(site, "clinic-2017-09-16").json()
-    assert (late["id"], late["version"]) == (first.json()["id"], 1)
-    assert [c["state"] for c in late["conflicts"]] == ["withdrawn"]
+    gone = assert_problem(send(site, "clinic-2017-09-16"), 409)
+    assert gone["type"] == "urn:tansiq:problem:keyed-filing-cancelled"
+    assert gone["detail"] == (
+        f"Idempotency-Key: 'clinic-2017-09-16' made filing {first.json()['id']!r}, since"
+        " cancelled; a new filing needs a new key"
+    )
     for bad in ("", "two words", "x" * 256):
         problem = assert_problem(send(site, bad), 400)
         assert problem["errors"][0]["field"] == "Idempotency-Key"
+    # a byte past ASCII is not trimmed away into another key ("é" in UTF-8 here)
+    odd = [("Idempotency-Key", b"clinic-2017-09-16 \xc3\xa9"), *blue.headers.items()]
+    problem = assert_problem(client.post("/v1/sites", content=site, headers=odd), 400)
+    assert problem["detail"].startswith("Idempotency-Key: 'clinic-2017-09-16 \u00e9' must be")
+    twice = [("Idempotency-Key", "a"), ("Idempotency-Key", "b"), *blue.headers.items()]
+    problem = assert_problem(client.post("/v1/sites", content=site, headers=twice), 400)
+    assert problem["detail"] == "Idempotency-Key: sent more than once; send one key"
     assert len(store.active_filings()) == 2  # red's strike and red's depot
 
 
@@ -435,6 +451,14 @@ def test_tansiq_serve_answers_over_http(tmp_path: Path) -> None:
         again.wait(timeout=30)
 
 
+def test_tansiq_serve_takes_every_host_uvicorn_takes() -> None:
+    """An empty host is every interface to asyncio (and so to uvicorn): not refused."""
+    from tansiq.cli.serve import _refuse_unless_listenable
+
+    for host in ("", "0.0.0.0", "127.0.0.1", "localhost"):
+        _refuse_unless_listenable(host, free_local_port())
+
+
 def test_tansiq_serve_on_a_taken_port_says_so_before_reading_the_store(tmp_path: Path) -> None:
     db = tmp_path / "tansiq.db"
     with socket.socket() as taken:
@@ -495,7 +519,11 @@ def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -
     assert [e["field"] for e in body["errors"]] == [
         "separation[1].horizontal_m", "separation[1].time_s",
     ]  # fmt: skip
-    assert body["errors"][0]["detail"].endswith("must be at most 1000000 (1,000 km), got 2e+09")
+    said = body["errors"][0]["detail"]
+    assert said.endswith("must be at most 1000000 (1,000 km), got 2000000000")
+    just_over = {"separation": [{"between": ["*", "*"], "horizontal_m": 1_000_000.5}]}
+    answer = client.put("/v1/theater/rules", json=just_over, headers=coordinator.headers)
+    assert assert_problem(answer, 422)["detail"].endswith("got 1000000.5")
     assert red.get("/v1/theater/rules").json()["lead_time_h"] == 6  # nothing changed
     assert red.get("/v1/theater/rules").json()["separation"] == []
 

@@ -150,6 +150,56 @@ def test_a_failed_commit_fails_its_changes_and_the_theater_reads_the_store_again
     assert [c.party_b for c in outcome.conflicts] == ["red"]
 
 
+def test_a_refusal_resting_on_writes_not_yet_durable_waits_for_their_commit(
+    store: SqliteStore,
+) -> None:
+    """Blue files with a key; its batch waits for a change queued behind it. Blue's
+    retry with another body would be refused (the key is taken) before that batch is
+    durable; the COMMIT then fails, and the key was never taken: the retry must get
+    the failure, not a 422 (found by a reviewer)."""
+    from tansiq.errors import KeyReused
+
+    red, blue, theater, _ = listening_theater(store)
+    counting = CountingConnection(store._db)
+    store._db = counting  # type: ignore[assignment]
+    outcomes: dict[str, BaseException | None] = {}
+
+    def send(name: str, text: str) -> None:
+        try:
+            theater.file(blue, "site", text, key="k")
+            outcomes[name] = None
+        except BaseException as exc:
+            outcomes[name] = exc
+
+    def batch_waits() -> None:  # a change's work done, its batch left for another
+        for _ in range(500):
+            if store.pending() is not None and not theater._lock.locked():
+                return
+            time.sleep(0.01)
+        raise AssertionError("the batch was not left open")
+
+    with theater._queue_lock:
+        theater._queued += 1  # a change queued behind: the batch is left for it
+    # daemons: were the retry answered at once (the bug), the first would wait for ever
+    first = threading.Thread(target=send, args=("first", body(disc("s", 40.0, 35.0))), daemon=True)
+    first.start()
+    batch_waits()
+    retry = threading.Thread(target=send, args=("retry", body(disc("s", 41.0, 35.0))), daemon=True)
+    retry.start()
+    time.sleep(0.3)  # the retry's work is done: refused, on the uncommitted key
+    assert "retry" not in outcomes or not isinstance(outcomes["retry"], KeyReused)
+    counting.fail_next_commit = True
+    with theater._queue_lock:
+        theater._queued -= 1  # the queued change comes: it commits the batch, which fails
+    with pytest.raises(sqlite3.OperationalError):
+        theater.file(red, "operation", body(disc("r", 50.0, 35.0)))
+    first.join(10)
+    retry.join(10)
+    assert isinstance(outcomes["first"], sqlite3.OperationalError)
+    assert isinstance(outcomes["retry"], sqlite3.OperationalError)
+    assert store.active_filings() == [] and store.filing_of_key("blue", "k") is None
+
+
 def test_listeners_get_each_committed_event_once_in_order_as_the_store_has_them(
     store: SqliteStore,
 ) -> None:

@@ -159,6 +159,66 @@ def test_one_key_sent_at_once_from_many_threads_files_once(tmp_path: Path) -> No
     assert again.replayed and again.filing.id == outcomes[0].filing.id
 
 
+def test_a_zone_said_to_have_ended_with_a_new_notice_changes_no_conflict(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """At 12:00 blue says its zone ended at 09:00 and, in the same version, asks 2 h of
+    notice instead of 0.5 h. Red's operation (06:00-08:00, filed at 05:00) met it
+    while it stood, with the notice then asked: nothing the conflict shows changes,
+    so it keeps its version and both acknowledgements, and nobody is told."""
+    start = SAMPLE_MORNING_S  # 2017-09-16T00:00Z
+    now = [start + 5 * 3600]
+    theater = Theater(store, clock=lambda: now[0])
+    told: list[str] = []
+    theater.subscribe(lambda events: told.extend(e.kind for e in events))
+
+    def area(end: str, notice_h: float) -> str:
+        feature = disc("area", 40.0, 35.0, 2000.0)
+        feature["properties"] = {
+            "kind": "patrol", "radius_m": 2000.0, "start": "2017-09-16T00:00:00Z",
+            "end": f"2017-09-16T{end}:00Z", "notice_h": notice_h,
+        }  # fmt: skip
+        return body(feature)
+
+    zone = theater.file(blue, "zone", area("18:00", 0.5))
+    (opened,) = theater.file(red, "operation", timed("op", 40.0, "06:00", "08:00")).conflicts
+    theater.acknowledge(red, opened.id, 1)
+    theater.acknowledge(blue, opened.id, 1)
+    told.clear()
+    now[0] = start + 12 * 3600
+    theater.replace(blue, zone.filing.id, 1, area("09:00", 2.0))
+    after = store.get_conflict(opened.id)
+    assert after is not None and after.version == 1 and after.late_notice is False
+    assert after.acked_a_at is not None and after.acked_b_at is not None
+    assert told == []
+
+
+def test_no_two_changes_share_a_stamp_whatever_the_clock(tmp_path: Path) -> None:
+    """A clock that stands still (or steps back, or is coarse): each change is still
+    stamped later than the one before, here and after a restart; so a replay names
+    exactly the conflicts its version opened (a reviewer found a replacement's
+    conflicts answered as the first version's under a frozen clock)."""
+    from tansiq.service.views import instant
+
+    store = SqliteStore(tmp_path / "tansiq.db")
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    frozen = SAMPLE_MORNING_S
+    theater = Theater(store, clock=lambda: frozen)
+    theater.file(red, "operation", body(disc("strike", 40.0, 35.0), disc("far", 41.0, 35.0)))
+    first = theater.file(blue, "site", body(disc("clinic", 40.0, 35.0)), key="k")
+    both = body(disc("clinic", 40.0, 35.0), disc("annex", 41.0, 35.0))
+    second = theater.replace(blue, first.filing.id, 1, both)
+    assert frozen < first.filing.filed_at < second.filing.filed_at  # red's had the frozen one
+    assert instant(first.filing.filed_at) != instant(second.filing.filed_at)  # as shown too
+    replay = theater.file(blue, "site", body(disc("clinic", 40.0, 35.0)), key="k")
+    assert [c.id for c in replay.conflicts] == [c.id for c in first.conflicts]
+    theater.close()
+    earlier = Theater(store, clock=lambda: frozen - 3600.0)  # the clock stepped back
+    third = earlier.replace(blue, first.filing.id, 2, body(disc("clinic", 40.0, 35.0)))
+    assert third.filing.filed_at > second.filing.filed_at
+
+
 def test_a_change_already_waiting_when_a_long_one_starts_gives_up_too(
     store: SqliteStore, red: PartyRecord
 ) -> None:

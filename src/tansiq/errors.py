@@ -20,6 +20,7 @@ single handler that renders any of them without a traceback::
     ├── StaleVersion             exit 1, HTTP 412   a change based on an outdated version
     │   └── StaleConflict        exit 1, HTTP 412   an acknowledgement of a conflict that changed
     ├── FilingGone               exit 1, HTTP 409   a change to a cancelled filing
+    │   └── KeyedFilingCancelled exit 1, HTTP 409   a key sent again whose filing is cancelled
     ├── Unauthorized             exit 1, HTTP 401   a missing, unknown or revoked API token
     ├── Forbidden                exit 1, HTTP 403   a party doing what only a coordinator may
     ├── TheaterBusy              exit 1, HTTP 503   a change of rules holds the theater: send again
@@ -271,6 +272,23 @@ class FilingGone(TansiqError):
     def __init__(self, filing_id: str) -> None:
         self.filing_id = filing_id
         super().__init__(f"filing {filing_id!r} is cancelled; file a new one")
+
+
+class KeyedFilingCancelled(FilingGone):
+    """A new filing sent again with its ``Idempotency-Key`` after the filing the key
+    made was cancelled: it is not filed again (a late retry must not bring back what
+    its party withdrew), and not answered as standing."""
+
+    title = "The filing this Idempotency-Key made is cancelled"
+
+    def __init__(self, key: str, filing_id: str) -> None:
+        self.filing_id = filing_id
+        shown = key if len(key) <= 40 else key[:40] + "..."
+        TansiqError.__init__(
+            self,
+            f"Idempotency-Key: {shown!r} made filing {filing_id!r}, since cancelled; a new"
+            " filing needs a new key",
+        )
 
 
 class UnknownConflict(TansiqError):

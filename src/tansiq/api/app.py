@@ -89,13 +89,18 @@ def version_of(if_match: str | None) -> int:
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
-def idempotency_key_of(header: str) -> str:
-    """The key of an ``Idempotency-Key`` header (a bare token or a quoted string)."""
-    key = header.strip()
+def idempotency_key_of(headers: list[str]) -> str:
+    """The key of the ``Idempotency-Key`` header (a bare token or a quoted string)."""
+    if len(headers) > 1:
+        raise InputError("Idempotency-Key: sent more than once; send one key")
+    (header,) = headers
+    key = header.strip(" \t")  # HTTP's whitespace only: no other byte is trimmed away
     if len(key) >= 2 and key[0] == key[-1] == '"':
         key = key[1:-1]  # as the IETF draft writes it: a structured-field string
     if not _KEY.fullmatch(key):
-        shown = header if len(header) <= 40 else header[:40] + "..."
+        # the server reads header bytes as Latin-1: shown as the sender most likely wrote them
+        said = header.encode("latin-1").decode("utf-8", "replace")
+        shown = said if len(said) <= 40 else said[:40] + "..."
         raise InputError(
             f"Idempotency-Key: {shown!r} must be 1 to 255 visible ASCII characters"
         )
@@ -367,7 +372,9 @@ def create_app(
         except UnknownConflict:
             raise UnknownConflict(conflict_id) from None  # the id the caller sent, not ours
         view = conflict_view(record, party, store, ids)
-        return json_response(view, headers={"ETag": f'"{record.version}"'})
+        # weak: the version names what the conflict shows; the answer also differs by
+        # side and shows acknowledgements, which change no version (a reviewer)
+        return json_response(view, headers={"ETag": f'W/"{record.version}"'})
 
     @app.post(
         "/v1/conflicts/{conflict_id}/ack",
@@ -392,7 +399,7 @@ def create_app(
         except StaleConflict as stale:
             raise StaleConflict(conflict_id, stale.expected, stale.current) from None
         view = conflict_view(acknowledged, party, store, ids)
-        return json_response(view, headers={"ETag": f'"{acknowledged.version}"'})
+        return json_response(view, headers={"ETag": f'W/"{acknowledged.version}"'})
 
     # parties and their API tokens (coordinators), and GET /v1/me: tansiq/api/admin.py
     admin.install(app, store, caller, read_body, clock)
@@ -428,7 +435,10 @@ def _filing_routes(  # one set of routes per category
             ),
         ] = None,
     ) -> Response:
-        key = None if idempotency_key is None else idempotency_key_of(idempotency_key)
+        # read from the request: a header sent twice is refused, not half-read (the
+        # parameter above documents it in the OpenAPI document)
+        sent = request.headers.getlist("idempotency-key")
+        key = idempotency_key_of(sent) if sent else None
         body = await read_body(request)
         result = await run_in_threadpool(theater.file, party, category, body, key)
         return outcome(result, party, 201, f"{base}/{result.filing.id}")

@@ -62,7 +62,15 @@ def read_tokens(path: Path | None, party_ids: list[str]) -> dict[str, str]:
     metavar="PARTY",
     help="Set the server's separation rules to the scenario's first, as this coordinator.",
 )
-def load(scenario: Path, url: str, tokens_file: Path | None, coordinator: str | None) -> None:
+@click.option(
+    "--again",
+    is_flag=True,
+    help="File every feature anew, even those an earlier load of this file filed (by"
+    " default they are answered as filed, not filed twice).",
+)
+def load(
+    scenario: Path, url: str, tokens_file: Path | None, coordinator: str | None, again: bool
+) -> None:
     """File every feature of SCENARIO through the API at URL, each as its own party.
 
     The file is validated first (nothing is sent if it breaks scenario-v1). Each
@@ -71,18 +79,21 @@ def load(scenario: Path, url: str, tokens_file: Path | None, coordinator: str | 
     conflicts were made; exits 1 if any filing was refused. Each filing carries an
     Idempotency-Key made from the file's content and the feature's id, so loading
     the same file again (after a lost connection, say) files only what the server
-    does not have yet.
+    does not have yet; a feature an earlier load filed and that was cancelled since
+    is not filed again (refused, exit 1) unless --again.
     """
     loaded = load_scenario(scenario)
     content = scenario.read_bytes()
     features: list[dict[str, Any]] = json.loads(content)["features"]
     of_file = hashlib.sha256(content).hexdigest()[:32]
+    if again:  # another request altogether: keys no earlier load sent
+        of_file = hashlib.sha256(of_file.encode() + os.urandom(16)).hexdigest()[:32]
     _check_categories_and_zones(features)
     named = {v.party for v in loaded.volumes}
     party_ids = sorted(named | {coordinator} if coordinator else named)
     tokens = read_tokens(tokens_file, party_ids)
     err = Console(stderr=True)
-    conflicts = refused = filed = before = 0
+    conflicts = refused = filed = before = withdrawn = 0
     try:
         with httpx.Client(base_url=url.rstrip("/"), timeout=60.0) as client:
             # every token is the party's own before anything is filed: a wrong one would
@@ -126,20 +137,42 @@ def load(scenario: Path, url: str, tokens_file: Path | None, coordinator: str | 
                         else:
                             filed += 1
                             conflicts += len(answer.json()["conflicts"])
+                    elif _problem_type(answer) == CANCELLED_SINCE:
+                        withdrawn += 1  # said once, below
                     else:
                         refused += 1
                         err.print(f"error: feature {volume.id!r}: {_detail(answer)}", markup=False)
                     bar.advance(task)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        earlier = f", {before} filed by an earlier load" if before else ""
         raise click.ClickException(
             f"{url}: {exc or type(exc).__name__} (filed {filed} of {len(features)} features"
-            " before it)"
+            f" before it{earlier})"
         ) from None
     earlier = f" ({before} filed before, by an earlier load of this file)" if before else ""
     click.echo(f"filed {filed} of {len(features)} features for {len(loaded.parties)} parties"
                f"{earlier}; {conflicts} conflicts opened")  # fmt: skip
-    if refused:
+    if withdrawn:
+        err.print(
+            f"error: {withdrawn} feature(s) filed by an earlier load of this file were"
+            " cancelled since, and were not filed again (tansiq load --again files the"
+            " whole file anew)",
+            markup=False,
+        )
+    if refused or withdrawn:
         raise SystemExit(1)
+
+
+#: the problem a new filing's key gets when the filing it made is cancelled
+CANCELLED_SINCE = "urn:tansiq:problem:keyed-filing-cancelled"
+
+
+def _problem_type(answer: httpx.Response) -> str | None:
+    try:
+        found = answer.json().get("type")
+    except (ValueError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None
 
 
 def _key(of_file: str, feature_id: str) -> str:

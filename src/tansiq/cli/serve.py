@@ -82,11 +82,19 @@ def _refuse_unless_listenable(host: str, port: int) -> None:
     or a name that does not resolve is refused with its reason (exit status 1)."""
     where = _url(host, port).removeprefix("http://")
     try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        # "" is every interface to asyncio, as None is to getaddrinfo (a reviewer)
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
     except socket.gaierror as exc:
-        raise click.ClickException(f"cannot listen on {where}: {exc.strerror}") from None
+        reason = exc.strerror or str(exc)
+        raise click.ClickException(f"cannot listen on {where}: {reason.lower()}") from None
     for family, kind, proto, _, address in found:
-        with socket.socket(family, kind, proto) as probe:
+        try:
+            probe = socket.socket(family, kind, proto)
+        except OSError:
+            continue  # a family this kernel lacks (no IPv6): asyncio skips it too
+        with probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
                 probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)

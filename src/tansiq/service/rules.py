@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from tansiq.errors import InputError, RuleBeyondLimits, ScenarioInvalid
 from tansiq.scenario.model import SeparationRule
+from tansiq.scenario.problems import format_number
 from tansiq.scenario.reader import parse_scenario
 
 SETTING = "separation"
@@ -61,7 +62,8 @@ def check_limits(rules: Sequence[SeparationRule]) -> None:
     if beyond:
         raise RuleBeyondLimits(
             [
-                f"{member}: must be at most {int(limit)} ({_SAID[name]}), got {value:g}"
+                f"{member}: must be at most {int(limit)} ({_SAID[name]}),"
+                f" got {format_number(value)}"  # exactly: 1000000.5 is not "1e+06"
                 for member, name, value, limit in beyond
             ],
             [("", member) for member, *_ in beyond],

@@ -45,6 +45,7 @@ from tansiq.errors import (
     FilingGone,
     InputError,
     InputProblems,
+    KeyedFilingCancelled,
     KeyReused,
     StaleConflict,
     StaleVersion,
@@ -184,6 +185,7 @@ class Theater:
             parse_rules(f'{{"separation": {saved}}}') if saved else self._default_separation
         )
         self._lead_time_h = float(self._store.get_setting(LEAD_TIME_SETTING) or 0.0)
+        self._last_stamp_us = round(self._store.last_stamp() * 1e6)
         self._index = ConflictIndex(self._separation)  # _store_footprints codes with it
         self._drawer = RegionDrawer()
         if self._store.get_setting(FOOTPRINTS_SETTING) is None:
@@ -237,12 +239,13 @@ class Theater:
             if self._stale or self._store.lost != self._lost_seen:
                 self._load()  # a batch was lost, or the last reading failed
             error: BaseException | None = None
+            now = self._stamp()
             # the store's lock is held from the work to the COMMIT: no other writer can
             # commit or open a batch in between, so this is the batch the work joined
             with self._store.writing():
                 released = self._store.released
                 try:
-                    result = work(self._clock())
+                    result = work(now)
                 except BaseException as exc:
                     error = exc
                 wrote = self._store.released != released  # its writes joined the batch
@@ -254,15 +257,30 @@ class Theater:
                     except BaseException:
                         self._reload()
                         raise
-            if error is not None:
-                if wrote:
-                    self._reload()  # committed: the picture must show its writes
+            if error is not None and wrote:
+                self._reload()  # committed: the picture must show its writes
                 raise error
         finally:
             self._lock.release()
         if batch is not None:
+            # a refusal too: it may rest on writes of this batch not yet durable (the
+            # key of a filing queued just before it, say); if their COMMIT fails, that
+            # is the answer (a reviewer found a 422 for a key whose filing was lost)
             batch.wait()
+        if error is not None:
+            raise error
         return result
+
+    def _stamp(self) -> float:
+        """The clock's time for a change, in whole microseconds (as the API shows it),
+        at least one later than every change's before it: no two changes share a
+        stamp, whatever the clock's resolution or a step back, so a version's
+        ``filed_at`` names the conflicts it opened (their ``opened_at``), and the
+        record's order is the stamps' order (a reviewer found a replacement's conflicts
+        answered as the first version's under a clock that stood still)."""
+        stamp_us = max(round(self._clock() * 1e6), self._last_stamp_us + 1)
+        self._last_stamp_us = stamp_us
+        return stamp_us / 1e6
 
     def _take_lock(self) -> None:
         """Wait for the theater; while a long change holds it, not longer than
@@ -373,8 +391,13 @@ class Theater:
         """The answer to a filing sent again with its key (nothing is written)."""
         if digest != first_digest:
             raise KeyReused(key)
+        latest = self._store.get_filing(filing_id)
         record = self._store.get_filing(filing_id, 1)
-        assert record is not None  # the key was written with the filing's first version
+        assert latest is not None and record is not None  # written with its first version
+        if latest.state == "cancelled":
+            # answered "active", a retry (or a load run again) would be told its filing
+            # stands when it was withdrawn: the other side is told of nothing (reviewer)
+            raise KeyedFilingCancelled(key, filing_id)
         opened = self._store.conflicts_opened_by(filing_id, record.filed_at)
         return Outcome(record, tuple(opened), replayed=True)
 
@@ -934,7 +957,9 @@ class Theater:
         if not redraw:
             fresh = dataclasses.replace(fresh, region_a=stored.region_a, region_b=stored.region_b)
         if all(getattr(fresh, name) == getattr(stored, name) for name in _DISCLOSED):
-            if zone_late_before is None:
+            if zone_late_before is None or late_as_it_was:  # the flag stays: no change
+                # (a zone said to have ended, with a new notice at once, was bumped,
+                # its acknowledgements cleared and both sides told: a reviewer)
                 return stored
             late = stored.late_notice
             if self._zone_rules(a, b, now)[0]:

@@ -209,6 +209,10 @@ class Store(Protocol):
         """The conflicts the version of a filing filed at ``at`` opened, as they are now."""
         ...
 
+    def last_stamp(self) -> float:
+        """The latest time a change was stamped with (its last filing or event), 0 if none."""
+        ...
+
     def add_filing_key(self, party_id: str, key: str, filing_id: str, digest: bytes) -> None:
         """Record that the party's new filing came with this ``Idempotency-Key``."""
         ...

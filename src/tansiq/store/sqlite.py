@@ -616,6 +616,14 @@ class SqliteStore:
         )
         return [_conflict(row) for row in rows]
 
+    def last_stamp(self) -> float:
+        # the rows are written in stamp order: the last of each table holds its latest
+        (stamp,) = self._fetchone(
+            "SELECT max(coalesce((SELECT filed_at FROM filing_version ORDER BY rowid DESC"
+            " LIMIT 1), 0.0), coalesce((SELECT at FROM event ORDER BY id DESC LIMIT 1), 0.0))"
+        )
+        return float(stamp)
+
     def add_filing_key(self, party_id: str, key: str, filing_id: str, digest: bytes) -> None:
         with self.transaction():
             self._db.execute(
