@@ -1076,11 +1076,12 @@ def test_an_operation_ended_early_keeps_what_did_happen(
 def test_a_zones_new_notice_keeps_the_lead_time_judged_from_the_opening(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord
 ) -> None:
-    """With a theater lead time of 6 hours, a patrol filed 6 hours ahead (00:00 for
-    06:00) into a zone asking 1 hour's notice is not late. At 03:00 the zone asks 2
-    hours: still met; judged from 03:00 the lead time would have flagged it (a
-    reviewer). At 3.30 the zone asks 8 hours: late."""
-    now = [SAMPLE_MORNING_S]
+    """With a theater lead time of 6 hours, a patrol filed 6 hours ahead (a minute
+    before 00:00 for 06:00: each change is stamped a microsecond after the one before)
+    into a zone asking 1 hour's notice is not late. At 03:00 the zone asks 2 hours:
+    still met; judged from 03:00 the lead time would have flagged it (a reviewer). At
+    3.30 the zone asks 8 hours: late."""
+    now = [SAMPLE_MORNING_S - 60.0]
     theater = Theater(store, clock=lambda: now[0])
     coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
     theater.set_rules(coordinator, [], lead_time_h=6.0)
