@@ -272,6 +272,7 @@ def test_a_filing_sent_again_with_its_key_is_answered_not_filed_twice(api: Any) 
     blue.delete(f"/v1/sites/{first.json()['id']}", 1)
     gone = assert_problem(send(site, "clinic-2017-09-16"), 409)
     assert gone["type"] == "urn:tansiq:problem:keyed-filing-cancelled"
+    assert gone["filing"] == first.json()["id"]  # its own: it may read the history
     assert gone["detail"] == (
         f"Idempotency-Key: 'clinic-2017-09-16' made filing {first.json()['id']!r}, since"
         " cancelled; a new filing needs a new key"

@@ -7,6 +7,7 @@ import gc
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -193,30 +194,169 @@ def test_a_zone_said_to_have_ended_with_a_new_notice_changes_no_conflict(
     assert told == []
 
 
-def test_no_two_changes_share_a_stamp_whatever_the_clock(tmp_path: Path) -> None:
-    """A clock that stands still (or steps back, or is coarse): each change is still
-    stamped later than the one before, here and after a restart; so a replay names
-    exactly the conflicts its version opened (a reviewer found a replacement's
-    conflicts answered as the first version's under a frozen clock)."""
-    from tansiq.service.views import instant
-
+def test_a_replay_names_what_its_version_opened_whatever_the_clock(tmp_path: Path) -> None:
+    """A clock that stands still (or is coarse): the first version and its replacement
+    share a stamp, yet a replay names only what the first version opened, since the
+    key is kept with those conflicts' ids (found by their stamp, a replacement's were
+    named too: a reviewer)."""
     store = SqliteStore(tmp_path / "tansiq.db")
     red = parties.add_party(store, "red", "Red", "en")[0]
     blue = parties.add_party(store, "blue", "Blue", "en")[0]
-    frozen = SAMPLE_MORNING_S
-    theater = Theater(store, clock=lambda: frozen)
+    theater = Theater(store, clock=lambda: SAMPLE_MORNING_S)
     theater.file(red, "operation", body(disc("strike", 40.0, 35.0), disc("far", 41.0, 35.0)))
     first = theater.file(blue, "site", body(disc("clinic", 40.0, 35.0)), key="k")
     both = body(disc("clinic", 40.0, 35.0), disc("annex", 41.0, 35.0))
     second = theater.replace(blue, first.filing.id, 1, both)
-    assert frozen < first.filing.filed_at < second.filing.filed_at  # red's had the frozen one
-    assert instant(first.filing.filed_at) != instant(second.filing.filed_at)  # as shown too
+    assert first.filing.filed_at == second.filing.filed_at and len(second.conflicts) == 2
     replay = theater.file(blue, "site", body(disc("clinic", 40.0, 35.0)), key="k")
     assert [c.id for c in replay.conflicts] == [c.id for c in first.conflicts]
-    theater.close()
-    earlier = Theater(store, clock=lambda: frozen - 3600.0)  # the clock stepped back
-    third = earlier.replace(blue, first.filing.id, 2, body(disc("clinic", 40.0, 35.0)))
-    assert third.filing.filed_at > second.filing.filed_at
+    # a key kept before schema 6 (no ids): found by its version's stamp, as then
+    with store.transaction():
+        store._db.execute("UPDATE filing_key SET opened = NULL")
+    again = theater.file(blue, "site", body(disc("clinic", 40.0, 35.0)), key="k")
+    assert {c.id for c in again.conflicts} >= {c.id for c in first.conflicts}
+
+
+def test_a_store_served_live_then_replayed_judges_by_the_replays_clock(tmp_path: Path) -> None:
+    """A store first served on the real time (2026), then for an exercise from 16
+    September 2017 (`--clock-start`): the exercise's filings are judged at the
+    exercise's time, not carried past their windows by the stamps of the live ones (a
+    reviewer found a first fix for replays doing so: every conflict missed)."""
+    store = SqliteStore(tmp_path / "tansiq.db")
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    live = Theater(store, clock=lambda: 1_795_000_000.0)  # 2026
+    live.file(red, "site", body(disc("depot", 60.0, 10.0)))
+    live.close()
+    replay = Theater(store, clock=sample_morning())
+    replay.file(red, "operation", body(disc("strike", 40.0, 35.0)))
+    outcome = replay.file(blue, "operation", body(disc("patrol", 40.0, 35.0)))
+    assert len(outcome.conflicts) == 1
+    assert outcome.filing.filed_at < 1_600_000_000.0
+
+
+def _held_rules(
+    theater: Theater, monkeypatch: pytest.MonkeyPatch, then_s: float = 0.0
+) -> tuple[threading.Event, threading.Event]:
+    """New rules' judging held open until ``go_on`` is set (``inside`` once it is), and
+    ``then_s`` more: a large theater's minutes, on a small one."""
+    import time
+
+    inside, go_on = threading.Event(), threading.Event()
+    judge_again = theater._rejudge
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        inside.set()
+        go_on.wait(30)
+        time.sleep(then_s)
+        return judge_again(*args, **kwargs)
+
+    monkeypatch.setattr(theater, "_rejudge", held)
+    return inside, go_on
+
+
+def test_a_change_ahead_of_new_rules_is_not_kept_waiting_for_them(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blue's filing finds new rules queued behind it and leaves its COMMIT to them (group
+    commit); they commit it before they start judging, so blue is answered, and its
+    filing durable, at once, not when the judging ends (a reviewer waited 4 s)."""
+    import sqlite3
+    import time
+
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater = Theater(store, clock=sample_morning())
+    inside, go_on = _held_rules(theater, monkeypatch)
+    pairs_of = theater._pairs_of
+
+    def slow(*args: Any, **kwargs: Any) -> Any:  # blue's work lasts while the rules queue
+        time.sleep(0.3)
+        return pairs_of(*args, **kwargs)
+
+    monkeypatch.setattr(theater, "_pairs_of", slow)
+    answered: list[str] = []
+    filing = threading.Thread(
+        target=lambda: answered.append(
+            theater.file(blue, "operation", body(disc("b", 41.0, 35.0))).filing.id
+        ),
+        daemon=True,
+    )
+    rules = threading.Thread(
+        target=theater.set_rules,
+        args=(coordinator, [SeparationRule(("*", "*"), horizontal_m=2000.0)]),
+        daemon=True,
+    )
+    filing.start()
+    time.sleep(0.1)
+    rules.start()
+    try:
+        assert inside.wait(10)
+        filing.join(5)
+        assert answered, "blue's filing waited for the judging"
+        with sqlite3.connect(store.path) as other:  # durable: another process sees it
+            seen = other.execute("SELECT id FROM filing WHERE id = ?", (answered[0],))
+            assert seen.fetchone() is not None
+    finally:
+        go_on.set()
+        rules.join(30)
+
+
+def test_a_change_giving_up_as_new_rules_end_leaves_no_batch_behind(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filing that looked at the rules' change just before it ended, and gives up
+    just after: the rules' change must not have left its COMMIT to it (a reviewer's
+    forced interleaving left the rules uncommitted and their caller blocked)."""
+    import time
+
+    import tansiq.service.theater as theater_module
+
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater = Theater(store, clock=sample_morning())
+    theater.busy_wait_s = 0.3
+    # the filer's last wait ends while the rules still hold the theater; they end
+    # while it is held up
+    inside, go_on = _held_rules(theater, monkeypatch, then_s=0.4)
+
+    class Preempted:
+        """``time``, but the filer is held up just after its last look at the theater,
+        as a thread switch would (the rules' change ends meanwhile)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(time, name)
+
+        def monotonic(self) -> float:
+            now = time.monotonic()
+            if threading.current_thread().name == "filer" and go_on.is_set():
+                time.sleep(0.5)
+                return time.monotonic()
+            return now
+
+    outcome: list[object] = []
+
+    def file() -> None:
+        try:
+            outcome.append(theater.file(blue, "operation", body(disc("b", 41.0, 35.0))))
+        except Exception as exc:
+            outcome.append(exc)
+
+    rules = threading.Thread(
+        target=theater.set_rules,
+        args=(coordinator, [SeparationRule(("*", "*"), horizontal_m=2000.0)]),
+        daemon=True,
+    )
+    rules.start()
+    assert inside.wait(10)
+    filer = threading.Thread(target=file, name="filer", daemon=True)
+    filer.start()
+    time.sleep(0.2)  # the filer waits, under the busy rule
+    monkeypatch.setattr(theater_module, "time", Preempted())
+    go_on.set()
+    rules.join(5)
+    filer.join(5)
+    assert not rules.is_alive(), "the rules' change was left waiting for its COMMIT"
+    assert store.pending() is None
+    assert theater.rules[0].horizontal_m == 2000.0 and len(outcome) == 1
 
 
 def test_a_change_already_waiting_when_a_long_one_starts_gives_up_too(
@@ -682,7 +822,7 @@ def test_a_schema_2_store_gets_what_came_after(tmp_path: Path) -> None:
     moved = theater.replace(red, mine.filing.id, 1, body(disc("r", 40.003, 35.0)))
     assert [c.version for c in moved.conflicts] == [2]
     with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone() == (5,)
+        assert raw.execute("PRAGMA user_version").fetchone() == (6,)
     # a party's filings are listed (schema 5's index)
     assert [f.id for f in migrated.filings_of_party("red", "operation")] == [mine.filing.id]
     # and Idempotency-Keys are kept (schema 4)
@@ -1076,12 +1216,11 @@ def test_an_operation_ended_early_keeps_what_did_happen(
 def test_a_zones_new_notice_keeps_the_lead_time_judged_from_the_opening(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord
 ) -> None:
-    """With a theater lead time of 6 hours, a patrol filed 6 hours ahead (a minute
-    before 00:00 for 06:00: each change is stamped a microsecond after the one before)
-    into a zone asking 1 hour's notice is not late. At 03:00 the zone asks 2 hours:
-    still met; judged from 03:00 the lead time would have flagged it (a reviewer). At
-    3.30 the zone asks 8 hours: late."""
-    now = [SAMPLE_MORNING_S - 60.0]
+    """With a theater lead time of 6 hours, a patrol filed 6 hours ahead (00:00 for
+    06:00) into a zone asking 1 hour's notice is not late. At 03:00 the zone asks 2
+    hours: still met; judged from 03:00 the lead time would have flagged it (a
+    reviewer). At 3.30 the zone asks 8 hours: late."""
+    now = [SAMPLE_MORNING_S]
     theater = Theater(store, clock=lambda: now[0])
     coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
     theater.set_rules(coordinator, [], lead_time_h=6.0)

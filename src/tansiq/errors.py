@@ -46,6 +46,11 @@ class TansiqError(Exception):
         """Headers the HTTP answer carries (``Retry-After``, say); none by default."""
         return {}
 
+    @property
+    def problem_members(self) -> dict[str, str]:
+        """Members a problem's JSON carries besides RFC 9457's (the caller's own ids)."""
+        return {}
+
 
 class InputError(TansiqError):
     """The caller gave input that cannot be used."""
@@ -289,6 +294,10 @@ class KeyedFilingCancelled(FilingGone):
             f"Idempotency-Key: {shown!r} made filing {filing_id!r}, since cancelled; a new"
             " filing needs a new key",
         )
+
+    @property
+    def problem_members(self) -> dict[str, str]:
+        return {"filing": self.filing_id}  # the caller's own: it may read its history
 
 
 class UnknownConflict(TansiqError):

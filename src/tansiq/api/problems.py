@@ -35,7 +35,7 @@ def problem(
 def install(app: FastAPI) -> None:
     @app.exception_handler(TansiqError)
     async def tansiq_error(request: Request, exc: TansiqError) -> JSONResponse:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = dict(exc.problem_members)
         errors = errors_of(exc)
         if errors:
             extra["errors"] = errors

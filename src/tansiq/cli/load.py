@@ -65,8 +65,8 @@ def read_tokens(path: Path | None, party_ids: list[str]) -> dict[str, str]:
 @click.option(
     "--again",
     is_flag=True,
-    help="File every feature anew, even those an earlier load of this file filed (by"
-    " default they are answered as filed, not filed twice).",
+    help="File again the features an earlier load of this file filed and that were"
+    " cancelled since (those still standing are never filed twice).",
 )
 def load(
     scenario: Path, url: str, tokens_file: Path | None, coordinator: str | None, again: bool
@@ -86,8 +86,6 @@ def load(
     content = scenario.read_bytes()
     features: list[dict[str, Any]] = json.loads(content)["features"]
     of_file = hashlib.sha256(content).hexdigest()[:32]
-    if again:  # another request altogether: keys no earlier load sent
-        of_file = hashlib.sha256(of_file.encode() + os.urandom(16)).hexdigest()[:32]
     _check_categories_and_zones(features)
     named = {v.party for v in loaded.volumes}
     party_ids = sorted(named | {coordinator} if coordinator else named)
@@ -122,15 +120,24 @@ def load(
                 for feature, volume in zip(features, loaded.volumes, strict=True):
                     category = feature.get("properties", {}).get("category", "operation")
                     path = CATEGORIES[category]  # checked before anything was sent
-                    answer = client.post(
-                        f"/v1/{path}",
-                        content=json.dumps({"type": "FeatureCollection", "features": [feature]}),
-                        headers={
-                            "Authorization": f"Bearer {tokens[volume.party]}",
-                            "Content-Type": "application/geo+json",
-                            "Idempotency-Key": _key(of_file, volume.id),
-                        },
-                    )
+                    one = json.dumps({"type": "FeatureCollection", "features": [feature]})
+                    key = _key(of_file, volume.id)
+                    for _ in range(MAX_REFILINGS + 1):
+                        answer = client.post(
+                            f"/v1/{path}",
+                            content=one,
+                            headers={
+                                "Authorization": f"Bearer {tokens[volume.party]}",
+                                "Content-Type": "application/geo+json",
+                                "Idempotency-Key": key,
+                            },
+                        )
+                        if not again or _problem_type(answer) != CANCELLED_SINCE:
+                            break
+                        # filed by an earlier load and cancelled since: filed again under
+                        # a key made from that filing's, so that a second --again run finds
+                        # this one (resumable), and a standing feature is never re-filed
+                        key = _key_after(key, str(answer.json().get("filing", "")))
                     if answer.status_code == 201:
                         if answer.headers.get("Idempotent-Replayed") == "true":
                             before += 1  # filed by an earlier load: nothing done now
@@ -155,8 +162,8 @@ def load(
     if withdrawn:
         err.print(
             f"error: {withdrawn} feature(s) filed by an earlier load of this file were"
-            " cancelled since, and were not filed again (tansiq load --again files the"
-            " whole file anew)",
+            " cancelled since, and were not filed again (tansiq load --again files them"
+            " again)",
             markup=False,
         )
     if refused or withdrawn:
@@ -165,6 +172,8 @@ def load(
 
 #: the problem a new filing's key gets when the filing it made is cancelled
 CANCELLED_SINCE = "urn:tansiq:problem:keyed-filing-cancelled"
+#: how many times --again files a feature cancelled again and again (then refused)
+MAX_REFILINGS = 100
 
 
 def _problem_type(answer: httpx.Response) -> str | None:
@@ -181,6 +190,12 @@ def _key(of_file: str, feature_id: str) -> str:
     same request (another file reusing an id is filed as its own)."""
     of_feature = hashlib.sha256(feature_id.encode()).hexdigest()[:32]
     return f"tansiq-load-{of_file}-{of_feature}"
+
+
+def _key_after(key: str, cancelled_filing: str) -> str:
+    """The key a feature is filed again under once the filing its key made is cancelled."""
+    chained = hashlib.sha256(f"{key}\n{cancelled_filing}".encode()).hexdigest()[:32]
+    return f"tansiq-load-again-{chained}"
 
 
 def _check_categories_and_zones(features: list[dict[str, Any]]) -> None:

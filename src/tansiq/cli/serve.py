@@ -73,6 +73,8 @@ def serve(
 
 
 def _url(host: str, port: int) -> str:
+    if not host:
+        return f"http://*:{port} (every interface)"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 

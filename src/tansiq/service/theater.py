@@ -185,7 +185,6 @@ class Theater:
             parse_rules(f'{{"separation": {saved}}}') if saved else self._default_separation
         )
         self._lead_time_h = float(self._store.get_setting(LEAD_TIME_SETTING) or 0.0)
-        self._last_stamp_us = round(self._store.last_stamp() * 1e6)
         self._index = ConflictIndex(self._separation)  # _store_footprints codes with it
         self._drawer = RegionDrawer()
         if self._store.get_setting(FOOTPRINTS_SETTING) is None:
@@ -239,7 +238,7 @@ class Theater:
             if self._stale or self._store.lost != self._lost_seen:
                 self._load()  # a batch was lost, or the last reading failed
             error: BaseException | None = None
-            now = self._stamp()
+            now = self._clock()
             # the store's lock is held from the work to the COMMIT: no other writer can
             # commit or open a batch in between, so this is the batch the work joined
             with self._store.writing():
@@ -271,16 +270,6 @@ class Theater:
             raise error
         return result
 
-    def _stamp(self) -> float:
-        """The clock's time for a change, in whole microseconds (as the API shows it),
-        at least one later than every change's before it: no two changes share a
-        stamp, whatever the clock's resolution or a step back, so a version's
-        ``filed_at`` names the conflicts it opened (their ``opened_at``), and the
-        record's order is the stamps' order (a reviewer found a replacement's conflicts
-        answered as the first version's under a clock that stood still)."""
-        stamp_us = max(round(self._clock() * 1e6), self._last_stamp_us + 1)
-        self._last_stamp_us = stamp_us
-        return stamp_us / 1e6
 
     def _take_lock(self) -> None:
         """Wait for the theater; while a long change holds it, not longer than
@@ -291,6 +280,7 @@ class Theater:
         while True:
             long = self._long_change
             if long is None:
+                noticed = None
                 # looked at again now and then: one may start while this change waits
                 if self._lock.acquire(timeout=_LOOK_AGAIN_S):
                     return
@@ -302,6 +292,11 @@ class Theater:
                 return
             if left <= 0:
                 with self._queue_lock:
+                    # given up only while the long change still holds the theater: had
+                    # it ended meanwhile, it may have counted this change as queued and
+                    # left its batch for it to commit (a reviewer's forced interleaving)
+                    if self._long_change is not long:
+                        continue
                     self._queued -= 1
                 what, since = long
                 held_s = now - since
@@ -367,7 +362,7 @@ class Theater:
                 # for the first and finds its filing (the batch's rows are read too)
                 first = self._store.filing_of_key(party.id, key)
                 if first is not None:
-                    return self._replay(key, digest, *first)
+                    return self._replay(party.id, key, digest, *first)
             record = FilingRecord(
                 filing_id, party.id, category, 1, "active", text, now, _ends_at(volumes)
             )
@@ -380,14 +375,17 @@ class Theater:
                 self._store.put_volumes(self._volume_records(volumes, fp))
                 opened = self._open(pairs, now)
                 if key is not None:
-                    self._store.add_filing_key(party.id, key, filing_id, digest)
+                    opened_ids = [c.id for c in opened]
+                    self._store.add_filing_key(party.id, key, filing_id, digest, opened_ids)
             self._index.add_many(volumes, fp)
             self._track(record, volumes)
             return Outcome(record, tuple(opened))
 
         return self._change(work)
 
-    def _replay(self, key: str, digest: bytes, filing_id: str, first_digest: bytes) -> Outcome:
+    def _replay(
+        self, party_id: str, key: str, digest: bytes, filing_id: str, first_digest: bytes
+    ) -> Outcome:
         """The answer to a filing sent again with its key (nothing is written)."""
         if digest != first_digest:
             raise KeyReused(key)
@@ -398,7 +396,7 @@ class Theater:
             # answered "active", a retry (or a load run again) would be told its filing
             # stands when it was withdrawn: the other side is told of nothing (reviewer)
             raise KeyedFilingCancelled(key, filing_id)
-        opened = self._store.conflicts_opened_by(filing_id, record.filed_at)
+        opened = self._store.conflicts_opened_with_key(party_id, key)
         return Outcome(record, tuple(opened), replayed=True)
 
     def replace(
@@ -666,11 +664,15 @@ class Theater:
         rules = tuple(rules)
 
         def work(now: float) -> RulesOutcome:
+            # the changes before it, whose batch it would commit, are not kept waiting
+            # for the judging (minutes on a large theater: a reviewer)
+            self._store.commit()
             self._long_change = ("a change of the theater's rules", time.monotonic())
             try:
                 return judge_again(now)
             finally:
-                self._long_change = None
+                with self._queue_lock:  # see _take_lock: a waiter gives up under it
+                    self._long_change = None
 
         def judge_again(now: float) -> RulesOutcome:
             by_kind = self._index.ids_by_kind()

@@ -209,12 +209,15 @@ class Store(Protocol):
         """The conflicts the version of a filing filed at ``at`` opened, as they are now."""
         ...
 
-    def last_stamp(self) -> float:
-        """The latest time a change was stamped with (its last filing or event), 0 if none."""
+    def add_filing_key(
+        self, party_id: str, key: str, filing_id: str, digest: bytes, opened: Sequence[int]
+    ) -> None:
+        """Record that the party's new filing came with this ``Idempotency-Key``, and the
+        conflicts it opened."""
         ...
 
-    def add_filing_key(self, party_id: str, key: str, filing_id: str, digest: bytes) -> None:
-        """Record that the party's new filing came with this ``Idempotency-Key``."""
+    def conflicts_opened_with_key(self, party_id: str, key: str) -> list[ConflictRecord]:
+        """The conflicts the filing a party's key made opened, as they are now."""
         ...
 
     def filing_of_key(self, party_id: str, key: str) -> tuple[str, bytes] | None:

@@ -8,6 +8,7 @@ of the process or of the machine). The schema is versioned with SQLite's
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -32,7 +33,7 @@ from tansiq.store.base import (
     VolumeRecord,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 _log = logging.getLogger(__name__)
@@ -160,6 +161,9 @@ CREATE TABLE filing_key (
     PRIMARY KEY (party_id, key)
 ) STRICT;
 """
+#: schema 6: the conflicts the keyed filing opened (JSON ids): a replay names exactly
+#: them (found by their stamp before, two changes read at one clock instant were one)
+_FILING_KEY_OPENED = "ALTER TABLE filing_key ADD COLUMN opened TEXT;"
 
 #: schema 5: a party's filings of a category, in id order (GET /v1/operations and so on)
 _FILING_BY_PARTY = (
@@ -616,20 +620,34 @@ class SqliteStore:
         )
         return [_conflict(row) for row in rows]
 
-    def last_stamp(self) -> float:
-        # the rows are written in stamp order: the last of each table holds its latest
-        (stamp,) = self._fetchone(
-            "SELECT max(coalesce((SELECT filed_at FROM filing_version ORDER BY rowid DESC"
-            " LIMIT 1), 0.0), coalesce((SELECT at FROM event ORDER BY id DESC LIMIT 1), 0.0))"
-        )
-        return float(stamp)
-
-    def add_filing_key(self, party_id: str, key: str, filing_id: str, digest: bytes) -> None:
+    def add_filing_key(
+        self, party_id: str, key: str, filing_id: str, digest: bytes, opened: Sequence[int]
+    ) -> None:
         with self.transaction():
             self._db.execute(
-                "INSERT INTO filing_key (party_id, key, filing_id, digest) VALUES (?, ?, ?, ?)",
-                (party_id, key, filing_id, digest),
+                "INSERT INTO filing_key (party_id, key, filing_id, digest, opened)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (party_id, key, filing_id, digest, json.dumps(list(opened))),
             )
+
+    def conflicts_opened_with_key(self, party_id: str, key: str) -> list[ConflictRecord]:
+        row = self._fetchone(
+            "SELECT k.filing_id, k.opened, v.filed_at FROM filing_key k"
+            " JOIN filing_version v ON v.id = k.filing_id AND v.version = 1"
+            " WHERE k.party_id = ? AND k.key = ?",
+            (party_id, key),
+        )
+        if row is None:
+            return []
+        filing_id, opened, filed_at = row
+        if opened is None:  # a key kept before schema 6: its version's stamp names them
+            return self.conflicts_opened_by(filing_id, filed_at)
+        rows = self._fetchall(
+            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE id IN"
+            " (SELECT value FROM json_each(?)) ORDER BY id",
+            (opened,),
+        )
+        return [_conflict(row) for row in rows]
 
     def filing_of_key(self, party_id: str, key: str) -> tuple[str, bytes] | None:
         row = self._fetchone(
@@ -826,7 +844,8 @@ class SqliteStore:
             )
         if version == 0:
             self._db.executescript(
-                f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE} {_FILING_BY_PARTY}"
+                f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE} {_FILING_KEY_OPENED}"
+                f" {_FILING_BY_PARTY}"
                 f" PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
@@ -842,6 +861,8 @@ class SqliteStore:
             steps.append(_FILING_KEY_TABLE)
         if version < 5:
             steps.append(_FILING_BY_PARTY)  # a pass over every version, once
+        if version < 6:
+            steps.append(_FILING_KEY_OPENED)
         if steps:
             self._db.executescript(
                 f"BEGIN; {' '.join(steps)} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
