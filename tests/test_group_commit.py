@@ -200,6 +200,45 @@ def test_a_refusal_resting_on_writes_not_yet_durable_waits_for_their_commit(
     assert store.active_filings() == [] and store.filing_of_key("blue", "k") is None
 
 
+def test_new_rules_that_cannot_commit_the_batch_before_them_leave_a_true_picture(
+    store: SqliteStore,
+) -> None:
+    """New rules commit the batch of the changes before them first; if that COMMIT fails,
+    those changes are lost, and the picture must not show them (nor their rules), not
+    even until a later change reads the store again (found by a reviewer)."""
+    from tansiq.scenario.model import SeparationRule
+
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater = Theater(store, clock=sample_morning())
+    counting = CountingConnection(store._db)
+    store._db = counting  # type: ignore[assignment]
+    failed: list[BaseException] = []
+
+    def first_rules() -> None:
+        try:
+            theater.set_rules(coordinator, [SeparationRule(("*", "*"), horizontal_m=2000.0)], 6.0)
+        except BaseException as exc:
+            failed.append(exc)
+
+    with theater._queue_lock:
+        theater._queued += 1  # a change queued behind: the first rules' batch is left open
+    left = threading.Thread(target=first_rules, daemon=True)
+    left.start()
+    for _ in range(500):
+        if store.pending() is not None and not theater._lock.locked():
+            break
+        time.sleep(0.01)
+    with theater._queue_lock:
+        theater._queued -= 1
+    counting.fail_next_commit = True
+    with pytest.raises(sqlite3.OperationalError):
+        theater.set_rules(coordinator, [SeparationRule(("*", "*"), horizontal_m=3000.0)], 1.0)
+    left.join(5)
+    assert len(failed) == 1 and isinstance(failed[0], sqlite3.OperationalError)
+    assert (theater.rules, theater.lead_time_h) == ((), 0.0)  # as the store holds them
+    assert store.get_setting("lead_time_h") is None
+
+
 def test_listeners_get_each_committed_event_once_in_order_as_the_store_has_them(
     store: SqliteStore,
 ) -> None:

@@ -48,6 +48,12 @@ def read_tokens(path: Path | None, party_ids: list[str]) -> dict[str, str]:
     return tokens
 
 
+#: the problem a new filing's key gets when the filing it made is cancelled
+CANCELLED_SINCE = "urn:tansiq:problem:keyed-filing-cancelled"
+#: how many times --again files a feature cancelled again and again (then refused)
+MAX_REFILINGS = 100
+
+
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--url", required=True, help="The Tansiq server, e.g. http://127.0.0.1:8000.")
@@ -66,7 +72,8 @@ def read_tokens(path: Path | None, party_ids: list[str]) -> dict[str, str]:
     "--again",
     is_flag=True,
     help="File again the features an earlier load of this file filed and that were"
-    " cancelled since (those still standing are never filed twice).",
+    " cancelled since (those still standing are never filed twice; a feature cancelled"
+    f" more than {MAX_REFILINGS} times is not filed again).",
 )
 def load(
     scenario: Path, url: str, tokens_file: Path | None, coordinator: str | None, again: bool
@@ -144,11 +151,17 @@ def load(
                         else:
                             filed += 1
                             conflicts += len(answer.json()["conflicts"])
-                    elif _problem_type(answer) == CANCELLED_SINCE:
+                    elif _problem_type(answer) == CANCELLED_SINCE and not again:
                         withdrawn += 1  # said once, below
                     else:
                         refused += 1
-                        err.print(f"error: feature {volume.id!r}: {_detail(answer)}", markup=False)
+                        said = (
+                            f"filed and cancelled more than {MAX_REFILINGS} times; not filed"
+                            " again"
+                            if _problem_type(answer) == CANCELLED_SINCE
+                            else _detail(answer)
+                        )
+                        err.print(f"error: feature {volume.id!r}: {said}", markup=False)
                     bar.advance(task)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         earlier = f", {before} filed by an earlier load" if before else ""
@@ -170,10 +183,6 @@ def load(
         raise SystemExit(1)
 
 
-#: the problem a new filing's key gets when the filing it made is cancelled
-CANCELLED_SINCE = "urn:tansiq:problem:keyed-filing-cancelled"
-#: how many times --again files a feature cancelled again and again (then refused)
-MAX_REFILINGS = 100
 
 
 def _problem_type(answer: httpx.Response) -> str | None:

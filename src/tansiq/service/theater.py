@@ -270,7 +270,6 @@ class Theater:
             raise error
         return result
 
-
     def _take_lock(self) -> None:
         """Wait for the theater; while a long change holds it, not longer than
         :attr:`busy_wait_s` (then :class:`TheaterBusy`, nothing done): a filing kept
@@ -666,7 +665,11 @@ class Theater:
         def work(now: float) -> RulesOutcome:
             # the changes before it, whose batch it would commit, are not kept waiting
             # for the judging (minutes on a large theater: a reviewer)
-            self._store.commit()
+            try:
+                self._store.commit()
+            except BaseException:
+                self._reload()  # the batch is lost: the picture must not show it
+                raise
             self._long_change = ("a change of the theater's rules", time.monotonic())
             try:
                 return judge_again(now)
