@@ -33,7 +33,7 @@ from tansiq.scenario.model import SeparationRule
 from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
 from tansiq.service import parties, webhooks
 from tansiq.service.public_ids import PublicIds
-from tansiq.service.rules import check_limits, parse_lead_time, parse_rules, rules_json
+from tansiq.service.rules import parse_lead_time, parse_rules, rules_json
 from tansiq.service.theater import Outcome, Theater
 from tansiq.service.views import conflict_view, dumps, filing_view, instant, shared_view
 from tansiq.store import PartyRecord, SqliteStore
@@ -307,7 +307,6 @@ def create_app(
         parties.require_coordinator(party, "set the theater's separation rules")
         body = await read_body(request)
         rules, lead_time_h = parse_rules(body), parse_lead_time(body)
-        check_limits(rules)
         done = await run_in_threadpool(theater.set_rules, party, rules, lead_time_h)
         return {
             "separation": rules_json(theater.rules),

@@ -60,7 +60,13 @@ from tansiq.scenario.reader import parse_scenario
 from tansiq.service import parties
 from tansiq.service.collector import collector_paused
 from tansiq.service.geojson_text import region_geojson, ring_geojson
-from tansiq.service.rules import LEAD_TIME_SETTING, SETTING, parse_rules, rules_json
+from tansiq.service.rules import (
+    LEAD_TIME_SETTING,
+    SETTING,
+    check_limits,
+    parse_rules,
+    rules_json,
+)
 from tansiq.service.zone_rules import check_zone_rules, zone_rules
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, FilingState, VolumeRecord
@@ -661,6 +667,7 @@ class Theater:
         """
         parties.require_coordinator(party, "set the theater's separation rules")
         rules = tuple(rules)
+        check_limits(rules)  # new rules only: saved ones are read as they are
 
         def work(now: float) -> RulesOutcome:
             # the changes before it, whose batch it would commit, are not kept waiting

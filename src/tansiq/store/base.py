@@ -205,10 +205,6 @@ class Store(Protocol):
         stay."""
         ...
 
-    def conflicts_opened_by(self, filing_id: str, at: float) -> list[ConflictRecord]:
-        """The conflicts the version of a filing filed at ``at`` opened, as they are now."""
-        ...
-
     def add_filing_key(
         self, party_id: str, key: str, filing_id: str, digest: bytes, opened: Sequence[int]
     ) -> None:

@@ -610,7 +610,7 @@ class SqliteStore:
         rows = self._fetchall(query + " ORDER BY id", args)
         return [_conflict(row) for row in rows]
 
-    def conflicts_opened_by(self, filing_id: str, at: float) -> list[ConflictRecord]:
+    def _conflicts_opened_by(self, filing_id: str, at: float) -> list[ConflictRecord]:
         # the change that files a version opens its conflicts with its volumes as side a,
         # stamped with the version's filed_at
         rows = self._fetchall(
@@ -641,7 +641,7 @@ class SqliteStore:
             return []
         filing_id, opened, filed_at = row
         if opened is None:  # a key kept before schema 6: its version's stamp names them
-            return self.conflicts_opened_by(filing_id, filed_at)
+            return self._conflicts_opened_by(filing_id, filed_at)
         rows = self._fetchall(
             f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE id IN"
             " (SELECT value FROM json_each(?)) ORDER BY id",
