@@ -183,8 +183,6 @@ def load(
         raise SystemExit(1)
 
 
-
-
 def _problem_type(answer: httpx.Response) -> str | None:
     try:
         found = answer.json().get("type")
