@@ -1,8 +1,10 @@
 """Kill the server with SIGKILL in the middle of a load, restart it: every filing that got
-a 2xx answer is there, unchanged; none is half-there; conflicts match the volumes."""
+a 2xx answer is there, unchanged; none is half-there; conflicts match the volumes; and
+every request sent again with its Idempotency-Key, answered or not, ends filed once."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -72,25 +74,33 @@ def test_sigkill_mid_load_loses_no_acknowledged_filing(tmp_path: Path) -> None:
     port = free_local_port()
     server = start_server(db, port)
     acknowledged: dict[str, tuple[str, str]] = {}  # filing id -> (party, body)
+    sent: dict[str, tuple[str, str, str | None]] = {}  # key -> (party, body, id answered)
     lock = threading.Lock()
     stop = threading.Event()
 
     def filer(party: str, seed: int) -> None:
         rng = random.Random(seed)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0) as client:
-            while not stop.is_set():
+            for n in itertools.count():
+                if stop.is_set():
+                    return
                 text = body(rng, rng.randint(1, 4))
+                key = f"{party}-{seed}-{n}"
+                with lock:
+                    sent[key] = (party, text, None)  # in flight: maybe filed, maybe not
                 try:
                     answer = client.post(
                         "/v1/operations",
                         content=text,
-                        headers={"Authorization": f"Bearer {tokens[party]}"},
-                    )
+                        headers={"Authorization": f"Bearer {tokens[party]}",
+                                 "Idempotency-Key": key},
+                    )  # fmt: skip
                 except httpx.TransportError:
                     return  # the server is gone
                 if answer.status_code == 201:
                     with lock:
                         acknowledged[answer.json()["id"]] = (party, text)
+                        sent[key] = (party, text, answer.json()["id"])
 
     threads = [
         threading.Thread(target=filer, args=(party, seed))
@@ -119,6 +129,19 @@ def test_sigkill_mid_load_loses_no_acknowledged_filing(tmp_path: Path) -> None:
                 )
                 assert got.status_code == 200, (filing_id, got.text)
                 assert got.json()["body"] == json.loads(text)
+            # every request sent again, as a client does after a lost answer: answered
+            # ones are replayed with their id; those in flight at the kill were filed
+            # once (replayed) or not at all (filed now): never twice
+            for key, (party, text, answered) in sent.items():
+                again = client.post(
+                    "/v1/operations",
+                    content=text,
+                    headers={"Authorization": f"Bearer {tokens[party]}", "Idempotency-Key": key},
+                )
+                assert again.status_code == 201, (key, again.text)
+                if answered is not None:
+                    assert again.headers["idempotent-replayed"] == "true"
+                    assert again.json()["id"] == answered
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -127,6 +150,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_filing(tmp_path: Path) -> None:
     store = SqliteStore(db)
     stored = store.active_filings()
     assert {f.id for f in stored} >= set(acknowledged)
+    assert len(stored) == len(sent)  # one filing per request, whatever the kill cut
     theater = Theater(store, clock=sample_morning())
     volumes = tuple(v for f in stored for v in theater.volumes(f.party_id, f.id, f.body))
     scenario = Scenario("after", tuple(Party(p, p, "en") for p in tokens), (), volumes)
