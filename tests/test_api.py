@@ -378,6 +378,39 @@ def test_conflicts_are_paged(api: Any) -> None:
     assert len(rest["conflicts"]) == 3 and rest["next_after"] is None
 
 
+def test_a_page_of_conflicts_reads_only_so_many_and_says_where_it_stopped(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A party of a large theater has millions of conflicts: a page reads them a chunk
+    at a time and at most so many (here 2 and 4), so a filter that few meet gives short
+    pages, even empty ones, whose next_after goes on; following it finds every match."""
+    import tansiq.service.theater as theater_module
+
+    client, red, blue, _ = api
+    lons = [40.0 + k * 0.1 for k in range(7)]
+    red.post("/v1/operations", collection(*(disc(f"r{k}", lon) for k, lon in enumerate(lons))))
+    blue.post("/v1/sites", collection(*(disc(f"b{k}", lon) for k, lon in enumerate(lons))))
+    every = [c["id"] for c in red.get("/v1/conflicts").json()["conflicts"]]
+    assert len(every) == 7
+    monkeypatch.setattr(theater_module, "_CHUNK", 2)
+    client.app.state.theater.conflicts_scanned = 4
+
+    def follow(**query: Any) -> list[list[int]]:
+        pages, after = [], None
+        while True:
+            answer = red.get("/v1/conflicts", **query, **({"after": after} if after else {}))
+            body = answer.json()
+            pages.append([c["id"] for c in body["conflicts"]])
+            after = body["next_after"]
+            if after is None:
+                return pages
+
+    assert [i for page in follow(limit=3) for i in page] == every  # as before, in id order
+    far_east = follow(bbox="40.55,34.9,40.65,35.1")
+    assert far_east[0] == []  # stopped short, and went on
+    assert [i for page in far_east for i in page] == [every[-1]]
+
+
 def test_openapi_describes_every_route(api: Any) -> None:
     client = api[0]
     spec = client.get("/openapi.json").json()

@@ -242,17 +242,16 @@ def create_app(
         if since is not None and until is not None and since > until:
             raise _invalid_query("start", f"{start} is after end {end}")
         box = None if bbox is None else _bbox_of(bbox)
-        # filter first (time in the store's query, the box on the regions), then page
         start_after = 0 if not after else ids.own_conflict(store, party.id, after)
         if start_after is None:
             raise _invalid_query("after", f"{after} is not the id of one of your conflicts")
-        chosen = theater.conflicts(party, state, since, until, box)
-        found = [c for c in chosen if c.id > start_after][: limit + 1]
-        page = found[:limit]
+        # read a page's worth at a time, filtered as read: a page may stop short (even
+        # empty) with more to come, at the conflict it stopped at (see conflicts_page)
+        page, more = theater.conflicts_page(party, state, since, until, box, start_after, limit)
         return json_response(
             {
                 "conflicts": [conflict_view(c, party, store, ids) for c in page],
-                "next_after": ids.show("conflict", page[-1].id) if len(found) > limit else None,
+                "next_after": None if more is None else ids.show("conflict", more),
             }
         )
 

@@ -83,6 +83,9 @@ MAX_BATCH = 64
 BUSY_WAIT_S = 10.0
 #: how often a waiting change looks whether a long change has taken the theater
 _LOOK_AGAIN_S = 0.5
+#: a page of a party's conflicts reads them this many at a time, and at most this many
+_CHUNK = 500
+CONFLICTS_SCANNED = 5_000
 T = TypeVar("T")
 #: what a conflict discloses that a change of either side (or of the rules) may alter
 _DISCLOSED = (
@@ -150,6 +153,7 @@ class Theater:
         #: what holds the lock for long (new rules at 1M: minutes), and since when
         self._long_change: tuple[str, float] | None = None
         self.busy_wait_s = BUSY_WAIT_S
+        self.conflicts_scanned = CONFLICTS_SCANNED
         self._closed = False
         # one theater per store file: a second would miss this one's filings
         self._serving = ServingLock(store.path)
@@ -594,25 +598,46 @@ class Theater:
         meets the box (a conflict without a region has no place, so is left out).
         """
         found = self._store.conflicts_of_party(party.id, state, start, end)
-        if bbox is None or not found:
-            return found
-        west, south, east, north = bbox
-        spans = [(west, east)] if west <= east else [(west, 180.0), (-180.0, east)]
-        # regions are drawn in one continuous frame (180.004, not -179.996): a turn each
-        # way. Each box is the envelope of its corners, so a box without width or
-        # height is a line or a point (edges are included); as polygons, their union
-        # was empty and a bbox of a point found nothing (found by a reviewer)
-        areas = [
-            shapely.envelope(shapely.MultiPoint([(w + turn, south), (e + turn, north)]))
-            for w, e in spans
-            for turn in (-360.0, 0.0, 360.0)
-        ]
-        regions_a = shapely.from_geojson([c.region_a or None for c in found])
-        regions_b = shapely.from_geojson([c.region_b or None for c in found])
-        near = np.zeros(len(found), dtype=bool)
-        for area in areas:
-            near |= shapely.intersects(regions_a, area) | shapely.intersects(regions_b, area)
-        return [c for c, keep in zip(found, near, strict=True) if keep]
+        return found if bbox is None else _meeting(found, bbox)
+
+    def conflicts_page(
+        self,
+        party: PartyRecord,
+        state: ConflictState | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[ConflictRecord], int | None]:
+        """One page of :meth:`conflicts`: at most ``limit`` after id ``after``, and the id
+        the next page starts after (None: no more). The party's conflicts are read in id
+        order a chunk at a time and filtered here, at most :attr:`conflicts_scanned` of
+        them a page: a party of a large theater has millions (reading them all took 117 s
+        a page at 1M), so a page may hold fewer than ``limit``, even none, with more to
+        come (the id it stopped at)."""
+        page: list[ConflictRecord] = []
+        cursor, scanned = after, 0
+        filtered = start is not None or end is not None or bbox is not None
+        size = _CHUNK if filtered else limit + 1  # unfiltered, a page and one tell it all
+        while True:
+            chunk = self._store.conflicts_of_party_after(party.id, state, cursor, size)
+            scanned += len(chunk)
+            kept = [
+                c
+                for c in chunk
+                if (start is None or c.window_end >= start)
+                and (end is None or c.window_start <= end)
+            ]
+            for conflict in kept if bbox is None else _meeting(kept, bbox):
+                if len(page) == limit:
+                    return page, page[-1].id
+                page.append(conflict)
+            if len(chunk) < size:
+                return page, None
+            cursor = chunk[-1].id
+            if scanned >= self.conflicts_scanned:
+                return page, cursor
 
     def conflict(self, party: PartyRecord, conflict_id: int) -> ConflictRecord:
         """A conflict the party is a side of (any other id: :class:`UnknownConflict`)."""
@@ -1179,3 +1204,30 @@ def _text(body: str | bytes) -> str:
 def _kind_pair(kind_a: str, kind_b: str) -> tuple[str, str]:
     """A pair of kinds in one order (rules are symmetric)."""
     return (kind_a, kind_b) if kind_a <= kind_b else (kind_b, kind_a)
+
+
+def _meeting(
+    found: Sequence[ConflictRecord], bbox: tuple[float, float, float, float]
+) -> list[ConflictRecord]:
+    """The conflicts whose overlap region, either side's, meets the box (min_lon,
+    min_lat, max_lon, max_lat; west above east crosses the antimeridian); a conflict
+    without a region has no place, so is left out."""
+    if not found:
+        return []
+    west, south, east, north = bbox
+    spans = [(west, east)] if west <= east else [(west, 180.0), (-180.0, east)]
+    # regions are drawn in one continuous frame (180.004, not -179.996): a turn each
+    # way. Each box is the envelope of its corners, so a box without width or
+    # height is a line or a point (edges are included); as polygons, their union
+    # was empty and a bbox of a point found nothing (found by a reviewer)
+    areas = [
+        shapely.envelope(shapely.MultiPoint([(w + turn, south), (e + turn, north)]))
+        for w, e in spans
+        for turn in (-360.0, 0.0, 360.0)
+    ]
+    regions_a = shapely.from_geojson([c.region_a or None for c in found])
+    regions_b = shapely.from_geojson([c.region_b or None for c in found])
+    near = np.zeros(len(found), dtype=bool)
+    for area in areas:
+        near |= shapely.intersects(regions_a, area) | shapely.intersects(regions_b, area)
+    return [c for c, keep in zip(found, near, strict=True) if keep]

@@ -205,6 +205,13 @@ class Store(Protocol):
         stay."""
         ...
 
+    def conflicts_of_party_after(
+        self, party_id: str, state: ConflictState | None, after: int, limit: int
+    ) -> list[ConflictRecord]:
+        """The party's conflicts (in one state, or all) with ids above ``after``, in id
+        order, at most ``limit``: a page's worth, without reading the rest."""
+        ...
+
     def add_filing_key(
         self, party_id: str, key: str, filing_id: str, digest: bytes, opened: Sequence[int]
     ) -> None:

@@ -610,6 +610,27 @@ class SqliteStore:
         rows = self._fetchall(query + " ORDER BY id", args)
         return [_conflict(row) for row in rows]
 
+    def conflicts_of_party_after(
+        self, party_id: str, state: ConflictState | None, after: int, limit: int
+    ) -> list[ConflictRecord]:
+        # one branch per side and state, each a range of its index (party, state, then
+        # rowid) that stops at ``limit``: an OR of the two sides read every conflict of
+        # the party (millions at 1M) before it could order and cut them
+        states = (state,) if state is not None else ("open", "resolved", "withdrawn")
+        branch = (
+            f"SELECT * FROM (SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE {{side}} = ?"
+            " AND state = ? AND id > ? ORDER BY id LIMIT ?)"
+        )
+        branches, args = [], []
+        for side in ("party_a", "party_b"):
+            for one in states:
+                branches.append(branch.format(side=side))
+                args += [party_id, one, after, limit]
+        rows = self._fetchall(
+            " UNION ALL ".join(branches) + " ORDER BY id LIMIT ?", (*args, limit)
+        )
+        return [_conflict(row) for row in rows]
+
     def _conflicts_opened_by(self, filing_id: str, at: float) -> list[ConflictRecord]:
         # the change that files a version opens its conflicts with its volumes as side a,
         # stamped with the version's filed_at
