@@ -411,6 +411,42 @@ def test_a_page_of_conflicts_reads_only_so_many_and_says_where_it_stopped(
     assert [i for page in far_east for i in page] == [every[-1]]
 
 
+def test_pages_follow_the_order_conflicts_opened_in_whichever_side_opened_them(
+    api: Any,
+) -> None:
+    """Red's conflicts alternate sides (red's change opens one, blue's the next): read
+    a side at a time and merged, pages must still be in id order, none skipped, and a
+    window starting at the very end of the asked range is in it (bounds included)."""
+    client, red, blue, _ = api
+    red.post("/v1/operations", collection(disc("a", 40.0)))
+    blue.post("/v1/operations", collection(disc("b", 40.0)))
+    red.post("/v1/operations", collection(disc("c", 40.0)))
+    blue.post("/v1/operations", collection(disc("d", 40.0)))
+    red.post("/v1/operations", collection(disc("e", 40.0)))
+    from tansiq.service.views import instant
+
+    theater = client.app.state.theater
+    record = theater._store.get_party("red")
+    every = theater.conflicts(record)
+    assert len(every) == 6 and {c.party_a for c in every} == {"red", "blue"}
+    shown, after = [], None
+    while True:
+        body = red.get("/v1/conflicts", limit=1, **({"after": after} if after else {})).json()
+        shown += [(c["opened_at"], c["mine"]["feature"]) for c in body["conflicts"]]
+        after = body["next_after"]
+        if after is None:
+            break
+    # the store's order (ids are shown permuted: compared by when and where they opened)
+    expected = [
+        (instant(c.opened_at), (c.volume_a if c.party_a == "red" else c.volume_b).split("/")[1])
+        for c in every
+    ]
+    assert shown == expected
+    # the discs' windows start at 06:00: a range ending exactly then keeps them
+    edge = red.get("/v1/conflicts", end="2017-09-16T06:00:00Z").json()["conflicts"]
+    assert len(edge) == 6
+
+
 def test_openapi_describes_every_route(api: Any) -> None:
     client = api[0]
     spec = client.get("/openapi.json").json()

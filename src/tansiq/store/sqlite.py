@@ -615,10 +615,12 @@ class SqliteStore:
     ) -> list[ConflictRecord]:
         # one branch per side and state, each a range of its index (party, state, then
         # rowid) that stops at ``limit``: an OR of the two sides read every conflict of
-        # the party (millions at 1M) before it could order and cut them
+        # the party (millions at 1M) before it could order and cut them. The branches
+        # read ids only (from the index); the rows kept are read after, by id (read
+        # whole in the branches, six times as many rows were read as kept: a reviewer)
         states = (state,) if state is not None else ("open", "resolved", "withdrawn")
         branch = (
-            f"SELECT * FROM (SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE {{side}} = ?"
+            "SELECT * FROM (SELECT id FROM conflict WHERE {side} = ?"
             " AND state = ? AND id > ? ORDER BY id LIMIT ?)"
         )
         branches, args = [], []
@@ -626,8 +628,11 @@ class SqliteStore:
             for one in states:
                 branches.append(branch.format(side=side))
                 args += [party_id, one, after, limit]
+        ids = self._fetchall(" UNION ALL ".join(branches) + " ORDER BY id LIMIT ?", (*args, limit))
         rows = self._fetchall(
-            " UNION ALL ".join(branches) + " ORDER BY id LIMIT ?", (*args, limit)
+            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE id IN"
+            " (SELECT value FROM json_each(?)) ORDER BY id",
+            (json.dumps([i for (i,) in ids]),),
         )
         return [_conflict(row) for row in rows]
 
