@@ -590,7 +590,9 @@ class Theater:
         end: float | None = None,
         bbox: tuple[float, float, float, float] | None = None,
     ) -> list[ConflictRecord]:
-        """The conflicts the party is a side of (all, or in one state), oldest first.
+        """The conflicts the party is a side of (all, or in one state), oldest first, read
+        whole: the reference :meth:`conflicts_page` is tested against (the API pages
+        with that one: at 1M a party has millions).
 
         With ``start`` and/or ``end`` (epoch seconds), only those whose window meets
         [start, end]; with ``bbox`` (min_lon, min_lat, max_lon, max_lat, degrees; west above
