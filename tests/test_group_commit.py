@@ -434,11 +434,11 @@ def test_a_change_that_fails_after_telling_writes_none_of_its_events(
     real_add_conflict = store.add_conflict
     calls = []
 
-    def second_fails(record: Any) -> int:
+    def second_fails(record: Any, extent: Any = None) -> int:
         calls.append(record)
         if len(calls) == 2:
             raise sqlite3.OperationalError("disk I/O error")
-        return real_add_conflict(record)
+        return real_add_conflict(record, extent)
 
     monkeypatch.setattr(store, "add_conflict", second_fails)
     two = body(disc("b1", 40.0, 35.0), disc("b2", 41.0, 35.0))

@@ -15,6 +15,7 @@ import shapely
 from pyproj import Geod
 
 from samples import SAMPLE_MORNING_S, sample_morning
+from stored import assert_extents_hold_the_regions
 from tansiq.errors import (
     FilingGone,
     InputError,
@@ -28,6 +29,7 @@ from tansiq.scenario.model import SeparationRule, Volume
 from tansiq.service import parties
 from tansiq.service.theater import Theater
 from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
+from tansiq.store.base import Extent
 
 GEOD = Geod(ellps="WGS84")
 
@@ -644,10 +646,10 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
     class FailingStore(SqliteStore):
         fail = False
 
-        def add_conflict(self, conflict: ConflictRecord) -> int:
+        def add_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> int:
             if self.fail:
                 raise OSError("disk full")
-            return super().add_conflict(conflict)
+            return super().add_conflict(conflict, extent)
 
     store = FailingStore(tmp_path / "tansiq.db")
     red = parties.add_party(store, "red", "Red", "en")[0]
@@ -778,7 +780,8 @@ def test_a_schema_1_store_gets_its_footprints_once(tmp_path: Path) -> None:
         raw.executescript(
             "DROP TABLE volume; DELETE FROM setting WHERE name = 'footprints_stored';"
             " ALTER TABLE conflict DROP COLUMN version; DROP TABLE filing_key;"
-            " DROP INDEX filing_version_by_party; PRAGMA user_version = 1;"
+            " DROP INDEX filing_version_by_party; DROP TABLE conflict_extent;"
+            " PRAGMA user_version = 1;"
         )
     migrated = SqliteStore(path)
     theater = Theater(migrated, clock=sample_morning())
@@ -787,6 +790,110 @@ def test_a_schema_1_store_gets_its_footprints_once(tmp_path: Path) -> None:
     assert blue is not None
     outcome = theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
     assert len(outcome.conflicts) == 3  # the point, the route and the holed polygon
+
+
+def test_a_schema_6_store_gets_the_extents_of_its_conflicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Conflicts stored before extents were kept get them from their regions when the
+    store is opened (every geometry type, the antimeridian), saying how far it got;
+    a migration that fails leaves the store as it was; pages filtered by a box then
+    find what the whole read finds."""
+    import sqlite3
+
+    import tansiq.store.sqlite as sqlite_module
+    from tansiq.store import extents
+
+    path = tmp_path / "tansiq.db"
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ru")[0]
+    first = Theater(store, clock=sample_morning())
+    first.file(red, "operation", body(*shapes()))
+    first.file(blue, "operation", body(disc("b", 40.0, 35.0), disc("d", -179.9995, -16.5)))
+    boxes = [
+        (39.0, 34.0, 41.0, 36.0),
+        (179.9, -17.0, -179.9, -16.0),  # across the antimeridian
+        (170.0, -20.0, 180.0, -10.0),
+        (-180.0, -20.0, -170.0, -10.0),
+        (40.0, 35.0, 40.0, 35.0),  # a point
+        (0.0, 0.0, 10.0, 10.0),
+    ]
+    expected = [[c.id for c in first.conflicts(red, bbox=box)] for box in boxes]
+    assert [len(ids) for ids in expected] == [3, 1, 1, 1, 3, 0]
+    first.close()
+    store.close()
+    with sqlite3.connect(path) as raw:  # as Tansiq left it before extents were kept
+        raw.executescript("DROP TABLE conflict_extent; PRAGMA user_version = 6;")
+
+    calls = []
+    of_regions = extents.of_regions
+
+    def fails_on_the_third(*texts: str | None) -> Extent | None:
+        calls.append(texts)
+        if len(calls) == 3:
+            raise OSError("disk I/O error")
+        return of_regions(*texts)
+
+    monkeypatch.setattr(extents, "of_regions", fails_on_the_third)
+    with pytest.raises(OSError, match="disk I/O error"):
+        SqliteStore(path)
+    with sqlite3.connect(path) as raw:  # nothing of it was kept
+        assert raw.execute("PRAGMA user_version").fetchone() == (6,)
+        tables = raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        assert ("conflict_extent",) not in tables
+    monkeypatch.setattr(extents, "of_regions", of_regions)
+    monkeypatch.setattr(sqlite_module, "MIGRATION_TELL_FROM", 1)
+    monkeypatch.setattr(sqlite_module, "MIGRATION_REPORT_S", 0.0)
+    monkeypatch.setattr(sqlite_module, "_EXTENTS_AT_ONCE", 2)
+    migrated = SqliteStore(path)
+    messages = [r.getMessage() for r in caplog.records if r.name == sqlite_module.__name__]
+    assert messages[0].endswith("finding the extents of 4 conflicts' regions (once)")
+    assert messages[-1].endswith("4 of 4 conflicts' extents found")
+    assert_extents_hold_the_regions(migrated.path)
+    theater = Theater(migrated, clock=sample_morning())
+    for box, ids in zip(boxes, expected, strict=True):
+        found: list[int] = []
+        after: int | None = 0
+        while after is not None:  # a conflict a page
+            page, after = theater.conflicts_page(red, bbox=box, after=after, limit=1)
+            found += [c.id for c in page]
+        assert found == ids, box
+
+
+def test_a_box_page_checks_only_so_many_regions_and_says_where_it_stopped(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A box in the corner of the regions' common extent meets every extent and no
+    region: each page checks at most so many regions (here 2, one at a time), stops
+    short with where it stopped, and following it reads them all and finds none;
+    a box that meets them finds them all, a page each."""
+    import tansiq.service.theater as theater_module
+
+    theater = Theater(store, clock=sample_morning())
+    for k in range(5):
+        theater.file(red, "operation", body(disc(f"r{k}", 40.0, 35.0)))
+    theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
+    every = [c.id for c in theater.conflicts(red)]
+    assert len(every) == 5
+    monkeypatch.setattr(theater_module, "_CHECKED_AT_ONCE", 1)
+    theater.regions_checked = 2
+    # the discs' common box reaches about 0.0055 degrees of longitude each way
+    corner = (40.0052, 35.0042, 40.0056, 35.0046)
+    assert theater.conflicts(red, bbox=corner) == []
+
+    def pages(bbox: tuple[float, float, float, float]) -> list[tuple[list[int], int | None]]:
+        found, after = [], 0
+        while True:
+            page, next_after = theater.conflicts_page(red, bbox=bbox, after=after, limit=1)
+            found.append(([c.id for c in page], next_after))
+            if next_after is None:
+                return found
+            after = next_after
+
+    assert pages(corner) == [([], every[1]), ([], every[3]), ([], None)]
+    centre = (39.999, 34.999, 40.001, 35.001)
+    assert [ids for ids, _ in pages(centre)] == [[i] for i in every]
 
 
 def test_rules_saved_before_the_limits_still_open(store: SqliteStore, red: PartyRecord) -> None:
@@ -814,7 +921,8 @@ def test_a_schema_2_store_gets_what_came_after(tmp_path: Path) -> None:
     with sqlite3.connect(path) as raw:  # as Tansiq left it before conflicts had versions
         raw.executescript(
             "ALTER TABLE conflict DROP COLUMN version; DROP TABLE filing_key;"
-            " DROP INDEX filing_version_by_party; PRAGMA user_version = 2;"
+            " DROP INDEX filing_version_by_party; DROP TABLE conflict_extent;"
+            " PRAGMA user_version = 2;"
         )
     migrated = SqliteStore(path)
     assert migrated.get_conflict(conflict.id) == conflict
@@ -822,7 +930,7 @@ def test_a_schema_2_store_gets_what_came_after(tmp_path: Path) -> None:
     moved = theater.replace(red, mine.filing.id, 1, body(disc("r", 40.003, 35.0)))
     assert [c.version for c in moved.conflicts] == [2]
     with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone() == (6,)
+        assert raw.execute("PRAGMA user_version").fetchone() == (7,)
     # a party's filings are listed (schema 5's index)
     assert [f.id for f in migrated.filings_of_party("red", "operation")] == [mine.filing.id]
     # and Idempotency-Keys are kept (schema 4)

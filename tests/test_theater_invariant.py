@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from samples import sample_morning
+from stored import assert_extents_hold_the_regions
 from tansiq import Party, Scenario, detect
 from tansiq.scenario.model import SeparationRule
 from tansiq.service import parties
@@ -142,3 +143,5 @@ def test_open_conflicts_say_what_detect_says_now(tmp_path: Path, changes: list[A
                 np.full(len(ring), lon), np.full(len(ring), lat), ring[:, 0], ring[:, 1]
             )
             assert apart.max() <= volume.buffer_m * 1.001 + 0.05
+    assert_extents_hold_the_regions(store.path)
+

@@ -68,8 +68,8 @@ from tansiq.service.rules import (
     rules_json,
 )
 from tansiq.service.zone_rules import check_zone_rules, zone_rules
-from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore
-from tansiq.store.base import Category, ConflictState, FilingState, VolumeRecord
+from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore, extents
+from tansiq.store.base import Category, ConflictState, Extent, FilingState, VolumeRecord
 from tansiq.store.serving_lock import ServingLock
 
 _log = logging.getLogger(__name__)
@@ -83,9 +83,15 @@ MAX_BATCH = 64
 BUSY_WAIT_S = 10.0
 #: how often a waiting change looks whether a long change has taken the theater
 _LOOK_AGAIN_S = 0.5
-#: a page of a party's conflicts reads them this many at a time, and at most this many
-_CHUNK = 500
-CONFLICTS_SCANNED = 5_000
+#: a page of a party's conflicts reads their ids this many at a time, at most
+#: CONFLICTS_SCANNED ids a page, and checks at most REGIONS_CHECKED conflicts' regions
+#: against a box (those whose extent meets it: docs/service.md, "Pages of conflicts")
+_CHUNK = 5_000
+CONFLICTS_SCANNED = 100_000
+REGIONS_CHECKED = 5_000
+#: a box's regions are checked this many conflicts at a time, so that a page that fills
+#: early checks no more than it shows
+_CHECKED_AT_ONCE = 200
 T = TypeVar("T")
 #: what a conflict discloses that a change of either side (or of the rules) may alter
 _DISCLOSED = (
@@ -154,6 +160,7 @@ class Theater:
         self._long_change: tuple[str, float] | None = None
         self.busy_wait_s = BUSY_WAIT_S
         self.conflicts_scanned = CONFLICTS_SCANNED
+        self.regions_checked = REGIONS_CHECKED
         self._closed = False
         # one theater per store file: a second would miss this one's filings
         self._serving = ServingLock(store.path)
@@ -613,31 +620,38 @@ class Theater:
         limit: int = 100,
     ) -> tuple[list[ConflictRecord], int | None]:
         """One page of :meth:`conflicts`: at most ``limit`` after id ``after``, and the id
-        the next page starts after (None: no more). The party's conflicts are read in id
-        order a chunk at a time and filtered here, at most :attr:`conflicts_scanned` of
-        them a page: a party of a large theater has millions (reading them all took 117 s
-        a page at 1M), so a page may hold fewer than ``limit``, even none, with more to
-        come (the id it stopped at)."""
+        the next page starts after (None: no more). A party of a large theater has
+        millions of conflicts (reading them all took 117 s a page at 1M): their ids are
+        read in order a chunk at a time, the store keeps those whose window and extent
+        meet the filters, and the regions of those are checked against the box here. A
+        page reads at most :attr:`conflicts_scanned` ids and checks at most
+        :attr:`regions_checked` conflicts' regions, so it may hold fewer than ``limit``,
+        even none, with more to come (the id it stopped at)."""
         page: list[ConflictRecord] = []
-        cursor, scanned = after, 0
+        cursor, scanned, checked = after, 0, 0
         filtered = start is not None or end is not None or bbox is not None
         size = _CHUNK if filtered else limit + 1  # unfiltered, a page and one tell it all
+        boxes = extents.boxes_of(bbox) if bbox is not None else []
         while True:
-            chunk = self._store.conflicts_of_party_after(party.id, state, cursor, size)
-            scanned += len(chunk)
-            kept = [
-                c
-                for c in chunk
-                if (start is None or c.window_end >= start)
-                and (end is None or c.window_start <= end)
-            ]
-            for conflict in kept if bbox is None else _meeting(kept, bbox):
-                if len(page) == limit:
-                    return page, page[-1].id
-                page.append(conflict)
-            if len(chunk) < size:
+            chunk, last = self._store.conflicts_of_party_after(
+                party.id, state, cursor, size, start, end, boxes
+            )
+            scanned += size
+            step = _CHECKED_AT_ONCE if bbox is not None else max(len(chunk), 1)
+            for at in range(0, len(chunk), step):
+                if bbox is not None and checked >= self.regions_checked:
+                    return page, chunk[at - 1].id if at else cursor
+                candidates = chunk[at : at + step]
+                if bbox is not None:
+                    checked += len(candidates)
+                    candidates = _meeting(candidates, bbox)
+                for conflict in candidates:
+                    if len(page) == limit:
+                        return page, page[-1].id
+                    page.append(conflict)
+            if last is None:
                 return page, None
-            cursor = chunk[-1].id
+            cursor = last
             if scanned >= self.conflicts_scanned:
                 return page, cursor
 
@@ -956,8 +970,8 @@ class Theater:
         self, mine: Volume, other: Volume, conflict: Conflict, now: float
     ) -> ConflictRecord:
         """Record an open conflict between two volumes (``mine`` is side a) and tell both."""
-        record = self._conflict_record(mine, other, conflict, now)
-        stored = dataclasses.replace(record, id=self._store.add_conflict(record))
+        record, extent = self._conflict_record(mine, other, conflict, now)
+        stored = dataclasses.replace(record, id=self._store.add_conflict(record, extent))
         self._tell(stored, "conflict.opened", now)
         return stored
 
@@ -992,7 +1006,7 @@ class Theater:
         a, b = judged.volume_a, judged.volume_b
         if a.id != stored.volume_a:
             a, b = b, a
-        fresh = self._conflict_record(a, b, judged, now, draw=redraw)
+        fresh, extent = self._conflict_record(a, b, judged, now, draw=redraw)
         if not redraw:
             fresh = dataclasses.replace(fresh, region_a=stored.region_a, region_b=stored.region_b)
         if all(getattr(fresh, name) == getattr(stored, name) for name in _DISCLOSED):
@@ -1017,21 +1031,23 @@ class Theater:
             acked_b_at=None,
             version=stored.version + 1,
         )
-        self._store.update_conflict(changed)
+        self._store.update_conflict(changed, extent)
         self._tell(changed, "conflict.changed", now)
         return changed
 
     def _conflict_record(
         self, mine: Volume, other: Volume, conflict: Conflict, now: float, draw: bool = True
-    ) -> ConflictRecord:
+    ) -> tuple[ConflictRecord, Extent | None]:
         """The open conflict between two volumes (``mine`` is side a), not yet stored
-        (without its regions unless ``draw``)."""
+        (without its regions unless ``draw``), and the extent of its regions (None if
+        not drawn)."""
         start, end = conflict.window
         region_mine = region_other = None
+        extent = None
         if draw:
             # what each side will be shown of the other: computed once, here, while both
             # volumes are at hand (conflict.a is the smaller id, not necessarily ``mine``)
-            region_mine, region_other = self._region_texts(conflict)
+            region_mine, region_other, extent = self._region_texts(conflict)
             if conflict.a != mine.id:
                 region_mine, region_other = region_other, region_mine
         late, no_entry = self._zone_rules(mine, other, now)
@@ -1039,7 +1055,7 @@ class Theater:
         # with none asked (0, the default) nothing is late by it, not even a window
         # already begun (every such conflict was flagged: found by a reviewer)
         late = late or self._late_by_lead(start, now)
-        return ConflictRecord(
+        record = ConflictRecord(
             id=0,
             volume_a=mine.id,
             volume_b=other.id,
@@ -1064,15 +1080,22 @@ class Theater:
             late_notice=late,
             no_entry=no_entry,
         )
+        return record, extent
 
-    def _region_texts(self, conflict: Conflict) -> tuple[str, str]:
-        """The GeoJSON of a conflict's two regions (near ``conflict.a``, then ``b``)."""
+    def _region_texts(self, conflict: Conflict) -> tuple[str, str, Extent | None]:
+        """The GeoJSON of a conflict's two regions (near ``conflict.a``, then ``b``), and
+        their extent, taken from the drawing (reading it from the text costs ten times
+        as much)."""
         va, vb, horizontal_m = conflict.volume_a, conflict.volume_b, conflict.horizontal_m
         lenses = self._drawer.lens_rings(va, vb, horizontal_m)
         if lenses is not None:  # most conflicts: written from the rings, no polygons made
-            return ring_geojson(lenses[0]), ring_geojson(lenses[1])
+            low = np.minimum(lenses[0].min(axis=0), lenses[1].min(axis=0))
+            high = np.maximum(lenses[0].max(axis=0), lenses[1].max(axis=0))
+            extent = extents.padded(low[0], low[1], high[0], high[1])
+            return ring_geojson(lenses[0]), ring_geojson(lenses[1]), extent
         first, second = self._drawer.regions(va, vb, horizontal_m)
-        return region_geojson(first), region_geojson(second)
+        bounds = shapely.total_bounds([first, second])
+        return region_geojson(first), region_geojson(second), extents.padded(*bounds)
 
     def volumes(self, party_id: str, filing_id: str, body: str) -> list[Volume]:
         """The volumes of a filing's body, validated as scenario-v1 features of its party.
@@ -1216,16 +1239,13 @@ def _meeting(
     without a region has no place, so is left out."""
     if not found:
         return []
-    west, south, east, north = bbox
-    spans = [(west, east)] if west <= east else [(west, 180.0), (-180.0, east)]
-    # regions are drawn in one continuous frame (180.004, not -179.996): a turn each
-    # way. Each box is the envelope of its corners, so a box without width or
-    # height is a line or a point (edges are included); as polygons, their union
-    # was empty and a bbox of a point found nothing (found by a reviewer)
+    # a turn each way, for regions stored running past ±180 (extents.boxes_of). Each
+    # box is the envelope of its corners, so a box without width or height is a line
+    # or a point (edges are included); as polygons, their union was empty and a bbox
+    # of a point found nothing (found by a reviewer)
     areas = [
-        shapely.envelope(shapely.MultiPoint([(w + turn, south), (e + turn, north)]))
-        for w, e in spans
-        for turn in (-360.0, 0.0, 360.0)
+        shapely.envelope(shapely.MultiPoint([(west, south), (east, north)]))
+        for west, south, east, north in extents.boxes_of(bbox)
     ]
     regions_a = shapely.from_geojson([c.region_a or None for c in found])
     regions_b = shapely.from_geojson([c.region_b or None for c in found])

@@ -42,6 +42,12 @@ Category = Literal["operation", "site", "zone"]
 FilingState = Literal["active", "cancelled"]
 ConflictState = Literal["open", "resolved", "withdrawn"]
 
+Extent = tuple[float, float, float, float]
+"""The envelope of a conflict's two regions: west, south, east, north (degrees, in
+the frame the regions are drawn in, whose longitudes may pass ±180 a little near the
+antimeridian). A store keeps it to find the conflicts a box may meet without reading
+their regions; the regions decide."""
+
 
 @dataclass(frozen=True, slots=True)
 class FilingRecord:
@@ -191,25 +197,38 @@ class Store(Protocol):
         """The footprint of every stored volume, in the order they were stored."""
         ...
 
-    def add_conflict(self, conflict: ConflictRecord) -> int:
-        """Store an open conflict (its ``id`` is ignored); return its id."""
+    def add_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> int:
+        """Store an open conflict (its ``id`` is ignored); return its id. ``extent``: the
+        envelope of its regions (None: it has none)."""
         ...
 
     def get_conflict(self, conflict_id: int) -> ConflictRecord | None: ...
 
     def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]: ...
 
-    def update_conflict(self, conflict: ConflictRecord) -> None:
+    def update_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> None:
         """Store what an open conflict now discloses (kinds, gaps, window, regions, flags),
         its version and its acknowledgements; its parties, volumes, state and opening
-        stay."""
+        stay. ``extent``: the envelope of its regions drawn again (None: the regions are
+        the ones it had)."""
         ...
 
     def conflicts_of_party_after(
-        self, party_id: str, state: ConflictState | None, after: int, limit: int
-    ) -> list[ConflictRecord]:
-        """The party's conflicts (in one state, or all) with ids above ``after``, in id
-        order, at most ``limit``: a page's worth, without reading the rest."""
+        self,
+        party_id: str,
+        state: ConflictState | None,
+        after: int,
+        limit: int,
+        start: float | None = None,
+        end: float | None = None,
+        boxes: Sequence[Extent] = (),
+    ) -> tuple[list[ConflictRecord], int | None]:
+        """Of the party's first ``limit`` conflicts (in one state, or all) with ids above
+        ``after``, in id order, those whose window meets [``start``, ``end``] and, with
+        ``boxes``, whose extent meets one of them (a conflict without regions meets
+        none); and the last id read, None if no conflict of the party follows it. A
+        page's worth, without reading the rest; the caller checks the regions against
+        the box (an extent is only their envelope)."""
         ...
 
     def add_filing_key(

@@ -12,6 +12,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
@@ -19,11 +20,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tansiq.errors import PartyExists, StoreUnusable
+from tansiq.store import extents
 from tansiq.store.base import (
     Category,
     ConflictRecord,
     ConflictState,
     EventRecord,
+    Extent,
     FilingRecord,
     FilingState,
     FootprintRow,
@@ -33,7 +36,7 @@ from tansiq.store.base import (
     VolumeRecord,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 _log = logging.getLogger(__name__)
@@ -170,6 +173,19 @@ _FILING_BY_PARTY = (
     "CREATE INDEX filing_version_by_party ON filing_version (party_id, category, id);"
 )
 
+#: schema 7: the envelope of each conflict's two regions (tansiq.store.extents), for
+#: pages filtered by a box: four numbers a conflict read instead of two regions parsed.
+#: A conflict has a row here exactly when it has regions.
+_EXTENT_TABLE = """
+CREATE TABLE conflict_extent (
+    id          INTEGER PRIMARY KEY,
+    west        REAL NOT NULL,
+    south       REAL NOT NULL,
+    east        REAL NOT NULL,
+    north       REAL NOT NULL
+) STRICT;
+"""
+
 #: schema 2: the footprints of active volumes, so that a restart does not re-parse filings
 _VOLUME_TABLE = """
 CREATE TABLE volume (
@@ -193,6 +209,16 @@ _CONFLICT_COLUMNS = (
     " opened_at, closed_at, acked_a_at, acked_b_at, region_a, region_b, late_notice, no_entry,"
     " version"
 )
+
+_PUT_EXTENT = (
+    "INSERT OR REPLACE INTO conflict_extent (id, west, south, east, north) VALUES (?, ?, ?, ?, ?)"
+)
+
+#: a migration filling this many rows or more says so, every MIGRATION_REPORT_S seconds
+MIGRATION_TELL_FROM = 50_000
+MIGRATION_REPORT_S = 5.0
+#: conflicts read at a time by the migration that finds their extents
+_EXTENTS_AT_ONCE = 2_000
 
 _CONFLICT_JOINED = ", ".join(f"c.{name.strip()}" for name in _CONFLICT_COLUMNS.split(","))
 
@@ -531,7 +557,7 @@ class SqliteStore:
             "SELECT id, party_id, kind, num, xy, parts FROM volume ORDER BY rowid"
         )
 
-    def add_conflict(self, conflict: ConflictRecord) -> int:
+    def add_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> int:
         with self.transaction():
             cursor = self._db.execute(
                 f"INSERT INTO conflict ({_CONFLICT_COLUMNS})"
@@ -539,6 +565,8 @@ class SqliteStore:
                 astuple_without_id(conflict),
             )
             assert cursor.lastrowid is not None
+            if extent is not None:
+                self._db.execute(_PUT_EXTENT, (cursor.lastrowid, *extent))
             return cursor.lastrowid
 
     def get_conflict(self, conflict_id: int) -> ConflictRecord | None:
@@ -555,8 +583,10 @@ class SqliteStore:
         )
         return [_conflict(row) for row in rows]
 
-    def update_conflict(self, conflict: ConflictRecord) -> None:
+    def update_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> None:
         with self.transaction():
+            if extent is not None:
+                self._db.execute(_PUT_EXTENT, (conflict.id, *extent))
             self._db.execute(
                 "UPDATE conflict SET kind_a = ?, kind_b = ?, horizontal_distance_m = ?,"
                 " vertical_gap_m = ?, time_gap_s = ?, window_start = ?, window_end = ?,"
@@ -611,8 +641,15 @@ class SqliteStore:
         return [_conflict(row) for row in rows]
 
     def conflicts_of_party_after(
-        self, party_id: str, state: ConflictState | None, after: int, limit: int
-    ) -> list[ConflictRecord]:
+        self,
+        party_id: str,
+        state: ConflictState | None,
+        after: int,
+        limit: int,
+        start: float | None = None,
+        end: float | None = None,
+        boxes: Sequence[Extent] = (),
+    ) -> tuple[list[ConflictRecord], int | None]:
         # one branch per side and state, each a range of its index (party, state, then
         # rowid) that stops at ``limit``: an OR of the two sides read every conflict of
         # the party (millions at 1M) before it could order and cut them. The branches
@@ -629,12 +666,28 @@ class SqliteStore:
                 branches.append(branch.format(side=side))
                 args += [party_id, one, after, limit]
         ids = self._fetchall(" UNION ALL ".join(branches) + " ORDER BY id LIMIT ?", (*args, limit))
-        rows = self._fetchall(
-            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE id IN"
-            " (SELECT value FROM json_each(?)) ORDER BY id",
-            (json.dumps([i for (i,) in ids]),),
+        # the filters are applied here, on each row's leading columns and its extent,
+        # so that only the rows kept are read whole (their regions are most of a row)
+        query = (
+            f"SELECT {_CONFLICT_JOINED} FROM conflict c"
+            + (" JOIN conflict_extent e ON e.id = c.id" if boxes else "")
+            + " WHERE c.id IN (SELECT value FROM json_each(?))"
         )
-        return [_conflict(row) for row in rows]
+        filters: list[object] = [json.dumps([i for (i,) in ids])]
+        if start is not None:  # the window [window_start, window_end] meets [start, end]
+            query += " AND c.window_end >= ?"
+            filters.append(start)
+        if end is not None:
+            query += " AND c.window_start <= ?"
+            filters.append(end)
+        if boxes:
+            meets = "(e.east >= ? AND e.west <= ? AND e.north >= ? AND e.south <= ?)"
+            query += " AND (" + " OR ".join([meets] * len(boxes)) + ")"
+            for west, south, east, north in boxes:
+                filters += [west, east, south, north]
+        rows = self._fetchall(query + " ORDER BY c.id", filters)
+        last = ids[-1][0] if len(ids) == limit else None
+        return [_conflict(row) for row in rows], last
 
     def _conflicts_opened_by(self, filing_id: str, at: float) -> list[ConflictRecord]:
         # the change that files a version opens its conflicts with its volumes as side a,
@@ -871,10 +924,12 @@ class SqliteStore:
         if version == 0:
             self._db.executescript(
                 f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE} {_FILING_KEY_OPENED}"
-                f" {_FILING_BY_PARTY}"
+                f" {_FILING_BY_PARTY} {_EXTENT_TABLE}"
                 f" PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
+            return
+        if version == SCHEMA_VERSION:
             return
         steps = []
         if version < 2:
@@ -889,10 +944,52 @@ class SqliteStore:
             steps.append(_FILING_BY_PARTY)  # a pass over every version, once
         if version < 6:
             steps.append(_FILING_KEY_OPENED)
-        if steps:
-            self._db.executescript(
-                f"BEGIN; {' '.join(steps)} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        if version < 7:
+            steps.append(_EXTENT_TABLE)
+        self._db.execute("BEGIN")
+        try:
+            for step in steps:
+                for statement in step.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+            if version < 7:
+                self._fill_extents()
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")  # the store stays as it was, to migrate again
+            raise
+
+    def _fill_extents(self) -> None:
+        """The extents of the conflicts stored before schema 7, from their regions (about
+        70 µs a conflict: minutes for the millions of a large theater, once; progress is
+        logged every :data:`MIGRATION_REPORT_S` seconds)."""
+        (total,) = self._db.execute(
+            "SELECT count(*) FROM conflict WHERE region_a IS NOT NULL OR region_b IS NOT NULL"
+        ).fetchone()
+        if total >= MIGRATION_TELL_FROM:
+            _log.warning(
+                "%s: finding the extents of %d conflicts' regions (once)", self.path, total
             )
+        after, done, told = 0, 0, time.monotonic()
+        while True:
+            rows = self._db.execute(
+                "SELECT id, region_a, region_b FROM conflict WHERE id > ?"
+                " AND (region_a IS NOT NULL OR region_b IS NOT NULL) ORDER BY id LIMIT ?",
+                (after, _EXTENTS_AT_ONCE),
+            ).fetchall()
+            if not rows:
+                break
+            found = [(i, extents.of_regions(a, b)) for i, a, b in rows]
+            self._db.executemany(
+                _PUT_EXTENT, [(i, *extent) for i, extent in found if extent is not None]
+            )
+            after, done = rows[-1][0], done + len(rows)
+            if total >= MIGRATION_TELL_FROM and (
+                time.monotonic() - told >= MIGRATION_REPORT_S or done == total
+            ):
+                _log.warning("%s: %d of %d conflicts' extents found", self.path, done, total)
+                told = time.monotonic()
 
 
 def _party(row: tuple[str, str, str, Role, float, str]) -> PartyRecord:
