@@ -843,7 +843,10 @@ def test_conflicts_are_filtered_by_time_window(api: Any) -> None:
     assert [c["mine"]["feature"] for c in first["conflicts"]] == ["dusk"]
     rest = red.get("/v1/conflicts", start=day.format("07"), limit=1, after=first["next_after"])
     assert [c["mine"]["feature"] for c in rest.json()["conflicts"]] == ["always"]
-    assert rest.json()["next_after"] is None
+    # a filtered page that is full says where it stopped, without reading on to know
+    # whether more follow; the next page says there are none
+    end = red.get("/v1/conflicts", start=day.format("07"), after=rest.json()["next_after"])
+    assert end.json() == {"conflicts": [], "next_after": None}
 
 
 def test_conflicts_are_filtered_by_area(api: Any) -> None:
@@ -868,7 +871,8 @@ def test_conflicts_are_filtered_by_area(api: Any) -> None:
     assert conflict_features(red, bbox="39,34,45,36", state="resolved") == []
     page = red.get("/v1/conflicts", bbox="43,34,45,36", limit=1).json()
     assert [c["mine"]["feature"] for c in page["conflicts"]] == ["east"]
-    assert page["next_after"] is None
+    end = red.get("/v1/conflicts", bbox="43,34,45,36", after=page["next_after"]).json()
+    assert end == {"conflicts": [], "next_after": None}
 
 
 def test_a_box_west_of_east_crosses_the_antimeridian(api: Any) -> None:

@@ -851,6 +851,10 @@ def test_a_schema_6_store_gets_the_extents_of_its_conflicts(
     assert messages[0].endswith("finding the extents of 4 conflicts' regions (once)")
     assert messages[-1].endswith("4 of 4 conflicts' extents found")
     assert_extents_hold_the_regions(migrated.path)
+    # a conflict without an extent (one an older server wrote after the upgrade) is
+    # checked by its regions, not dropped (found by a review)
+    with sqlite3.connect(path) as raw:
+        raw.execute("DELETE FROM conflict_extent WHERE id = ?", (expected[1][0],))
     theater = Theater(migrated, clock=sample_morning())
     for box, ids in zip(boxes, expected, strict=True):
         found: list[int] = []
@@ -861,13 +865,53 @@ def test_a_schema_6_store_gets_the_extents_of_its_conflicts(
         assert found == ids, box
 
 
+def test_a_store_being_served_is_not_migrated_under_its_server(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An older server holds the store: opening it with this Tansiq (`tansiq party
+    list`, say) is refused, naming why, and changes nothing; once it stops, the store
+    is migrated. A conflict whose regions cannot be read gets no extent (said in the
+    log) and does not stop the migration."""
+    import sqlite3
+
+    from tansiq.errors import StoreUnusable
+    from tansiq.store.serving_lock import ServingLock
+
+    path = tmp_path / "tansiq.db"
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ru")[0]
+    theater = Theater(store, clock=sample_morning())
+    theater.file(red, "operation", body(disc("r", 40.0, 35.0), disc("q", 41.0, 35.0)))
+    first, second = theater.file(
+        blue, "operation", body(disc("b", 40.0, 35.0), disc("c", 41.0, 35.0))
+    ).conflicts
+    theater.close()
+    store.close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE conflict SET region_a = 'null' WHERE id = ?", (second.id,))
+        raw.executescript("DROP TABLE conflict_extent; PRAGMA user_version = 6;")
+    served = ServingLock(str(path))
+    served.take()
+    with pytest.raises(StoreUnusable, match=r"being served \(schema 6\); stop its server"):
+        SqliteStore(path)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (6,)
+    served.release()
+    with sqlite3.connect(path) as raw:
+        SqliteStore(path).close()
+        assert raw.execute("PRAGMA user_version").fetchone() == (7,)
+        assert raw.execute("SELECT id FROM conflict_extent").fetchall() == [(first.id,)]
+    assert f"conflict {second.id}: its regions could not be read" in caplog.text
+
+
 def test_a_box_page_checks_only_so_many_regions_and_says_where_it_stopped(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A box in the corner of the regions' common extent meets every extent and no
     region: each page checks at most so many regions (here 2, one at a time), stops
     short with where it stopped, and following it reads them all and finds none;
-    a box that meets them finds them all, a page each."""
+    a box that meets them finds them all, a page each, each page stopping once full."""
     import tansiq.service.theater as theater_module
 
     theater = Theater(store, clock=sample_morning())
@@ -893,7 +937,8 @@ def test_a_box_page_checks_only_so_many_regions_and_says_where_it_stopped(
 
     assert pages(corner) == [([], every[1]), ([], every[3]), ([], None)]
     centre = (39.999, 34.999, 40.001, 35.001)
-    assert [ids for ids, _ in pages(centre)] == [[i] for i in every]
+    # a full page stops at once; the one after the last finds there is no more
+    assert pages(centre) == [([i], i) for i in every] + [([], None)]
 
 
 def test_rules_saved_before_the_limits_still_open(store: SqliteStore, red: PartyRecord) -> None:

@@ -649,6 +649,10 @@ class Theater:
                     if len(page) == limit:
                         return page, page[-1].id
                     page.append(conflict)
+                    if filtered and len(page) == limit:
+                        # not read on for one more to tell whether there is more: that
+                        # can be to the page's most, for nothing (found by a review)
+                        return page, conflict.id
             if last is None:
                 return page, None
             cursor = last
