@@ -18,7 +18,7 @@ import shapely
 
 from tansiq.engine.boxindex import TAIL, BoxIndex
 from tansiq.engine.index import ConflictIndex
-from tansiq.engine.lens import turns_left_once
+from tansiq.engine.lens import rings_bounds, turns_left_once
 from tansiq.engine.region import RegionDrawer
 from tansiq.scenario.model import SeparationRule, Volume
 
@@ -59,8 +59,11 @@ def warm_up(separation: Sequence[SeparationRule] = ()) -> int:
         for conflict in index.check(volume, ended_before=0.0):
             pair = (conflict.volume_a, conflict.volume_b, conflict.horizontal_m)
             drawer.regions(*pair)
-            for ring in drawer.lens_rings(*pair) or ():
+            lenses = drawer.lens_rings(*pair)
+            for ring in lenses or ():
                 turns_left_once(np.round(ring, 7))  # as service/geojson_text writes a lens
+            if lenses is not None:
+                rings_bounds(*lenses)  # a conflict's extent, as the theater takes it
             found += 1
         index.add_many([volume], index.footprints_of([volume]))
     index.remove("w/0")

@@ -37,6 +37,7 @@ from tansiq.engine.detect import detect
 from tansiq.engine.footprints import Footprints
 from tansiq.engine.index import ConflictIndex
 from tansiq.engine.kernel import ALT_HIGH, ALT_LOW, BUFFER, END, START
+from tansiq.engine.lens import rings_bounds
 from tansiq.engine.packed import pack
 from tansiq.engine.region import RegionDrawer
 from tansiq.engine.rules import pairs_changed, rule_minimums
@@ -1093,9 +1094,7 @@ class Theater:
         va, vb, horizontal_m = conflict.volume_a, conflict.volume_b, conflict.horizontal_m
         lenses = self._drawer.lens_rings(va, vb, horizontal_m)
         if lenses is not None:  # most conflicts: written from the rings, no polygons made
-            low = np.minimum(lenses[0].min(axis=0), lenses[1].min(axis=0))
-            high = np.maximum(lenses[0].max(axis=0), lenses[1].max(axis=0))
-            extent = extents.padded(low[0], low[1], high[0], high[1])
+            extent = extents.padded(*rings_bounds(lenses[0], lenses[1]))
             return ring_geojson(lenses[0]), ring_geojson(lenses[1]), extent
         first, second = self._drawer.regions(va, vb, horizontal_m)
         bounds = shapely.total_bounds([first, second])
