@@ -71,7 +71,7 @@ def page_before_extents(theater: Theater, party: PartyRecord, box: Box, most: in
     store, after, read = theater._store, 0, 0
     page: list[ConflictRecord] = []
     while read < most and len(page) < 100:
-        chunk, last = store.conflicts_of_party_after(party.id, None, after, 500)
+        chunk, last, _ = store.conflicts_of_party_after(party.id, None, after, 500)
         read += len(chunk)
         page += theater_module._meeting(chunk, box)[: 100 - len(page)]
         if last is None:

@@ -911,7 +911,8 @@ def test_a_box_page_checks_only_so_many_regions_and_says_where_it_stopped(
     """A box in the corner of the regions' common extent meets every extent and no
     region: each page checks at most so many regions (here 2, one at a time), stops
     short with where it stopped, and following it reads them all and finds none;
-    a box that meets them finds them all, a page each, each page stopping once full."""
+    a box that meets them finds them all, a page each, each page stopping once full;
+    a box that holds their extents finds them without reading their regions."""
     import tansiq.service.theater as theater_module
 
     theater = Theater(store, clock=sample_morning())
@@ -939,6 +940,10 @@ def test_a_box_page_checks_only_so_many_regions_and_says_where_it_stopped(
     centre = (39.999, 34.999, 40.001, 35.001)
     # a full page stops at once; the one after the last finds there is no more
     assert pages(centre) == [([i], i) for i in every] + [([], None)]
+    # a box that holds the extents whole needs no look at the regions: none counts
+    # against the most a page checks, so one page holds them all
+    around = (39.9, 34.9, 40.1, 35.1)
+    assert theater.conflicts_page(red, bbox=around, limit=10) == (theater.conflicts(red), None)
 
 
 def test_rules_saved_before_the_limits_still_open(store: SqliteStore, red: PartyRecord) -> None:

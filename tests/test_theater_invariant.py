@@ -144,4 +144,22 @@ def test_open_conflicts_say_what_detect_says_now(tmp_path: Path, changes: list[A
             )
             assert apart.max() <= volume.buffer_m * 1.001 + 0.05
     assert_extents_hold_the_regions(store.path)
+    # and pages filtered by a box, followed to the end, find what the whole read
+    # finds: boxes holding regions whole, across them, beside them, and small ones
+    # by the corners of their extents (which an extent meets and a disc may not)
+    boxes = [
+        (39.99, 34.99, 40.02, 35.01),
+        (40.004, 34.99, 40.005, 35.01),
+        (40.0, 34.99, 40.0, 35.01),
+        (40.03, 34.99, 40.04, 35.01),
+        *((w, s, w + 0.001, s + 0.001) for w in (39.996, 40.003, 40.007) for s in (34.996, 35.002)),
+    ]
+    for box in boxes:
+        for party in records:
+            found: list[int] = []
+            after: int | None = 0
+            while after is not None:
+                page, after = theater.conflicts_page(party, bbox=box, after=after, limit=3)
+                found += [c.id for c in page]
+            assert found == [c.id for c in theater.conflicts(party, bbox=box)], box
 

@@ -11,7 +11,7 @@ import math
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 Role = Literal["party", "coordinator"]
 
@@ -97,6 +97,17 @@ class ConflictRecord:
     version: int = 1
     """1 when opened; one more each time what it shows or its state changes (not when it
     is acknowledged), so that an acknowledgement can name what it was given to."""
+
+
+class ConflictChunk(NamedTuple):
+    """A chunk of a party's conflicts, read for a page (:meth:`Store.conflicts_of_party_after`)."""
+
+    conflicts: list[ConflictRecord]
+    #: the last id read, None if no conflict of the party follows it
+    last: int | None
+    #: ids of those whose extent lies inside one of the boxes asked: their regions,
+    #: which have a position and lie within their extent, meet it without being read
+    inside: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,13 +233,14 @@ class Store(Protocol):
         start: float | None = None,
         end: float | None = None,
         boxes: Sequence[Extent] = (),
-    ) -> tuple[list[ConflictRecord], int | None]:
+    ) -> ConflictChunk:
         """Of the party's first ``limit`` conflicts (in one state, or all) with ids above
         ``after``, in id order, those whose window meets [``start``, ``end``] and, with
         ``boxes``, whose extent meets one of them (a conflict without regions meets
         none); and the last id read, None if no conflict of the party follows it. A
         page's worth, without reading the rest; the caller checks the regions against
-        the box (an extent is only their envelope)."""
+        the box (an extent is only their envelope), but for those whose extent lies
+        inside one (``ConflictChunk.inside``)."""
         ...
 
     def add_filing_key(

@@ -23,6 +23,7 @@ from tansiq.errors import PartyExists, StoreInUse, StoreUnusable
 from tansiq.store import extents
 from tansiq.store.base import (
     Category,
+    ConflictChunk,
     ConflictRecord,
     ConflictState,
     EventRecord,
@@ -654,7 +655,7 @@ class SqliteStore:
         start: float | None = None,
         end: float | None = None,
         boxes: Sequence[Extent] = (),
-    ) -> tuple[list[ConflictRecord], int | None]:
+    ) -> ConflictChunk:
         # one branch per side and state, each a range of its index (party, state, then
         # rowid) that stops at ``limit``: an OR of the two sides read every conflict of
         # the party (millions at 1M) before it could order and cut them. The branches
@@ -672,6 +673,7 @@ class SqliteStore:
                 args += [party_id, one, after, limit]
         ids = self._fetchall(" UNION ALL ".join(branches) + " ORDER BY id LIMIT ?", (*args, limit))
         kept = [i for (i,) in ids]
+        inside: frozenset[int] = frozenset()
         if boxes and kept:
             # the box first, on the extents alone (a small table, read in id order): a
             # conflict row is a page or more of the file, and reading each one's took
@@ -679,18 +681,19 @@ class SqliteStore:
             # after the upgrade, or whose regions could not be read) is kept, for the
             # caller's check of its regions (a review found such conflicts dropped)
             meets = "(e.east >= ? AND e.west <= ? AND e.north >= ? AND e.south <= ?)"
-            near: list[object] = [json.dumps(kept)]
+            within = "(e.west >= ? AND e.east <= ? AND e.south >= ? AND e.north <= ?)"
+            near: list[object] = []
             for west, south, east, north in boxes:
                 near += [west, east, south, north]
-            kept = [
-                i
-                for (i,) in self._fetchall(
-                    "SELECT j.value FROM json_each(?) j"
-                    " LEFT JOIN conflict_extent e ON e.id = j.value"
-                    " WHERE e.id IS NULL OR " + " OR ".join([meets] * len(boxes)),
-                    near,
-                )
-            ]
+            near += [json.dumps(kept), *near]
+            found = self._fetchall(
+                f"SELECT j.value, coalesce({' OR '.join([within] * len(boxes))}, 0)"
+                " FROM json_each(?) j LEFT JOIN conflict_extent e ON e.id = j.value"
+                " WHERE e.id IS NULL OR " + " OR ".join([meets] * len(boxes)),
+                near,
+            )
+            kept = [i for i, _ in found]
+            inside = frozenset(i for i, surely in found if surely)
         # then the window, on each row's leading columns, so that only the rows kept
         # are read whole (their regions are most of a row); and the state again: a
         # conflict closed between the reads is not listed as open
@@ -708,7 +711,7 @@ class SqliteStore:
             filters.append(end)
         rows = self._fetchall(query + " ORDER BY id", filters)
         last = ids[-1][0] if len(ids) == limit else None
-        return [_conflict(row) for row in rows], last
+        return ConflictChunk([_conflict(row) for row in rows], last, inside)
 
     def _conflicts_opened_by(self, filing_id: str, at: float) -> list[ConflictRecord]:
         # the change that files a version opens its conflicts with its volumes as side a,
