@@ -893,7 +893,8 @@ def test_a_store_being_served_is_not_migrated_under_its_server(
         raw.executescript("DROP TABLE conflict_extent; PRAGMA user_version = 6;")
     served = ServingLock(str(path))
     served.take()
-    with pytest.raises(StoreUnusable, match=r"being served \(schema 6\); stop its server"):
+    refusal = r"another process serves it or is upgrading it \(schema 6\); stop"
+    with pytest.raises(StoreUnusable, match=refusal):
         SqliteStore(path)
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA user_version").fetchone() == (6,)

@@ -964,8 +964,9 @@ class SqliteStore:
         except StoreInUse:
             raise StoreUnusable(
                 self.path,
-                f"it is being served (schema {version}); stop its server, then open it"
-                f" again to upgrade it to schema {SCHEMA_VERSION}",
+                f"another process serves it or is upgrading it (schema {version}); stop"
+                " that server or let the upgrade end, then open it again (this Tansiq"
+                f" upgrades it to schema {SCHEMA_VERSION})",
             ) from None
         try:
             self._upgrade(version)
