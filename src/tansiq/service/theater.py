@@ -86,7 +86,7 @@ BUSY_WAIT_S = 10.0
 _LOOK_AGAIN_S = 0.5
 #: a page of a party's conflicts reads their ids this many at a time, at most
 #: CONFLICTS_SCANNED ids a page, and checks at most REGIONS_CHECKED conflicts' regions
-#: against a box (those whose extent meets it: docs/service.md, "Pages of conflicts")
+#: against a box (those whose extent meets it: docs/service.md, "Filtering conflicts")
 _CHUNK = 5_000
 CONFLICTS_SCANNED = 100_000
 REGIONS_CHECKED = 5_000

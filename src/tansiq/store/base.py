@@ -43,10 +43,10 @@ FilingState = Literal["active", "cancelled"]
 ConflictState = Literal["open", "resolved", "withdrawn"]
 
 Extent = tuple[float, float, float, float]
-"""The envelope of a conflict's two regions: west, south, east, north (degrees, in
-the frame the regions are drawn in, whose longitudes may pass ±180 a little near the
-antimeridian). A store keeps it to find the conflicts a box may meet without reading
-their regions; the regions decide."""
+"""The envelope of a conflict's two regions: west, south, east, north (degrees, as the
+regions' positions are written; a region cut in two at ±180 has the width of the
+world). A store keeps it to find the conflicts a box may meet without reading their
+regions; the regions decide."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +210,7 @@ class Store(Protocol):
 
     def add_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> int:
         """Store an open conflict (its ``id`` is ignored); return its id. ``extent``: the
-        envelope of its regions (None: it has none)."""
+        envelope of its regions (None: the store finds it from them, if any)."""
         ...
 
     def get_conflict(self, conflict_id: int) -> ConflictRecord | None: ...

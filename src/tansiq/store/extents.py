@@ -6,8 +6,9 @@ instead of parsing two GeoJSON regions of a few hundred positions (about 200 µs
 conflict with shapely: a second for every 5,000 read, docs/benchmarks.md).
 
 The service writes the extent of what it draws from the drawing itself
-(:func:`padded`); this module reads it back from the stored text only for conflicts
-stored before extents were kept (the schema 7 migration).
+(:func:`padded`); this module reads it from the text (:func:`of_regions`, ten times
+the cost) for conflicts stored before extents were kept (the schema 7 migration) and
+for a conflict stored without one.
 """
 
 from __future__ import annotations
