@@ -255,3 +255,22 @@ def test_a_region_in_parts_one_round_a_pole_is_valid() -> None:
         assert region.bounds[3] == 90.0
         area = abs(GEOD.geometry_area_perimeter(region)[0])
         assert 2 * math.pi * 2000.0**2 * 0.995 <= area <= 2 * math.pi * 2000.0**2
+
+
+def test_the_extent_of_two_lenses_holds_both_and_a_position_not_a_number_gives_none() -> None:
+    """`rings_bounds` is the bounds of both rings' positions together; a ring with a
+    position that is not a number gives no extent (its regions are then read), as
+    numpy's reductions did."""
+    from tansiq.engine.lens import rings_bounds
+    from tansiq.store import extents
+
+    ring_a = np.array([[40.0, 35.0], [40.2, 35.1], [40.1, 35.3], [40.0, 35.0]])
+    ring_b = np.array([[39.9, 35.05], [40.05, 34.95], [39.9, 35.05]])
+    assert rings_bounds(ring_a, ring_b) == (39.9, 34.95, 40.2, 35.3)
+    assert rings_bounds(ring_a, ring_b) == tuple(
+        shapely.total_bounds([shapely.Polygon(ring_a), shapely.Polygon(ring_b)])
+    )
+    broken = ring_b.copy()
+    broken[1, 1] = math.nan
+    assert all(math.isnan(v) for v in rings_bounds(ring_a, broken))
+    assert extents.padded(*rings_bounds(ring_a, broken)) is None

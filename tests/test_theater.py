@@ -906,6 +906,57 @@ def test_a_store_being_served_is_not_migrated_under_its_server(
     assert f"conflict {second.id}: its regions could not be read" in caplog.text
 
 
+def test_a_conflict_without_regions_is_never_a_box_page_candidate(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """A conflict with no regions has no place: the store does not hand it on for a
+    box, even without an extent row (they were read whole and counted against the
+    page's checks: a review); one with regions and no extent is handed on."""
+    import sqlite3
+
+    theater = Theater(store, clock=sample_morning())
+    theater.file(red, "operation", body(disc("r", 40.0, 35.0), disc("q", 41.0, 35.0)))
+    placeless, unknown = theater.file(
+        blue, "operation", body(disc("b", 40.0, 35.0), disc("c", 41.0, 35.0))
+    ).conflicts
+    with sqlite3.connect(store.path) as raw:
+        raw.execute("DELETE FROM conflict_extent")
+        raw.execute(
+            "UPDATE conflict SET region_a = NULL, region_b = NULL WHERE id = ?", (placeless.id,)
+        )
+    nowhere = [(0.0, 0.0, 1.0, 1.0)]
+    chunk = store.conflicts_of_party_after("red", None, 0, 10, boxes=nowhere)
+    assert [c.id for c in chunk.conflicts] == [unknown.id]
+    assert chunk.inside == frozenset()
+
+
+def test_a_store_migrated_by_another_process_meanwhile_is_not_migrated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two commands open a schema-6 store together: the second to take the lock finds
+    it migrated and opens it (it tried again and was refused: a review)."""
+    import sqlite3
+
+    import tansiq.store.sqlite as sqlite_module
+    from tansiq.store.serving_lock import ServingLock
+
+    path = tmp_path / "tansiq.db"
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as raw:
+        raw.executescript("DROP TABLE conflict_extent; PRAGMA user_version = 6;")
+
+    class OtherFirst(ServingLock):
+        def take(self) -> None:
+            monkeypatch.setattr(sqlite_module, "ServingLock", ServingLock)
+            SqliteStore(path).close()  # the other process, all of its migration
+            super().take()
+
+    monkeypatch.setattr(sqlite_module, "ServingLock", OtherFirst)
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (7,)
+
+
 def test_a_box_page_checks_only_so_many_regions_and_says_where_it_stopped(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -220,8 +220,9 @@ class Store(Protocol):
     def update_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> None:
         """Store what an open conflict now discloses (kinds, gaps, window, regions, flags),
         its version and its acknowledgements; its parties, volumes, state and opening
-        stay. ``extent``: the envelope of its regions drawn again (None: the regions are
-        the ones it had)."""
+        stay. ``extent``: the envelope of its regions, given whenever they were drawn
+        again (None: the regions are the ones stored, and so is their extent; a store
+        trusts it, to keep a box's conflicts without reading their regions)."""
         ...
 
     def conflicts_of_party_after(

@@ -249,8 +249,9 @@ class SqliteStore:
         self._readers_lock = threading.Lock()
         self._parties: dict[str, PartyRecord] = {}
         self._separate_readers = False
+        connected: sqlite3.Connection | None = None
         try:
-            self._db = self._connect()
+            self._db = connected = self._connect()
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
@@ -259,8 +260,12 @@ class SqliteStore:
             # connection of its own (WAL readers never wait for the writer nor for one
             # another). ":memory:" has one connection, shared.
             self._separate_readers = self.path != ":memory:"
-        except sqlite3.DatabaseError as exc:
-            raise StoreUnusable(self.path, str(exc)) from exc
+        except BaseException as exc:
+            if connected is not None:  # (a refused store's connection was left open)
+                connected.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreUnusable(self.path, str(exc)) from exc
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(
@@ -689,7 +694,9 @@ class SqliteStore:
             found = self._fetchall(
                 f"SELECT j.value, coalesce({' OR '.join([within] * len(boxes))}, 0)"
                 " FROM json_each(?) j LEFT JOIN conflict_extent e ON e.id = j.value"
-                " WHERE e.id IS NULL OR " + " OR ".join([meets] * len(boxes)),
+                " WHERE (e.id IS NULL AND EXISTS (SELECT 1 FROM conflict c WHERE c.id = j.value"
+                " AND (c.region_a IS NOT NULL OR c.region_b IS NOT NULL)))"
+                " OR " + " OR ".join([meets] * len(boxes)),
                 near,
             )
             kept = [i for i, _ in found]
@@ -969,7 +976,10 @@ class SqliteStore:
                 f" upgrades it to schema {SCHEMA_VERSION})",
             ) from None
         try:
-            self._upgrade(version)
+            # another process may have migrated it between the first look and the lock
+            (version,) = self._fetchone("PRAGMA user_version")
+            if version < SCHEMA_VERSION:
+                self._upgrade(version)
         finally:
             guard.release()
 
