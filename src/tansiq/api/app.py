@@ -34,7 +34,7 @@ from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
 from tansiq.service import parties, webhooks
 from tansiq.service.public_ids import PublicIds
 from tansiq.service.rules import parse_lead_time, parse_rules, rules_json
-from tansiq.service.theater import Outcome, Theater
+from tansiq.service.theater import CONFLICTS_SCANNED, REGIONS_CHECKED, Outcome, Theater
 from tansiq.service.views import conflict_view, dumps, filing_view, instant, shared_view
 from tansiq.store import PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, FilingState
@@ -225,6 +225,13 @@ def create_app(
         "/v1/conflicts",
         tags=["conflicts"],
         summary="The conflicts the caller is a side of",
+        description=(
+            "Oldest first, `limit` a page. Follow `next_after` until it is null: with"
+            " `start`, `end` or `bbox`, a page may hold fewer than `limit`, even none, and"
+            f" still have a `next_after` (a page reads at most {CONFLICTS_SCANNED:,} of the"
+            f" caller's conflicts and checks at most {REGIONS_CHECKED:,} regions against a"
+            " box), and a full page may be followed by an empty one."
+        ),
     )
     def list_conflicts(
         party: Caller,
