@@ -849,7 +849,7 @@ def test_a_schema_6_store_gets_the_extents_of_its_conflicts(
     migrated = SqliteStore(path)
     messages = [r.getMessage() for r in caplog.records if r.name == sqlite_module.__name__]
     assert messages[0].endswith("finding the extents of 4 conflicts' regions (once)")
-    assert messages[-1].endswith("4 of 4 conflicts' extents found")
+    assert messages[-1].endswith("4 of 4 conflicts' extents found (100 %, about 0 min left)")
     assert_extents_hold_the_regions(migrated.path)
     # a conflict without an extent (one an older server wrote after the upgrade) is
     # checked by its regions, not dropped (found by a review)

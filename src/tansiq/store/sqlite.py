@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -1025,7 +1026,8 @@ class SqliteStore:
             _log.warning(
                 "%s: finding the extents of %d conflicts' regions (once)", self.path, total
             )
-        after, done, told = 0, 0, time.monotonic()
+        after, done = 0, 0
+        began = told = time.monotonic()
         while True:
             rows = self._db.execute(
                 "SELECT id, region_a, region_b FROM conflict WHERE id > ?"
@@ -1042,7 +1044,11 @@ class SqliteStore:
             if total >= MIGRATION_TELL_FROM and (
                 time.monotonic() - told >= MIGRATION_REPORT_S or done == total
             ):
-                _log.warning("%s: %d of %d conflicts' extents found", self.path, done, total)
+                left = (time.monotonic() - began) / done * (total - done)
+                _log.warning(
+                    "%s: %d of %d conflicts' extents found (%d %%, about %d min left)",
+                    self.path, done, total, 100 * done // total, math.ceil(left / 60),
+                )  # fmt: skip
                 told = time.monotonic()
 
 
