@@ -322,6 +322,38 @@ def test_a_party_lists_its_own_filings_and_only_its_own(api: Any) -> None:
         assert problem["errors"][0]["field"] == f"query.{next(iter(query))}"
 
 
+def test_what_is_shared_with_a_party_is_paged(api: Any) -> None:
+    """Sites shared by a humanitarian organisation can run to thousands: GET /v1/shared
+    is paged by id like a party's own filings, those shared by name and with all
+    together; cancelled ones and one's own are not listed."""
+    _, red, blue, _ = api
+
+    def site(name: str, share: object) -> str:
+        body = json.loads(collection(disc(name, 38.0)))
+        body["share"] = share
+        answer = red.post("/v1/sites", json.dumps(body))
+        assert answer.status_code == 201
+        return str(answer.json()["id"])
+
+    shared = [site(f"s{k}", ["blue"] if k % 2 else "all") for k in range(6)]
+    gone = site("gone", ["blue"])
+    red.delete(f"/v1/sites/{gone}", 1)
+    own = {**json.loads(collection(disc("own", 38.0))), "share": "all"}
+    assert blue.post("/v1/sites", json.dumps(own)).status_code == 201
+    pages, after = [], ""
+    while True:
+        page = blue.get("/v1/shared", limit=2, **({"after": after} if after else {})).json()
+        pages.append([f["id"] for f in page["filings"]])
+        after = page["next_after"]
+        if after is None:
+            break
+    assert pages == [sorted(shared)[k : k + 2] for k in range(0, len(shared), 2)]
+    assert [f["id"] for f in blue.get("/v1/shared").json()["filings"]] == sorted(shared)
+    for query in ({"limit": 0}, {"limit": 201}, {"after": "x" * 101}):
+        problem = assert_problem(blue.get("/v1/shared", **query), 422)
+        assert problem["errors"][0]["field"] == f"query.{next(iter(query))}"
+
+
 def test_bad_requests_are_problems_naming_the_field_and_store_nothing(api: Any) -> None:
     _, red, _, store = api
     invalid = red.post("/v1/operations", collection(disc("x", 200.0)))

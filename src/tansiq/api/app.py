@@ -265,12 +265,23 @@ def create_app(
     @app.get(
         "/v1/shared",
         tags=["sites and zones"],
-        summary="Other parties' sites and zones shared with the caller, in full",
+        summary="Other parties' sites and zones shared with the caller, in full, paged by id",
     )
-    def shared(party: Caller) -> Response:
+    def shared(
+        party: Caller,
+        limit: Annotated[int, Query(ge=1, le=MAX_FILINGS_PAGE)] = 50,
+        after: Annotated[
+            str, Query(max_length=100, description="the page after this one's next_after")
+        ] = "",
+    ) -> Response:
         now = theater.now()
+        found = theater.shared_with(party, after, limit + 1)
+        page = found[:limit]
         return json_response(
-            {"filings": [shared_view(r, store, now) for r in theater.shared_with(party)]}
+            {
+                "filings": [shared_view(r, store, now) for r in page],
+                "next_after": page[-1].id if len(found) > limit else None,
+            }
         )
 
     @app.get("/v1/webhook", tags=["events"], summary="Where the caller's events are POSTed")

@@ -847,9 +847,12 @@ class Theater:
         """The service's clock (the one that decides expiry and stamps every change)."""
         return self._clock()
 
-    def shared_with(self, party: PartyRecord) -> list[FilingRecord]:
-        """Other parties' active sites and zones shared with this party, in full."""
-        return self._store.shared_with(party.id)
+    def shared_with(
+        self, party: PartyRecord, after: str = "", limit: int | None = None
+    ) -> list[FilingRecord]:
+        """Other parties' active sites and zones shared with this party, in full, in id
+        order: those after ``after``, at most ``limit`` (None: all)."""
+        return self._store.shared_with(party.id, after, limit)
 
     def _known_party(self, party_id: str) -> bool:
         return self._store.get_party(party_id) is not None

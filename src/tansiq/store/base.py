@@ -282,8 +282,11 @@ class Store(Protocol):
         """Whom a filing is shared with in full (party ids, ``"*"`` for everyone)."""
         ...
 
-    def shared_with(self, party_id: str) -> list[FilingRecord]:
-        """The latest version of every active filing of another party shared with this one."""
+    def shared_with(
+        self, party_id: str, after: str = "", limit: int | None = None
+    ) -> list[FilingRecord]:
+        """The latest version of the active filings of other parties shared with this one,
+        in id order: those with ids above ``after``, at most ``limit`` (None: all)."""
         ...
 
     def set_webhook(self, party_id: str, url: str | None, delivered: int = 0) -> None: ...

@@ -775,14 +775,16 @@ class SqliteStore:
                 [(filing_id, p) for p in party_ids],
             )
 
-    def shared_with(self, party_id: str) -> list[FilingRecord]:
+    def shared_with(
+        self, party_id: str, after: str = "", limit: int | None = None
+    ) -> list[FilingRecord]:
         rows = self._fetchall(
             f"SELECT DISTINCT {_qualified('v', _FILING_COLUMNS)} FROM share s"
             " JOIN filing f ON f.id = s.filing_id"
             " JOIN filing_version v ON v.id = f.id AND v.version = f.version"
             " WHERE s.party_id IN (?, '*') AND f.state = 'active' AND v.party_id != ?"
-            " ORDER BY v.id",
-            (party_id, party_id),
+            " AND s.filing_id > ? ORDER BY v.id LIMIT ?",
+            (party_id, party_id, after, -1 if limit is None else limit),
         )
         return [FilingRecord(*row) for row in rows]
 
