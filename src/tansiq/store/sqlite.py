@@ -778,13 +778,17 @@ class SqliteStore:
     def shared_with(
         self, party_id: str, after: str = "", limit: int | None = None
     ) -> list[FilingRecord]:
+        # the shares in filing id order from ``after`` (the primary key's index), the
+        # party's or all's kept as they come, until the page is full: SQLite's own plan
+        # read every active filing and sorted them (21-36 ms a page with 5,000 shared,
+        # 0.3 ms this way: bench/shared_pages.py). The unary + keeps it off the party index
         rows = self._fetchall(
-            f"SELECT DISTINCT {_qualified('v', _FILING_COLUMNS)} FROM share s"
-            " JOIN filing f ON f.id = s.filing_id"
-            " JOIN filing_version v ON v.id = f.id AND v.version = f.version"
-            " WHERE s.party_id IN (?, '*') AND f.state = 'active' AND v.party_id != ?"
-            " AND s.filing_id > ? ORDER BY v.id LIMIT ?",
-            (party_id, party_id, after, -1 if limit is None else limit),
+            f"SELECT {_qualified('v', _FILING_COLUMNS)} FROM share s"
+            " CROSS JOIN filing f ON f.id = s.filing_id"
+            " CROSS JOIN filing_version v ON v.id = f.id AND v.version = f.version"
+            " WHERE s.filing_id > ? AND +s.party_id IN (?, '*') AND f.state = 'active'"
+            " AND v.party_id != ? GROUP BY s.filing_id ORDER BY s.filing_id LIMIT ?",
+            (after, party_id, party_id, -1 if limit is None else limit),
         )
         return [FilingRecord(*row) for row in rows]
 
