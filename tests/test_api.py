@@ -161,6 +161,14 @@ def test_replace_and_cancel_need_the_current_version(api: Any) -> None:
         (2, "active"),
         (3, "cancelled"),
     ]
+    # paged by version, for an operation updated every few minutes for a week
+    first = red.get(f"{path}/history", limit=2).json()
+    assert [v["version"] for v in first["versions"]] == [1, 2] and first["next_after"] == 2
+    rest = red.get(f"{path}/history", after=first["next_after"]).json()
+    assert rest == {"versions": versions[2:], "next_after": None}
+    for query in ({"limit": 0}, {"limit": 201}, {"after": -1}, {"after": 2**63}):
+        problem = assert_problem(red.get(f"{path}/history", **query), 422)
+        assert problem["errors"][0]["field"] == f"query.{next(iter(query))}"
 
 
 def test_acknowledgement_is_per_side_and_only_for_the_sides(api: Any, tmp_path: Path) -> None:

@@ -484,11 +484,29 @@ def _filing_routes(  # one set of routes per category
         view = filing_view(record, theater.now())
         return json_response(view, headers={"ETag": f'"{record.version}"'})
 
-    @app.get(f"{base}/{{filing_id}}/history", tags=[path], summary="Every version, oldest first")
-    def history(filing_id: str, party: caller) -> Response:
+    @app.get(
+        f"{base}/{{filing_id}}/history",
+        tags=[path],
+        summary="Every version, oldest first, paged by version",
+    )
+    def history(
+        filing_id: str,
+        party: caller,
+        limit: Annotated[int, Query(ge=1, le=MAX_FILINGS_PAGE)] = 50,
+        after: Annotated[
+            int,
+            Query(ge=0, le=MAX_ID, description="the page after this one's next_after (a version)"),
+        ] = 0,
+    ) -> Response:
         now = theater.now()
-        versions = theater.history(party, filing_id, category)
-        return json_response({"versions": [filing_view(r, now) for r in versions]})
+        found = theater.history(party, filing_id, category, after, limit + 1)
+        page = found[:limit]
+        return json_response(
+            {
+                "versions": [filing_view(r, now) for r in page],
+                "next_after": page[-1].version if len(found) > limit else None,
+            }
+        )
 
     @app.put(f"{base}/{{filing_id}}", tags=[path], summary=f"Replace a {category}",
              openapi_extra=extra)  # fmt: skip

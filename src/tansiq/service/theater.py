@@ -585,10 +585,17 @@ class Theater:
         return self._store.filings_of_party(party.id, category, state, after, limit)
 
     def history(
-        self, party: PartyRecord, filing_id: str, category: Category | None = None
+        self,
+        party: PartyRecord,
+        filing_id: str,
+        category: Category | None = None,
+        after: int = 0,
+        limit: int | None = None,
     ) -> list[FilingRecord]:
+        """The versions of one of the party's filings, oldest first: those after version
+        ``after``, at most ``limit`` (None: all)."""
         self.filing(party, filing_id, category)
-        return self._store.filing_history(filing_id)
+        return self._store.filing_history(filing_id, after, limit)
 
     def conflicts(
         self,

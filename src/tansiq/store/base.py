@@ -176,7 +176,11 @@ class Store(Protocol):
         """The latest version of a filing, or the given one."""
         ...
 
-    def filing_history(self, filing_id: str) -> list[FilingRecord]: ...
+    def filing_history(
+        self, filing_id: str, after: int = 0, limit: int | None = None
+    ) -> list[FilingRecord]:
+        """A filing's versions after version ``after``, oldest first, at most ``limit``."""
+        ...
 
     def filings_of_party(
         self,

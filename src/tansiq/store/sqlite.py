@@ -499,10 +499,13 @@ class SqliteStore:
             )
         return FilingRecord(*row) if row else None
 
-    def filing_history(self, filing_id: str) -> list[FilingRecord]:
+    def filing_history(
+        self, filing_id: str, after: int = 0, limit: int | None = None
+    ) -> list[FilingRecord]:
         rows = self._fetchall(
-            f"SELECT {_FILING_COLUMNS} FROM filing_version WHERE id = ? ORDER BY version",
-            (filing_id,),
+            f"SELECT {_FILING_COLUMNS} FROM filing_version WHERE id = ? AND version > ?"
+            " ORDER BY version LIMIT ?",
+            (filing_id, after, -1 if limit is None else limit),
         )
         return [FilingRecord(*row) for row in rows]
 
