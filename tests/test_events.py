@@ -118,6 +118,22 @@ def test_the_other_side_is_told_live_and_a_reconnect_misses_nothing(
     stop_again.set()
 
 
+def test_no_answer_of_the_api_is_to_be_stored(server: tuple[str, dict[str, str]]) -> None:
+    """What a party reads is for its eyes only: every answer under /v1 says
+    `Cache-Control: no-store`, refusals too; the event stream keeps its `no-cache`;
+    the public OpenAPI document says nothing."""
+    url, tokens = server
+    red = {"Authorization": f"Bearer {tokens['red']}"}
+    assert httpx.get(f"{url}/v1/me", headers=red).headers["cache-control"] == "no-store"
+    refused = httpx.get(f"{url}/v1/me")
+    assert (refused.status_code, refused.headers["cache-control"]) == (401, "no-store")
+    missing = httpx.get(f"{url}/v1/operations/op-nope", headers=red)
+    assert (missing.status_code, missing.headers["cache-control"]) == (404, "no-store")
+    assert "cache-control" not in httpx.get(f"{url}/openapi.json").headers
+    with httpx.stream("GET", f"{url}/v1/events", headers=red, timeout=10) as stream:
+        assert stream.headers.get_list("cache-control") == ["no-cache"]
+
+
 def test_events_need_a_token(server: tuple[str, dict[str, str]]) -> None:
     url, _ = server
     response = httpx.get(f"{url}/v1/events", timeout=10)

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tansiq import __version__
 from tansiq.api import admin, events, problems
+from tansiq.api.no_store import NoStore
 from tansiq.errors import (
     InputError,
     StaleConflict,
@@ -171,6 +172,7 @@ def create_app(
         ),
     )
     problems.install(app)
+    app.add_middleware(NoStore)
     bearer = HTTPBearer(auto_error=False, description="A party's API token (tansiq party add)")
 
     async def caller(
