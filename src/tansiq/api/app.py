@@ -37,7 +37,7 @@ from tansiq.service.public_ids import PublicIds
 from tansiq.service.rules import parse_lead_time, parse_rules, rules_json
 from tansiq.service.theater import CONFLICTS_SCANNED, REGIONS_CHECKED, Outcome, Theater
 from tansiq.service.views import conflict_view, dumps, filing_view, instant, shared_view
-from tansiq.store import PartyRecord, SqliteStore
+from tansiq.store import FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, FilingState
 
 #: largest request body accepted, bytes (larger: 413)
@@ -69,6 +69,15 @@ def json_response(
     """JSON from :func:`tansiq.service.views.dumps`: conflict views carry regions of
     hundreds of coordinates, which FastAPI's generic encoder would walk one at a time."""
     return Response(dumps(body), status, headers, media_type="application/json")
+
+
+def page_of(
+    found: list[FilingRecord], limit: int
+) -> tuple[list[FilingRecord], FilingRecord | None]:
+    """A page of ``limit`` from ``limit + 1`` read, and its last filing if another
+    follows (None: the end, ``next_after: null``)."""
+    page = found[:limit]
+    return page, (page[-1] if len(found) > limit else None)
 
 
 class WebhookBody(BaseModel):
@@ -277,12 +286,11 @@ def create_app(
         ] = "",
     ) -> Response:
         now = theater.now()
-        found = theater.shared_with(party, after, limit + 1)
-        page = found[:limit]
+        page, last = page_of(theater.shared_with(party, after, limit + 1), limit)
         return json_response(
             {
                 "filings": [shared_view(r, store, now) for r in page],
-                "next_after": page[-1].id if len(found) > limit else None,
+                "next_after": None if last is None else last.id,
             }
         )
 
@@ -471,12 +479,11 @@ def _filing_routes(  # one set of routes per category
         ] = "",
     ) -> Response:
         now = theater.now()
-        found = theater.filings(party, category, state, after, limit + 1)
-        page = found[:limit]
+        page, last = page_of(theater.filings(party, category, state, after, limit + 1), limit)
         return json_response(
             {
                 path: [filing_view(r, now) for r in page],
-                "next_after": page[-1].id if len(found) > limit else None,
+                "next_after": None if last is None else last.id,
             }
         )
 
@@ -502,11 +509,11 @@ def _filing_routes(  # one set of routes per category
     ) -> Response:
         now = theater.now()
         found = theater.history(party, filing_id, category, after, limit + 1)
-        page = found[:limit]
+        page, last = page_of(found, limit)
         return json_response(
             {
                 "versions": [filing_view(r, now) for r in page],
-                "next_after": page[-1].version if len(found) > limit else None,
+                "next_after": None if last is None else last.version,
             }
         )
 
