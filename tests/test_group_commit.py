@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from samples import sample_morning
+from stored import assert_extents_hold_the_regions
 from tansiq.errors import StaleVersion
 from tansiq.service import parties
 from tansiq.service.theater import LiveEvent, Theater
@@ -426,9 +427,10 @@ def test_a_picture_that_failed_to_load_is_read_again_before_the_next_change(
 def test_a_change_that_fails_after_telling_writes_none_of_its_events(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A change's events wait for the end of its transaction, their ids given at once:
-    one that fails between two conflicts writes none of them, and the ids of the next
-    change's events are the store's own, as handed on."""
+    """A change's events (and its conflicts' extents) wait for the end of its
+    transaction, their ids given at once: one that fails between two conflicts writes
+    none of them, and the ids of the next change's events are the store's own, as
+    handed on."""
     red, blue, theater, handed = listening_theater(store)
     theater.file(red, "operation", body(disc("r1", 40.0, 35.0), disc("r2", 41.0, 35.0)))
     real_add_conflict = store.add_conflict
@@ -447,6 +449,10 @@ def test_a_change_that_fails_after_telling_writes_none_of_its_events(
     monkeypatch.setattr(store, "add_conflict", real_add_conflict)
     assert len(calls) == 2 and handed == []
     assert store.events_with_conflicts("red", 0) == []
+    # nor its conflicts' extents, though the first was drawn: the next change (one
+    # that meets nothing) commits no extent of a conflict that is not there
+    assert theater.file(blue, "site", body(disc("far", 10.0, 10.0))).conflicts == ()
+    assert_extents_hold_the_regions(store.path)
     opened = theater.file(blue, "operation", two).conflicts
     assert len(opened) == 2
     for party in ("red", "blue"):

@@ -238,6 +238,7 @@ class SqliteStore:
         self._batch: Batch | None = None
         self._notes: list[Any] = []  # of the outermost transaction in progress
         self._events: list[tuple[int, str, str, int, float]] = []  # of it, to be written
+        self._extents: list[tuple[int, float, float, float, float]] = []  # of it, likewise
         self._on_commit: list[Callable[[list[Any]], None]] = []
         #: outermost transactions whose writes joined a batch (ever): see Theater._change
         self.released = 0
@@ -300,6 +301,7 @@ class SqliteStore:
                 if outermost:
                     self._notes = []
                     self._events = []
+                    self._extents = []
                     self._undo_change(exc)
                 raise
             self._depth -= 1
@@ -581,7 +583,7 @@ class SqliteStore:
             if extent is None and (conflict.region_a or conflict.region_b):
                 extent = extents.of_regions(conflict.region_a, conflict.region_b)
             if extent is not None:
-                self._db.execute(_PUT_EXTENT, (cursor.lastrowid, *extent))
+                self._extents.append((cursor.lastrowid, *extent))
             return cursor.lastrowid
 
     def get_conflict(self, conflict_id: int) -> ConflictRecord | None:
@@ -601,7 +603,7 @@ class SqliteStore:
     def update_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> None:
         with self.transaction():
             if extent is not None:
-                self._db.execute(_PUT_EXTENT, (conflict.id, *extent))
+                self._extents.append((conflict.id, *extent))
             self._db.execute(
                 "UPDATE conflict SET kind_a = ?, kind_b = ?, horizontal_distance_m = ?,"
                 " vertical_gap_m = ?, time_gap_s = ?, window_start = ?, window_end = ?,"
@@ -881,12 +883,17 @@ class SqliteStore:
             return event_id
 
     def _write_events(self) -> None:
+        """The change's events and extents, each kind in one statement when it ends: one
+        each was some 20 µs of the change's time a statement (bench/sql_statements.py)."""
         if self._events:
             events, self._events = self._events, []
             self._db.executemany(
                 "INSERT INTO event (id, party_id, kind, conflict_id, at) VALUES (?, ?, ?, ?, ?)",
                 events,
             )
+        if self._extents:
+            extents_, self._extents = self._extents, []
+            self._db.executemany(_PUT_EXTENT, extents_)
 
     def get_event(self, event_id: int) -> EventRecord | None:
         row = self._fetchone(
