@@ -362,6 +362,24 @@ def test_what_is_shared_with_a_party_is_paged(api: Any) -> None:
         assert problem["errors"][0]["field"] == f"query.{next(iter(query))}"
 
 
+def test_even_a_server_error_says_not_to_store_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Cache-Control: no-store` wraps Starlette's own error layer: an unexpected failure's
+    500 carries it like every other answer under /v1 (it went out without: a review)."""
+    store = SqliteStore(tmp_path / "tansiq.db")
+    _, token = parties.add_party(store, "red", "Red Forces", "ru")
+
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("a fault nobody foresaw")
+
+    app = create_app(store, clock=sample_morning())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        monkeypatch.setattr(parties, "authenticate", broken)
+        failed = client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert (failed.status_code, failed.headers.get_list("cache-control")) == (500, ["no-store"])
+
+
 def test_bad_requests_are_problems_naming_the_field_and_store_nothing(api: Any) -> None:
     _, red, _, store = api
     invalid = red.post("/v1/operations", collection(disc("x", 200.0)))

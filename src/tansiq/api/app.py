@@ -181,7 +181,10 @@ def create_app(
         ),
     )
     problems.install(app)
-    app.add_middleware(NoStore)
+    # outermost, around Starlette's error middleware too: its 500 is an answer as well
+    # (added as middleware, the 500 went out without the header: a review)
+    inner_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: NoStore(inner_stack())  # type: ignore[method-assign]
     bearer = HTTPBearer(auto_error=False, description="A party's API token (tansiq party add)")
 
     async def caller(
