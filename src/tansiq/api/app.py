@@ -71,6 +71,13 @@ def json_response(
     return Response(dumps(body), status, headers, media_type="application/json")
 
 
+#: the paging parameters of the filing lists (own filings, shared ones, a history)
+FilingsLimit = Annotated[int, Query(ge=1, le=MAX_FILINGS_PAGE)]
+FilingsAfter = Annotated[
+    str, Query(max_length=100, description="the page after this one's next_after")
+]
+
+
 def page_of(
     found: list[FilingRecord], limit: int
 ) -> tuple[list[FilingRecord], FilingRecord | None]:
@@ -283,10 +290,8 @@ def create_app(
     )
     def shared(
         party: Caller,
-        limit: Annotated[int, Query(ge=1, le=MAX_FILINGS_PAGE)] = 50,
-        after: Annotated[
-            str, Query(max_length=100, description="the page after this one's next_after")
-        ] = "",
+        limit: FilingsLimit = 50,
+        after: FilingsAfter = "",
     ) -> Response:
         now = theater.now()
         page, last = page_of(theater.shared_with(party, after, limit + 1), limit)
@@ -476,10 +481,8 @@ def _filing_routes(  # one set of routes per category
     def listed(
         party: caller,
         state: Annotated[FilingState | None, Query(description="only this state")] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_FILINGS_PAGE)] = 50,
-        after: Annotated[
-            str, Query(max_length=100, description="the page after this one's next_after")
-        ] = "",
+        limit: FilingsLimit = 50,
+        after: FilingsAfter = "",
     ) -> Response:
         now = theater.now()
         page, last = page_of(theater.filings(party, category, state, after, limit + 1), limit)
@@ -504,7 +507,7 @@ def _filing_routes(  # one set of routes per category
     def history(
         filing_id: str,
         party: caller,
-        limit: Annotated[int, Query(ge=1, le=MAX_FILINGS_PAGE)] = 50,
+        limit: FilingsLimit = 50,
         after: Annotated[
             int,
             Query(ge=0, le=MAX_ID, description="the page after this one's next_after (a version)"),

@@ -688,7 +688,8 @@ class SqliteStore:
         if boxes and kept:
             # the box first, on the extents alone (a small table, read in id order): a
             # conflict row is a page or more of the file, and reading each one's took
-            # ten times as long. A conflict with no extent (one an older server wrote
+            # 0.6-1.3 s for 100,000 ids at 1M against 0.4 s (bench/conflict_pages.py,
+            # docs/benchmarks.md). A conflict with no extent (one an older server wrote
             # after the upgrade, or whose regions could not be read) is kept, for the
             # caller's check of its regions (a review found such conflicts dropped)
             meets = "(e.east >= ? AND e.west <= ? AND e.north >= ? AND e.south <= ?)"
@@ -1032,9 +1033,10 @@ class SqliteStore:
             raise
 
     def _fill_extents(self) -> None:
-        """The extents of the conflicts stored before schema 7, from their regions (about
-        150 µs a conflict with its reading: minutes for the millions of a large theater,
-        once; progress is logged every :data:`MIGRATION_REPORT_S` seconds)."""
+        """The extents of the conflicts stored before schema 7, from their regions (70 to
+        90 µs of CPU a conflict with its reading, bench/migrate_extents.py: 13 minutes
+        for the 5.7 million of the 1M benchmark store, once; progress is logged every
+        :data:`MIGRATION_REPORT_S` seconds)."""
         (total,) = self._db.execute(
             "SELECT count(*) FROM conflict WHERE region_a IS NOT NULL OR region_b IS NOT NULL"
         ).fetchone()
