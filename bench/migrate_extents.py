@@ -25,7 +25,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     with sqlite3.connect(args.db) as raw:
-        raw.executescript("DROP TABLE IF EXISTS conflict_extent; PRAGMA user_version = 6;")
+        raw.executescript(
+            "DROP TABLE IF EXISTS conflict_extent; DROP INDEX IF EXISTS open_conflict_by_volume_a;"
+            " DROP INDEX IF EXISTS open_conflict_by_volume_b; PRAGMA user_version = 6;"
+        )
     started, cpu = time.perf_counter(), time.process_time()
     SqliteStore(args.db).close()
     took, cpu = time.perf_counter() - started, time.process_time() - cpu

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -620,8 +621,11 @@ def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -
     assert done.json()["judged_again"] == {
         "kinds": [["air_strike", "partner_position"]],
         "opened": 1, "resolved": 0, "changed": 0, "kept": 0,
+        "volumes": 2, "volumes_judged": 2, "done": True,
     }  # fmt: skip
-    assert red.get("/v1/theater/rules").json()["separation"][0]["horizontal_m"] == 2000
+    seen = red.get("/v1/theater/rules").json()
+    assert seen["separation"][0]["horizontal_m"] == 2000
+    assert seen["judged_again"] == done.json()["judged_again"]
     (opened,) = blue.get("/v1/conflicts").json()["conflicts"]
     assert opened["state"] == "open" and opened["gaps"]["horizontal_m"] > 0
     # relaxing them again resolves it
@@ -659,9 +663,9 @@ def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -
 def test_while_new_rules_hold_the_theater_filings_are_refused_at_once_and_reads_go_on(
     api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """New rules on a large theater judge pairs again for minutes under the theater's
-    lock. A filing then is told so with a 503 and Retry-After (nothing filed) instead of
-    hanging; reads do not wait. (The judging is held open here by an Event.)"""
+    """New rules on a large theater make the index again under the theater's lock
+    (seconds at 1M). A filing then is told so with a 503 and Retry-After (nothing filed)
+    instead of hanging; reads do not wait. (The index is held open here by an Event.)"""
     client, red, blue, store = api
     _, token = parties.add_party(store, "un", "UN coordinator", "en", "coordinator")
     coordinator = Party(client, token)
@@ -669,14 +673,14 @@ def test_while_new_rules_hold_the_theater_filings_are_refused_at_once_and_reads_
     theater = client.app.state.theater
     theater.busy_wait_s = 0.3
     inside, go_on = threading.Event(), threading.Event()
-    judge_again = theater._rejudge
+    made = theater._rules_index
 
     def held(*args: Any, **kwargs: Any) -> Any:
         inside.set()
         go_on.wait(30)
-        return judge_again(*args, **kwargs)
+        return made(*args, **kwargs)
 
-    monkeypatch.setattr(theater, "_rejudge", held)
+    monkeypatch.setattr(theater, "_rules_index", held)
     rules = {"separation": [{"between": ["air_strike", "patrol"], "horizontal_m": 2000}]}
     answers: list[Any] = []
     setting = threading.Thread(
@@ -700,6 +704,39 @@ def test_while_new_rules_hold_the_theater_filings_are_refused_at_once_and_reads_
     assert answers[0].status_code == 200
     filed = blue.post("/v1/operations", collection(disc("patrol", 40.011)))
     assert filed.status_code == 201 and len(filed.json()["conflicts"]) == 1  # under the new rules
+
+
+def test_new_rules_not_judged_again_within_the_answer_go_on_after_a_202(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change of rules whose pairs take longer to judge again than the answer waits is
+    answered 202: the rules are in force, GET /v1/theater/rules says how far the
+    catch-up has got, and it ends in the theater's own thread."""
+    import tansiq.api.app as app_module
+
+    client, red, blue, store = api
+    _, token = parties.add_party(store, "un", "UN coordinator", "en", "coordinator")
+    coordinator = Party(client, token)
+    theater = client.app.state.theater
+    theater.catch_up_slice_s = 0.0  # a volume a slice
+    monkeypatch.setattr(app_module, "RULES_ANSWER_WAIT_S", 0.0)
+    red.post("/v1/operations", collection(disc("strike", 40.0, kind="air_strike")))
+    blue.post("/v1/sites", collection(disc("hq", 40.011, kind="partner_position")))
+    rules = {"separation": [{"between": ["air_strike", "partner_position"], "horizontal_m": 2000}]}
+    answer = client.put("/v1/theater/rules", json=rules, headers=coordinator.headers)
+    assert answer.status_code == 202
+    said = answer.json()
+    assert said["separation"][0]["horizontal_m"] == 2000  # in force now
+    assert said["judged_again"]["done"] is False and said["judged_again"]["volumes"] == 2
+    assert said["judged_again"]["volumes_judged"] == 1
+    for _ in range(500):
+        seen = blue.get("/v1/theater/rules").json()["judged_again"]
+        if seen["done"]:
+            break
+        time.sleep(0.01)
+    assert seen["volumes_judged"] == 2 and seen["opened"] == 1
+    (opened,) = blue.get("/v1/conflicts").json()["conflicts"]
+    assert opened["state"] == "open"
 
 
 def test_the_theater_lead_time_flags_conflicts_notified_too_late(api: Any) -> None:

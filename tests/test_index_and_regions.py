@@ -51,6 +51,10 @@ def test_check_add_remove_replace() -> None:
     # checking a stored volume never reports it against itself
     assert [(c.a, c.b) for c in index.check(strike)] == [("hospital", "strike")]
     # a replacement moved 3.2 km away no longer conflicts
+    # only the kinds asked for are judged, and a kind no volume has is not learnt
+    assert [c.a for c in index.check(strike, kinds={"protected_site"})] == ["hospital"]
+    assert index.check(strike, kinds={"convoy", "air_strike"}) == []
+    assert "convoy" not in index._table.kinds
     moved = dataclasses.replace(strike, geometry=shapely.Point(*east_of(40.0, 35.0, 3200.0)))
     assert index.check(moved) == []
     index.remove("hospital")

@@ -30,8 +30,13 @@ from tansiq.service import parties
 from tansiq.service.theater import Theater
 from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Extent
+from tansiq.store.sqlite import SCHEMA_VERSION
 
 GEOD = Geod(ellps="WGS84")
+
+
+#: what makes a store of schema 8 one of schema 7 (for the tests of older stores)
+BEFORE_8 = "DROP INDEX open_conflict_by_volume_a; DROP INDEX open_conflict_by_volume_b;"
 
 
 def disc(fid: str, lon: float, lat: float, radius_m: float = 500.0) -> dict[str, object]:
@@ -240,20 +245,21 @@ def test_a_store_served_live_then_replayed_judges_by_the_replays_clock(tmp_path:
 def _held_rules(
     theater: Theater, monkeypatch: pytest.MonkeyPatch, then_s: float = 0.0
 ) -> tuple[threading.Event, threading.Event]:
-    """New rules' judging held open until ``go_on`` is set (``inside`` once it is), and
-    ``then_s`` more: a large theater's minutes, on a small one."""
+    """New rules' index (the part of their change that holds the theater) held open
+    until ``go_on`` is set (``inside`` once it is), and ``then_s`` more: a large
+    theater's seconds, on a small one."""
     import time
 
     inside, go_on = threading.Event(), threading.Event()
-    judge_again = theater._rejudge
+    made = theater._rules_index
 
     def held(*args: Any, **kwargs: Any) -> Any:
         inside.set()
         go_on.wait(30)
         time.sleep(then_s)
-        return judge_again(*args, **kwargs)
+        return made(*args, **kwargs)
 
-    monkeypatch.setattr(theater, "_rejudge", held)
+    monkeypatch.setattr(theater, "_rules_index", held)
     return inside, go_on
 
 
@@ -781,7 +787,7 @@ def test_a_schema_1_store_gets_its_footprints_once(tmp_path: Path) -> None:
             "DROP TABLE volume; DELETE FROM setting WHERE name = 'footprints_stored';"
             " ALTER TABLE conflict DROP COLUMN version; DROP TABLE filing_key;"
             " DROP INDEX filing_version_by_party; DROP TABLE conflict_extent;"
-            " PRAGMA user_version = 1;"
+            f" {BEFORE_8} PRAGMA user_version = 1;"
         )
     migrated = SqliteStore(path)
     theater = Theater(migrated, clock=sample_morning())
@@ -824,7 +830,7 @@ def test_a_schema_6_store_gets_the_extents_of_its_conflicts(
     first.close()
     store.close()
     with sqlite3.connect(path) as raw:  # as Tansiq left it before extents were kept
-        raw.executescript("DROP TABLE conflict_extent; PRAGMA user_version = 6;")
+        raw.executescript(f"DROP TABLE conflict_extent; {BEFORE_8} PRAGMA user_version = 6;")
 
     calls = []
     of_regions = extents.of_regions
@@ -890,7 +896,7 @@ def test_a_store_being_served_is_not_migrated_under_its_server(
     store.close()
     with sqlite3.connect(path) as raw:
         raw.execute("UPDATE conflict SET region_a = 'null' WHERE id = ?", (second.id,))
-        raw.executescript("DROP TABLE conflict_extent; PRAGMA user_version = 6;")
+        raw.executescript(f"DROP TABLE conflict_extent; {BEFORE_8} PRAGMA user_version = 6;")
     served = ServingLock(str(path))
     served.take()
     refusal = r"another process serves it or is upgrading it \(schema 6\); stop"
@@ -901,7 +907,7 @@ def test_a_store_being_served_is_not_migrated_under_its_server(
     served.release()
     with sqlite3.connect(path) as raw:
         SqliteStore(path).close()
-        assert raw.execute("PRAGMA user_version").fetchone() == (7,)
+        assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert raw.execute("SELECT id FROM conflict_extent").fetchall() == [(first.id,)]
     assert f"conflict {second.id}: its regions could not be read" in caplog.text
 
@@ -943,7 +949,7 @@ def test_a_store_migrated_by_another_process_meanwhile_is_not_migrated_again(
     path = tmp_path / "tansiq.db"
     SqliteStore(path).close()
     with sqlite3.connect(path) as raw:
-        raw.executescript("DROP TABLE conflict_extent; PRAGMA user_version = 6;")
+        raw.executescript(f"DROP TABLE conflict_extent; {BEFORE_8} PRAGMA user_version = 6;")
 
     class OtherFirst(ServingLock):
         def take(self) -> None:
@@ -954,7 +960,7 @@ def test_a_store_migrated_by_another_process_meanwhile_is_not_migrated_again(
     monkeypatch.setattr(sqlite_module, "ServingLock", OtherFirst)
     SqliteStore(path).close()
     with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone() == (7,)
+        assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 def test_a_box_page_checks_only_so_many_regions_and_says_where_it_stopped(
@@ -1024,7 +1030,7 @@ def test_a_schema_2_store_gets_what_came_after(tmp_path: Path) -> None:
         raw.executescript(
             "ALTER TABLE conflict DROP COLUMN version; DROP TABLE filing_key;"
             " DROP INDEX filing_version_by_party; DROP TABLE conflict_extent;"
-            " PRAGMA user_version = 2;"
+            f" {BEFORE_8} PRAGMA user_version = 2;"
         )
     migrated = SqliteStore(path)
     assert migrated.get_conflict(conflict.id) == conflict
@@ -1032,7 +1038,7 @@ def test_a_schema_2_store_gets_what_came_after(tmp_path: Path) -> None:
     moved = theater.replace(red, mine.filing.id, 1, body(disc("r", 40.003, 35.0)))
     assert [c.version for c in moved.conflicts] == [2]
     with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone() == (7,)
+        assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     # a party's filings are listed (schema 5's index)
     assert [f.id for f in migrated.filings_of_party("red", "operation")] == [mine.filing.id]
     # and Idempotency-Keys are kept (schema 4)

@@ -8,11 +8,13 @@ guards against)."""
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -48,11 +50,18 @@ RULE_SETS = [
     [],
     RULES,
     [SeparationRule(("patrol", "*"), horizontal_m=150.0, time_s=600.0)],
+    # convoy-patrol as in the second set, convoy-convoy not: after it, the second
+    # set's catch-up goes on with both (found by a mutation no region check caught)
+    [
+        *RULES,
+        SeparationRule(("convoy", "patrol"), horizontal_m=800.0),
+        SeparationRule(("convoy", "convoy"), horizontal_m=300.0),
+    ],
 ]
 change = st.tuples(
-    st.sampled_from(["file", "replace", "replace", "cancel", "rules"]),
+    st.sampled_from(["file", "replace", "replace", "cancel", "rules", "catch up"]),
     st.integers(0, 2),  # the party
-    st.integers(0, 5),  # which of its filings
+    st.integers(0, 6),  # which of its filings (of the rules: which set)
     st.lists(feature, min_size=1, max_size=2),
 )
 
@@ -83,18 +92,30 @@ def body(features: list[dict[str, Any]]) -> str:
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(changes=st.lists(change, min_size=1, max_size=12))
-def test_open_conflicts_say_what_detect_says_now(tmp_path: Path, changes: list[Any]) -> None:
+@pytest.mark.parametrize("sliced", [False, True], ids=["rules at once", "rules caught up"])
+def test_open_conflicts_say_what_detect_says_now(
+    tmp_path: Path, changes: list[Any], sliced: bool
+) -> None:
+    """``sliced``: each change of rules judges one volume again, and the rest is judged
+    one volume at a time ("catch up") between filings, or when the changes end: what a
+    theater serving through a long catch-up does, in its finest interleaving."""
     store = SqliteStore(Path(tempfile.mkdtemp(dir=tmp_path)) / "tansiq.db")  # one per example
     records = [parties.add_party(store, p, p, "en")[0] for p in PARTIES]
     coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
     theater = Theater(store, clock=sample_morning())
+    wait_s = math.inf
+    if sliced:
+        theater.catch_up_in_background, theater.catch_up_slice_s, wait_s = False, 0.0, 0.0
     theater.set_rules(coordinator, RULES)
     rules = RULES
     held: dict[tuple[int, int], tuple[str, int]] = {}
     for action, who, slot, features in changes:
         if action == "rules":
             rules = RULE_SETS[slot]
-            theater.set_rules(coordinator, rules, lead_time_h=float(who))
+            theater.set_rules(coordinator, rules, lead_time_h=float(who), wait_s=wait_s)
+            continue
+        if action == "catch up":
+            theater.catch_up(until=0.0)  # one slice
             continue
         mine = held.get((who, slot))
         if mine is None:
@@ -110,6 +131,8 @@ def test_open_conflicts_say_what_detect_says_now(tmp_path: Path, changes: list[A
         else:
             held[(who, slot)] = (out.filing.id, out.filing.version)
 
+    done = theater.catch_up()
+    assert done.done and done.judged == done.volumes
     active = store.active_filings()
     volumes = tuple(v for f in active for v in theater.volumes(f.party_id, f.id, f.body))
     scenario = Scenario("now", tuple(Party(p, p, "en") for p in PARTIES), tuple(rules), volumes)
@@ -133,7 +156,12 @@ def test_open_conflicts_say_what_detect_says_now(tmp_path: Path, changes: list[A
             by_id[record.volume_a].kind,
             by_id[record.volume_b].kind,
         )
-        # each side's region lies within that side's own disc as it is now
+        # each side's region is the one drawn now, and lies within that side's own
+        # disc as it is now
+        near_a, near_b, _ = theater._region_texts(judged)
+        if judged.a != record.volume_a:
+            near_a, near_b = near_b, near_a
+        assert (record.region_a, record.region_b) == (near_a, near_b)
         sides = ((record.region_a, record.volume_a), (record.region_b, record.volume_b))
         for region, volume_id in sides:
             volume = by_id[volume_id]

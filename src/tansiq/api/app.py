@@ -35,7 +35,13 @@ from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
 from tansiq.service import parties, webhooks
 from tansiq.service.public_ids import PublicIds
 from tansiq.service.rules import parse_lead_time, parse_rules, rules_json
-from tansiq.service.theater import CONFLICTS_SCANNED, REGIONS_CHECKED, Outcome, Theater
+from tansiq.service.theater import (
+    CONFLICTS_SCANNED,
+    REGIONS_CHECKED,
+    Outcome,
+    RulesOutcome,
+    Theater,
+)
 from tansiq.service.views import conflict_view, dumps, filing_view, instant, shared_view
 from tansiq.store import FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, FilingState
@@ -44,6 +50,9 @@ from tansiq.store.base import Category, ConflictState, FilingState
 MAX_BODY = 2 * 1024 * 1024
 GEOJSON = {"application/geo+json": {"schema": {"type": "object"}}}
 RULES = {"application/json": {"schema": {"type": "object"}}}
+#: a change of rules is answered after judging pairs again for this long at most, seconds
+#: (then 202: the theater goes on with it, GET /v1/theater/rules says how far it got)
+RULES_ANSWER_WAIT_S = 2.0
 #: conflict ids are SQLite integers
 MAX_ID = 2**63 - 1
 #: filings listed in one page: each is shown in full (a body may be up to MAX_BODY)
@@ -69,6 +78,21 @@ def json_response(
     """JSON from :func:`tansiq.service.views.dumps`: conflict views carry regions of
     hundreds of coordinates, which FastAPI's generic encoder would walk one at a time."""
     return Response(dumps(body), status, headers, media_type="application/json")
+
+
+def judged_again(done: RulesOutcome) -> dict[str, Any]:
+    """The pairs of kinds whose minimums a change of rules altered, what became of
+    their conflicts so far, and how far the catch-up has got."""
+    return {
+        "kinds": [list(pair) for pair in done.kinds],
+        "opened": done.opened,
+        "resolved": done.resolved,
+        "changed": done.changed,
+        "kept": done.kept,
+        "volumes": done.volumes,
+        "volumes_judged": done.judged,
+        "done": done.done,
+    }
 
 
 #: the paging parameters of the filing lists (own filings, shared ones, a history)
@@ -327,34 +351,47 @@ def create_app(
         sender.webhooks_changed()
         return {"url": None}
 
+    def rules_now() -> dict[str, Any]:
+        done = theater.rules_outcome
+        return {
+            "separation": rules_json(theater.rules),
+            "lead_time_h": theater.lead_time_h,
+            # what the last change judged again so far (null: none was made here)
+            "judged_again": None if done is None else judged_again(done),
+        }
+
     @app.get("/v1/theater/rules", tags=["theater"], summary="The theater's separation rules")
     def get_rules(party: Caller) -> dict[str, Any]:
-        return {"separation": rules_json(theater.rules), "lead_time_h": theater.lead_time_h}
+        return rules_now()
 
     @app.put(
         "/v1/theater/rules",
         tags=["theater"],
         summary="Replace the separation rules (coordinators); every pair is judged again",
+        description=(
+            "The rules are in force when this answers. The pairs of volumes filed before"
+            " them whose kinds' minimums changed are judged again in slices between other"
+            " changes: `200` when that ended within the answer, `202` when it goes on"
+            " (`GET /v1/theater/rules` says how far it has got, in `judged_again`)."
+        ),
         openapi_extra={"requestBody": {"required": True, "content": RULES}},
+        responses={
+            200: {"description": "In force, and every pair judged again"},
+            202: {"description": "In force; pairs filed before are still being judged again"},
+        },
     )
-    async def put_rules(request: Request, party: Caller) -> dict[str, Any]:
+    async def put_rules(request: Request, party: Caller) -> Response:
         # the role first: a party that may not set rules is told so, whatever it sent
         parties.require_coordinator(party, "set the theater's separation rules")
         body = await read_body(request)
         rules, lead_time_h = parse_rules(body), parse_lead_time(body)
-        done = await run_in_threadpool(theater.set_rules, party, rules, lead_time_h)
-        return {
-            "separation": rules_json(theater.rules),
-            "lead_time_h": theater.lead_time_h,
-            # the pairs of kinds whose minimums changed, and what became of their conflicts
-            "judged_again": {
-                "kinds": [list(pair) for pair in done.kinds],
-                "opened": done.opened,
-                "resolved": done.resolved,
-                "changed": done.changed,
-                "kept": done.kept,
-            },
-        }
+        done = await run_in_threadpool(
+            theater.set_rules, party, rules, lead_time_h, RULES_ANSWER_WAIT_S
+        )
+        # in force now; 202 while the pairs filed before are still being judged again
+        # (GET /v1/theater/rules says how far it has got)
+        answer = {**rules_now(), "judged_again": judged_again(done)}
+        return json_response(answer, 200 if done.done else 202)
 
     live = events.LiveEvents()
     theater.subscribe(live.deliver_threadsafe)

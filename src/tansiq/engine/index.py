@@ -9,7 +9,7 @@ the three Earth-centred axes and time, each volume's box widened as in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -126,14 +126,20 @@ class ConflictIndex:
         self._ids[slot] = ""
 
     def check(
-        self, volume: Volume, ended_before: float = -math.inf, footprint: Footprints | None = None
+        self,
+        volume: Volume,
+        ended_before: float = -math.inf,
+        footprint: Footprints | None = None,
+        kinds: Collection[str] | None = None,
     ) -> list[Conflict]:
         """Every stored volume (other than one with the same id) in conflict with ``volume``.
 
         Volumes whose window ended before ``ended_before`` do not count (the service's
         expired operations): neither stored ones nor ``volume`` itself. ``footprint``:
         the volume's, from :meth:`footprints_of`, if already built (a change that adds
-        the volume next builds it once, not twice).
+        the volume next builds it once, not twice). ``kinds``: only stored volumes of
+        these kinds are judged (the service judging again, after new rules, the pairs
+        of the kinds they changed: a volume of another kind is not even made).
         """
         if not self._volumes or volume.end < ended_before:
             return []
@@ -145,6 +151,10 @@ class ConflictIndex:
             slots = slots[slots != own]
         if ended_before > -math.inf:
             slots = slots[self._num[slots, END] >= ended_before]
+        if kinds is not None:
+            known = self._table.kinds  # (asking the table for a code would register it)
+            wanted = [code for code, kind in enumerate(known) if kind in kinds]
+            slots = slots[np.isin(self._cat[slots, KIND], wanted)]
         if slots.size == 0:
             return []
         query = np.zeros(slots.size, dtype=np.int64)

@@ -33,7 +33,6 @@ import numpy as np
 import shapely
 
 from tansiq.engine.conflict import Conflict
-from tansiq.engine.detect import detect
 from tansiq.engine.footprints import Footprints
 from tansiq.engine.index import ConflictIndex
 from tansiq.engine.kernel import ALT_HIGH, ALT_LOW, BUFFER, END, START
@@ -55,10 +54,12 @@ from tansiq.errors import (
     UnknownFiling,
     UnknownVolume,
 )
-from tansiq.scenario.model import Scenario, SeparationRule, Volume
+from tansiq.scenario.model import SeparationRule, Volume
 from tansiq.scenario.problems import is_text
 from tansiq.scenario.reader import parse_scenario
 from tansiq.service import parties
+from tansiq.service.catch_up import SETTING as CATCH_UP_SETTING
+from tansiq.service.catch_up import CatchUp, still_to_judge
 from tansiq.service.collector import collector_paused
 from tansiq.service.geojson_text import region_geojson, ring_geojson
 from tansiq.service.rules import (
@@ -93,6 +94,9 @@ REGIONS_CHECKED = 5_000
 #: a box's regions are checked this many conflicts at a time, so that a page that fills
 #: early checks no more than it shows
 _CHECKED_AT_ONCE = 200
+#: a slice of the catch-up after new rules holds the theater about this long, seconds;
+#: while others change the theater, it then leaves it to them as long
+CATCH_UP_SLICE_S = 0.02
 T = TypeVar("T")
 #: what a conflict discloses that a change of either side (or of the rules) may alter
 _DISCLOSED = (
@@ -122,15 +126,32 @@ class LiveEvent:
 
 @dataclass(frozen=True, slots=True)
 class RulesOutcome:
-    """What new rules did: the pairs of kinds whose minimums they changed (judged again),
-    and how many of those pairs' conflicts were opened, resolved and kept open, and
-    of the kept how many changed (drawn again and told)."""
+    """What new rules did so far: the pairs of kinds whose minimums they changed (judged
+    again), and how many of those pairs' conflicts were opened, resolved and kept open,
+    and of the kept how many changed (drawn again and told); how many volumes there
+    were to judge again, how many were, and whether that is all (the catch-up)."""
 
     kinds: tuple[tuple[str, str], ...]
     opened: int
     resolved: int
     changed: int
     kept: int
+    volumes: int = 0
+    judged: int = 0
+    done: bool = True
+
+
+def _outcome(state: CatchUp) -> RulesOutcome:
+    return RulesOutcome(
+        kinds=tuple(sorted(state.changed)),
+        opened=state.opened,
+        resolved=state.resolved,
+        changed=state.redrawn,
+        kept=state.kept,
+        volumes=state.volumes,
+        judged=state.judged,
+        done=state.done,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +184,12 @@ class Theater:
         self.conflicts_scanned = CONFLICTS_SCANNED
         self.regions_checked = REGIONS_CHECKED
         self._closed = False
+        self._changes_made = 0  # changes that took the lock (the catch-up's, to yield)
+        #: the thread going on with the catch-up after new rules, if one was started
+        self._catching_up: threading.Thread | None = None
+        self.catch_up_slice_s = CATCH_UP_SLICE_S
+        #: False: what a change of rules leaves is judged again only by :meth:`catch_up`
+        self.catch_up_in_background = True
         # one theater per store file: a second would miss this one's filings
         self._serving = ServingLock(store.path)
         self._serving.take()
@@ -173,6 +200,8 @@ class Theater:
         except BaseException:
             self._serving.release()
             raise
+        if self._catch_up is not None and not self._catch_up.done:
+            self._catch_up_in_background()  # stopped by a restart: it goes on
 
     def close(self) -> None:
         """Let another theater open the store (the store itself stays open); this one
@@ -189,6 +218,9 @@ class Theater:
                     self._store.commit()
             finally:
                 self._serving.release()
+        catching_up = self._catching_up
+        if catching_up is not None and catching_up is not threading.current_thread():
+            catching_up.join(timeout=10.0)  # it ends at its next slice: the theater is closed
 
     def _load(self) -> None:
         """The in-memory picture (rules, index, each filing's volumes) from the store.
@@ -203,6 +235,9 @@ class Theater:
             parse_rules(f'{{"separation": {saved}}}') if saved else self._default_separation
         )
         self._lead_time_h = float(self._store.get_setting(LEAD_TIME_SETTING) or 0.0)
+        saved_catch_up = self._store.get_setting(CATCH_UP_SETTING)
+        self._catch_up = CatchUp.from_json(saved_catch_up) if saved_catch_up else None
+        self._pending: list[str] | None = None  # what it has still to judge, once read
         self._index = ConflictIndex(self._separation)  # _store_footprints codes with it
         self._drawer = RegionDrawer()
         if self._store.get_setting(FOOTPRINTS_SETTING) is None:
@@ -253,6 +288,7 @@ class Theater:
                 self._queued -= 1
             if self._closed:
                 raise RuntimeError("the theater is closed: it makes no more changes")
+            self._changes_made += 1
             if self._stale or self._store.lost != self._lost_seen:
                 self._load()  # a batch was lost, or the last reading failed
             error: BaseException | None = None
@@ -708,15 +744,27 @@ class Theater:
         return self._lead_time_h
 
     def set_rules(
-        self, party: PartyRecord, rules: Sequence[SeparationRule], lead_time_h: float = 0.0
+        self,
+        party: PartyRecord,
+        rules: Sequence[SeparationRule],
+        lead_time_h: float = 0.0,
+        wait_s: float = math.inf,
     ) -> RulesOutcome:
-        """Replace the theater's rules (coordinators only) and judge again every pair of
-        active volumes whose kinds' minimums they change: conflicts that no longer hold
-        are resolved, new ones opened, those kept drawn again where their separation
+        """Replace the theater's rules (coordinators only); every pair of active volumes
+        whose kinds' minimums they change is then judged again: conflicts that no longer
+        hold are resolved, new ones opened, those kept drawn again where their separation
         changed. Pairs of kinds whose minimums stay the same come out the same and are
         not judged again, so a rule for two kinds costs what their volumes cost, and a
-        new lead time alone costs nothing (every pair of the theater was judged, and
-        every volume made again from the store: minutes on a large theater).
+        new lead time alone costs nothing.
+
+        The rules take effect at once for every change after them; the pairs filed
+        before are judged again in slices between other changes (:meth:`catch_up`, a
+        catch-up: minutes on a large theater, which keeps serving meanwhile). This call
+        does that work itself for up to ``wait_s`` seconds, then leaves the rest to a
+        thread of the theater; its answer says how far it got. Only the index, made
+        again under new minimums, holds the theater (seconds at 1M: docs/benchmarks.md).
+        A change of rules while another's catch-up runs takes it over: both changes'
+        pairs are judged again from the first volume.
 
         ``lead_time_h``: a conflict opened less than this many hours before its window
         starts is flagged ``late_notice`` (accepted: a late notice is better than none).
@@ -725,9 +773,9 @@ class Theater:
         rules = tuple(rules)
         check_limits(rules)  # new rules only: saved ones are read as they are
 
-        def work(now: float) -> RulesOutcome:
+        def work(now: float) -> CatchUp:
             # the changes before it, whose batch it would commit, are not kept waiting
-            # for the judging (minutes on a large theater: a reviewer)
+            # for the index (seconds on a large theater: a reviewer)
             try:
                 self._store.commit()
             except BaseException:
@@ -735,98 +783,202 @@ class Theater:
                 raise
             self._long_change = ("a change of the theater's rules", time.monotonic())
             try:
-                return judge_again(now)
+                return set_them(now)
             finally:
                 with self._queue_lock:  # see _take_lock: a waiter gives up under it
                     self._long_change = None
 
-        def judge_again(now: float) -> RulesOutcome:
+        def set_them(now: float) -> CatchUp:
             by_kind = self._index.ids_by_kind()
-            horizon = expiry_horizon(now, rules)
             # the horizon of expiry is the rules' longest time separation: when it moves,
             # volumes of any kind start or stop counting, and every pair is judged again
             # (a second review found pairs left unjudged when a rule for other kinds
             # moved it)
-            every = horizon != expiry_horizon(now, self._separation)
+            every = expiry_horizon(now, rules) != expiry_horizon(now, self._separation)
             changed = (
                 {(x, y) for x in by_kind for y in by_kind if x <= y}
                 if every
                 else pairs_changed(self._separation, rules, by_kind)
             )
-            kinds = {kind for pair in changed for kind in pair}
-            volumes = tuple(self._index.get(v) for kind in sorted(kinds) for v in by_kind[kind])
-            found = {
-                (c.a, c.b): c
-                for c in detect(Scenario("theater", (), rules, volumes))
-                if _kind_pair(c.volume_a.kind, c.volume_b.kind) in changed
-                and min(c.volume_a.end, c.volume_b.end) >= horizon
-            }  # fmt: skip
-            previous_lead = self._lead_time_h
-            self._lead_time_h = lead_time_h  # the flags of the conflicts opened below
+            running = self._catch_up if self._catch_up and not self._catch_up.done else None
+            if running is not None and changed:
+                # some conflicts were drawn under the rules in between: all drawn again
+                changed |= running.changed
+            state = CatchUp(
+                changed=frozenset(changed),
+                was=self._separation,
+                redraw_all=every or (running is not None and bool(changed)),
+                started_at=now,
+                volumes=sum(len(by_kind[kind]) for kind in {k for p in changed for k in p}),
+                done=not changed,
+                done_at=None if changed else now,
+            )
+            if running is not None and not changed:
+                state = running  # a new lead time alone: the running one goes on
+            previous = (self._lead_time_h, self._catch_up, self._pending)
+            self._lead_time_h = lead_time_h  # the flags of the conflicts opened from now
             try:
                 with self._store.transaction(defer_commit=True):
                     self._store.set_setting(SETTING, json.dumps(rules_json(rules)))
                     self._store.set_setting(LEAD_TIME_SETTING, repr(lead_time_h))
-                    outcome = self._rejudge(found, changed, kinds, horizon, now, every)
+                    self._store.set_setting(CATCH_UP_SETTING, state.to_json())
             except BaseException:
-                self._lead_time_h = previous_lead
+                self._lead_time_h, self._catch_up, self._pending = previous
                 raise
             if rules != self._separation:
                 # every box is widened by the largest minimum a kind may meet (kinds not
                 # filed yet included): the index is made again, as a restart makes it
-                with collector_paused():
-                    self._index, self._separation = self._index_from_store(rules)[0], rules
-            return outcome
+                self._index, self._separation = self._rules_index(rules), rules
+            if state is not running:
+                self._catch_up, self._pending = state, None
+            return state
 
-        return self._change(work)
+        self._change(work)
+        outcome = self.catch_up(time.monotonic() + wait_s)
+        if not outcome.done and self.catch_up_in_background:
+            self._catch_up_in_background()
+        return outcome
 
-    def _rejudge(
+    def _rules_index(self, rules: Sequence[SeparationRule]) -> ConflictIndex:
+        """The index of the active volumes under ``rules`` (the one part of a change of
+        rules that holds the theater)."""
+        with collector_paused():
+            return self._index_from_store(rules)[0]
+
+    @property
+    def rules_outcome(self) -> RulesOutcome | None:
+        """What the last change of rules has judged again so far, as committed (None:
+        none made). Read from the store, not the picture: a slice's state is set before
+        its batch commits, and a GET saw a catch-up over whose writes were not yet
+        visible (a test did, on a busy machine)."""
+        saved = self._store.get_setting(CATCH_UP_SETTING)
+        return None if saved is None else _outcome(CatchUp.from_json(saved))
+
+    def catch_up(self, until: float = math.inf) -> RulesOutcome:
+        """Judge again, slice by slice, the pairs the last change of rules left to judge,
+        until none is left or ``time.monotonic()`` passes ``until`` (a slice already
+        begun ends first). Each slice is a change of its own (:meth:`_change`): other
+        changes take turns with it, and what it did is committed with them."""
+        while True:
+            state = self._change(self._catch_up_slice)
+            if state is None:
+                raise RuntimeError("no change of rules has been made")
+            if state.done or time.monotonic() >= until or self._closed:
+                return _outcome(state)
+
+    def _catch_up_in_background(self) -> None:
+        """Go on with the catch-up in a thread of the theater's own (one at most), which
+        lets waiting changes go first between its slices."""
+        with self._queue_lock:
+            if self._catching_up is not None and self._catching_up.is_alive():
+                return
+            self._catching_up = threading.Thread(
+                target=self._catch_up_on, name="tansiq-rules-catch-up", daemon=True
+            )
+            self._catching_up.start()
+
+    def _catch_up_on(self) -> None:
+        while not self._closed:
+            changes_before = self._changes_made
+            try:
+                state = self._change(self._catch_up_slice)
+            except Exception:
+                if self._closed:
+                    return
+                _log.exception("judging pairs again under new rules failed; retrying in 5 s")
+                time.sleep(5.0)
+                continue
+            if state is None or state.done:
+                if state is not None:
+                    _log.info("new rules: every pair judged again (%s)", _outcome(state))
+                return
+            if self._queued or self._changes_made - changes_before > 1:
+                # others are changing: they get as long as the slice had (a filer
+                # back to back got one change a slice, 18 a second, without this)
+                time.sleep(self.catch_up_slice_s)
+
+    def _catch_up_slice(self, now: float) -> CatchUp | None:
+        """Judge again the next volumes the catch-up has to (for about
+        :data:`CATCH_UP_SLICE_S`), each with the volumes after it in id order, and
+        store how far it got with what it did."""
+        state = self._catch_up
+        if state is None or state.done:
+            return state
+        if self._pending is None:  # read again: what it counts is what is left now
+            self._pending = still_to_judge(self._index.ids_by_kind(), state)
+            state = dataclasses.replace(state, volumes=state.judged + len(self._pending))
+        pending, taken = self._pending, 0
+        ends = time.monotonic() + self.catch_up_slice_s
+        counts = dict(judged=0, opened=0, resolved=0, redrawn=0, kept=0)
+        horizon = expiry_horizon(now, self._separation)
+        after = state.after
+        with self._store.transaction(defer_commit=True):
+            while taken < len(pending) and not (taken and time.monotonic() >= ends):
+                after = pending[-1 - taken]
+                self._judge_again(after, state, horizon, now, counts)
+                taken += 1
+            done = taken == len(pending)
+            state = dataclasses.replace(
+                state,
+                after=after,
+                judged=state.judged + counts["judged"],
+                opened=state.opened + counts["opened"],
+                resolved=state.resolved + counts["resolved"],
+                redrawn=state.redrawn + counts["redrawn"],
+                kept=state.kept + counts["kept"],
+                done=done,
+                done_at=now if done else None,
+            )
+            self._store.set_setting(CATCH_UP_SETTING, state.to_json())
+        del pending[len(pending) - taken :]
+        self._catch_up = state
+        return state
+
+    def _judge_again(
         self,
-        found: dict[tuple[str, str], Conflict],
-        changed: set[tuple[str, str]],
-        kinds: set[str],
+        volume_id: str,
+        state: CatchUp,
         horizon: float,
         now: float,
-        redraw_all: bool = False,
-    ) -> RulesOutcome:
-        """Among the open conflicts of pairs of kinds in ``changed``: close those not
-        ``found`` (unless expired), draw again those kept (their separation changed;
-        with ``redraw_all``, every one: a conflict left as it was while expired may
-        count again once the horizon moves), and open the new ones."""
-        still = set()
-        resolved = redrawn = 0
-        for conflict in self._store.open_conflicts(kinds) if changed else ():
-            if _kind_pair(conflict.kind_a, conflict.kind_b) not in changed:
-                continue  # its minimums are the same: it comes out the same
-            first, second = sorted((conflict.volume_a, conflict.volume_b))
-            pair = (first, second)
-            judged = found.get(pair)
-            if judged is not None:
-                still.add(pair)
-                applied = (judged.horizontal_m, judged.vertical_m, judged.time_s)
-                was = rule_minimums(self._separation, conflict.kind_a, conflict.kind_b)
-                # the regions change with the horizontal separation
-                redraw = redraw_all or applied[0] != was[0]
-                refreshed = self._refresh(conflict, judged, now, redraw=redraw)
-                redrawn += refreshed is not conflict
-            elif self._expired(conflict, horizon):
-                continue  # over: it stays as it was, in the record
-            else:
+        counts: dict[str, int],
+    ) -> None:
+        """Judge again, under the rules in force, each pair of kinds ``state`` changed
+        between a volume and those after it in id order: close the open conflicts no
+        longer found (unless expired), draw again those kept (where their horizontal
+        minimum changed, or all with ``redraw_all``), open the new ones."""
+        counts["judged"] += 1
+        if volume_id not in self._index:
+            return  # its filing was cancelled, or replaced without it, since
+        changed = state.changed
+        standing: dict[str, ConflictRecord] = {}
+        for conflict in self._store.open_conflicts_of_volume(volume_id):
+            other = conflict.volume_b if conflict.volume_a == volume_id else conflict.volume_a
+            if other > volume_id and _kind_pair(conflict.kind_a, conflict.kind_b) in changed:
+                standing[other] = conflict  # (others: same minimums, or judged before)
+        volume = self._index.get(volume_id)
+        partners = {y if x == volume.kind else x for x, y in changed if volume.kind in (x, y)}
+        found: dict[str, Conflict] = {}
+        for judged in self._index.check(volume, horizon, kinds=partners):
+            other = judged.b if judged.a == volume_id else judged.a
+            kinds = _kind_pair(judged.volume_a.kind, judged.volume_b.kind)
+            if other > volume_id and kinds in changed:
+                found[other] = judged  # an earlier volume's turn judged the others
+        for other, conflict in standing.items():
+            judged_now = found.pop(other, None)
+            if judged_now is not None:
+                counts["kept"] += 1
+                applied = judged_now.horizontal_m
+                was = rule_minimums(state.was, conflict.kind_a, conflict.kind_b)[0]
+                redraw = state.redraw_all or applied != was  # regions move with it
+                refreshed = self._refresh(conflict, judged_now, now, redraw=redraw)
+                counts["redrawn"] += refreshed is not conflict
+            elif not self._expired(conflict, horizon):  # an expired one stays as it was
                 self._close(conflict, "resolved", now)
-                resolved += 1
-        opened = 0
-        for pair, judged in found.items():
-            if pair not in still:
-                a, b = self._index.get(pair[0]), self._index.get(pair[1])
-                self._store_conflict(a, b, judged, now)
-                opened += 1
-        return RulesOutcome(
-            kinds=tuple(sorted(changed)),
-            opened=opened,
-            resolved=resolved,
-            changed=redrawn,
-            kept=len(still),
-        )
+                counts["resolved"] += 1
+        for judged_now in found.values():
+            first, second = self._index.get(judged_now.a), self._index.get(judged_now.b)
+            self._store_conflict(first, second, judged_now, now)
+            counts["opened"] += 1
 
     def _track(self, record: FilingRecord, volumes: Sequence[Volume]) -> None:
         self._volume_ids[record.id] = [v.id for v in volumes]

@@ -221,6 +221,10 @@ class Store(Protocol):
 
     def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]: ...
 
+    def open_conflicts_of_volume(self, volume_id: str) -> list[ConflictRecord]:
+        """The open conflicts of one volume (either side), oldest first."""
+        ...
+
     def update_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> None:
         """Store what an open conflict now discloses (kinds, gaps, window, regions, flags),
         its version and its acknowledgements; its parties, volumes, state and opening

@@ -39,7 +39,7 @@ from tansiq.store.base import (
 )
 from tansiq.store.serving_lock import ServingLock
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 _log = logging.getLogger(__name__)
@@ -189,6 +189,15 @@ CREATE TABLE conflict_extent (
     east        REAL NOT NULL,
     north       REAL NOT NULL
 ) STRICT;
+"""
+
+#: schema 8: a volume's open conflicts, from either side. The catch-up after new rules
+#: reads them a volume at a time (Theater.catch_up); through the index by filing it read
+#: the rows of every conflict of the filing's 200 volumes each time (half its time at
+#: 1M). Partial: only open conflicts are kept in it, and a conflict closed leaves it
+_OPEN_BY_VOLUME = """
+CREATE INDEX open_conflict_by_volume_a ON conflict (volume_a) WHERE state = 'open';
+CREATE INDEX open_conflict_by_volume_b ON conflict (volume_b) WHERE state = 'open';
 """
 
 #: schema 2: the footprints of active volumes, so that a restart does not re-parse filings
@@ -600,6 +609,15 @@ class SqliteStore:
         )
         return [_conflict(row) for row in rows]
 
+    def open_conflicts_of_volume(self, volume_id: str) -> list[ConflictRecord]:
+        rows = self._fetchall(
+            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE volume_a = ? AND state = 'open'"
+            f" UNION ALL SELECT {_CONFLICT_COLUMNS} FROM conflict"
+            " WHERE volume_b = ? AND state = 'open'",
+            (volume_id, volume_id),
+        )
+        return sorted((_conflict(row) for row in rows), key=lambda c: c.id)
+
     def update_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> None:
         with self.transaction():
             if extent is not None:
@@ -973,7 +991,7 @@ class SqliteStore:
         if version == 0:
             self._db.executescript(
                 f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE} {_FILING_KEY_OPENED}"
-                f" {_FILING_BY_PARTY} {_EXTENT_TABLE}"
+                f" {_FILING_BY_PARTY} {_EXTENT_TABLE} {_OPEN_BY_VOLUME}"
                 f" PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
@@ -1017,6 +1035,8 @@ class SqliteStore:
             steps.append(_FILING_KEY_OPENED)
         if version < 7:
             steps.append(_EXTENT_TABLE)
+        if version < 8:
+            steps.append(_OPEN_BY_VOLUME)  # a pass over every conflict, once
         self._db.execute("BEGIN")
         try:
             for step in steps:

@@ -1,0 +1,185 @@
+"""A change of the rules on a stored theater while it keeps filing: how long it holds the
+theater, how long its catch-up takes, and what filings meanwhile get.
+
+    cp /tmp/tq/s1m.db /tmp/tq/rules1m.db   # it changes the store: run it on a copy
+    cd bench && ../.venv/bin/python rules_catch_up.py --db /tmp/tq/rules1m.db
+
+Opens a store that ``load.py`` filled and starts one filer thread making contested
+changes back to back, as ``profile_filing.py`` makes them (file, replace with
+``If-Match``, cancel, in the contested square kilometre). After ``--before`` seconds
+the air-strike / protected-site separation is widened from 3 to 4 km (the change
+``rule_phases.py`` times without making it) through ``Theater.set_rules``, as the API
+makes it: it returns once the rules are in force, and the theater's own thread judges
+the pairs filed before again, slice by slice (docs/service.md, "Changing the rules").
+Prints the time the change held the theater (the index made again), the catch-up's
+length and the longest slices, and the filer's rate and latency before, during and
+after (``--after`` seconds). Within one process, so the filer and the catch-up share
+the interpreter, as requests and the catch-up do in ``tansiq serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import random
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from load import ACTIVE, contested
+from tansiq.service.clocks import exercise_clock
+from tansiq.service.theater import Theater
+from tansiq.store import PartyRecord, SqliteStore
+from theater import PARTIES, WEEK_START
+
+WIDENED = ("air_strike", "protected_site")
+
+
+class Filer(threading.Thread):
+    """Contested changes back to back; each one's end time and length, seconds."""
+
+    def __init__(self, theater: Theater, records: list[PartyRecord]) -> None:
+        super().__init__(daemon=True)
+        self.theater, self.records = theater, records
+        self.done: list[tuple[float, float]] = []
+        self.stop = threading.Event()
+        self.held: list[tuple[str, int] | None] = [None] * ACTIVE
+
+    def run(self) -> None:
+        rng = random.Random(5)
+        while not self.stop.is_set():
+            slot = rng.randrange(ACTIVE)
+            party = self.records[slot % len(self.records)]
+            mine = self.held[slot]
+            started = time.perf_counter()
+            if mine is None:
+                outcome = self.theater.file(party, "operation", contested(rng, f"op{slot}"))
+            elif rng.random() < 0.7:
+                body = contested(rng, f"op{slot}")
+                outcome = self.theater.replace(party, mine[0], mine[1], body)
+            else:
+                outcome = self.theater.cancel(party, mine[0], mine[1])
+            ended = time.perf_counter()
+            self.done.append((ended, ended - started))
+            record = outcome.filing
+            self.held[slot] = (
+                None if record.state == "cancelled" else (record.id, record.version)
+            )
+
+    def cancel_all(self) -> None:
+        for slot, mine in enumerate(self.held):
+            if mine is not None:
+                party = self.records[slot % len(self.records)]
+                self.theater.cancel(party, mine[0], mine[1])
+
+
+def summary(done: list[tuple[float, float]], start: float, end: float) -> dict[str, Any]:
+    took = sorted(t for at, t in done if start <= at < end)
+    if not took:
+        return {"filings": 0}
+    return {
+        "filings": len(took),
+        "per_s": round(len(took) / (end - start), 1),
+        "p50_ms": round(statistics.median(took) * 1000, 1),
+        "p99_ms": round(took[int(0.99 * (len(took) - 1))] * 1000, 1),
+        "max_ms": round(took[-1] * 1000, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, required=True, help="a copy of a filled store")
+    parser.add_argument("--before", type=float, default=20.0, help="seconds of filing first")
+    parser.add_argument("--after", type=float, default=20.0, help="seconds of filing after")
+    args = parser.parse_args()
+    store = SqliteStore(args.db)
+    opened = time.perf_counter()
+    theater = Theater(store, clock=exercise_clock(WEEK_START))
+    print(f"theater read in {time.perf_counter() - opened:.1f} s", flush=True)
+    coordinator = store.get_party("coordinator")
+    assert coordinator is not None, "a store filled by load.py has a coordinator"
+    records = [r for p in PARTIES if (r := store.get_party(p.id)) is not None]
+    slices: list[float] = []
+    slice_of = theater._catch_up_slice
+
+    def timed_slice(now: float) -> Any:  # how long each slice holds the theater
+        started = time.perf_counter()
+        try:
+            return slice_of(now)
+        finally:
+            slices.append(time.perf_counter() - started)
+
+    theater._catch_up_slice = timed_slice  # type: ignore[method-assign]
+    index_s: list[float] = []
+    index_of = theater._rules_index
+
+    def timed_index(rules: Any) -> Any:  # the part that holds the theater for long
+        started = time.perf_counter()
+        try:
+            return index_of(rules)
+        finally:
+            index_s.append(time.perf_counter() - started)
+
+    theater._rules_index = timed_index  # type: ignore[method-assign]
+    new = tuple(
+        dataclasses.replace(r, horizontal_m=r.horizontal_m + 1000.0) if r.between == WIDENED else r
+        for r in theater.rules
+    )
+    filer = Filer(theater, records)
+    filer.start()
+    time.sleep(args.before)
+    changed_at = time.perf_counter()
+    answered = theater.set_rules(coordinator, new, wait_s=0.0)
+    held_s = sum(index_s)
+    print(
+        f"rules in force, and set_rules answered, after {time.perf_counter() - changed_at:.2f}"
+        f" s (the index made again: {held_s:.2f} s); {answered.volumes:,} volumes to judge"
+        " again",
+        flush=True,
+    )
+    last_said = time.perf_counter()
+    while True:
+        outcome = theater.rules_outcome
+        assert outcome is not None
+        if outcome.done:
+            break
+        if time.perf_counter() - last_said >= 30.0:
+            last_said = time.perf_counter()
+            print(
+                f"  {last_said - changed_at:.0f} s: {outcome.judged:,} of"
+                f" {outcome.volumes:,} volumes judged again, {len(slices):,} slices",
+                flush=True,
+            )
+        time.sleep(0.2)
+    caught_up_at = time.perf_counter()
+    time.sleep(args.after)
+    filer.stop.set()
+    filer.join()
+    ended_at = time.perf_counter()
+    ordered = sorted(slices)
+    print(
+        {
+            "volumes": outcome.volumes,
+            "opened": outcome.opened,
+            "resolved": outcome.resolved,
+            "changed": outcome.changed,
+            "kept": outcome.kept,
+            "held_s": round(held_s, 2),
+            "catch_up_s": round(caught_up_at - changed_at, 1),
+            "slices": len(slices),
+            "slice_p50_ms": round(statistics.median(ordered) * 1000, 1),
+            "slice_p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),
+            "slice_max_ms": round(ordered[-1] * 1000, 1),
+        }
+    )
+    print("before", summary(filer.done, changed_at - args.before, changed_at))
+    print("during", summary(filer.done, changed_at, caught_up_at))
+    print("after", summary(filer.done, caught_up_at, ended_at))
+    filer.cancel_all()
+    theater.close()
+
+
+if __name__ == "__main__":
+    main()

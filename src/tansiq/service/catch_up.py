@@ -1,0 +1,108 @@
+"""How far the theater has got judging its pairs again after new rules (the catch-up).
+
+New rules take effect at once for every change made after them. The pairs of volumes
+filed before them are judged again in slices, a few hundredths of a second each,
+between the other changes (:meth:`Theater.catch_up`): judged in one piece, a change of
+the rules held the theater for some eleven minutes at 1M stored volumes, and every
+filing meanwhile was refused (docs/service.md, "Changing the rules"). This is that
+work's state, as the store keeps it: a setting written with each slice's changes, in
+the same transaction, so that a restart goes on where the last committed slice ended.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from tansiq.scenario.model import SeparationRule
+from tansiq.service.rules import parse_rules, rules_json
+
+#: the store's setting holding the last change of rules' catch-up (done or not)
+SETTING = "rules_catch_up"
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """What the last change of rules judges again, and how far it has got.
+
+    Volumes are judged again in the order of their ids, each with the volumes after it:
+    a pair is judged once, at its first volume's turn. A volume filed or changed after
+    the rules were set was judged under them by its own change; judging it again finds
+    the same, and tells nobody anything.
+    """
+
+    #: the pairs of kinds (each sorted) whose minimums the change altered
+    changed: frozenset[tuple[str, str]]
+    #: the rules before the change: a conflict kept is drawn again where its horizontal
+    #: minimum differs from theirs
+    was: tuple[SeparationRule, ...]
+    #: every conflict kept is drawn again (the expiry horizon moved, or a change came
+    #: while another's catch-up ran, so that ``was`` no longer says how each was drawn)
+    redraw_all: bool
+    #: the service's clock when the rules were set
+    started_at: float
+    #: volumes to judge again when it started
+    volumes: int
+    #: the id of the last volume judged again ("": none yet)
+    after: str = ""
+    judged: int = 0
+    opened: int = 0
+    resolved: int = 0
+    #: conflicts kept whose disclosure changed (drawn again and told)
+    redrawn: int = 0
+    kept: int = 0
+    done: bool = False
+    #: the service's clock when the last volume was judged again
+    done_at: float | None = None
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The kinds of volumes to judge again."""
+        return frozenset(kind for pair in self.changed for kind in pair)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "changed": sorted(list(pair) for pair in self.changed),
+                "was": rules_json(self.was),
+                "redraw_all": self.redraw_all,
+                "started_at": self.started_at,
+                "volumes": self.volumes,
+                "after": self.after,
+                "judged": self.judged,
+                "opened": self.opened,
+                "resolved": self.resolved,
+                "redrawn": self.redrawn,
+                "kept": self.kept,
+                "done": self.done,
+                "done_at": self.done_at,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> CatchUp:
+        saved = json.loads(text)
+        return cls(
+            changed=frozenset((str(x), str(y)) for x, y in saved["changed"]),
+            was=parse_rules(json.dumps({"separation": saved["was"]})),
+            redraw_all=bool(saved["redraw_all"]),
+            started_at=float(saved["started_at"]),
+            volumes=int(saved["volumes"]),
+            after=str(saved["after"]),
+            judged=int(saved["judged"]),
+            opened=int(saved["opened"]),
+            resolved=int(saved["resolved"]),
+            redrawn=int(saved["redrawn"]),
+            kept=int(saved["kept"]),
+            done=bool(saved["done"]),
+            done_at=None if saved["done_at"] is None else float(saved["done_at"]),
+        )
+
+
+def still_to_judge(ids_by_kind: dict[str, list[str]], state: CatchUp) -> list[str]:
+    """The ids of the volumes ``state`` has still to judge again, in the order it
+    judges them (the last one first: a slice takes them from the end)."""
+    kinds = state.kinds
+    left = [v for kind, ids in ids_by_kind.items() if kind in kinds for v in ids]
+    return sorted((v for v in left if v > state.after), reverse=True)
+
