@@ -1,9 +1,10 @@
-"""Where a change of the theater's rules spends its time, on a stored theater, read only.
+"""Where a change of the rules spent its time in one piece, on a stored theater, read only.
 
     cd bench && ../.venv/bin/python rule_phases.py --db /tmp/tq/s1m.db [--sample 300]
 
-``Theater.set_rules`` holds the theater for the whole change, and every other change
-waits (503 after ``busy_wait_s``: docs/service.md). This times its steps one by one
+Until 2026-12-02 ``Theater.set_rules`` held the theater for the whole change, and every
+other change waited (503 after ``busy_wait_s``); the pairs are now judged again in
+slices between other changes (``rules_catch_up.py``). This times the old way's steps one by one
 for one plausible change, the air-strike / protected-site separation widened from 3 to
 4 km, without making it (nothing is written): the volumes of the two kinds made from
 the store, the pairs judged again (``detect``), the pair's open conflicts read, and

@@ -1,4 +1,4 @@
-"""How long a change of the separation rules holds the theater: the pairs it changes judged again.
+"""How long a change of the separation rules takes: the pairs it changes judged again.
 
     cp /tmp/tq/s10k.db /tmp/tq/rules.db   # it changes the store: run it on a copy
     cd bench && ../.venv/bin/python rules_change.py --db /tmp/tq/rules.db [--widen-m 100]
@@ -8,9 +8,11 @@ Opens a store that ``load.py`` filled, then sets the theater's rules to the
 benchmark's own with every horizontal separation ``--widen-m`` wider (as a
 coordinator would, through ``Theater.set_rules``; ``--pair``: only the rule
 between two kinds; ``--lead-time-h``: only the lead time), and prints the time
-it took under the theater's lock: ``detect`` over the volumes of the kinds whose
-minimums changed, their conflicts closed, opened and drawn again, and the index
-made again under the new rules.
+it took: the index made again under the new rules, then the catch-up (the pairs
+of the kinds whose minimums changed judged again, their conflicts closed, opened
+and drawn again), waited for here as ``set_rules`` does by default. Until
+2026-12-02 all of it held the theater; now only the index does (``rules_catch_up.py``
+measures what filings meanwhile get).
 """
 
 from __future__ import annotations

@@ -352,10 +352,10 @@ def create_app(
         return {"url": None}
 
     def rules_now() -> dict[str, Any]:
-        done = theater.rules_outcome
+        rules, lead_time_h, done = theater.committed_rules()
         return {
-            "separation": rules_json(theater.rules),
-            "lead_time_h": theater.lead_time_h,
+            "separation": rules_json(rules),
+            "lead_time_h": lead_time_h,
             # what the last change judged again so far (null: none was made here)
             "judged_again": None if done is None else judged_again(done),
         }

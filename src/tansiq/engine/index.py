@@ -24,7 +24,7 @@ from tansiq.engine.footprints import (
     build_footprints,
     footprint_of_one,
 )
-from tansiq.engine.kernel import CAT_COLUMNS, END, KIND, NUM_COLUMNS
+from tansiq.engine.kernel import CAT_COLUMNS, END, KIND, NUM_COLUMNS, START
 from tansiq.engine.outlines import OutlineStore, reserve
 from tansiq.engine.packed import unpack
 from tansiq.engine.pairs import judge_pairs
@@ -69,6 +69,13 @@ class ConflictIndex:
         if slot is None:
             raise UnknownVolume(volume_id)
         return float(self._num[slot, END])
+
+    def start_of(self, volume_id: str) -> float:
+        """The start of a volume's window, from the index's own columns (no volume made)."""
+        slot = self._slot_of.get(volume_id)
+        if slot is None:
+            raise UnknownVolume(volume_id)
+        return float(self._num[slot, START])
 
     def ids_by_kind(self) -> dict[str, list[str]]:
         """The ids of the volumes held, by kind (read from the index's own columns: no

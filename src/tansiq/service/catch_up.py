@@ -4,14 +4,16 @@ New rules take effect at once for every change made after them. The pairs of vol
 filed before them are judged again in slices, a few hundredths of a second each,
 between the other changes (:meth:`Theater.catch_up`): judged in one piece, a change of
 the rules held the theater for some eleven minutes at 1M stored volumes, and every
-filing meanwhile was refused (docs/service.md, "Changing the rules"). This is that
-work's state, as the store keeps it: a setting written with each slice's changes, in
-the same transaction, so that a restart goes on where the last committed slice ended.
+filing meanwhile was refused (docs/service.md, "New rules take effect at once"). This
+is that work's state, as the store keeps it: a setting written with each slice's
+changes, in the same transaction, so that a restart goes on where the last committed
+slice ended.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tansiq.scenario.model import SeparationRule
@@ -25,10 +27,12 @@ SETTING = "rules_catch_up"
 class CatchUp:
     """What the last change of rules judges again, and how far it has got.
 
-    Volumes are judged again in the order of their ids, each with the volumes after it:
-    a pair is judged once, at its first volume's turn. A volume filed or changed after
-    the rules were set was judged under them by its own change; judging it again finds
-    the same, and tells nobody anything.
+    Volumes are taken in the order their windows start, then of their ids (:func:`turn`),
+    each judged with the volumes before it in that order: a pair is judged once, at the
+    turn of the volume that starts later, the earliest its conflict can begin, so that
+    pairs are put right in the order they can happen (what happens next first). A
+    volume filed or changed after the rules were set was judged under them by its own
+    change; judging it again finds the same, and tells nobody anything.
     """
 
     #: the pairs of kinds (each sorted) whose minimums the change altered
@@ -43,8 +47,8 @@ class CatchUp:
     started_at: float
     #: volumes to judge again when it started
     volumes: int
-    #: the id of the last volume judged again ("": none yet)
-    after: str = ""
+    #: the turn of the last volume judged again (None: none yet)
+    after: tuple[float, str] | None = None
     judged: int = 0
     opened: int = 0
     resolved: int = 0
@@ -68,7 +72,7 @@ class CatchUp:
                 "redraw_all": self.redraw_all,
                 "started_at": self.started_at,
                 "volumes": self.volumes,
-                "after": self.after,
+                "after": None if self.after is None else list(self.after),
                 "judged": self.judged,
                 "opened": self.opened,
                 "resolved": self.resolved,
@@ -88,7 +92,7 @@ class CatchUp:
             redraw_all=bool(saved["redraw_all"]),
             started_at=float(saved["started_at"]),
             volumes=int(saved["volumes"]),
-            after=str(saved["after"]),
+            after=None if saved["after"] is None else turn(*saved["after"]),
             judged=int(saved["judged"]),
             opened=int(saved["opened"]),
             resolved=int(saved["resolved"]),
@@ -99,10 +103,21 @@ class CatchUp:
         )
 
 
-def still_to_judge(ids_by_kind: dict[str, list[str]], state: CatchUp) -> list[str]:
-    """The ids of the volumes ``state`` has still to judge again, in the order it
-    judges them (the last one first: a slice takes them from the end)."""
+def turn(start: float, volume_id: str) -> tuple[float, str]:
+    """Where a volume comes in a catch-up: by the start of its window, then its id."""
+    return (float(start), str(volume_id))
+
+
+def still_to_judge(
+    ids_by_kind: dict[str, list[str]], state: CatchUp, start_of: Callable[[str], float]
+) -> list[tuple[float, str]]:
+    """The turns of the volumes ``state`` has still to judge again (``start_of``: when
+    a volume's window starts), in the order it judges them, the last one first (a slice
+    takes them from the end)."""
     kinds = state.kinds
-    left = [v for kind, ids in ids_by_kind.items() if kind in kinds for v in ids]
-    return sorted((v for v in left if v > state.after), reverse=True)
+    left = (turn(start_of(v), v) for kind, ids in ids_by_kind.items() if kind in kinds for v in ids)
+    if state.after is not None:
+        after = state.after
+        left = (t for t in left if t > after)
+    return sorted(left, reverse=True)
 

@@ -59,7 +59,7 @@ from tansiq.scenario.problems import is_text
 from tansiq.scenario.reader import parse_scenario
 from tansiq.service import parties
 from tansiq.service.catch_up import SETTING as CATCH_UP_SETTING
-from tansiq.service.catch_up import CatchUp, still_to_judge
+from tansiq.service.catch_up import CatchUp, still_to_judge, turn
 from tansiq.service.collector import collector_paused
 from tansiq.service.geojson_text import region_geojson, ring_geojson
 from tansiq.service.rules import (
@@ -237,7 +237,8 @@ class Theater:
         self._lead_time_h = float(self._store.get_setting(LEAD_TIME_SETTING) or 0.0)
         saved_catch_up = self._store.get_setting(CATCH_UP_SETTING)
         self._catch_up = CatchUp.from_json(saved_catch_up) if saved_catch_up else None
-        self._pending: list[str] | None = None  # what it has still to judge, once read
+        #: the turns of the volumes it has still to judge, once read
+        self._pending: list[tuple[float, str]] | None = None
         self._index = ConflictIndex(self._separation)  # _store_footprints codes with it
         self._drawer = RegionDrawer()
         if self._store.get_setting(FOOTPRINTS_SETTING) is None:
@@ -833,8 +834,17 @@ class Theater:
                 self._catch_up, self._pending = state, None
             return state
 
-        self._change(work)
-        outcome = self.catch_up(time.monotonic() + wait_s)
+        self._change(work)  # the rules are in force, and committed, from here on
+        try:
+            outcome = self.catch_up(time.monotonic() + wait_s)
+        except Exception:
+            # not the caller's failure: its rules stand (a reviewer saw a change already
+            # in force answered "503, nothing was done" when the next one's index held
+            # the theater); the theater's thread goes on with the rest
+            _log.exception("judging pairs again under new rules: left to the theater's thread")
+            committed = self.rules_outcome
+            assert committed is not None  # the work above committed it
+            outcome = committed
         if not outcome.done and self.catch_up_in_background:
             self._catch_up_in_background()
         return outcome
@@ -848,11 +858,25 @@ class Theater:
     @property
     def rules_outcome(self) -> RulesOutcome | None:
         """What the last change of rules has judged again so far, as committed (None:
-        none made). Read from the store, not the picture: a slice's state is set before
-        its batch commits, and a GET saw a catch-up over whose writes were not yet
-        visible (a test did, on a busy machine)."""
-        saved = self._store.get_setting(CATCH_UP_SETTING)
-        return None if saved is None else _outcome(CatchUp.from_json(saved))
+        none made)."""
+        return self.committed_rules()[2]
+
+    def committed_rules(
+        self,
+    ) -> tuple[tuple[SeparationRule, ...], float, RulesOutcome | None]:
+        """The rules, the lead time and what the last change of rules has judged again
+        so far, as the store holds them, read at one instant. Not the picture: a change
+        sets it before its batch commits (a GET saw a catch-up over whose writes were not
+        yet visible, on a busy machine; a reviewer, new rules beside the last change's
+        outcome)."""
+        saved = self._store.get_settings((SETTING, LEAD_TIME_SETTING, CATCH_UP_SETTING))
+        rules = saved.get(SETTING)
+        catch_up = saved.get(CATCH_UP_SETTING)
+        return (
+            parse_rules(f'{{"separation": {rules}}}') if rules else self._default_separation,
+            float(saved.get(LEAD_TIME_SETTING) or 0.0),
+            None if catch_up is None else _outcome(CatchUp.from_json(catch_up)),
+        )
 
     def catch_up(self, until: float = math.inf) -> RulesOutcome:
         """Judge again, slice by slice, the pairs the last change of rules left to judge,
@@ -870,28 +894,35 @@ class Theater:
         """Go on with the catch-up in a thread of the theater's own (one at most), which
         lets waiting changes go first between its slices."""
         with self._queue_lock:
-            if self._catching_up is not None and self._catching_up.is_alive():
-                return
+            if self._catching_up is not None:
+                return  # it goes on with this one too (it decides to end under this lock)
             self._catching_up = threading.Thread(
                 target=self._catch_up_on, name="tansiq-rules-catch-up", daemon=True
             )
             self._catching_up.start()
 
     def _catch_up_on(self) -> None:
-        while not self._closed:
+        while True:
+            with self._queue_lock:
+                # decided under the lock a new change of rules looks for this thread
+                # under: one arriving as the last catch-up ends is not left without a
+                # thread (a reviewer held this one in its last line and saw it so)
+                state = self._catch_up
+                if self._closed or state is None or state.done:
+                    self._catching_up = None
+                    return
             changes_before = self._changes_made
             try:
                 state = self._change(self._catch_up_slice)
             except Exception:
-                if self._closed:
-                    return
-                _log.exception("judging pairs again under new rules failed; retrying in 5 s")
-                time.sleep(5.0)
+                if not self._closed:
+                    _log.exception("judging pairs again under new rules failed; retrying in 5 s")
+                    time.sleep(5.0)
                 continue
             if state is None or state.done:
                 if state is not None:
                     _log.info("new rules: every pair judged again (%s)", _outcome(state))
-                return
+                continue
             if self._queued or self._changes_made - changes_before > 1:
                 # others are changing: they get as long as the slice had (a filer
                 # back to back got one change a slice, 18 a second, without this)
@@ -899,23 +930,28 @@ class Theater:
 
     def _catch_up_slice(self, now: float) -> CatchUp | None:
         """Judge again the next volumes the catch-up has to (for about
-        :data:`CATCH_UP_SLICE_S`), each with the volumes after it in id order, and
+        :data:`CATCH_UP_SLICE_S`), each with the volumes after it in its order, and
         store how far it got with what it did."""
         state = self._catch_up
         if state is None or state.done:
             return state
         if self._pending is None:  # read again: what it counts is what is left now
-            self._pending = still_to_judge(self._index.ids_by_kind(), state)
+            by_kind = self._index.ids_by_kind()
+            self._pending = still_to_judge(by_kind, state, self._index.start_of)
             state = dataclasses.replace(state, volumes=state.judged + len(self._pending))
         pending, taken = self._pending, 0
         ends = time.monotonic() + self.catch_up_slice_s
         counts = dict(judged=0, opened=0, resolved=0, redrawn=0, kept=0)
-        horizon = expiry_horizon(now, self._separation)
+        # what counted when the rules were set, as judging them at once would have
+        # judged it: a pair over before its turn (the catch-up takes minutes) keeps
+        # what the new rules make of it (a reviewer found pairs expiring meanwhile
+        # left open, or never opened, under the old rules for good)
+        horizon = expiry_horizon(state.started_at, self._separation)
         after = state.after
         with self._store.transaction(defer_commit=True):
             while taken < len(pending) and not (taken and time.monotonic() >= ends):
                 after = pending[-1 - taken]
-                self._judge_again(after, state, horizon, now, counts)
+                self._judge_again(after[1], state, horizon, now, counts)
                 taken += 1
             done = taken == len(pending)
             state = dataclasses.replace(
@@ -943,26 +979,34 @@ class Theater:
         counts: dict[str, int],
     ) -> None:
         """Judge again, under the rules in force, each pair of kinds ``state`` changed
-        between a volume and those after it in id order: close the open conflicts no
-        longer found (unless expired), draw again those kept (where their horizontal
-        minimum changed, or all with ``redraw_all``), open the new ones."""
+        between a volume and those before it in the catch-up's order (:func:`turn`, as
+        the index has their windows now): close the open conflicts no longer found
+        (unless expired), draw again those kept (where their horizontal minimum changed,
+        or all with ``redraw_all``), open the new ones."""
         counts["judged"] += 1
         if volume_id not in self._index:
             return  # its filing was cancelled, or replaced without it, since
         changed = state.changed
+        mine = turn(self._index.start_of(volume_id), volume_id)
+
+        def now_is_its_turn(other: str) -> bool:
+            # at the turn of the later volume: the earliest the pair's conflict can begin
+            # (a volume no longer held has no turn of its own)
+            return other not in self._index or turn(self._index.start_of(other), other) < mine
+
         standing: dict[str, ConflictRecord] = {}
         for conflict in self._store.open_conflicts_of_volume(volume_id):
             other = conflict.volume_b if conflict.volume_a == volume_id else conflict.volume_a
-            if other > volume_id and _kind_pair(conflict.kind_a, conflict.kind_b) in changed:
-                standing[other] = conflict  # (others: same minimums, or judged before)
+            if _kind_pair(conflict.kind_a, conflict.kind_b) in changed and now_is_its_turn(other):
+                standing[other] = conflict  # (others: same minimums, or a later turn's)
         volume = self._index.get(volume_id)
         partners = {y if x == volume.kind else x for x, y in changed if volume.kind in (x, y)}
         found: dict[str, Conflict] = {}
         for judged in self._index.check(volume, horizon, kinds=partners):
             other = judged.b if judged.a == volume_id else judged.a
             kinds = _kind_pair(judged.volume_a.kind, judged.volume_b.kind)
-            if other > volume_id and kinds in changed:
-                found[other] = judged  # an earlier volume's turn judged the others
+            if kinds in changed and now_is_its_turn(other):
+                found[other] = judged  # a later volume's turn judges the others
         for other, conflict in standing.items():
             judged_now = found.pop(other, None)
             if judged_now is not None:

@@ -318,6 +318,11 @@ class Store(Protocol):
 
     def get_setting(self, name: str) -> str | None: ...
 
+    def get_settings(self, names: Collection[str]) -> dict[str, str]:
+        """Those of the named settings the store holds, read at one instant (one
+        statement: a change committing meanwhile shows whole or not at all)."""
+        ...
+
     def set_setting(self, name: str, value: str) -> None: ...
 
     def setting_once(self, name: str, value: str) -> str:

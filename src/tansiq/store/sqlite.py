@@ -850,6 +850,12 @@ class SqliteStore:
         row = self._fetchone("SELECT value FROM setting WHERE name = ?", (name,))
         return str(row[0]) if row else None
 
+    def get_settings(self, names: Collection[str]) -> dict[str, str]:
+        listed = sorted(names)
+        marks = ", ".join("?" * len(listed))
+        rows = self._fetchall(f"SELECT name, value FROM setting WHERE name IN ({marks})", listed)
+        return {str(name): str(value) for name, value in rows}
+
     def set_setting(self, name: str, value: str) -> None:
         with self.transaction():
             self._db.execute(
