@@ -11,10 +11,12 @@ the air-strike / protected-site separation is widened from 3 to 4 km (the change
 ``rule_phases.py`` times without making it) through ``Theater.set_rules``, as the API
 makes it: it returns once the rules are in force, and the theater's own thread judges
 the pairs filed before again, slice by slice (docs/service.md, "Changing the rules").
-Prints the time the change held the theater (the index made again), the catch-up's
-length and the longest slices, and the filer's rate and latency before, during and
-after (``--after`` seconds). Within one process, so the filer and the catch-up share
-the interpreter, as requests and the catch-up do in ``tansiq serve``.
+Prints how long the index took to make again (beside the filings) and to bring up to
+date (under the theater's lock), the catch-up's length and its slices, the process's
+peak memory, and the filer's rate and latency before, while the rules were being set,
+during the catch-up and after it (``--after`` seconds). Within one process, so the
+filer and the catch-up share the interpreter, as requests and the catch-up do in
+``tansiq serve``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import random
+import resource
 import statistics
 import threading
 import time
@@ -112,31 +115,42 @@ def main() -> None:
             slices.append(time.perf_counter() - started)
 
     theater._catch_up_slice = timed_slice  # type: ignore[method-assign]
-    index_s: list[float] = []
-    index_of = theater._rules_index
+    index_s: list[float] = []  # made (beside the filings)
+    update_s: list[float] = []  # brought up to date (under the theater's lock)
+    index_of, update_of = theater._rules_index, theater._index_brought_up_to_date
 
-    def timed_index(rules: Any) -> Any:  # the part that holds the theater for long
+    def timed_index(*args: Any) -> Any:
         started = time.perf_counter()
         try:
-            return index_of(rules)
+            return index_of(*args)
         finally:
             index_s.append(time.perf_counter() - started)
 
-    theater._rules_index = timed_index  # type: ignore[method-assign]
+    def timed_update(*args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return update_of(*args)
+        finally:
+            update_s.append(time.perf_counter() - started)
+
+    theater._rules_index = timed_index  # type: ignore[method-assign, assignment]
+    theater._index_brought_up_to_date = timed_update  # type: ignore[method-assign, assignment]
     new = tuple(
         dataclasses.replace(r, horizontal_m=r.horizontal_m + 1000.0) if r.between == WIDENED else r
         for r in theater.rules
     )
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
     filer = Filer(theater, records)
     filer.start()
     time.sleep(args.before)
     changed_at = time.perf_counter()
     answered = theater.set_rules(coordinator, new, wait_s=0.0)
-    held_s = sum(index_s)
+    in_force_at = time.perf_counter()
     print(
-        f"rules in force, and set_rules answered, after {time.perf_counter() - changed_at:.2f}"
-        f" s (the index made again: {held_s:.2f} s); {answered.volumes:,} volumes to judge"
-        " again",
+        f"rules in force, and set_rules answered, after {in_force_at - changed_at:.2f} s"
+        f" (the index made again beside the filings in {sum(index_s):.2f} s, brought up"
+        f" to date under the theater's lock in {sum(update_s):.3f} s, the first slice);"
+        f" {answered.volumes:,} volumes to judge again",
         flush=True,
     )
     last_said = time.perf_counter()
@@ -166,15 +180,23 @@ def main() -> None:
             "resolved": outcome.resolved,
             "changed": outcome.changed,
             "kept": outcome.kept,
-            "held_s": round(held_s, 2),
+            "index_s": round(sum(index_s), 2),
+            "brought_up_to_date_s": round(sum(update_s), 3),
             "catch_up_s": round(caught_up_at - changed_at, 1),
             "slices": len(slices),
             "slice_p50_ms": round(statistics.median(ordered) * 1000, 1),
             "slice_p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),
             "slice_max_ms": round(ordered[-1] * 1000, 1),
+            # the process's peak, before and once caught up (two indexes while the new
+            # one is made)
+            "peak_rss_mb": [
+                round(rss_before / 1024),
+                round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            ],
         }
     )
     print("before", summary(filer.done, changed_at - args.before, changed_at))
+    print("setting", summary(filer.done, changed_at, in_force_at))
     print("during", summary(filer.done, changed_at, caught_up_at))
     print("after", summary(filer.done, caught_up_at, ended_at))
     filer.cancel_all()

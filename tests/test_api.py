@@ -663,9 +663,10 @@ def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -
 def test_while_new_rules_hold_the_theater_filings_are_refused_at_once_and_reads_go_on(
     api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """New rules on a large theater make the index again under the theater's lock
-    (seconds at 1M). A filing then is told so with a 503 and Retry-After (nothing filed)
-    instead of hanging; reads do not wait. (The index is held open here by an Event.)"""
+    """New rules hold the theater while the index made for them is brought up to date
+    (long only if the picture had to be read again meanwhile: then it is made under the
+    lock, seconds at 1M). A filing then is told so with a 503 and Retry-After (nothing
+    filed) instead of hanging; reads do not wait. (Held open here by an Event.)"""
     client, red, blue, store = api
     _, token = parties.add_party(store, "un", "UN coordinator", "en", "coordinator")
     coordinator = Party(client, token)
@@ -673,14 +674,14 @@ def test_while_new_rules_hold_the_theater_filings_are_refused_at_once_and_reads_
     theater = client.app.state.theater
     theater.busy_wait_s = 0.3
     inside, go_on = threading.Event(), threading.Event()
-    made = theater._rules_index
+    made = theater._index_brought_up_to_date
 
     def held(*args: Any, **kwargs: Any) -> Any:
         inside.set()
         go_on.wait(30)
         return made(*args, **kwargs)
 
-    monkeypatch.setattr(theater, "_rules_index", held)
+    monkeypatch.setattr(theater, "_index_brought_up_to_date", held)
     rules = {"separation": [{"between": ["air_strike", "patrol"], "horizontal_m": 2000}]}
     answers: list[Any] = []
     setting = threading.Thread(

@@ -78,9 +78,14 @@ class Theaters:
         filings' ids differ from store to store)."""
         said: dict[tuple[str, ...], tuple[Any, ...]] = {}
         for c in self.store.open_conflicts():
-            a, b = c.volume_a.split("/")[1], c.volume_b.split("/")[1]
-            said[(c.party_a, a, c.party_b, b)] = (
-                c.horizontal_distance_m, c.window_start, c.window_end, c.region_a, c.region_b,
+            # each side by its party and feature (which side is a follows the ids)
+            sides = sorted(
+                [(c.party_a, c.volume_a.split("/")[1], c.region_a),
+                 (c.party_b, c.volume_b.split("/")[1], c.region_b)]
+            )  # fmt: skip
+            (party_a, a, region_a), (party_b, b, region_b) = sides
+            said[(party_a, a, party_b, b)] = (
+                c.horizontal_distance_m, c.window_start, c.window_end, region_a, region_b,
             )  # fmt: skip
         return said
 
@@ -292,16 +297,16 @@ def test_rules_in_force_are_not_answered_as_failed_when_their_catch_up_is_held_u
         judge(*args, **kwargs)
 
     theater._judge_again = slow  # type: ignore[method-assign]
-    made = theater._rules_index
+    made = theater._index_brought_up_to_date
     indexes: list[object] = []
 
-    def held(rules: Any) -> Any:
-        indexes.append(rules)
+    def held(*args: Any) -> Any:
+        indexes.append(args)
         if len(indexes) == 2:
-            time.sleep(1.0)  # the second change's index (seconds at 1M)
-        return made(rules)
+            time.sleep(1.0)  # the second change holding the theater past the busy limit
+        return made(*args)
 
-    theater._rules_index = held  # type: ignore[method-assign]
+    theater._index_brought_up_to_date = held  # type: ignore[method-assign, assignment]
     answers: list[object] = []
 
     def first() -> None:
@@ -345,3 +350,45 @@ def test_a_change_of_rules_as_the_last_catch_up_ends_still_gets_a_thread(
     release.set()
     assert _caught_up(theater).kinds == (("convoy", "patrol"),)
     assert sliced.open_conflicts() == at_once.open_conflicts()  # as BASE left them
+
+
+def test_changes_made_while_the_new_index_is_made_are_in_it(
+    at_once: Theaters, sliced: Theaters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index for new rules is made from the store while filings go on under the rules
+    before (not held back for the 7-9 s it takes at 1M); what they change is then brought
+    into it. Here a filing and a replacement made meanwhile end as they would have had
+    they been made before the rules (by the index as it was, the moved patrol would have
+    been judged where it stood)."""
+    late = feature("late", 40.0025 + 0.05 * (PAIRS - 1) + 0.0055, "convoy")
+    patrols = [feature(f"p{k}", 40.0025 + 0.05 * k, "patrol") for k in range(PAIRS)]
+    patrols[0] = feature("p0", 40.008, "patrol")  # 300 m further east: only under WIDER
+
+    def changes(theaters: Theaters) -> None:
+        theaters.theater.file(theaters.red, "operation", body(late))
+        (mine,) = [f for f in theaters.store.active_filings() if f.party_id == "blue"]
+        theaters.theater.replace(theaters.blue, mine.id, mine.version, body(*patrols))
+
+    changes(at_once)
+    at_once.theater.set_rules(at_once.coordinator, WIDER)
+    inside, go_on = threading.Event(), threading.Event()
+    made = sliced.theater._rules_index
+
+    def held(rules: Any) -> Any:
+        index = made(rules)  # from what the store holds now
+        inside.set()
+        assert go_on.wait(10)
+        return index
+
+    monkeypatch.setattr(sliced.theater, "_rules_index", held)
+    setting = threading.Thread(
+        target=sliced.theater.set_rules, args=(sliced.coordinator, WIDER), daemon=True
+    )
+    setting.start()
+    assert inside.wait(10)
+    changes(sliced)  # not held back: the theater is free while the index is made
+    assert sliced.theater.rules == tuple(BASE)
+    go_on.set()
+    setting.join(10)
+    assert sliced.theater.rules_outcome == at_once.theater.rules_outcome
+    assert sliced.open_conflicts() == at_once.open_conflicts()

@@ -245,13 +245,13 @@ def test_a_store_served_live_then_replayed_judges_by_the_replays_clock(tmp_path:
 def _held_rules(
     theater: Theater, monkeypatch: pytest.MonkeyPatch, then_s: float = 0.0
 ) -> tuple[threading.Event, threading.Event]:
-    """New rules' index (the part of their change that holds the theater) held open
-    until ``go_on`` is set (``inside`` once it is), and ``then_s`` more: a large
-    theater's seconds, on a small one."""
+    """New rules' index brought up to date (the part of their change that holds the
+    theater) held open until ``go_on`` is set (``inside`` once it is), and ``then_s``
+    more: a large theater's longest hold, on a small one."""
     import time
 
     inside, go_on = threading.Event(), threading.Event()
-    made = theater._rules_index
+    made = theater._index_brought_up_to_date
 
     def held(*args: Any, **kwargs: Any) -> Any:
         inside.set()
@@ -259,7 +259,7 @@ def _held_rules(
         time.sleep(then_s)
         return made(*args, **kwargs)
 
-    monkeypatch.setattr(theater, "_rules_index", held)
+    monkeypatch.setattr(theater, "_index_brought_up_to_date", held)
     return inside, go_on
 
 
