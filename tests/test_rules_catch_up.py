@@ -392,3 +392,44 @@ def test_changes_made_while_the_new_index_is_made_are_in_it(
     setting.join(10)
     assert sliced.theater.rules_outcome == at_once.theater.rules_outcome
     assert sliced.open_conflicts() == at_once.open_conflicts()
+
+
+def test_two_changes_of_rules_at_once_end_as_the_last_to_take_effect_says(
+    at_once: Theaters, sliced: Theaters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both make their index beside the filings at the same time; the second to take the
+    lock finds the index in use replaced by the first's and makes its own there."""
+    made = sliced.theater._rules_index
+    both = threading.Barrier(2)
+    indexes: list[object] = []
+
+    def together(rules: Any) -> Any:
+        indexes.append(rules)
+        if len(indexes) <= 2:
+            both.wait(10)  # both are making an index beside the filings now
+        return made(rules)
+
+    monkeypatch.setattr(sliced.theater, "_rules_index", together)
+    answers: list[object] = []
+
+    def set_rules(rules: list[SeparationRule]) -> None:
+        try:
+            answers.append(sliced.theater.set_rules(sliced.coordinator, rules))
+        except Exception as exc:
+            answers.append(exc)
+
+    setters = [threading.Thread(target=set_rules, args=(r,)) for r in (WIDER, CONVOYS_TOO)]
+    for setter in setters:
+        setter.start()
+    for setter in setters:
+        setter.join(30)
+    assert len(indexes) == 3  # the second to take the lock made its own again there
+    assert [type(answer) for answer in answers] == [RulesOutcome] * 2
+    sliced.theater.catch_up()
+    last = sliced.theater.rules
+    assert last in (tuple(WIDER), tuple(CONVOYS_TOO))
+    at_once.theater.set_rules(at_once.coordinator, last)
+    assert sliced.open_conflicts() == at_once.open_conflicts()
+    # and a filing now is checked under them: 500 m from the last patrol
+    near = feature("late", 40.0025 + 0.05 * (PAIRS - 1) + 0.0055, "convoy")
+    assert len(sliced.theater.file(sliced.red, "operation", body(near)).conflicts) == 1

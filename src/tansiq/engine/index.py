@@ -50,7 +50,7 @@ class ConflictIndex:
         self._outlines = OutlineStore()
         self._stored_view: KernelSide | None = None
         self._tree = BoxIndex()
-        self._journal: set[str] | None = None  # ids added or removed, while tracked
+        self._journals: list[set[str]] = []  # ids added or removed, while tracked
 
     def __len__(self) -> int:
         return len(self._slot_of)
@@ -125,25 +125,24 @@ class ConflictIndex:
         self._resolve = resolve
         self._append(unpack(ids, *packed, kind_codes, party_codes), [None] * len(ids))
 
-    def track_changes(self) -> None:
-        """Note from now on the id of every volume added or removed (:meth:`changes`):
-        an index made beside this one, from an earlier picture, is then brought up to
-        date with them (the service making its index again under new rules while
-        changes go on)."""
-        self._journal = set()
+    def track_changes(self) -> set[str]:
+        """A set that, from now on, gets the id of every volume added or removed, until
+        :meth:`stop_tracking`: an index made beside this one, from an earlier picture, is
+        then brought up to date with them (the service making its index again under new
+        rules while changes go on). Several may be tracking at once."""
+        journal: set[str] = set()
+        self._journals.append(journal)
+        return journal
 
-    def changes(self) -> set[str]:
-        """The ids of the volumes added or removed since :meth:`track_changes` (each
-        once); tracking stops."""
-        journal, self._journal = self._journal, None
-        return set() if journal is None else journal
+    def stop_tracking(self, journal: set[str]) -> None:
+        self._journals = [j for j in self._journals if j is not journal]
 
     def remove(self, volume_id: str) -> None:
         slot = self._slot_of.pop(volume_id, None)
         if slot is None:
             raise UnknownVolume(volume_id)
-        if self._journal is not None:
-            self._journal.add(volume_id)
+        for journal in self._journals:
+            journal.add(volume_id)
         self._tree.delete(slot)
         self._volumes[slot] = None
         self._ids[slot] = ""
@@ -228,8 +227,8 @@ class ConflictIndex:
         self._volumes.extend(volumes)
         ids: list[str] = fp.ids.tolist()
         self._ids.extend(ids)
-        if self._journal is not None:
-            self._journal.update(ids)
+        for journal in self._journals:
+            journal.update(ids)
         self._slot_of.update(zip(ids, slots.tolist(), strict=True))
         self._tree.insert_many(slots, boxes[:, :4], boxes[:, 4:])
 

@@ -176,7 +176,6 @@ class Theater:
         self._default_separation = tuple(separation)
         self._clock = clock
         self._lock = threading.Lock()
-        self._rules_lock = threading.Lock()  # one change of rules at a time
         self._queue_lock = threading.Lock()
         self._queued = 0
         #: what holds the lock for long (new rules at 1M: minutes), and since when
@@ -784,10 +783,9 @@ class Theater:
                 self._reload()  # the batch is lost: the picture must not show it
                 raise
 
-        def begin(now: float) -> ConflictIndex:
+        def begin(now: float) -> tuple[ConflictIndex, set[str]]:
             commit_before()  # what the index is made from below is committed
-            self._index.track_changes()
-            return self._index
+            return self._index, self._index.track_changes()
 
         def work(now: float) -> CatchUp:
             commit_before()
@@ -836,28 +834,28 @@ class Theater:
                 self._lead_time_h, self._catch_up, self._pending = previous
                 raise
             if rules != self._separation:
-                self._index = self._index_brought_up_to_date(fresh, made_from, rules)
+                self._index = self._index_brought_up_to_date(fresh, tracked, rules)
                 self._separation = rules
             if state is not running:
                 self._catch_up, self._pending = state, None
             return state
 
-        with self._rules_lock:  # one change of rules at a time
-            # every box is widened by the largest minimum a kind may meet (kinds not
-            # filed yet included): the index is made again, as a restart makes it, from
-            # the store, while changes go on under the rules before; those changes are
-            # then applied to it under the lock (made under it, the index held every
-            # filing back for 7.4-9.0 s at 1M: docs/benchmarks.md)
-            fresh: ConflictIndex | None = None
-            made_from = self._change(begin) if rules != self._separation else None
-            try:
-                if made_from is not None:
-                    fresh = self._rules_index(rules)
-                self._change(work)  # the rules are in force, and committed, from here on
-            finally:
-                if made_from is not None:
-                    with self._lock:  # (changes note into it under the lock)
-                        made_from.changes()  # tracking stops, if the work did not end it
+        # every box is widened by the largest minimum a kind may meet (kinds not filed
+        # yet included): the index is made again, as a restart makes it, from the store,
+        # while changes go on under the rules before; what they change is then brought
+        # into it under the lock (made under it, the index held every filing back for
+        # 7.4-9.0 s at 1M: docs/benchmarks.md). Two changes of rules at once: the second
+        # to take the lock finds the index replaced, and makes its own under the lock
+        fresh: ConflictIndex | None = None
+        tracked = self._change(begin) if rules != self._separation else None
+        try:
+            if tracked is not None:
+                fresh = self._rules_index(rules)
+            self._change(work)  # the rules are in force, and committed, from here on
+        finally:
+            if tracked is not None:
+                with self._lock:  # (changes note into it under the lock)
+                    tracked[0].stop_tracking(tracked[1])
         try:
             outcome = self.catch_up(time.monotonic() + wait_s)
         except Exception:
@@ -881,17 +879,19 @@ class Theater:
     def _index_brought_up_to_date(
         self,
         fresh: ConflictIndex | None,
-        made_from: ConflictIndex | None,
+        tracked: tuple[ConflictIndex, set[str]] | None,
         rules: Sequence[SeparationRule],
     ) -> ConflictIndex:
         """``fresh`` (made under ``rules`` while changes went on) with the volumes those
-        changes added, replaced or removed, as the index in use (``made_from``, which
-        tracked them) holds them now. Called under the lock: the one part of a change
-        of rules that holds the theater (besides writing the rules). If the picture was
-        read again meanwhile (a failed COMMIT), the index is made here, under the lock."""
-        if fresh is None or made_from is None or self._index is not made_from:
+        changes added, replaced or removed, as the index in use (``tracked``: it, and
+        the ids it noted) holds them now. Called under the lock: the one part of a
+        change of rules that holds the theater (besides writing the rules). If the index
+        in use was replaced meanwhile (the picture read again after a failed COMMIT, or
+        another change of rules), the index is made here, under the lock."""
+        if fresh is None or tracked is None or self._index is not tracked[0]:
             return self._rules_index(rules)
-        changed = made_from.changes()
+        made_from, changed = tracked
+        made_from.stop_tracking(changed)
         for volume_id in changed:
             if volume_id in fresh:
                 fresh.remove(volume_id)
