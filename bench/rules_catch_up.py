@@ -78,6 +78,22 @@ class Filer(threading.Thread):
                 self.theater.cancel(party, mine[0], mine[1])
 
 
+def timed(theater: Theater, method: str) -> list[float]:
+    """Each call of one of the theater's methods timed from now on, seconds."""
+    took: list[float] = []
+    calls = getattr(theater, method)
+
+    def timing(*args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return calls(*args)
+        finally:
+            took.append(time.perf_counter() - started)
+
+    setattr(theater, method, timing)
+    return took
+
+
 def summary(done: list[tuple[float, float]], start: float, end: float) -> dict[str, Any]:
     took = sorted(t for at, t in done if start <= at < end)
     if not took:
@@ -104,37 +120,9 @@ def main() -> None:
     coordinator = store.get_party("coordinator")
     assert coordinator is not None, "a store filled by load.py has a coordinator"
     records = [r for p in PARTIES if (r := store.get_party(p.id)) is not None]
-    slices: list[float] = []
-    slice_of = theater._catch_up_slice
-
-    def timed_slice(now: float) -> Any:  # how long each slice holds the theater
-        started = time.perf_counter()
-        try:
-            return slice_of(now)
-        finally:
-            slices.append(time.perf_counter() - started)
-
-    theater._catch_up_slice = timed_slice  # type: ignore[method-assign]
-    index_s: list[float] = []  # made (beside the filings)
-    update_s: list[float] = []  # brought up to date (under the theater's lock)
-    index_of, update_of = theater._rules_index, theater._index_brought_up_to_date
-
-    def timed_index(*args: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return index_of(*args)
-        finally:
-            index_s.append(time.perf_counter() - started)
-
-    def timed_update(*args: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return update_of(*args)
-        finally:
-            update_s.append(time.perf_counter() - started)
-
-    theater._rules_index = timed_index  # type: ignore[method-assign, assignment]
-    theater._index_brought_up_to_date = timed_update  # type: ignore[method-assign, assignment]
+    slices = timed(theater, "_catch_up_slice")  # how long each slice holds the theater
+    index_s = timed(theater, "_rules_index")  # made (beside the filings)
+    update_s = timed(theater, "_index_brought_up_to_date")  # (under the theater's lock)
     new = tuple(
         dataclasses.replace(r, horizontal_m=r.horizontal_m + 1000.0) if r.between == WIDENED else r
         for r in theater.rules

@@ -433,3 +433,27 @@ def test_two_changes_of_rules_at_once_end_as_the_last_to_take_effect_says(
     # and a filing now is checked under them: 500 m from the last patrol
     near = feature("late", 40.0025 + 0.05 * (PAIRS - 1) + 0.0055, "convoy")
     assert len(sliced.theater.file(sliced.red, "operation", body(near)).conflicts) == 1
+
+
+def test_a_volume_with_many_pairs_is_judged_over_several_slices_and_a_restart(
+    at_once: Theaters, sliced: Theaters
+) -> None:
+    """A slice may end inside a volume (one of a large footprint has hundreds of pairs:
+    judged in one slice, it held the theater for a second at 1M); the next slice, or the
+    next theater, goes on after the last pair judged, judging none twice."""
+    big = feature("big", 40.05, "convoy", 9)  # 09:00: its pairs are judged at its turn
+    big["properties"]["radius_m"] = 10_000.0  # type: ignore[index]
+    for theaters in (at_once, sliced):
+        theaters.theater.file(theaters.red, "operation", body(big))
+    done = at_once.theater.set_rules(at_once.coordinator, WIDER)
+    sliced.sliced()
+    sliced.theater.set_rules(sliced.coordinator, WIDER, wait_s=0.0)
+    while sliced.theater._catch_up is not None and sliced.theater._catch_up.partial is None:
+        sliced.theater.catch_up(until=0.0)
+    state = sliced.theater._catch_up
+    assert state is not None and state.partial is not None and state.partial[0][1].endswith("big")
+    sliced.theater.close()
+    again = sliced.open()  # goes on in its thread, after big's last pair judged
+    assert _caught_up(again) == done
+    assert sliced.open_conflicts() == at_once.open_conflicts()
+    again.close()

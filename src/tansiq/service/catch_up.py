@@ -49,6 +49,10 @@ class CatchUp:
     volumes: int
     #: the turn of the last volume judged again (None: none yet)
     after: tuple[float, str] | None = None
+    #: the next volume's turn and the last of its partners judged, when a slice ended
+    #: inside it (a volume of a large footprint has hundreds of pairs: judged in one
+    #: slice, it held the theater for a second at 1M)
+    partial: tuple[tuple[float, str], str] | None = None
     judged: int = 0
     opened: int = 0
     resolved: int = 0
@@ -73,6 +77,7 @@ class CatchUp:
                 "started_at": self.started_at,
                 "volumes": self.volumes,
                 "after": None if self.after is None else list(self.after),
+                "partial": None if self.partial is None else [*self.partial[0], self.partial[1]],
                 "judged": self.judged,
                 "opened": self.opened,
                 "resolved": self.resolved,
@@ -93,6 +98,7 @@ class CatchUp:
             started_at=float(saved["started_at"]),
             volumes=int(saved["volumes"]),
             after=None if saved["after"] is None else turn(*saved["after"]),
+            partial=_partial(saved.get("partial")),
             judged=int(saved["judged"]),
             opened=int(saved["opened"]),
             resolved=int(saved["resolved"]),
@@ -121,3 +127,10 @@ def still_to_judge(
         left = (t for t in left if t > after)
     return sorted(left, reverse=True)
 
+
+
+def _partial(saved: list[object] | None) -> tuple[tuple[float, str], str] | None:
+    if saved is None:
+        return None
+    start, volume_id, other = saved
+    return turn(float(str(start)), str(volume_id)), str(other)

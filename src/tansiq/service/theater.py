@@ -762,10 +762,11 @@ class Theater:
         before are judged again in slices between other changes (:meth:`catch_up`, a
         catch-up: minutes on a large theater, which keeps serving meanwhile). This call
         does that work itself for up to ``wait_s`` seconds, then leaves the rest to a
-        thread of the theater; its answer says how far it got. Only the index, made
-        again under new minimums, holds the theater (seconds at 1M: docs/benchmarks.md).
-        A change of rules while another's catch-up runs takes it over: both changes'
-        pairs are judged again from the first volume.
+        thread of the theater; its answer says how far it got. The index for the new
+        minimums is made beside the other changes, then brought up to date with what they
+        did under the lock (milliseconds, bench/rules_catch_up.py). A change of rules
+        while another's catch-up runs takes it over: both changes' pairs are judged again
+        from the first volume.
 
         ``lead_time_h``: a conflict opened less than this many hours before its window
         starts is flagged ``late_notice`` (accepted: a late notice is better than none).
@@ -973,7 +974,7 @@ class Theater:
 
     def _catch_up_slice(self, now: float) -> CatchUp | None:
         """Judge again the next volumes the catch-up has to (for about
-        :data:`CATCH_UP_SLICE_S`), each with the volumes after it in its order, and
+        :data:`CATCH_UP_SLICE_S`), each with the volumes before it in its order, and
         store how far it got with what it did."""
         state = self._catch_up
         if state is None or state.done:
@@ -990,16 +991,23 @@ class Theater:
         # what the new rules make of it (a reviewer found pairs expiring meanwhile
         # left open, or never opened, under the old rules for good)
         horizon = expiry_horizon(state.started_at, self._separation)
-        after = state.after
+        after, partial = state.after, state.partial
         with self._store.transaction(defer_commit=True):
             while taken < len(pending) and not (taken and time.monotonic() >= ends):
-                after = pending[-1 - taken]
-                self._judge_again(after[1], state, horizon, now, counts)
+                current = pending[-1 - taken]
+                # a volume left part way (its turn unchanged) goes on after its last pair
+                begun = partial[1] if partial is not None and partial[0] == current else None
+                left_at = self._judge_again(current[1], state, horizon, now, counts, begun, ends)
+                if left_at is not None:  # time is up inside it
+                    partial = (current, left_at)
+                    break
+                after, partial = current, None
                 taken += 1
             done = taken == len(pending)
             state = dataclasses.replace(
                 state,
                 after=after,
+                partial=partial,
                 judged=state.judged + counts["judged"],
                 opened=state.opened + counts["opened"],
                 resolved=state.resolved + counts["resolved"],
@@ -1020,15 +1028,20 @@ class Theater:
         horizon: float,
         now: float,
         counts: dict[str, int],
-    ) -> None:
+        begun: str | None = None,
+        ends: float = math.inf,
+    ) -> str | None:
         """Judge again, under the rules in force, each pair of kinds ``state`` changed
         between a volume and those before it in the catch-up's order (:func:`turn`, as
         the index has their windows now): close the open conflicts no longer found
         (unless expired), draw again those kept (where their horizontal minimum changed,
-        or all with ``redraw_all``), open the new ones."""
-        counts["judged"] += 1
+        or all with ``redraw_all``), open the new ones. Pairs are taken in the order of
+        the other volume's id, those up to ``begun`` (judged by an earlier slice) left
+        out; once ``time.monotonic()`` passes ``ends``, after one pair at least, the
+        rest is left, and the id of the last partner judged returned (None: all done)."""
         if volume_id not in self._index:
-            return  # its filing was cancelled, or replaced without it, since
+            counts["judged"] += 1
+            return None  # its filing was cancelled, or replaced without it, since
         changed = state.changed
         mine = turn(self._index.start_of(volume_id), volume_id)
 
@@ -1050,22 +1063,31 @@ class Theater:
             kinds = _kind_pair(judged.volume_a.kind, judged.volume_b.kind)
             if kinds in changed and now_is_its_turn(other):
                 found[other] = judged  # a later volume's turn judges the others
-        for other, conflict in standing.items():
-            judged_now = found.pop(other, None)
-            if judged_now is not None:
+        last: str | None = None  # the last partner judged in this call
+        for other in sorted(standing.keys() | found.keys()):
+            if begun is not None and other <= begun:
+                continue
+            if last is not None and time.monotonic() >= ends:
+                return last
+            stood, judged_now = standing.get(other), found.get(other)
+            if stood is not None and judged_now is not None:
                 counts["kept"] += 1
                 applied = judged_now.horizontal_m
-                was = rule_minimums(state.was, conflict.kind_a, conflict.kind_b)[0]
+                was = rule_minimums(state.was, stood.kind_a, stood.kind_b)[0]
                 redraw = state.redraw_all or applied != was  # regions move with it
-                refreshed = self._refresh(conflict, judged_now, now, redraw=redraw)
-                counts["redrawn"] += refreshed is not conflict
-            elif not self._expired(conflict, horizon):  # an expired one stays as it was
-                self._close(conflict, "resolved", now)
-                counts["resolved"] += 1
-        for judged_now in found.values():
-            first, second = self._index.get(judged_now.a), self._index.get(judged_now.b)
-            self._store_conflict(first, second, judged_now, now)
-            counts["opened"] += 1
+                refreshed = self._refresh(stood, judged_now, now, redraw=redraw)
+                counts["redrawn"] += refreshed is not stood
+            elif stood is not None:
+                if not self._expired(stood, horizon):  # an expired one stays as it was
+                    self._close(stood, "resolved", now)
+                    counts["resolved"] += 1
+            elif judged_now is not None:
+                first, second = self._index.get(judged_now.a), self._index.get(judged_now.b)
+                self._store_conflict(first, second, judged_now, now)
+                counts["opened"] += 1
+            last = other
+        counts["judged"] += 1
+        return None
 
     def _track(self, record: FilingRecord, volumes: Sequence[Volume]) -> None:
         self._volume_ids[record.id] = [v.id for v in volumes]
