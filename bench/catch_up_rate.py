@@ -1,0 +1,66 @@
+"""How fast the catch-up after new rules judges volumes again, with nothing beside it.
+
+    cp /tmp/tq/s1m.db /tmp/tq/rules1m.db   # it changes the store: run it on a copy
+    cd bench && ../.venv/bin/python catch_up_rate.py --db /tmp/tq/rules1m.db [--seconds 40]
+
+Opens a copy of a filled store and widens the air-strike / protected-site separation
+by 1 km (as ``rules_catch_up.py`` does), its catch-up left to this thread alone (no
+thread of the theater's), or goes on with a catch-up the store has running; then runs
+``Theater.catch_up`` for ``--seconds``. Prints the volumes judged again per second,
+the time the first slice took (it reads the list of volumes still to judge, under the
+theater's lock) and the longest of the others.
+Profile it with ``py-spy record -r 200 -f raw -o spy.txt -- ../.venv/bin/python
+catch_up_rate.py --db ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+from rules_catch_up import WIDENED, timed
+from tansiq.service.clocks import exercise_clock
+from tansiq.service.theater import Theater
+from tansiq.store import SqliteStore
+from theater import WEEK_START
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, required=True, help="a store being caught up")
+    parser.add_argument("--seconds", type=float, default=40.0)
+    args = parser.parse_args()
+    theater = Theater(SqliteStore(args.db), clock=exercise_clock(WEEK_START))
+    slices = timed(theater, "_catch_up_slice")
+    before = theater.rules_outcome
+    if before is None or before.done:
+        coordinator = theater._store.get_party("coordinator")
+        assert coordinator is not None, "a store filled by load.py has a coordinator"
+        wider = tuple(
+            dataclasses.replace(r, horizontal_m=r.horizontal_m + 1000.0)
+            if r.between == WIDENED
+            else r
+            for r in theater.rules
+        )
+        theater.catch_up_in_background = False
+        started = time.perf_counter()
+        before = theater.set_rules(coordinator, wider, wait_s=0.0)  # and one slice
+        print(f"rules set in {time.perf_counter() - started:.1f} s", flush=True)
+    started = time.perf_counter()
+    theater.catch_up(until=time.monotonic() + args.seconds)
+    took = time.perf_counter() - started
+    after = theater.rules_outcome
+    assert after is not None
+    judged = after.judged - before.judged
+    print(
+        f"{judged:,} volumes judged again in {took:.1f} s: {judged / took:.0f} a second;"
+        f" the first slice {slices[0] * 1000:.0f} ms, the longest of the others"
+        f" {max(slices[1:]) * 1000:.0f} ms; {after.judged:,} of {after.volumes:,}"
+    )
+    theater.close()
+
+
+if __name__ == "__main__":
+    main()
