@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from tansiq.scenario.model import SeparationRule
 from tansiq.service.rules import parse_rules, rules_json
@@ -60,8 +61,6 @@ class CatchUp:
     redrawn: int = 0
     kept: int = 0
     done: bool = False
-    #: the service's clock when the last volume was judged again
-    done_at: float | None = None
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -84,7 +83,6 @@ class CatchUp:
                 "redrawn": self.redrawn,
                 "kept": self.kept,
                 "done": self.done,
-                "done_at": self.done_at,
             }
         )
 
@@ -105,7 +103,6 @@ class CatchUp:
             redrawn=int(saved["redrawn"]),
             kept=int(saved["kept"]),
             done=bool(saved["done"]),
-            done_at=None if saved["done_at"] is None else float(saved["done_at"]),
         )
 
 
@@ -129,8 +126,8 @@ def still_to_judge(
 
 
 
-def _partial(saved: list[object] | None) -> tuple[tuple[float, str], str] | None:
+def _partial(saved: list[Any] | None) -> tuple[tuple[float, str], str] | None:
     if saved is None:
         return None
     start, volume_id, other = saved
-    return turn(float(str(start)), str(volume_id)), str(other)
+    return turn(start, volume_id), str(other)

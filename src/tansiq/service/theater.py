@@ -136,9 +136,9 @@ class RulesOutcome:
     resolved: int
     changed: int
     kept: int
-    volumes: int = 0
-    judged: int = 0
-    done: bool = True
+    volumes: int
+    judged: int
+    done: bool
 
 
 def _outcome(state: CatchUp) -> RulesOutcome:
@@ -820,7 +820,6 @@ class Theater:
                 started_at=now,
                 volumes=sum(len(by_kind[kind]) for kind in {k for p in changed for k in p}),
                 done=not changed,
-                done_at=None if changed else now,
             )
             if running is not None and not changed:
                 state = running  # a new lead time alone: the running one goes on
@@ -1014,7 +1013,6 @@ class Theater:
                 redrawn=state.redrawn + counts["redrawn"],
                 kept=state.kept + counts["kept"],
                 done=done,
-                done_at=now if done else None,
             )
             self._store.set_setting(CATCH_UP_SETTING, state.to_json())
         del pending[len(pending) - taken :]
