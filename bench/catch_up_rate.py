@@ -7,8 +7,9 @@ Opens a copy of a filled store and widens the air-strike / protected-site separa
 by 1 km (as ``rules_catch_up.py`` does), its catch-up left to this thread alone (no
 thread of the theater's), or goes on with a catch-up the store has running; then runs
 ``Theater.catch_up`` for ``--seconds``. Prints the volumes judged again per second,
-the time the first slice took (it reads the list of volumes still to judge, under the
-theater's lock) and the longest of the others.
+the time the list of volumes still to judge took to make (beside the changes), and of
+that the copy of the index's ids and windows (under the theater's lock), and the time
+the first slice and the longest of the others held the theater.
 Profile it with ``py-spy record -r 200 -f raw -o spy.txt -- ../.venv/bin/python
 catch_up_rate.py --db ...``.
 """
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 from rules_catch_up import WIDENED, timed
+from tansiq.engine.index import ConflictIndex, HeldVolumes
 from tansiq.service.clocks import exercise_clock
 from tansiq.service.theater import Theater
 from tansiq.store import SqliteStore
@@ -34,6 +36,18 @@ def main() -> None:
     args = parser.parse_args()
     theater = Theater(SqliteStore(args.db), clock=exercise_clock(WEEK_START))
     slices = timed(theater, "_catch_up_slice")
+    listing = timed(theater, "_pending_listed_beside")
+    copying: list[float] = []
+    held = ConflictIndex.held
+
+    def timed_copy(index: ConflictIndex) -> HeldVolumes:
+        started = time.perf_counter()
+        try:
+            return held(index)
+        finally:
+            copying.append(time.perf_counter() - started)
+
+    ConflictIndex.held = timed_copy  # type: ignore[method-assign, assignment]
     before = theater.rules_outcome
     if before is None or before.done:
         coordinator = theater._store.get_party("coordinator")
@@ -56,8 +70,10 @@ def main() -> None:
     judged = after.judged - before.judged
     print(
         f"{judged:,} volumes judged again in {took:.1f} s: {judged / took:.0f} a second;"
-        f" the first slice {slices[0] * 1000:.0f} ms, the longest of the others"
-        f" {max(slices[1:]) * 1000:.0f} ms; {after.judged:,} of {after.volumes:,}"
+        f" the list made in {max(listing) * 1000:.0f} ms beside the changes, of which"
+        f" {max(copying) * 1000:.0f} ms under the lock; the first slice"
+        f" {slices[0] * 1000:.0f} ms, the longest of the others {max(slices[1:]) * 1000:.0f} ms;"
+        f" {after.judged:,} of {after.volumes:,}"
     )
     theater.close()
 

@@ -14,7 +14,8 @@ the pairs filed before again, slice by slice (docs/service.md, "Changing the rul
 Prints how long the index took to make again (beside the filings) and to bring up to
 date (under the theater's lock), the catch-up's length and its slices, the process's
 peak memory, and the filer's rate and latency before, while the rules were being set,
-during the catch-up and after it (``--after`` seconds). Within one process, so the
+during the catch-up (or its first ``--during`` seconds) and after it (``--after``
+seconds). Within one process, so the
 filer and the catch-up share the interpreter, as requests and the catch-up do in
 ``tansiq serve``.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import random
 import resource
 import statistics
@@ -112,6 +114,12 @@ def main() -> None:
     parser.add_argument("--db", type=Path, required=True, help="a copy of a filled store")
     parser.add_argument("--before", type=float, default=20.0, help="seconds of filing first")
     parser.add_argument("--after", type=float, default=20.0, help="seconds of filing after")
+    parser.add_argument(
+        "--during",
+        type=float,
+        default=math.inf,
+        help="stop watching the catch-up after this many seconds (default: once it is done)",
+    )
     args = parser.parse_args()
     store = SqliteStore(args.db)
     opened = time.perf_counter()
@@ -145,7 +153,7 @@ def main() -> None:
     while True:
         outcome = theater.rules_outcome
         assert outcome is not None
-        if outcome.done:
+        if outcome.done or time.perf_counter() - changed_at >= args.during:
             break
         if time.perf_counter() - last_said >= 30.0:
             last_said = time.perf_counter()
@@ -170,7 +178,9 @@ def main() -> None:
             "kept": outcome.kept,
             "index_s": round(sum(index_s), 2),
             "brought_up_to_date_s": round(sum(update_s), 3),
-            "catch_up_s": round(caught_up_at - changed_at, 1),
+            "judged": outcome.judged,
+            # the catch-up's length, or as long as it was watched (--during)
+            ("catch_up_s" if outcome.done else "watched_s"): round(caught_up_at - changed_at, 1),
             "slices": len(slices),
             "slice_p50_ms": round(statistics.median(ordered) * 1000, 1),
             "slice_p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),

@@ -91,6 +91,35 @@ def test_index_agrees_with_detect_through_many_single_adds_and_removals() -> Non
     assert expected and seen == expected
 
 
+def test_the_volumes_held_copy_lists_them_by_window_start_then_id() -> None:
+    """What the service's catch-up after new rules orders a million volumes by, beside
+    the changes: the copy lists those of the kinds asked for, by the start of their
+    windows then their ids (ties in starts included), without removed ones, and does
+    not change when the index does."""
+    index = ConflictIndex()
+    volumes = [
+        dataclasses.replace(
+            disc(f"v{(i * 37) % 100:03d}", "pq"[i % 2], 40.0 + i * 0.01, 35.0, 50.0,
+                 ("convoy", "patrol", "site")[i % 3]),
+            start=1.0e9 + 3600.0 * (i % 4),
+        )
+        for i in range(100)
+    ]  # fmt: skip
+    index.add_many(volumes[:60])
+    for v in volumes[60:]:
+        index.add(v)
+    for v in volumes[::9]:
+        index.remove(v.id)
+    held = index.held()
+    kept = [v for i, v in enumerate(volumes) if i % 9 and v.kind in {"convoy", "site"}]
+    expected = sorted((v.start, v.id) for v in kept)
+    assert held.turns({"convoy", "site", "unfiled"}) == expected
+    index.remove(kept[0].id)
+    index.add(dataclasses.replace(volumes[0], start=0.0))
+    assert held.turns({"convoy", "site"}) == expected
+    assert held.turns({"unfiled"}) == []
+
+
 def test_overlap_regions_lie_in_each_footprint_within_the_separation() -> None:
     a = disc("a", "p", 40.0, 35.0, 1000.0, "air_strike")
     b = disc("b", "q", *east_of(40.0, 35.0, 3500.0), 500.0, "protected_site")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tansiq.scenario.model import SeparationRule
-from tansiq.service import parties
+from tansiq.service import catch_up, parties
 from tansiq.service import theater as theater_module
 from tansiq.service.theater import RulesOutcome, Theater
 from tansiq.store import SqliteStore
@@ -457,3 +457,55 @@ def test_a_volume_with_many_pairs_is_judged_over_several_slices_and_a_restart(
     assert _caught_up(again) == done
     assert sliced.open_conflicts() == at_once.open_conflicts()
     again.close()
+
+
+def test_the_volumes_to_judge_are_listed_beside_the_filings(
+    at_once: Theaters, sliced: Theaters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listed under the theater's lock, the catch-up's list of volumes in its order
+    held every filing back for it (0.55 s at 1M; a filing waited 1.3 s). It is made
+    beside them: a filing made while it is being made goes through, and the catch-up
+    still comes out as the rules judged at once."""
+    sliced.sliced()
+    listing, filed = threading.Event(), threading.Event()
+    waited: list[bool] = []
+    real = catch_up.still_to_judge
+
+    def slow_listing(*args: Any) -> Any:
+        listing.set()
+        waited.append(filed.wait(10.0))  # the filing below, made meanwhile
+        return real(*args)
+
+    monkeypatch.setattr(theater_module, "still_to_judge", slow_listing)
+    setting = threading.Thread(
+        target=sliced.theater.set_rules, args=(sliced.coordinator, WIDER), kwargs={"wait_s": 0.0}
+    )
+    setting.start()
+    assert listing.wait(10.0)
+    # 500 m east of the last patrol: a conflict under WIDER only, found by its own change
+    near = feature("late", 40.0025 + 0.05 * (PAIRS - 1) + 0.0055, "convoy")
+    made = sliced.theater.file(sliced.red, "operation", body(near))
+    filed.set()
+    setting.join(30.0)
+    assert waited == [True]  # the filing did not wait for the list
+    assert [c.party_b for c in made.conflicts] == ["blue"]
+    assert sliced.theater.catch_up().done
+    at_once.theater.set_rules(at_once.coordinator, WIDER)
+    at_once.theater.file(at_once.red, "operation", body(near))
+    assert sliced.open_conflicts() == at_once.open_conflicts()
+
+
+def test_a_volumes_open_conflicts_are_read_by_pairs_of_kinds_either_way_round(
+    sliced: Theaters,
+) -> None:
+    """The catch-up reads of a volume only the conflicts of the pairs of kinds the rules
+    changed (the others' regions are megabytes on a large footprint)."""
+    conflict = sliced.store.open_conflicts()[0]
+    ids = {c.id for c in sliced.store.open_conflicts_of_volume(conflict.volume_a)}
+    assert conflict.id in ids
+    for volume in (conflict.volume_a, conflict.volume_b):
+        for pair in (("convoy", "patrol"), ("patrol", "convoy")):
+            read = sliced.store.open_conflicts_of_volume(volume, kinds={pair, ("x", "y")})
+            assert {c.id for c in read} == ids
+        assert sliced.store.open_conflicts_of_volume(volume, kinds={("convoy", "convoy")}) == []
+        assert sliced.store.open_conflicts_of_volume(volume, kinds=()) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +32,39 @@ from tansiq.engine.pairs import judge_pairs
 from tansiq.engine.rules import SeparationTable
 from tansiq.errors import DuplicateVolume, UnknownVolume
 from tansiq.scenario.model import SeparationRule, Volume
+
+
+@dataclass(frozen=True, slots=True)
+class HeldVolumes:
+    """The ids, kinds and window starts of the volumes an index held at one instant.
+
+    Copied in milliseconds (a list and two columns), under whatever lock guards the
+    index, and read at leisure after, while the index goes on changing: the service
+    orders a million volumes for its catch-up after new rules this way, beside the
+    changes rather than holding them (docs/service.md).
+    """
+
+    #: a volume's id by slot; "" where a slot was emptied
+    ids: list[str]
+    kind_codes: NDArray[np.int64]
+    starts: NDArray[np.float64]
+    #: each kind code's kind
+    kinds: tuple[str, ...]
+
+    def turns(self, kinds: Collection[str]) -> list[tuple[float, str]]:
+        """(window start, id) of each volume of one of ``kinds``, in ascending order."""
+        wanted = [code for code, kind in enumerate(self.kinds) if kind in kinds]
+        slots = np.flatnonzero(np.isin(self.kind_codes, wanted)).tolist()
+        ids = self.ids
+        held = [slot for slot in slots if ids[slot]]
+        if not held:
+            return []
+        chosen = [ids[slot] for slot in held]
+        starts = self.starts[held]
+        # numpy orders the strings by code point, as Python's tuples would
+        order = np.lexsort((np.array(chosen), starts)).tolist()
+        start_list: list[float] = starts.tolist()
+        return [(start_list[i], chosen[i]) for i in order]
 
 
 class ConflictIndex:
@@ -88,6 +122,16 @@ class ConflictIndex:
             kinds[code]: [self._ids[slot] for slot in slots[codes == code].tolist()]
             for code in np.unique(codes).tolist()
         }
+
+    def held(self) -> HeldVolumes:
+        """The ids, kinds and window starts of the volumes held now (a copy)."""
+        used = len(self._ids)
+        return HeldVolumes(
+            ids=self._ids[:used],
+            kind_codes=self._cat[:used, KIND].copy(),
+            starts=self._num[:used, START].copy(),
+            kinds=self._table.kinds,
+        )
 
     def add(self, volume: Volume) -> None:
         self.add_many([volume])

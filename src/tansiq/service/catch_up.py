@@ -12,11 +12,12 @@ slice ended.
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tansiq.engine.index import HeldVolumes
 from tansiq.scenario.model import SeparationRule
 from tansiq.service.rules import parse_rules, rules_json
 
@@ -111,19 +112,15 @@ def turn(start: float, volume_id: str) -> tuple[float, str]:
     return (float(start), str(volume_id))
 
 
-def still_to_judge(
-    ids_by_kind: dict[str, list[str]], state: CatchUp, start_of: Callable[[str], float]
-) -> list[tuple[float, str]]:
-    """The turns of the volumes ``state`` has still to judge again (``start_of``: when
-    a volume's window starts), in the order it judges them, the last one first (a slice
-    takes them from the end)."""
-    kinds = state.kinds
-    left = (turn(start_of(v), v) for kind, ids in ids_by_kind.items() if kind in kinds for v in ids)
+def still_to_judge(held: HeldVolumes, state: CatchUp) -> list[tuple[float, str]]:
+    """The turns of the volumes ``state`` has still to judge again, of those ``held``
+    (an index's, at one instant), in the order it judges them, the last one first (a
+    slice takes them from the end)."""
+    left = held.turns(state.kinds)
     if state.after is not None:
-        after = state.after
-        left = (t for t in left if t > after)
-    return sorted(left, reverse=True)
-
+        del left[: bisect.bisect_right(left, state.after)]
+    left.reverse()
+    return left
 
 
 def _partial(saved: list[Any] | None) -> tuple[tuple[float, str], str] | None:

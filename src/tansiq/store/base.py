@@ -221,8 +221,11 @@ class Store(Protocol):
 
     def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]: ...
 
-    def open_conflicts_of_volume(self, volume_id: str) -> list[ConflictRecord]:
-        """The open conflicts of one volume (either side), oldest first."""
+    def open_conflicts_of_volume(
+        self, volume_id: str, kinds: Collection[tuple[str, str]] | None = None
+    ) -> list[ConflictRecord]:
+        """The open conflicts of one volume (either side), oldest first; with ``kinds``,
+        only those between one of these pairs of kinds (either way round)."""
         ...
 
     def update_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> None:
