@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -509,3 +512,54 @@ def test_a_volumes_open_conflicts_are_read_by_pairs_of_kinds_either_way_round(
             assert {c.id for c in read} == ids
         assert sliced.store.open_conflicts_of_volume(volume, kinds={("convoy", "convoy")}) == []
         assert sliced.store.open_conflicts_of_volume(volume, kinds=()) == []
+
+
+#: a theater in a process of its own, catching up one volume a slice, a slice every
+#: 50 ms, saying how many it has judged after each (the test kills it meanwhile)
+CATCHING_UP = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from test_rules_catch_up import MORNING, WIDER
+from tansiq.service.theater import Theater
+from tansiq.store import SqliteStore
+store = SqliteStore(sys.argv[1])
+theater = Theater(store, clock=lambda: MORNING)
+theater.catch_up_in_background, theater.catch_up_slice_s = False, 0.0
+outcome = theater.set_rules(store.get_party("un"), WIDER, wait_s=0.0)
+while True:
+    print(outcome.judged, flush=True)
+    time.sleep(0.05)
+    outcome = theater.catch_up(until=time.monotonic())
+"""
+
+
+def test_a_catch_up_killed_with_sigkill_goes_on_after_a_restart(
+    at_once: Theaters, sliced: Theaters
+) -> None:
+    """The server killed in the middle of a catch-up (no close, no last COMMIT): opened
+    again, the theater finds what the committed slices did and how far they got, goes
+    on from there, and ends as if the rules had been judged at once."""
+    at_once.theater.set_rules(at_once.coordinator, WIDER)
+    sliced.theater.close()
+    child = subprocess.Popen(
+        [sys.executable, "-c", CATCHING_UP, str(sliced.store.path), str(Path(__file__).parent)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        said = [int(child.stdout.readline() or -1) for _ in range(3)]
+        assert said == [1, 2, 3], child.stderr.read() if child.stderr else said
+        child.send_signal(signal.SIGKILL)
+        child.wait(10.0)
+    finally:
+        child.kill()
+    killed = sliced.store.get_setting(catch_up.SETTING)
+    assert killed is not None and 3 <= json.loads(killed)["judged"] < 2 * PAIRS
+    again = sliced.open()  # it goes on by itself
+    outcome = _caught_up(again)
+    assert outcome.done and outcome.judged == outcome.volumes == 2 * PAIRS
+    assert outcome.changed == outcome.kept == PAIRS  # each pair judged once
+    assert sliced.open_conflicts() == at_once.open_conflicts()
+    again.close()
