@@ -234,3 +234,23 @@ def test_no_request_makes_the_party_routes_fail_for_a_coordinator(tmp_path: Path
     ]
     assert len(operations) == 7
     fuzz_as(token, operations)
+
+
+def test_the_list_of_parties_is_paged_by_id(admin: Any) -> None:
+    un, _, _ = admin
+    for pid in ("icrc", "msf", "sdf", "wfp"):
+        assert un.post_json("/v1/parties", {**SDF, "id": pid}).status_code == 201
+    seen: list[str] = []
+    after: str | None = ""
+    pages = 0
+    while after is not None:
+        page = un.get("/v1/parties", limit=2, after=after).json()
+        assert len(page["parties"]) <= 2
+        seen += [p["id"] for p in page["parties"]]
+        after, pages = page["next_after"], pages + 1
+    assert seen == ["icrc", "msf", "red", "sdf", "un", "wfp"] and pages == 3
+    whole = un.get("/v1/parties").json()
+    assert [p["id"] for p in whole["parties"]] == seen and whole["next_after"] is None
+    for query in ({"limit": 0}, {"limit": 201}, {"after": "x" * 101}):
+        problem = assert_problem(un.get("/v1/parties", **query), 422)
+        assert problem["errors"][0]["field"] == f"query.{next(iter(query))}"

@@ -15,7 +15,7 @@ party cannot learn which parties exist (or which token ids are live) from it.
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar, cast
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,6 +26,9 @@ from tansiq.service import parties
 from tansiq.service.views import instant
 from tansiq.store import PartyRecord, SqliteStore
 from tansiq.store.base import Role
+
+#: the most parties a page of ``GET /v1/parties`` lists (each with its tokens' ids)
+MAX_PARTIES_PAGE = 200
 
 PROBLEM: dict[str, Any] = {"application/problem+json": {"schema": {"type": "object"}}}
 NOT_COORDINATOR: dict[str, Any] = {
@@ -142,11 +145,23 @@ def install(
     @app.get(
         "/v1/parties",
         tags=["parties"],
-        summary="Every party and its tokens' ids (coordinators)",
+        summary="Every party and its tokens' ids, paged by id (coordinators)",
+        description="`limit` a page; follow `next_after` until it is null.",
         responses=refused,
     )
-    def list_parties(_: Coordinator) -> dict[str, Any]:
-        return {"parties": [party_view(p, store) for p in store.list_parties()]}
+    def list_parties(
+        _: Coordinator,
+        limit: Annotated[int, Query(ge=1, le=MAX_PARTIES_PAGE)] = 100,
+        after: Annotated[
+            str, Query(max_length=100, description="the page after this one's next_after")
+        ] = "",
+    ) -> dict[str, Any]:
+        found = store.list_parties(after, limit + 1)
+        page = found[:limit]
+        return {
+            "parties": [party_view(p, store) for p in page],
+            "next_after": page[-1].id if len(found) > limit else None,
+        }
 
     @app.get(
         "/v1/parties/{party_id}",

@@ -423,9 +423,11 @@ class SqliteStore:
         self._parties[party_id] = record = _party(row)
         return record
 
-    def list_parties(self) -> list[PartyRecord]:
+    def list_parties(self, after: str = "", limit: int | None = None) -> list[PartyRecord]:
         rows = self._fetchall(
-            "SELECT id, name, lang, role, created_at, contact FROM party ORDER BY id"
+            "SELECT id, name, lang, role, created_at, contact FROM party WHERE id > ?"
+            " ORDER BY id LIMIT ?",
+            (after, -1 if limit is None else limit),
         )
         return [_party(row) for row in rows]
 
