@@ -105,6 +105,11 @@ def test_the_volumes_held_copy_lists_them_by_window_start_then_id() -> None:
         )
         for i in range(100)
     ]  # fmt: skip
+    # ids numpy's strings would order wrongly (trailing NULs: "v" first) or make huge
+    # (a long one), with the same start: ordered by id alone
+    volumes[1:4] = [
+        dataclasses.replace(volumes[0], id=vid) for vid in ("v\x00", "v", "v" * 100_000)
+    ]
     index.add_many(volumes[:60])
     for v in volumes[60:]:
         index.add(v)

@@ -19,7 +19,7 @@ from tansiq.scenario.model import SeparationRule
 from tansiq.service import catch_up, parties
 from tansiq.service import theater as theater_module
 from tansiq.service.theater import RulesOutcome, Theater
-from tansiq.store import SqliteStore
+from tansiq.store import PartyRecord, SqliteStore
 
 MORNING = 1505520000.0  # 2017-09-16T00:00Z: the volumes are 06:00-18:00
 EVENING = MORNING + 19 * 3600  # 19:00: every volume over an hour ago
@@ -498,37 +498,41 @@ def test_the_volumes_to_judge_are_listed_beside_the_filings(
     assert sliced.open_conflicts() == at_once.open_conflicts()
 
 
-def test_a_volumes_open_conflicts_are_read_by_pairs_of_kinds_either_way_round(
+def test_a_volumes_open_conflicts_are_read_by_the_other_volumes_kind(
     sliced: Theaters,
 ) -> None:
-    """The catch-up reads of a volume only the conflicts of the pairs of kinds the rules
-    changed (the others' regions are megabytes on a large footprint)."""
+    """The catch-up reads of a volume only the conflicts with the kinds its minimums
+    changed with (the others' regions are megabytes on a large footprint), the kinds
+    bound as one value: a theater of many kinds passed SQLite's limit on variables."""
     conflict = sliced.store.open_conflicts()[0]
     ids = {c.id for c in sliced.store.open_conflicts_of_volume(conflict.volume_a)}
     assert conflict.id in ids
-    for volume in (conflict.volume_a, conflict.volume_b):
-        for pair in (("convoy", "patrol"), ("patrol", "convoy")):
-            read = sliced.store.open_conflicts_of_volume(volume, kinds={pair, ("x", "y")})
+    many = {f"kind-{k}" for k in range(130_000)}  # (a variable each: 260,000, over the limit)
+    sides = ((conflict.volume_a, conflict.kind_b), (conflict.volume_b, conflict.kind_a))
+    for volume, other in sides:
+        for kinds in ({other}, {other, "x"}, many | {other}):
+            read = sliced.store.open_conflicts_of_volume(volume, other_kinds=kinds)
             assert {c.id for c in read} == ids
-        assert sliced.store.open_conflicts_of_volume(volume, kinds={("convoy", "convoy")}) == []
-        assert sliced.store.open_conflicts_of_volume(volume, kinds=()) == []
+        assert sliced.store.open_conflicts_of_volume(volume, other_kinds=many) == []
+        assert sliced.store.open_conflicts_of_volume(volume, other_kinds=()) == []
 
 
 #: a theater in a process of its own, catching up one volume a slice, a slice every
-#: 50 ms, saying how many it has judged after each (the test kills it meanwhile)
+#: 0.3 s, saying how many it has judged after each (the test kills it meanwhile: the
+#: three slices left give it 0.9 s to)
 CATCHING_UP = """
 import sys, time
 sys.path.insert(0, sys.argv[2])
 from test_rules_catch_up import MORNING, WIDER
 from tansiq.service.theater import Theater
-from tansiq.store import SqliteStore
+from tansiq.store import PartyRecord, SqliteStore
 store = SqliteStore(sys.argv[1])
 theater = Theater(store, clock=lambda: MORNING)
 theater.catch_up_in_background, theater.catch_up_slice_s = False, 0.0
 outcome = theater.set_rules(store.get_party("un"), WIDER, wait_s=0.0)
 while True:
     print(outcome.judged, flush=True)
-    time.sleep(0.05)
+    time.sleep(0.3)
     outcome = theater.catch_up(until=time.monotonic())
 """
 
@@ -563,3 +567,63 @@ def test_a_catch_up_killed_with_sigkill_goes_on_after_a_restart(
     assert outcome.changed == outcome.kept == PAIRS  # each pair judged once
     assert sliced.open_conflicts() == at_once.open_conflicts()
     again.close()
+
+
+def _convoy_before_patrol(
+    path: Path,
+) -> tuple[SqliteStore, Theater, PartyRecord, PartyRecord, str]:
+    """Red's convoy at 06:00 28 m from blue's patrol at 07:00; the store, its theater,
+    the coordinator, red and the convoy's filing."""
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    un = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater = Theater(store, clock=lambda: MORNING)
+    theater.set_rules(un, BASE)
+    theater.file(blue, "operation", body(feature("p", 40.0025, "patrol", 7)))
+    filing = theater.file(red, "operation", body(feature("c", 40.0, "convoy", 6))).filing
+    return store, theater, un, red, filing.id
+
+
+def _regions(store: SqliteStore) -> list[tuple[float, str | None, str | None]]:
+    return sorted((c.window_start, c.region_a, c.region_b) for c in store.open_conflicts())
+
+
+#: the convoy moved to 08:00, its footprint the same
+MOVED = body(feature("c", 40.0, "convoy", 8))
+
+
+@pytest.mark.parametrize("restarted", [False, True])
+def test_a_window_moved_past_its_partners_turn_during_a_catch_up_is_drawn_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restarted: bool
+) -> None:
+    """The convoy is judged before the patrol, whose turn judges their pair. Moved to
+    08:00, the convoy's turn is now the pair's, and already passed: its replacement,
+    judging the pair under the new rules, must draw it again too (it kept the regions
+    the old rules drew, for good: a reviewer). So also when the move comes between
+    the list's copy and the first slice after a restart."""
+    store, theater, un, red, filing_id = _convoy_before_patrol(tmp_path / "at-once.db")
+    theater.set_rules(un, WIDER)
+    theater.replace(red, filing_id, 1, MOVED)
+    at_once = _regions(store)
+    theater.close()
+    store, theater, un, red, filing_id = _convoy_before_patrol(tmp_path / "sliced.db")
+    theater.catch_up_in_background, theater.catch_up_slice_s = False, 0.0
+    assert theater.set_rules(un, WIDER, wait_s=0.0).judged == 1  # the convoy
+    if restarted:
+        theater.close()
+        monkeypatch.setattr(Theater, "_catch_up_in_background", lambda self: None)
+        theater = Theater(store, clock=lambda: MORNING)
+        theater.catch_up_slice_s = 0.0
+        real, reopened = catch_up.still_to_judge, theater
+
+        def moved_meanwhile(*args: Any) -> Any:
+            reopened.replace(red, filing_id, 1, MOVED)  # (another thread's, as a rule)
+            return real(*args)
+
+        monkeypatch.setattr(theater_module, "still_to_judge", moved_meanwhile)
+    else:
+        theater.replace(red, filing_id, 1, MOVED)
+    assert theater.catch_up().done
+    assert len(at_once) == 1 and _regions(store) == at_once
+    theater.close()

@@ -537,11 +537,15 @@ class Theater:
                         if was is not None and _same_volume(was, mine):
                             kept.append(conflict)  # this volume did not change
                         else:
-                            # a new kind may meet the other with another separation
+                            # a new kind may meet the other with another separation;
+                            # and one drawn under the rules before a catch-up still
+                            # running may not be reached by it again (its volume's
+                            # turn moved past: a reviewer)
                             redraw = (
                                 was is None
                                 or was.kind != mine.kind
                                 or not _same_footprint(was, mine)
+                                or self._catching_up_on(conflict)
                             )
                             zone_late_before = (
                                 self._zone_rules(was, still[1], now)[0]
@@ -975,16 +979,28 @@ class Theater:
                 # back to back got one change a slice, 18 a second, without this)
                 time.sleep(self.catch_up_slice_s)
 
+    def _catching_up_on(self, conflict: ConflictRecord) -> bool:
+        """Whether a catch-up running may not have drawn a conflict under the rules in
+        force yet (its pair of kinds is one the change of rules altered)."""
+        state = self._catch_up
+        return (
+            state is not None
+            and not state.done
+            and (state.redraw_all or _kind_pair(conflict.kind_a, conflict.kind_b) in state.changed)
+        )
+
     def _pending_listed_beside(self) -> None:
         """List the volumes the catch-up has still to judge, in its order, beside the
-        changes: only copying the index's ids and windows holds the theater. Listed under
-        its lock, the first slice held it for 0.55 s at 1M, and a filing waited 1.3 s
-        for it (bench/catch_up_rate.py, bench/rules_catch_up.py).
+        changes: only copying the index's ids, kinds and windows holds the theater.
+        Listed under its lock, the first slice held it 0.55 s at 1M (1.1-1.2 s with the
+        machine slower), and a filing waited 1.3 s for it (bench/catch_up_rate.py,
+        bench/rules_catch_up.py).
 
         Volumes filed, changed or cancelled between the copy and the first slice were
         judged under the new rules by their own changes (the copy is taken after the
-        rules are in force): a volume gone is passed over, and one whose window moved
-        finds the pairs it is judged with already right."""
+        rules are in force): a volume gone is passed over, and the pairs of one whose
+        window moved were judged and drawn again by its replacement
+        (:meth:`_catching_up_on`)."""
         if not self._lock_for_a_moment():
             return
         try:
@@ -1090,13 +1106,15 @@ class Theater:
             # (a volume no longer held has no turn of its own)
             return other not in self._index or turn(self._index.start_of(other), other) < mine
 
+        volume = self._index.get(volume_id)
+        # the kinds this one's minimums changed with (a stored conflict's kinds are its
+        # volumes' as they are now: a change of kind draws it again)
+        partners = {y if x == volume.kind else x for x, y in changed if volume.kind in (x, y)}
         standing: dict[str, ConflictRecord] = {}
-        for conflict in self._store.open_conflicts_of_volume(volume_id, kinds=changed):
+        for conflict in self._store.open_conflicts_of_volume(volume_id, other_kinds=partners):
             other = conflict.volume_b if conflict.volume_a == volume_id else conflict.volume_a
             if _kind_pair(conflict.kind_a, conflict.kind_b) in changed and now_is_its_turn(other):
                 standing[other] = conflict  # (others: same minimums, or a later turn's)
-        volume = self._index.get(volume_id)
-        partners = {y if x == volume.kind else x for x, y in changed if volume.kind in (x, y)}
         found: dict[str, Conflict] = {}
         for judged in self._index.check(volume, horizon, kinds=partners):
             other = judged.b if judged.a == volume_id else judged.a

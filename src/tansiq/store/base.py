@@ -224,10 +224,10 @@ class Store(Protocol):
     def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]: ...
 
     def open_conflicts_of_volume(
-        self, volume_id: str, kinds: Collection[tuple[str, str]] | None = None
+        self, volume_id: str, other_kinds: Collection[str] | None = None
     ) -> list[ConflictRecord]:
-        """The open conflicts of one volume (either side), oldest first; with ``kinds``,
-        only those between one of these pairs of kinds (either way round)."""
+        """The open conflicts of one volume (either side), oldest first; with
+        ``other_kinds``, only those whose other volume is of one of these kinds."""
         ...
 
     def update_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> None:
