@@ -220,3 +220,20 @@ def test_a_lone_surrogate_where_an_id_or_kind_is_stored_is_refused_naming_it(
     assert refused["errors"][0]["field"] == "separation[0].between"
     assert client.get("/v1/theater/rules", headers=blue.headers).json()["separation"] == []
     assert store.active_filings() == []
+
+
+def test_a_feature_id_too_long_or_with_a_control_character_is_refused_naming_it(
+    api: Any,
+) -> None:
+    """Ids and kinds are copied into every conflict and event and shown on the other
+    side's screens (docs/scenario-format.md): an id of thousands of characters, or an
+    escape sequence that clears a terminal, is refused, and nothing is stored."""
+    _, red, _, store = api
+    feature = json.loads(collection(disc("ok", 38.0)))
+    feature["features"][0]["id"] = "x" * 5_000
+    feature["features"][0]["properties"]["kind"] = "patrol\x1b[2J"
+    problem = assert_problem(red.post("/v1/operations", json.dumps(feature)), 422)
+    assert [e["field"] for e in problem["errors"]] == ["id", "properties.kind"]
+    assert "at most 256" in problem["errors"][0]["detail"]
+    assert "U+001B" in problem["errors"][1]["detail"]
+    assert store.active_filings() == []

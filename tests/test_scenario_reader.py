@@ -826,13 +826,37 @@ def test_bad_positions_are_listed_up_to_ten_then_counted() -> None:
     assert problems[-1] == f"{ROUTE}geometry.coordinates: 15 more bad positions not listed"
 
 
-def test_an_id_is_shown_on_one_line() -> None:
+def test_an_id_with_a_control_character_is_refused_and_shown_on_one_line() -> None:
     doc = valid()
     feature(doc)["id"] = "strike\n7"
     props(doc)["kind"] = ""
     assert problems_of(doc) == [
-        "feature 'strike\\u000a7': properties.kind: must be a non-empty string"
+        "feature 'strike\\u000a7': id: holds the control character U+000A",
+        "feature 'strike\\u000a7': properties.kind: must be a non-empty string",
     ]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "why"),
+    [
+        ("id", "x" * 257, "id: is 257 characters long; at most 256 are allowed"),
+        ("id", "a\x00", "id: holds the control character U+0000"),
+        ("kind", "air\x1b[2Jstrike", "properties.kind: holds the control character U+001B"),
+        ("kind", "k" * 300, "properties.kind: is 300 characters long; at most 256 are allowed"),
+    ],
+)
+def test_ids_and_kinds_are_short_printable_names(where: str, value: str, why: str) -> None:
+    """A decision where the spec is silent (docs/scenario-format.md): ids and kinds are
+    shown on operators' screens and copied into every conflict that names them."""
+    doc = valid()
+    if where == "id":
+        feature(doc)["id"] = value
+    else:
+        props(doc)["kind"] = value
+    assert any(p.endswith(why) for p in problems_of(doc)), problems_of(doc)
+    feature(doc)["id"], props(doc)["kind"] = "x" * 256, "é" * 256  # the longest allowed
+    read = parse_scenario(json.dumps(doc))
+    assert read.volumes[0].id == "x" * 256 and read.volumes[0].kind == "é" * 256
 
 
 # --- unreadable files ------------------------------------------------------------------------

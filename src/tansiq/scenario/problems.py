@@ -9,6 +9,7 @@ properties.altitude_m``) and the rule it breaks.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 _MAX_SHOWN_CHARS = 60
@@ -151,8 +152,37 @@ def read_string(value: object, member: str, problems: Problems, *, non_empty: bo
     return value
 
 
+def read_name(value: object, member: str, problems: Problems) -> str:
+    """``value`` as a feature's id or a kind (:func:`name_problem`), or record why not
+    and raise :class:`Skip`."""
+    name = read_string(value, member, problems, non_empty=True)
+    why = name_problem(name)
+    if why is not None:
+        problems.add(member, why)
+        raise Skip
+    return name
+
+
 #: why a string is refused as a name, an id or a kind
 NOT_TEXT = "is not Unicode text (it holds a lone surrogate)"
+
+#: the longest feature id or kind read, in characters (decided: docs/scenario-format.md)
+MAX_NAME_LENGTH = 256
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def name_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a feature's id or a kind (None: it can). Both are
+    copied into every conflict, event and table that names the feature, and shown
+    on operators' screens: a control character there can rewrite what a terminal
+    shows, or order ids unlike the rest of the system (a NUL), and an id of a
+    megabyte is copied into every row (a reviewer filed one)."""
+    if len(value) > MAX_NAME_LENGTH:
+        return f"is {len(value):,} characters long; at most {MAX_NAME_LENGTH} are allowed"
+    control = _CONTROL.search(value)
+    if control is not None:
+        return f"holds the control character U+{ord(control.group()):04X}"
+    return None
 
 
 def is_text(value: str) -> bool:

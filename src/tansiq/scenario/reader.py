@@ -49,6 +49,7 @@ from tansiq.scenario.problems import (
     format_path,
     is_text,
     quote,
+    read_name,
     read_non_negative,
     read_number,
     read_string,
@@ -467,7 +468,11 @@ def _check_feature(
     if properties is None:
         return None
     party = attempts(lambda: _party(properties, party_ids, problems), default="")
-    kind = attempts(lambda: _string(properties, "kind", "properties", problems), default="")
+    kind = attempts(
+        lambda: read_name(require(properties, "kind", "properties.kind", problems),
+                          "properties.kind", problems),
+        default="",
+    )  # fmt: skip
     buffer_m = attempts(lambda: _buffer(properties, geometry, problems), default=0.0)
     low, high = attempts(
         lambda: _altitudes(properties, problems), default=(UNBOUNDED_LOW, UNBOUNDED_HIGH)
@@ -497,7 +502,7 @@ def _feature_id(
     if "id" not in feature:
         problems.add("id", "missing (every feature needs a unique string id)")
         raise Skip
-    feature_id = read_string(feature["id"], "id", problems, non_empty=True)
+    feature_id = read_name(feature["id"], "id", problems)
     if feature_id in seen_ids:
         problems.add(
             "id",
