@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
+from tansiq.scenario import reader
 from tansiq.scenario.model import SeparationRule
+from tansiq.scenario.problems import read_string
 from tansiq.service import catch_up, parties
 from tansiq.service import theater as theater_module
 from tansiq.service.theater import RulesOutcome, Theater
@@ -626,4 +628,112 @@ def test_a_window_moved_past_its_partners_turn_during_a_catch_up_is_drawn_again(
         theater.replace(red, filing_id, 1, MOVED)
     assert theater.catch_up().done
     assert len(at_once) == 1 and _regions(store) == at_once
+    theater.close()
+
+
+def _lenient_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """File as before 2026-12-02, when ids and kinds were not held to names."""
+    monkeypatch.setattr(
+        reader, "read_name", lambda value, member, problems: read_string(
+            value, member, problems, non_empty=True
+        ),
+    )  # fmt: skip
+
+
+def _red_blue_un(path: Path) -> tuple[SqliteStore, PartyRecord, PartyRecord, PartyRecord]:
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    un = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    return store, red, blue, un
+
+
+def test_a_kind_filed_with_a_nul_before_names_were_checked_is_judged_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's json_each cuts a text at a NUL: a pair whose kind held one was not seen
+    standing, and the catch-up opened a second conflict for it (a reviewer)."""
+    store, red, blue, un = _red_blue_un(tmp_path / "t.db")
+    theater = Theater(store, clock=lambda: MORNING)
+    theater.set_rules(un, BASE)
+    _lenient_names(monkeypatch)
+    theater.file(red, "operation", body(feature("v", 40.0, "convoy", 7)))
+    theater.file(blue, "operation", body(feature("w", 40.0025, "pat\x00rol")))
+    monkeypatch.undo()
+    (before,) = store.open_conflicts()
+    assert theater.set_rules(un, [SeparationRule(("*", "*"), horizontal_m=800.0)]).done
+    assert [(c.id, {c.kind_a, c.kind_b}) for c in store.open_conflicts()] == [
+        (before.id, {"convoy", "pat\x00rol"})
+    ]
+    theater.close()
+
+
+def _kind_changed_after_its_partner_ended(path: Path, sliced: bool) -> list[tuple[Any, ...]]:
+    """Convoy and patrol 456 m apart (a conflict under WIDER only); BASE set at 07:30;
+    the patrol over at 08:00; at 09:00 the convoy becomes a truck, its conflict kept
+    as it was (its other side over), with the kinds of its opening. What stays open."""
+    clock = [MORNING]
+    store, red, blue, un = _red_blue_un(path)
+    theater = Theater(store, clock=lambda: clock[0])
+    theater.set_rules(un, WIDER)
+    patrol = feature("w", 40.005, "patrol")
+    patrol["properties"]["end"] = "2017-09-16T08:00:00Z"  # type: ignore[index]
+    theater.file(blue, "operation", body(patrol))
+    filing = theater.file(red, "operation", body(feature("v", 40.0, "convoy", 7))).filing
+    assert len(store.open_conflicts()) == 1
+    if sliced:
+        theater.catch_up_in_background, theater.catch_up_slice_s = False, 0.0
+    clock[0] = MORNING + 7.5 * 3600
+    theater.set_rules(un, BASE, wait_s=0.0 if sliced else math.inf)
+    clock[0] = MORNING + 9 * 3600
+    theater.replace(red, filing.id, 1, body(feature("v", 40.0, "truck", 7)))
+    assert theater.catch_up().done
+    theater.close()
+    return [(c.kind_a, c.kind_b, c.state) for c in store.open_conflicts()]
+
+
+def test_a_conflict_kept_with_the_kinds_of_its_opening_is_judged_as_at_once(
+    tmp_path: Path,
+) -> None:
+    """Read by the other volume's kind against this volume's kind now, the catch-up
+    missed the conflict whose kinds were those of its opening, and left it open for
+    good where the rules judged at once resolve it (a reviewer)."""
+    at_once = _kind_changed_after_its_partner_ended(tmp_path / "at-once.db", sliced=False)
+    assert at_once == []
+    assert _kind_changed_after_its_partner_ended(tmp_path / "sliced.db", sliced=True) == at_once
+
+
+def test_a_catch_up_of_a_vertical_minimum_draws_nothing_again_on_a_replacement(
+    tmp_path: Path,
+) -> None:
+    """While a change of a vertical minimum alone is caught up, a replacement that
+    changes a note keeps its conflict as it is: drawn again, a region stored by an
+    older version (here: its ring the other way round) read as a change, version up and
+    acknowledgements cleared (a reviewer)."""
+    import sqlite3
+
+    store, red, blue, un = _red_blue_un(tmp_path / "t.db")
+    theater = Theater(store, clock=lambda: MORNING)
+    theater.set_rules(un, BASE)
+    theater.file(blue, "operation", body(feature("w", 40.0025, "patrol", 6)))
+    convoy = feature("v", 40.0, "convoy", 7)
+    filing = theater.file(red, "operation", body(convoy)).filing
+    (conflict,) = store.open_conflicts()
+    theater.acknowledge(red, conflict.id)
+    theater.acknowledge(blue, conflict.id)
+    theater.catch_up_in_background, theater.catch_up_slice_s = False, 0.0
+    vertical = [*BASE, SeparationRule(("convoy", "patrol"), horizontal_m=100.0, vertical_m=300.0)]
+    assert not theater.set_rules(un, vertical, wait_s=0.0).done
+    assert conflict.region_a is not None
+    drawn = json.loads(conflict.region_a)
+    drawn["coordinates"] = [ring[::-1] for ring in drawn["coordinates"]]
+    with sqlite3.connect(store.path) as raw:
+        raw.execute(
+            "UPDATE conflict SET region_a = ? WHERE id = ?", (json.dumps(drawn), conflict.id)
+        )
+    convoy["properties"]["note"] = "call sign changed"  # type: ignore[index]
+    theater.replace(red, filing.id, 1, body(convoy))
+    after = store.get_conflict(conflict.id)
+    assert after is not None and after.version == conflict.version
+    assert after.acked_a_at is not None and after.acked_b_at is not None
     theater.close()

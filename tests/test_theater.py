@@ -788,10 +788,15 @@ def test_a_schema_1_store_gets_its_footprints_once(tmp_path: Path) -> None:
             " ALTER TABLE conflict DROP COLUMN version; DROP TABLE filing_key;"
             " DROP INDEX filing_version_by_party; DROP TABLE conflict_extent;"
             f" {BEFORE_8} PRAGMA user_version = 1;"
+            # an id filed when a newline was allowed in one (until 2026-12-02): the
+            # body is read again, and must still be (a reviewer's store did not open)
+            """ UPDATE filing_version SET body = replace(body, '"id": "route"',"""
+            """ '"id": "route\\n2"');"""
         )
     migrated = SqliteStore(path)
     theater = Theater(migrated, clock=sample_morning())
     assert len(migrated.volume_footprints()) == 4
+    assert any(row[0].endswith("/route\n2") for row in migrated.volume_footprints())
     blue = migrated.get_party("blue")
     assert blue is not None
     outcome = theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))

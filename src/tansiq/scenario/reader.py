@@ -84,7 +84,10 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 
 
 def parse_scenario(
-    text: str | bytes, amend: Callable[[dict[str, Any]], None] | None = None
+    text: str | bytes,
+    amend: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    names_checked: bool = True,
 ) -> Scenario:
     """Check a scenario given as JSON text (``bytes`` must be UTF-8) and return it.
 
@@ -94,12 +97,16 @@ def parse_scenario(
     ``amend``, if given, is called with the parsed top-level object (if it is one)
     before it is checked: the service adds the filing party's header this way, so a
     filing is parsed once, by this strict parser (repeated members, NaN).
+
+    ``names_checked=False`` reads ids and kinds that are no longer allowed as names
+    (:func:`~tansiq.scenario.problems.name_problem`; decided on 2026-12-02): for a
+    body stored before, which must stay readable.
     """
     parsed = _parse_json(text)
     if amend is not None and isinstance(parsed.document, dict):
         amend(parsed.document)
     problems = Problems()
-    scenario = _check_document(parsed, problems)
+    scenario = _check_document(parsed, problems, names_checked)
     if problems.lines or scenario is None:
         raise ScenarioInvalid(problems.lines, problems.places)
     return scenario
@@ -195,7 +202,9 @@ def _json_oddities(parsed: _ParsedJson) -> list[tuple[JsonPath, str]]:
 # --- the file --------------------------------------------------------------------------------
 
 
-def _check_document(parsed: _ParsedJson, problems: Problems) -> Scenario | None:
+def _check_document(
+    parsed: _ParsedJson, problems: Problems, names_checked: bool = True
+) -> Scenario | None:
     document = parsed.document
     if isinstance(document, dict):
         _check_collection_type(document, problems)
@@ -219,7 +228,7 @@ def _check_document(parsed: _ParsedJson, problems: Problems) -> Scenario | None:
             )
         return None
     header = _check_tansiq(document, problems)
-    volumes = _check_features(document, header, by_feature, problems)
+    volumes = _check_features(document, header, by_feature, problems, names_checked)
     if header is None or volumes is None:
         return None
     return Scenario(
@@ -414,6 +423,7 @@ def _check_features(
     header: _Header | None,
     oddities: dict[int, list[tuple[str, str]]],
     problems: Problems,
+    names_checked: bool = True,
 ) -> list[Volume] | None:
     """The volumes, or ``None`` if any feature is unusable; problems are recorded either way."""
     if "features" not in document:
@@ -431,7 +441,9 @@ def _check_features(
         feature_problems = problems.for_prefix(f"{_label(index, feature)}: ")
         for member, rule in oddities.get(index, []):
             feature_problems.add(member, rule)
-        volume = _check_feature(index, feature, party_ids, seen_ids, feature_problems)
+        volume = _check_feature(
+            index, feature, party_ids, seen_ids, feature_problems, names_checked
+        )
         if volume is not None:
             volumes.append(volume)
     return volumes if len(volumes) == len(features) else None
@@ -452,6 +464,7 @@ def _check_feature(
     party_ids: frozenset[str] | None,
     seen_ids: dict[str, int],
     problems: Problems,
+    names_checked: bool = True,
 ) -> Volume | None:
     """The volume of one feature, or ``None`` if it breaks a rule (every problem is recorded)."""
     if not isinstance(feature, dict):
@@ -462,17 +475,17 @@ def _check_feature(
         got = f", got {describe(feature['type'])}" if "type" in feature else " (it is missing)"
         problems.add("type", f'must be "Feature"{got}')
     attempts = _Attempts()
-    feature_id = attempts(lambda: _feature_id(feature, index, seen_ids, problems), default="")
+    feature_id = attempts(
+        lambda: _feature_id(feature, index, seen_ids, problems, names_checked), default=""
+    )
     geometry = _feature_geometry(feature, problems)
     properties = _properties(feature, problems)
     if properties is None:
         return None
     party = attempts(lambda: _party(properties, party_ids, problems), default="")
     kind = attempts(
-        lambda: read_name(require(properties, "kind", "properties.kind", problems),
-                          "properties.kind", problems),
-        default="",
-    )  # fmt: skip
+        lambda: _name(properties, "kind", "properties", problems, names_checked), default=""
+    )
     buffer_m = attempts(lambda: _buffer(properties, geometry, problems), default=0.0)
     low, high = attempts(
         lambda: _altitudes(properties, problems), default=(UNBOUNDED_LOW, UNBOUNDED_HIGH)
@@ -497,12 +510,20 @@ def _check_feature(
 
 
 def _feature_id(
-    feature: dict[str, object], index: int, seen_ids: dict[str, int], problems: Problems
+    feature: dict[str, object],
+    index: int,
+    seen_ids: dict[str, int],
+    problems: Problems,
+    names_checked: bool = True,
 ) -> str:
     if "id" not in feature:
         problems.add("id", "missing (every feature needs a unique string id)")
         raise Skip
-    feature_id = read_name(feature["id"], "id", problems)
+    feature_id = (
+        read_name(feature["id"], "id", problems)
+        if names_checked
+        else read_string(feature["id"], "id", problems, non_empty=True)
+    )
     if feature_id in seen_ids:
         problems.add(
             "id",
@@ -549,6 +570,17 @@ def _string(
     member = f"{parent}.{key}"
     value = require(mapping, key, member, problems)
     return read_string(value, member, problems, non_empty=not may_be_empty)
+
+
+def _name(
+    mapping: dict[str, object], key: str, parent: str, problems: Problems, names_checked: bool
+) -> str:
+    """The required member ``key`` as a name (:func:`read_name`), or as a non-empty
+    string only when names are not checked."""
+    if not names_checked:
+        return _string(mapping, key, parent, problems)
+    member = f"{parent}.{key}"
+    return read_name(require(mapping, key, member, problems), member, problems)
 
 
 def _party(

@@ -364,7 +364,10 @@ class Theater:
         (none) or one written before footprints were stored (schema 1)."""
         with self._store.transaction():
             for filing in self._store.active_filings():
-                volumes = self.volumes(filing.party_id, filing.id, filing.body)
+                # (bodies filed before ids and kinds were held to names stay readable)
+                volumes = self.volumes(
+                    filing.party_id, filing.id, filing.body, names_checked=False
+                )
                 self._store.put_volumes(self._volume_records(volumes))
             self._store.set_setting(FOOTPRINTS_SETTING, "1")
 
@@ -980,13 +983,17 @@ class Theater:
                 time.sleep(self.catch_up_slice_s)
 
     def _catching_up_on(self, conflict: ConflictRecord) -> bool:
-        """Whether a catch-up running may not have drawn a conflict under the rules in
-        force yet (its pair of kinds is one the change of rules altered)."""
+        """Whether a catch-up running would draw a conflict again, as :meth:`_judge_again`
+        decides it: every one it keeps, or those whose horizontal minimum the change of
+        rules moved (a change of a vertical minimum alone draws nothing again: another
+        reviewer saw a note's change told as a new drawing, acknowledgements cleared)."""
         state = self._catch_up
-        return (
-            state is not None
-            and not state.done
-            and (state.redraw_all or _kind_pair(conflict.kind_a, conflict.kind_b) in state.changed)
+        if state is None or state.done:
+            return False
+        kinds = (conflict.kind_a, conflict.kind_b)
+        return state.redraw_all or (
+            _kind_pair(*kinds) in state.changed
+            and rule_minimums(state.was, *kinds)[0] != rule_minimums(self._separation, *kinds)[0]
         )
 
     def _pending_listed_beside(self) -> None:
@@ -1106,15 +1113,17 @@ class Theater:
             # (a volume no longer held has no turn of its own)
             return other not in self._index or turn(self._index.start_of(other), other) < mine
 
-        volume = self._index.get(volume_id)
-        # the kinds this one's minimums changed with (a stored conflict's kinds are its
-        # volumes' as they are now: a change of kind draws it again)
-        partners = {y if x == volume.kind else x for x, y in changed if volume.kind in (x, y)}
+        # read by the kinds of any pair changed, then by the pair: a conflict kept as it
+        # was (its other side over) keeps the kinds of its opening, which may not be
+        # this volume's now (a reviewer: by this volume's partners alone, one was left
+        # open for good)
         standing: dict[str, ConflictRecord] = {}
-        for conflict in self._store.open_conflicts_of_volume(volume_id, other_kinds=partners):
+        for conflict in self._store.open_conflicts_of_volume(volume_id, other_kinds=state.kinds):
             other = conflict.volume_b if conflict.volume_a == volume_id else conflict.volume_a
             if _kind_pair(conflict.kind_a, conflict.kind_b) in changed and now_is_its_turn(other):
                 standing[other] = conflict  # (others: same minimums, or a later turn's)
+        volume = self._index.get(volume_id)
+        partners = {y if x == volume.kind else x for x, y in changed if volume.kind in (x, y)}
         found: dict[str, Conflict] = {}
         for judged in self._index.check(volume, horizon, kinds=partners):
             other = judged.b if judged.a == volume_id else judged.a
@@ -1432,7 +1441,9 @@ class Theater:
         bounds = shapely.total_bounds([first, second])
         return region_geojson(first), region_geojson(second), extents.padded(*bounds)
 
-    def volumes(self, party_id: str, filing_id: str, body: str) -> list[Volume]:
+    def volumes(
+        self, party_id: str, filing_id: str, body: str, *, names_checked: bool = True
+    ) -> list[Volume]:
         """The volumes of a filing's body, validated as scenario-v1 features of its party.
 
         The body is parsed once, by the scenario reader (which refuses a member given
@@ -1461,7 +1472,7 @@ class Theater:
                 "parties": [{"id": party_id, "name": party_id, "lang": "en"}],
             }
 
-        scenario = parse_scenario(body, amend=as_the_party)
+        scenario = parse_scenario(body, amend=as_the_party, names_checked=names_checked)
         return [_renamed(v, f"{filing_id}/{v.id}") for v in scenario.volumes]
 
 
