@@ -11,6 +11,9 @@ the time the list of volumes still to judge took to make (beside the changes), a
 that the copy of the index's ids and windows (under the theater's lock), and the time
 the first slice, the others at the 99th percentile and the longest of them held the
 theater.
+``--parts N`` also prints the N longest slices with the time each spent reading the
+store (a volume's open conflicts), in the index's check and in ``Theater._refresh``
+(judging again and drawing a kept conflict, its write included).
 Profile it with ``py-spy record -r 200 -f raw -o spy.txt -- ../.venv/bin/python
 catch_up_rate.py --db ...``.
 """
@@ -20,7 +23,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rules_catch_up import WIDENED, timed
 from tansiq.engine.index import ConflictIndex, HeldVolumes
@@ -34,8 +39,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True, help="a store being caught up")
     parser.add_argument("--seconds", type=float, default=40.0)
+    parser.add_argument("--parts", type=int, default=0, help="show the N longest slices' parts")
     args = parser.parse_args()
     theater = Theater(SqliteStore(args.db), clock=exercise_clock(WEEK_START))
+    parts = slice_parts(theater) if args.parts else []
     slices = timed(theater, "_catch_up_slice")
     listing = timed(theater, "_pending_listed_beside")
     copying: list[float] = []
@@ -79,7 +86,46 @@ def main() -> None:
         f" {others[-1] * 1000:.0f} ms;"
         f" {after.judged:,} of {after.volumes:,}"
     )
+    for took, spent in sorted(parts, key=lambda p: -p[0])[: args.parts]:
+        shown = ", ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in spent.items())
+        print(f"  a slice of {took * 1000:.1f} ms: {shown}")
     theater.close()
+
+
+def slice_parts(theater: Theater) -> list[tuple[float, dict[str, float]]]:
+    """From now on, each slice's length and the time it spent reading a volume's open
+    conflicts, in the index's check and in ``_refresh``, seconds."""
+    done: list[tuple[float, dict[str, float]]] = []
+    spent: dict[str, float] = {}
+
+    def timing(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+
+        return timed_call
+
+    store = theater._store
+    store.open_conflicts_of_volume = timing(  # type: ignore[method-assign]
+        "reading conflicts", store.open_conflicts_of_volume
+    )
+    ConflictIndex.check = timing("check", ConflictIndex.check)  # type: ignore[method-assign]
+    theater._refresh = timing("_refresh", theater._refresh)  # type: ignore[method-assign]
+    whole = theater._catch_up_slice
+
+    def one_slice(now: float) -> Any:
+        spent.clear()
+        started = time.perf_counter()
+        try:
+            return whole(now)
+        finally:
+            done.append((time.perf_counter() - started, dict(spent)))
+
+    theater._catch_up_slice = one_slice  # type: ignore[method-assign]
+    return done
 
 
 if __name__ == "__main__":

@@ -616,8 +616,9 @@ class SqliteStore:
     ) -> list[ConflictRecord]:
         # the kinds are tested on the part of each row stored with it, the regions
         # (kilobytes, in overflow pages) read only for the rows kept: a protected site
-        # of a 40 km footprint has some 1,400 open conflicts, 6 MB of regions, which
-        # took 0.34 s to read for the 260 of one pair of kinds (bench/catch_up_rate.py).
+        # of a 40 km footprint had 1,405 open conflicts, 6 MB of regions, which took
+        # 0.34 s to read from the disk where the catch-up needed 260 of them (timed as
+        # bench/catch_up_rate.py --parts times it, docs/benchmarks.md).
         # The kinds are one JSON array, bound once: a variable each would pass
         # SQLite's limit on a theater of a few hundred kinds (a reviewer). In hex:
         # json_each cuts a text at a NUL, which kinds filed before 2026-12-02 may hold
