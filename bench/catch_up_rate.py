@@ -12,8 +12,9 @@ that the copy of the index's ids and windows (under the theater's lock), and the
 the first slice, the others at the 99th percentile and the longest of them held the
 theater.
 ``--parts N`` also prints the N longest slices with the time each spent reading the
-store (a volume's open conflicts), in the index's check and in ``Theater._refresh``
-(judging again and drawing a kept conflict, its write included).
+store (a volume's open conflicts), in the index's check, in ``Theater._refresh``
+(judging again and drawing a kept conflict, its write included), ``_open`` (opening
+new ones, drawn and written) and ``_close``, and the rest.
 Profile it with ``py-spy record -r 200 -f raw -o spy.txt -- ../.venv/bin/python
 catch_up_rate.py --db ...``.
 """
@@ -94,7 +95,8 @@ def main() -> None:
 
 def slice_parts(theater: Theater) -> list[tuple[float, dict[str, float]]]:
     """From now on, each slice's length and the time it spent reading a volume's open
-    conflicts, in the index's check and in ``_refresh``, seconds."""
+    conflicts, in the index's check, ``_refresh``, ``_open`` and ``_close``, and the
+    rest, seconds."""
     done: list[tuple[float, dict[str, float]]] = []
     spent: dict[str, float] = {}
 
@@ -114,6 +116,8 @@ def slice_parts(theater: Theater) -> list[tuple[float, dict[str, float]]]:
     )
     ConflictIndex.check = timing("check", ConflictIndex.check)  # type: ignore[method-assign]
     theater._refresh = timing("_refresh", theater._refresh)  # type: ignore[method-assign]
+    theater._open = timing("_open", theater._open)  # type: ignore[method-assign]
+    theater._close = timing("_close", theater._close)  # type: ignore[method-assign]
     whole = theater._catch_up_slice
 
     def one_slice(now: float) -> Any:
@@ -122,7 +126,8 @@ def slice_parts(theater: Theater) -> list[tuple[float, dict[str, float]]]:
         try:
             return whole(now)
         finally:
-            done.append((time.perf_counter() - started, dict(spent)))
+            took = time.perf_counter() - started
+            done.append((took, {**spent, "the rest": took - sum(spent.values())}))
 
     theater._catch_up_slice = one_slice  # type: ignore[method-assign]
     return done

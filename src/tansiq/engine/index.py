@@ -63,7 +63,8 @@ class HeldVolumes:
         # Python's order, which the catch-up's stored place in it is compared in. Not
         # numpy's lexsort of a string array: it ties ids differing by trailing NULs,
         # and makes every id as wide as the longest (a reviewer: one id of a million
-        # characters asked for terabytes); about as fast (0.6 s for 270,000)
+        # characters asked for terabytes). The list took 0.9-1.5 s to make at 1M
+        # either way (bench/catch_up_rate.py, docs/benchmarks.md)
         return sorted(zip(starts, [ids[slot] for slot in held], strict=True))
 
 
