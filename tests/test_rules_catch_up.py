@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tansiq.errors import InputProblems
 from tansiq.scenario import reader
 from tansiq.scenario.model import SeparationRule
 from tansiq.scenario.problems import read_string
@@ -648,12 +649,20 @@ def _red_blue_un(path: Path) -> tuple[SqliteStore, PartyRecord, PartyRecord, Par
     return store, red, blue, un
 
 
+@pytest.mark.parametrize("encoding", ["UTF-8", "UTF-16le", "UTF-16be"])
 def test_a_kind_filed_with_a_nul_before_names_were_checked_is_judged_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str
 ) -> None:
     """SQLite's json_each cuts a text at a NUL: a pair whose kind held one was not seen
-    standing, and the catch-up opened a second conflict for it (a reviewer)."""
-    store, red, blue, un = _red_blue_un(tmp_path / "t.db")
+    standing, and the catch-up opened a second conflict for it (a reviewer). So too
+    in a file of another text encoding (made by another tool), where kinds spelt in
+    UTF-8 matched nothing (a third reviewer)."""
+    import sqlite3
+
+    path = tmp_path / "t.db"
+    with sqlite3.connect(path) as raw:
+        raw.executescript(f"PRAGMA encoding = '{encoding}'; CREATE TABLE x (a); DROP TABLE x;")
+    store, red, blue, un = _red_blue_un(path)
     theater = Theater(store, clock=lambda: MORNING)
     theater.set_rules(un, BASE)
     _lenient_names(monkeypatch)
@@ -736,4 +745,59 @@ def test_a_catch_up_of_a_vertical_minimum_draws_nothing_again_on_a_replacement(
     after = store.get_conflict(conflict.id)
     assert after is not None and after.version == conflict.version
     assert after.acked_a_at is not None and after.acked_b_at is not None
+    theater.close()
+
+
+def test_a_conflict_kept_with_its_openings_kinds_is_drawn_again_when_found_again(
+    tmp_path: Path,
+) -> None:
+    """A convoy over at 08:00 becomes a truck at 09:00: its conflict is kept as it was,
+    with the kinds (convoy, patrol) and regions of its opening. At 09:30 it runs to
+    18:00 and meets the patrol again, now as a truck (800 m): the conflict must be
+    drawn again, as a truck filed so from the start is (it kept the 100 m regions:
+    a third reviewer)."""
+    rules = [*BASE, SeparationRule(("patrol", "truck"), horizontal_m=800.0)]
+    said = []
+    for stale in (True, False):
+        clock = [MORNING + 7 * 3600]
+        store, red, blue, un = _red_blue_un(tmp_path / f"{stale}.db")
+        theater = Theater(store, clock=lambda: clock[0])  # noqa: B023 (used in the loop)
+        theater.set_rules(un, rules)
+        theater.file(blue, "operation", body(feature("w", 40.0025, "patrol")))
+        truck = feature("v", 40.0, "convoy" if stale else "truck")
+        truck["properties"]["end"] = "2017-09-16T08:00:00Z"  # type: ignore[index]
+        filing = theater.file(red, "operation", body(truck)).filing
+        if stale:
+            clock[0] = MORNING + 9 * 3600
+            truck["properties"]["kind"] = "truck"  # type: ignore[index]
+            filing = theater.replace(red, filing.id, filing.version, body(truck)).filing
+            assert [{c.kind_a, c.kind_b} for c in store.open_conflicts()] == [
+                {"convoy", "patrol"}
+            ]
+        clock[0] = MORNING + 9.5 * 3600
+        truck["properties"]["end"] = "2017-09-16T18:00:00Z"  # type: ignore[index]
+        theater.replace(red, filing.id, filing.version, body(truck))
+        (conflict,) = store.open_conflicts()
+        said.append(({conflict.kind_a, conflict.kind_b}, {conflict.region_a, conflict.region_b}))
+        theater.close()
+    assert said[0] == said[1]
+
+
+def test_a_keyed_filing_made_before_names_were_checked_is_replayed_when_sent_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sent again with its Idempotency-Key after the upgrade, a filing accepted with an
+    id now refused is answered as the first time, not told it is invalid while the
+    operation it made stands (a third reviewer)."""
+    store, red, _, _ = _red_blue_un(tmp_path / "t.db")
+    theater = Theater(store, clock=lambda: MORNING)
+    text = body(feature("route\n2", 40.0, "convoy"))
+    _lenient_names(monkeypatch)
+    first = theater.file(red, "operation", text, key="k1")
+    monkeypatch.undo()
+    again = theater.file(red, "operation", text, key="k1")
+    assert again.replayed and again.filing.id == first.filing.id
+    with pytest.raises(InputProblems):  # without its key, or with another, it is refused
+        theater.file(red, "operation", text, key="k2")
+    assert [f.id for f in store.active_filings()] == [first.filing.id]
     theater.close()

@@ -411,9 +411,18 @@ class Theater:
             raise InputError(f"category: {category!r} is not one of {', '.join(CATEGORIES)}")
         filing_id = f"{category}-{secrets.token_hex(6)}"
         text = _text(body)
-        volumes = self.volumes(party.id, filing_id, text)
-        share = self._filing_rules(text, category)
         digest = hashlib.sha256(f"{category}\n{text}".encode()).digest()
+        try:
+            volumes = self.volumes(party.id, filing_id, text)
+        except InputProblems:
+            # a retry of a filing accepted before its ids or kinds were refused (the
+            # rules of 2026-12-02) is answered as the first time, not told the
+            # operation it made is invalid (a reviewer)
+            first = None if key is None else self._store.filing_of_key(party.id, key)
+            if key is None or first is None:
+                raise
+            return self._replay(party.id, key, digest, *first)
+        share = self._filing_rules(text, category)
 
         def work(now: float) -> Outcome:
             if key is not None:
@@ -548,7 +557,11 @@ class Theater:
                                 was is None
                                 or was.kind != mine.kind
                                 or not _same_footprint(was, mine)
-                                or self._catching_up_on(conflict)
+                                # kept as it was (its window over), it may still have
+                                # its opening's kinds and their regions (a reviewer)
+                                or _kind_pair(conflict.kind_a, conflict.kind_b)
+                                != _kind_pair(judged.volume_a.kind, judged.volume_b.kind)
+                                or self._catching_up_on(conflict, judged)
                             )
                             zone_late_before = (
                                 self._zone_rules(was, still[1], now)[0]
@@ -982,18 +995,19 @@ class Theater:
                 # back to back got one change a slice, 18 a second, without this)
                 time.sleep(self.catch_up_slice_s)
 
-    def _catching_up_on(self, conflict: ConflictRecord) -> bool:
-        """Whether a catch-up running would draw a conflict again, as :meth:`_judge_again`
-        decides it: every one it keeps, or those whose horizontal minimum the change of
-        rules moved (a change of a vertical minimum alone draws nothing again: another
-        reviewer saw a note's change told as a new drawing, acknowledgements cleared)."""
+    def _catching_up_on(self, conflict: ConflictRecord, judged: Conflict) -> bool:
+        """Whether a catch-up running would draw a conflict (``judged`` now) again, as
+        :meth:`_judge_again` decides it: every one it keeps, or those whose horizontal
+        minimum the change of rules moved (a change of a vertical minimum alone draws
+        nothing again: another reviewer saw a note's change told as a new drawing,
+        acknowledgements cleared)."""
         state = self._catch_up
         if state is None or state.done:
             return False
         kinds = (conflict.kind_a, conflict.kind_b)
         return state.redraw_all or (
             _kind_pair(*kinds) in state.changed
-            and rule_minimums(state.was, *kinds)[0] != rule_minimums(self._separation, *kinds)[0]
+            and rule_minimums(state.was, *kinds)[0] != judged.horizontal_m
         )
 
     def _pending_listed_beside(self) -> None:

@@ -237,6 +237,10 @@ _EXTENTS_AT_ONCE = 2_000
 _CONFLICT_JOINED = ", ".join(f"c.{name.strip()}" for name in _CONFLICT_COLUMNS.split(","))
 
 
+#: Python's codec for each of SQLite's text encodings (``PRAGMA encoding``)
+_CODECS = {"UTF-8": "utf-8", "UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}
+
+
 class SqliteStore:
     """A :class:`tansiq.store.Store` in one SQLite file (``":memory:"`` for a throwaway one)."""
 
@@ -266,6 +270,10 @@ class SqliteStore:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
+            (encoding,) = self._db.execute("PRAGMA encoding").fetchone()
+            #: how SQLite's hex() spells a text of this file (a file made elsewhere may
+            #: be UTF-16: kinds spelt in UTF-8 matched nothing there, a reviewer)
+            self._text_codec = _CODECS[encoding]
             self._migrate()
             # reads outside a change see only what is committed: each thread reads on a
             # connection of its own (WAL readers never wait for the writer nor for one
@@ -620,9 +628,10 @@ class SqliteStore:
         # 0.34 s to read from the disk where the catch-up needed 260 of them (timed as
         # bench/catch_up_rate.py --parts times it, docs/benchmarks.md).
         # The kinds are one JSON array, bound once: a variable each would pass
-        # SQLite's limit on a theater of a few hundred kinds (a reviewer). In hex:
-        # json_each cuts a text at a NUL, which kinds filed before 2026-12-02 may hold
-        # (another reviewer found a pair's conflict not seen, and opened twice)
+        # SQLite's limit on a theater of a few hundred kinds (a reviewer). In hex, as
+        # the file spells them: json_each cuts a text at a NUL, which kinds filed
+        # before 2026-12-02 may hold (another reviewer found a pair's conflict not
+        # seen, and opened twice)
         if other_kinds is None:
             which_a = which_b = ""
             args: tuple[object, ...] = (volume_id, volume_id)
@@ -631,7 +640,8 @@ class SqliteStore:
                 return []
             which_a = " AND hex(kind_b) IN (SELECT value FROM json_each(?))"
             which_b = " AND hex(kind_a) IN (SELECT value FROM json_each(?))"
-            kinds = json.dumps(sorted(kind.encode().hex().upper() for kind in other_kinds))
+            codec = self._text_codec
+            kinds = json.dumps(sorted(k.encode(codec).hex().upper() for k in other_kinds))
             args = (volume_id, kinds, volume_id, kinds)
         rows = self._fetchall(
             f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE volume_a = ? AND state = 'open'"
