@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tansiq.errors import InputProblems
+from tansiq.errors import InputProblems, KeyReused
 from tansiq.scenario import reader
 from tansiq.scenario.model import SeparationRule
 from tansiq.scenario.problems import read_string
@@ -800,4 +800,34 @@ def test_a_keyed_filing_made_before_names_were_checked_is_replayed_when_sent_aga
     with pytest.raises(InputProblems):  # without its key, or with another, it is refused
         theater.file(red, "operation", text, key="k2")
     assert [f.id for f in store.active_filings()] == [first.filing.id]
+    theater.close()
+
+
+def test_a_refused_body_with_the_key_of_a_filing_not_yet_durable_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    """The key of a refused body is looked up as a change looks it up: with a first
+    filing under that key still waiting for its COMMIT, the answer is the key's reuse
+    once it is durable, not the body's problems (a fourth reviewer)."""
+    store, red, _, _ = _red_blue_un(tmp_path / "t.db")
+    theater = Theater(store, clock=lambda: MORNING)
+    commit, committing = store.commit, threading.Event()
+
+    def slow_commit() -> None:  # a slow disk
+        committing.set()
+        time.sleep(0.5)
+        commit()
+
+    store.commit = slow_commit  # type: ignore[method-assign]
+    first = threading.Thread(
+        target=theater.file,
+        args=(red, "operation", body(feature("v", 40.0, "convoy"))),
+        kwargs={"key": "k1"},
+    )
+    first.start()
+    assert committing.wait(10.0)
+    with pytest.raises(KeyReused):
+        theater.file(red, "operation", body(feature("v\n", 40.0, "convoy")), key="k1")
+    first.join(10.0)
+    assert len(store.active_filings()) == 1
     theater.close()

@@ -417,11 +417,20 @@ class Theater:
         except InputProblems:
             # a retry of a filing accepted before its ids or kinds were refused (the
             # rules of 2026-12-02) is answered as the first time, not told the
-            # operation it made is invalid (a reviewer)
-            first = None if key is None else self._store.filing_of_key(party.id, key)
-            if key is None or first is None:
+            # operation it made is invalid (a reviewer); the key looked up as a change
+            # does, so that a first filing with it not yet durable is waited for
+            if key is None:
                 raise
-            return self._replay(party.id, key, digest, *first)
+            known = key
+
+            def replayed(now: float) -> Outcome | None:
+                first = self._store.filing_of_key(party.id, known)
+                return None if first is None else self._replay(party.id, known, digest, *first)
+
+            outcome = self._change(replayed)
+            if outcome is None:
+                raise
+            return outcome
         share = self._filing_rules(text, category)
 
         def work(now: float) -> Outcome:
