@@ -34,6 +34,11 @@ from tansiq.errors import DuplicateVolume, UnknownVolume
 from tansiq.scenario.model import SeparationRule, Volume
 
 
+def codes_of(known: Sequence[str], kinds: Collection[str]) -> list[int]:
+    """The codes (positions in ``known``) of those of ``kinds`` that are known."""
+    return [code for code, kind in enumerate(known) if kind in kinds]
+
+
 @dataclass(frozen=True, slots=True)
 class HeldVolumes:
     """The ids, kinds and window starts of the volumes an index held at one instant.
@@ -53,8 +58,7 @@ class HeldVolumes:
 
     def turns(self, kinds: Collection[str]) -> list[tuple[float, str]]:
         """(window start, id) of each volume of one of ``kinds``, in ascending order."""
-        wanted = [code for code, kind in enumerate(self.kinds) if kind in kinds]
-        slots = np.flatnonzero(np.isin(self.kind_codes, wanted)).tolist()
+        slots = np.flatnonzero(np.isin(self.kind_codes, codes_of(self.kinds, kinds))).tolist()
         ids = self.ids
         held = [slot for slot in slots if ids[slot]]
         if not held:
@@ -219,9 +223,8 @@ class ConflictIndex:
         if ended_before > -math.inf:
             slots = slots[self._num[slots, END] >= ended_before]
         if kinds is not None:
-            known = self._table.kinds  # (asking the table for a code would register it)
-            wanted = [code for code, kind in enumerate(known) if kind in kinds]
-            slots = slots[np.isin(self._cat[slots, KIND], wanted)]
+            # (asking the table for a code would register the kind)
+            slots = slots[np.isin(self._cat[slots, KIND], codes_of(self._table.kinds, kinds))]
         if slots.size == 0:
             return []
         query = np.zeros(slots.size, dtype=np.int64)

@@ -1013,11 +1013,8 @@ class Theater:
         state = self._catch_up
         if state is None or state.done:
             return False
-        kinds = (conflict.kind_a, conflict.kind_b)
-        return state.redraw_all or (
-            _kind_pair(*kinds) in state.changed
-            and rule_minimums(state.was, *kinds)[0] != judged.horizontal_m
-        )
+        pair = _kind_pair(conflict.kind_a, conflict.kind_b)
+        return state.redraw_all or (pair in state.changed and _redrawn_by(state, conflict, judged))
 
     def _pending_listed_beside(self) -> None:
         """List the volumes the catch-up has still to judge, in its order, beside the
@@ -1162,9 +1159,7 @@ class Theater:
             stood, judged_now = standing.get(other), found.get(other)
             if stood is not None and judged_now is not None:
                 counts["kept"] += 1
-                applied = judged_now.horizontal_m
-                was = rule_minimums(state.was, stood.kind_a, stood.kind_b)[0]
-                redraw = state.redraw_all or applied != was  # regions move with it
+                redraw = _redrawn_by(state, stood, judged_now)
                 refreshed = self._refresh(stood, judged_now, now, redraw=redraw)
                 counts["redrawn"] += refreshed is not stood
             elif stood is not None:
@@ -1593,6 +1588,14 @@ def _text(body: str | bytes) -> str:
         except UnicodeDecodeError as exc:
             raise InputError("body: is not UTF-8") from exc
     return body.removeprefix("\ufeff")
+
+
+def _redrawn_by(state: CatchUp, conflict: ConflictRecord, judged: Conflict) -> bool:
+    """Whether a catch-up draws a conflict it keeps (``judged`` now) again: every one
+    with ``redraw_all``, else those whose horizontal minimum the change of rules moved
+    (its regions move with it)."""
+    was = rule_minimums(state.was, conflict.kind_a, conflict.kind_b)[0]
+    return state.redraw_all or judged.horizontal_m != was
 
 
 def _kind_pair(kind_a: str, kind_b: str) -> tuple[str, str]:
