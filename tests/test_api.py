@@ -660,6 +660,49 @@ def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -
     assert red.get("/v1/theater/rules").json()["separation"] == []
 
 
+def test_every_change_of_the_rules_is_kept_with_who_set_it_and_when(api: Any) -> None:
+    """The rules in force when a conflict opened (or did not) settle a dispute as much as
+    the filings do: every change is kept, whoever made it, and any party reads them."""
+    client, red, blue, store = api
+    _, token = parties.add_party(store, "un", "UN coordinator", "en", "coordinator")
+    coordinator = Party(client, token)
+    unset = red.get("/v1/theater/rules").json()
+    assert (unset["version"], unset["set_by"], unset["set_at"]) == (None, None, None)
+    assert red.get("/v1/theater/rules/history").json() == {"changes": [], "next_after": None}
+    wide = {"separation": [{"between": ["air_strike", "*"], "horizontal_m": 5000}]}
+    assert client.put("/v1/theater/rules", json=wide, headers=coordinator.headers).is_success
+    narrow = {"separation": [{"between": ["air_strike", "*"], "horizontal_m": 3000}],
+              "lead_time_h": 6}  # fmt: skip
+    done = client.put("/v1/theater/rules", json=narrow, headers=coordinator.headers).json()
+    un = {"id": "un", "name": "UN coordinator"}
+    assert (done["version"], done["set_by"]) == (2, un)
+    assert done["set_at"].startswith("2017-09-16T00:0")  # the service's clock (it runs)
+    # refused changes are not changes: kept neither in force nor in the history
+    assert_problem(red.client.put("/v1/theater/rules", json=wide, headers=red.headers), 403)
+    broken = {"separation": [{"between": ["a"], "horizontal_m": -1}]}
+    assert_problem(client.put("/v1/theater/rules", json=broken, headers=coordinator.headers), 422)
+    assert blue.get("/v1/theater/rules").json()["version"] == 2
+    every = blue.get("/v1/theater/rules/history").json()
+    assert every["next_after"] is None
+    assert [
+        (c["version"], c["separation"][0]["horizontal_m"], c["lead_time_h"], c["set_by"])
+        for c in every["changes"]
+    ] == [(1, 5000, 0, un), (2, 3000, 6, un)]
+    assert every["changes"][0]["separation"] == red.get("/v1/theater/rules/history").json()[
+        "changes"
+    ][0]["separation"] == [
+        {"between": ["air_strike", "*"], "horizontal_m": 5000.0, "vertical_m": 0.0, "time_s": 0.0}
+    ]
+    # paged by version
+    first = red.get("/v1/theater/rules/history", limit=1).json()
+    assert [c["version"] for c in first["changes"]] == [1] and first["next_after"] == 1
+    rest = red.get("/v1/theater/rules/history", limit=1, after=1).json()
+    assert [c["version"] for c in rest["changes"]] == [2] and rest["next_after"] is None
+    problem = assert_problem(red.get("/v1/theater/rules/history", limit=0), 422)
+    assert [e["field"] for e in problem["errors"]] == ["query.limit"]
+    assert_problem(client.get("/v1/theater/rules/history"), 401)
+
+
 def test_while_new_rules_hold_the_theater_filings_are_refused_at_once_and_reads_go_on(
     api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -29,14 +29,18 @@ from tansiq.scenario.model import SeparationRule, Volume
 from tansiq.service import parties
 from tansiq.service.theater import Theater
 from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
-from tansiq.store.base import Extent
+from tansiq.store.base import Extent, RulesChangeRecord
 from tansiq.store.sqlite import SCHEMA_VERSION
 
 GEOD = Geod(ellps="WGS84")
 
 
-#: what makes a store of schema 8 one of schema 7 (for the tests of older stores)
-BEFORE_8 = "DROP INDEX open_conflict_by_volume_a; DROP INDEX open_conflict_by_volume_b;"
+#: what makes a store of schema 9 one of schema 8
+BEFORE_9 = "DROP TABLE rules_change;"
+#: what makes a store of schema 9 one of schema 7 (for the tests of older stores)
+BEFORE_8 = (
+    f"{BEFORE_9} DROP INDEX open_conflict_by_volume_a; DROP INDEX open_conflict_by_volume_b;"
+)
 
 
 def disc(fid: str, lon: float, lat: float, radius_m: float = 500.0) -> dict[str, object]:
@@ -1015,6 +1019,48 @@ def test_rules_saved_before_the_limits_still_open(store: SqliteStore, red: Party
     store.set_setting("separation", wide)
     theater = Theater(store, clock=sample_morning())
     assert [rule.horizontal_m for rule in theater.rules] == [2_000_000.0]
+
+
+def test_a_schema_8_store_begins_the_rules_history_with_the_rules_it_holds(
+    tmp_path: Path,
+) -> None:
+    """Rules set before the history was kept are its first change, by no one at no
+    time (who set them, and when, was not kept); a store that never had rules begins
+    it empty. Changes after the upgrade come after them."""
+    import sqlite3
+
+    held, empty = tmp_path / "held.db", tmp_path / "empty.db"
+    for path in (held, empty):
+        store = SqliteStore(path)
+        parties.add_party(store, "un", "UN", "en", "coordinator")
+        store.close()
+    rules = '[{"between": ["*", "*"], "horizontal_m": 300.0, "vertical_m": 0, "time_s": 0}]'
+    with sqlite3.connect(held) as raw:  # as Tansiq left rules before schema 9
+        raw.executescript(
+            f"{BEFORE_9} PRAGMA user_version = 8;"
+            f" INSERT INTO setting VALUES ('separation', '{rules}'), ('lead_time_h', '6.0');"
+        )
+    with sqlite3.connect(empty) as raw:
+        raw.executescript(f"{BEFORE_9} PRAGMA user_version = 8;")
+    store = SqliteStore(held)
+    (first,) = store.rules_changes()
+    assert first == RulesChangeRecord(1, rules, 6.0, None, None)
+    theater = Theater(store, clock=sample_morning())
+    assert theater.committed_rules().change == first
+    assert [r.horizontal_m for r in theater.committed_rules().separation] == [300.0]
+    coordinator = store.get_party("un")
+    assert coordinator is not None
+    theater.set_rules(coordinator, [], 2.0)
+    assert [(c.id, c.party_id, c.lead_time_h) for c in store.rules_changes()] == [
+        (1, None, 6.0), (2, "un", 2.0),
+    ]  # fmt: skip
+    theater.close()
+    store.close()
+    never = SqliteStore(empty)
+    assert never.rules_changes() == []
+    unset = Theater(never, clock=sample_morning())
+    assert unset.committed_rules().change is None
+    unset.close()
 
 
 def test_a_schema_2_store_gets_what_came_after(tmp_path: Path) -> None:

@@ -42,7 +42,14 @@ from tansiq.service.theater import (
     RulesOutcome,
     Theater,
 )
-from tansiq.service.views import conflict_view, dumps, filing_view, instant, shared_view
+from tansiq.service.views import (
+    RawJSON,
+    conflict_view,
+    dumps,
+    filing_view,
+    instant,
+    shared_view,
+)
 from tansiq.store import FilingRecord, PartyRecord, SqliteStore
 from tansiq.store.base import Category, ConflictState, FilingState
 
@@ -57,6 +64,8 @@ RULES_ANSWER_WAIT_S = 2.0
 MAX_ID = 2**63 - 1
 #: filings listed in one page: each is shown in full (a body may be up to MAX_BODY)
 MAX_FILINGS_PAGE = 200
+#: changes of the rules listed in one page (each with its separation rules in full)
+MAX_RULES_PAGE = 100
 EX_START, EX_END, EX_BBOX = "2017-09-16T04:00:00Z", "2017-09-16T09:00:00+03:00", "35,32,37,34"
 START_HELP = "only conflicts whose window ends at or after this (RFC 3339, with an offset)"
 END_HELP = "only conflicts whose window starts at or before this (RFC 3339, with an offset)"
@@ -352,17 +361,64 @@ def create_app(
         return {"url": None}
 
     def rules_now() -> dict[str, Any]:
-        rules, lead_time_h, done = theater.committed_rules()
+        rules, lead_time_h, change, done = theater.committed_rules()
         return {
             "separation": rules_json(rules),
             "lead_time_h": lead_time_h,
+            # which change of the rules set them, who and when (null: none was made)
+            "version": None if change is None else change.id,
+            "set_by": None if change is None else setter(change.party_id),
+            "set_at": None if change is None else instant(change.at),
             # what the last change judged again so far (null: none was made here)
             "judged_again": None if done is None else judged_again(done),
         }
 
+    def setter(party_id: str | None) -> dict[str, str] | None:
+        """The coordinator who set rules (null: set before the store kept who did)."""
+        if party_id is None:
+            return None
+        record = store.get_party(party_id)
+        return {"id": party_id, "name": record.name if record else party_id}
+
     @app.get("/v1/theater/rules", tags=["theater"], summary="The theater's separation rules")
     def get_rules(party: Caller) -> dict[str, Any]:
         return rules_now()
+
+    @app.get(
+        "/v1/theater/rules/history",
+        tags=["theater"],
+        summary="Every change of the theater's rules, oldest first, paged by version",
+        description=(
+            "What was in force when: each change's separation rules and lead time, the"
+            " coordinator who set them and when. Follow `next_after` until it is null. A"
+            " change with `set_by` and `set_at` null holds the rules a store had when it"
+            " began keeping this history (who set those, and when, was not kept)."
+        ),
+    )
+    def rules_history(
+        party: Caller,
+        limit: Annotated[int, Query(ge=1, le=MAX_RULES_PAGE)] = 50,
+        after: Annotated[
+            int, Query(ge=0, le=MAX_ID, description="the page after this one's next_after")
+        ] = 0,
+    ) -> Response:
+        found = theater.rules_history(after, limit + 1)
+        page = found[:limit]
+        return json_response(
+            {
+                "changes": [
+                    {
+                        "version": change.id,
+                        "separation": RawJSON(change.separation),
+                        "lead_time_h": change.lead_time_h,
+                        "set_by": setter(change.party_id),
+                        "set_at": instant(change.at),
+                    }
+                    for change in page
+                ],
+                "next_after": page[-1].id if len(found) > limit else None,
+            }
+        )
 
     @app.put(
         "/v1/theater/rules",

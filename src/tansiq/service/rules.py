@@ -13,6 +13,8 @@ from tansiq.scenario.reader import parse_scenario
 
 SETTING = "separation"
 LEAD_TIME_SETTING = "lead_time_h"
+#: the id of the change of rules in force (the store's history of them, schema 9)
+CHANGE_SETTING = "rules_change"
 
 #: The largest minimums a theater takes (the format itself has none). A rule is judged
 #: against every stored pair of its kinds, so a slip of the keyboard (1e9 m for 1e3)

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 import shapely
@@ -63,6 +63,7 @@ from tansiq.service.catch_up import CatchUp, still_to_judge, turn
 from tansiq.service.collector import collector_paused
 from tansiq.service.geojson_text import region_geojson, ring_geojson
 from tansiq.service.rules import (
+    CHANGE_SETTING,
     LEAD_TIME_SETTING,
     SETTING,
     check_limits,
@@ -71,7 +72,14 @@ from tansiq.service.rules import (
 )
 from tansiq.service.zone_rules import check_zone_rules, zone_rules
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore, extents
-from tansiq.store.base import Category, ConflictState, Extent, FilingState, VolumeRecord
+from tansiq.store.base import (
+    Category,
+    ConflictState,
+    Extent,
+    FilingState,
+    RulesChangeRecord,
+    VolumeRecord,
+)
 from tansiq.store.serving_lock import ServingLock
 
 _log = logging.getLogger(__name__)
@@ -152,6 +160,18 @@ def _outcome(state: CatchUp) -> RulesOutcome:
         judged=state.judged,
         done=state.done,
     )
+
+
+class CommittedRules(NamedTuple):
+    """The theater's rules as committed (:meth:`Theater.committed_rules`)."""
+
+    separation: tuple[SeparationRule, ...]
+    lead_time_h: float
+    #: the change of rules that set them (None: none was ever recorded, and the rules
+    #: are the server's defaults)
+    change: RulesChangeRecord | None
+    #: what the last change of rules has judged again so far (None: none was made)
+    outcome: RulesOutcome | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -858,8 +878,14 @@ class Theater:
             self._lead_time_h = lead_time_h  # the flags of the conflicts opened from now
             try:
                 with self._store.transaction(defer_commit=True):
-                    self._store.set_setting(SETTING, json.dumps(rules_json(rules)))
+                    separation = json.dumps(rules_json(rules))
+                    # kept for good: what was in force when, set by whom
+                    change = self._store.add_rules_change(
+                        separation, lead_time_h, party.id, now
+                    )
+                    self._store.set_setting(SETTING, separation)
                     self._store.set_setting(LEAD_TIME_SETTING, repr(lead_time_h))
+                    self._store.set_setting(CHANGE_SETTING, str(change))
                     self._store.set_setting(CATCH_UP_SETTING, state.to_json())
             except BaseException:
                 self._lead_time_h, self._catch_up, self._pending = previous
@@ -933,24 +959,32 @@ class Theater:
     def rules_outcome(self) -> RulesOutcome | None:
         """What the last change of rules has judged again so far, as committed (None:
         none made)."""
-        return self.committed_rules()[2]
+        return self.committed_rules().outcome
 
-    def committed_rules(
-        self,
-    ) -> tuple[tuple[SeparationRule, ...], float, RulesOutcome | None]:
-        """The rules, the lead time and what the last change of rules has judged again
-        so far, as the store holds them, read at one instant. Not the picture: a change
-        sets it before its batch commits (a GET saw a catch-up over whose writes were not
-        yet visible, on a busy machine; a reviewer, new rules beside the last change's
-        outcome)."""
-        saved = self._store.get_settings((SETTING, LEAD_TIME_SETTING, CATCH_UP_SETTING))
+    def committed_rules(self) -> CommittedRules:
+        """The rules, the lead time, which change of them is in force and what the last
+        change of rules has judged again so far, as the store holds them, read at one
+        instant. Not the picture: a change sets it before its batch commits (a GET saw a
+        catch-up over whose writes were not yet visible, on a busy machine; a reviewer,
+        new rules beside the last change's outcome)."""
+        saved = self._store.get_settings(
+            (SETTING, LEAD_TIME_SETTING, CHANGE_SETTING, CATCH_UP_SETTING)
+        )
         rules = saved.get(SETTING)
         catch_up = saved.get(CATCH_UP_SETTING)
-        return (
+        change = saved.get(CHANGE_SETTING)
+        return CommittedRules(
             parse_rules(f'{{"separation": {rules}}}') if rules else self._default_separation,
             float(saved.get(LEAD_TIME_SETTING) or 0.0),
+            None if change is None else self._store.get_rules_change(int(change)),
             None if catch_up is None else _outcome(CatchUp.from_json(catch_up)),
         )
+
+    def rules_history(self, after: int, limit: int) -> list[RulesChangeRecord]:
+        """The changes of the theater's rules after the one numbered ``after``, oldest
+        first: what every coordinator set, and when (any party may read them: they are
+        the theater's agreement, not one party's plans)."""
+        return self._store.rules_changes(after, limit)
 
     def catch_up(self, until: float = math.inf) -> RulesOutcome:
         """Judge again, slice by slice, the pairs the last change of rules left to judge,

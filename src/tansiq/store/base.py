@@ -145,6 +145,26 @@ class EventRecord:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class RulesChangeRecord:
+    """A change of the theater's rules: what a coordinator set, and who, and when.
+
+    Kept for good, so that a conflict (or its absence) can be read against the rules in
+    force at its time: the separation minimums and the lead time are the theater's
+    agreement, and "the agreed distance was 5 km then" must be shown, not remembered.
+    """
+
+    id: int
+    """1, 2, ... in the order the changes were made (the rules' ``version``)."""
+    separation: str
+    """The separation rules set, as JSON (scenario-v1's ``separation`` array)."""
+    lead_time_h: float
+    party_id: str | None
+    """The coordinator who set them; None (with ``at``) for the rules a store held when
+    it began keeping this history (schema 9): who set those, and when, was not kept."""
+    at: float | None
+
+
 class Store(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """Everything written inside lands together or not at all."""
@@ -339,6 +359,20 @@ class Store(Protocol):
         """Every open conflict (``kinds``: only those both of whose kinds are among them),
         oldest first."""
         ...
+
+    def add_rules_change(
+        self, separation: str, lead_time_h: float, party_id: str, at: float
+    ) -> int:
+        """Record a change of the theater's rules; its id (one more than the last)."""
+        ...
+
+    def rules_changes(
+        self, after: int = 0, limit: int | None = None
+    ) -> list[RulesChangeRecord]:
+        """The changes of the rules after the one with id ``after``, oldest first."""
+        ...
+
+    def get_rules_change(self, change_id: int) -> RulesChangeRecord | None: ...
 
     def add_event(self, party_id: str, kind: str, conflict_id: int, at: float) -> int: ...
 

@@ -34,12 +34,13 @@ from tansiq.store.base import (
     FootprintRow,
     PartyRecord,
     Role,
+    RulesChangeRecord,
     TokenRecord,
     VolumeRecord,
 )
 from tansiq.store.serving_lock import ServingLock
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 _log = logging.getLogger(__name__)
@@ -200,6 +201,31 @@ CREATE INDEX open_conflict_by_volume_a ON conflict (volume_a) WHERE state = 'ope
 CREATE INDEX open_conflict_by_volume_b ON conflict (volume_b) WHERE state = 'open';
 """
 
+#: schema 9: every change of the theater's rules, by whom and when (the rules in force are
+#: also kept as settings, which the theater reads at one instant with its catch-up's)
+_RULES_CHANGE_TABLE = """
+CREATE TABLE rules_change (
+    id          INTEGER PRIMARY KEY,
+    separation  TEXT NOT NULL,
+    lead_time_h REAL NOT NULL,
+    party_id    TEXT REFERENCES party (id),
+    at          REAL
+) STRICT;
+"""
+#: a store upgraded to schema 9 begins the history with the rules it holds (the
+#: service's settings ``separation`` and ``lead_time_h``), by no one at no time: who set
+#: them, and when, was not kept; the setting ``rules_change`` names the change in force.
+#: A store that holds none begins it empty (no rules were ever set: none are in force)
+_RULES_HELD_BEFORE = """
+INSERT INTO rules_change (separation, lead_time_h, party_id, at)
+SELECT coalesce((SELECT value FROM setting WHERE name = 'separation'), '[]'),
+       coalesce((SELECT CAST(value AS REAL) FROM setting WHERE name = 'lead_time_h'), 0.0),
+       NULL, NULL
+WHERE EXISTS (SELECT 1 FROM setting WHERE name IN ('separation', 'lead_time_h'));
+INSERT INTO setting (name, value)
+SELECT 'rules_change', CAST(max(id) AS TEXT) FROM rules_change HAVING count(*) > 0;
+"""
+
 #: schema 2: the footprints of active volumes, so that a restart does not re-parse filings
 _VOLUME_TABLE = """
 CREATE TABLE volume (
@@ -216,6 +242,7 @@ CREATE TABLE volume (
 CREATE INDEX volume_by_filing ON volume (filing_id);
 """
 
+_RULES_CHANGE_COLUMNS = "id, separation, lead_time_h, party_id, at"
 _FILING_COLUMNS = "id, party_id, category, version, state, body, filed_at, ends_at"
 _CONFLICT_COLUMNS = (
     "id, volume_a, volume_b, filing_a, filing_b, party_a, party_b, kind_a, kind_b, state,"
@@ -923,6 +950,33 @@ class SqliteStore:
             )
         return [_conflict(row) for row in rows]
 
+    def add_rules_change(
+        self, separation: str, lead_time_h: float, party_id: str, at: float
+    ) -> int:
+        with self.transaction():
+            cursor = self._db.execute(
+                "INSERT INTO rules_change (separation, lead_time_h, party_id, at)"
+                " VALUES (?, ?, ?, ?)",
+                (separation, lead_time_h, party_id, at),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def rules_changes(
+        self, after: int = 0, limit: int | None = None
+    ) -> list[RulesChangeRecord]:
+        rows = self._fetchall(
+            f"SELECT {_RULES_CHANGE_COLUMNS} FROM rules_change WHERE id > ? ORDER BY id LIMIT ?",
+            (after, -1 if limit is None else limit),
+        )
+        return [RulesChangeRecord(*row) for row in rows]
+
+    def get_rules_change(self, change_id: int) -> RulesChangeRecord | None:
+        row = self._fetchone(
+            f"SELECT {_RULES_CHANGE_COLUMNS} FROM rules_change WHERE id = ?", (change_id,)
+        )
+        return RulesChangeRecord(*row) if row else None
+
     def add_event(self, party_id: str, kind: str, conflict_id: int, at: float) -> int:
         """Written with the rest of the transaction's events, in one statement, when
         the outermost transaction ends (a contested change at 1M makes some 25: one
@@ -1030,7 +1084,7 @@ class SqliteStore:
         if version == 0:
             self._db.executescript(
                 f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE} {_FILING_KEY_OPENED}"
-                f" {_FILING_BY_PARTY} {_EXTENT_TABLE} {_OPEN_BY_VOLUME}"
+                f" {_FILING_BY_PARTY} {_EXTENT_TABLE} {_OPEN_BY_VOLUME} {_RULES_CHANGE_TABLE}"
                 f" PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
@@ -1076,6 +1130,9 @@ class SqliteStore:
             steps.append(_EXTENT_TABLE)
         if version < 8:
             steps.append(_OPEN_BY_VOLUME)  # a pass over every conflict, once
+        if version < 9:
+            steps.append(_RULES_CHANGE_TABLE)
+            steps.append(_RULES_HELD_BEFORE)
         self._db.execute("BEGIN")
         try:
             for step in steps:
