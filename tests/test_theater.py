@@ -35,9 +35,9 @@ from tansiq.store.sqlite import SCHEMA_VERSION
 GEOD = Geod(ellps="WGS84")
 
 
-#: what makes a store of schema 9 one of schema 8
-BEFORE_9 = "DROP TABLE rules_change;"
-#: what makes a store of schema 9 one of schema 7 (for the tests of older stores)
+#: what makes a store of schema 10 one of schema 8
+BEFORE_9 = "ALTER TABLE webhook DROP COLUMN token_id; DROP TABLE rules_change;"
+#: what makes a store of schema 10 one of schema 7 (for the tests of older stores)
 BEFORE_8 = (
     f"{BEFORE_9} DROP INDEX open_conflict_by_volume_a; DROP INDEX open_conflict_by_volume_b;"
 )
@@ -1041,7 +1041,10 @@ def test_a_schema_8_store_begins_the_rules_history_with_the_rules_it_holds(
             f" INSERT INTO setting VALUES ('separation', '{rules}'), ('lead_time_h', '6.0');"
         )
     with sqlite3.connect(empty) as raw:
-        raw.executescript(f"{BEFORE_9} PRAGMA user_version = 8;")
+        raw.executescript(
+            f"{BEFORE_9} PRAGMA user_version = 8;"
+            " INSERT INTO webhook VALUES ('un', 'https://example.org/hook', 0);"
+        )
     store = SqliteStore(held)
     (first,) = store.rules_changes()
     assert first == RulesChangeRecord(1, rules, 6.0, None, None)
@@ -1058,6 +1061,9 @@ def test_a_schema_8_store_begins_the_rules_history_with_the_rules_it_holds(
     store.close()
     never = SqliteStore(empty)
     assert never.rules_changes() == []
+    # schema 10: a webhook from before, its token not kept
+    assert never.webhook_of("un") == ("https://example.org/hook", 0)
+    assert never.webhook_token("un") is None
     unset = Theater(never, clock=sample_morning())
     assert unset.committed_rules().change is None
     unset.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import json
 import socket
@@ -17,10 +19,10 @@ from fastapi.testclient import TestClient
 
 from samples import sample_morning
 from tansiq.api import create_app
-from tansiq.service import parties
+from tansiq.service import parties, webhooks
 from tansiq.service.public_ids import PublicIds
 from tansiq.service.webhook_targets import NotGlobal, is_public, targets, through_proxy
-from tansiq.service.webhooks import WebhookSender, _post
+from tansiq.service.webhooks import WebhookSender, post_within
 from tansiq.store import SqliteStore
 
 
@@ -150,6 +152,50 @@ def test_a_receiver_that_does_not_answer_holds_up_only_its_own_party(two: Any) -
     gate.set()
     assert _until(lambda: stuck.accepted, 10.0)
     stuck.server.shutdown()
+    fine.server.shutdown()
+
+
+def test_a_receiver_that_answers_a_byte_at_a_time_is_given_up_on(
+    two: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each byte of its answer came within the timeout of a read, so the POST never
+    ended, and the party's courier never looked at its webhook again: a new URL got
+    nothing until a restart (a reviewer). A POST now has a deadline in all."""
+    client, _, _, as_blue, conflict = two
+    monkeypatch.setattr(webhooks, "POST_DEADLINE_S", 1.5)
+    trickling = socket.create_server(("127.0.0.1", 0))
+    talks: list[socket.socket] = []
+
+    def trickle() -> None:
+        while True:
+            try:
+                talk, _ = trickling.accept()
+            except OSError:
+                return  # closed: the test is over
+            talks.append(talk)
+
+            def answer(talk: socket.socket = talk) -> None:
+                with talk, contextlib.suppress(OSError):  # (the courier hangs up)
+                    talk.recv(65536)
+                    for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                        time.sleep(0.3)  # well within the 5 s of a read, every time
+                        talk.sendall(bytes([byte]))
+
+            threading.Thread(target=answer, daemon=True).start()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    slow = f"http://127.0.0.1:{trickling.getsockname()[1]}/tansiq"
+    assert client.put("/v1/webhook", json={"url": slow}, headers=as_blue).is_success
+    conflict()
+    assert _until(lambda: talks, 10.0)  # the courier is in its POST
+    fine = Receiver(failures=0)
+    assert client.put("/v1/webhook", json={"url": fine.url}, headers=as_blue).is_success
+    conflict()  # a new URL gets the events after it is set
+    # the slow POST given up on at its deadline, the new URL gets them (the slow one
+    # would have finished answering after some 12 s)
+    assert _until(lambda: fine.accepted, 6.0)
+    assert fine.accepted[0]["kind"] == "conflict.opened"
+    trickling.close()
     fine.server.shutdown()
 
 
@@ -343,11 +389,17 @@ def test_through_a_proxy_of_the_environment_a_webhook_goes_by_name(
     monkeypatch.delenv("no_proxy", raising=False)
     url = "http://localhost:8080/tansiq"  # a name this machine resolves (to itself)
     assert through_proxy(url)
-    with httpx.Client(timeout=5.0) as client:  # it reads the environment when made
-        assert _post(client, url, {"id": 1}, to_private=True)
-        # a name only the proxy can resolve (nothing resolves .invalid here) goes too
-        unknown = "http://receiver.invalid/tansiq"
-        assert _post(client, unknown, {"id": 2}, to_private=False)
+    unknown = "http://receiver.invalid/tansiq"
+
+    async def post_both() -> tuple[bool, bool]:
+        async with httpx.AsyncClient(timeout=5.0) as client:  # it reads the environment
+            # a name only the proxy can resolve (nothing resolves .invalid here) goes too
+            return (
+                await post_within(client, url, {"id": 1}, to_private=True),
+                await post_within(client, unknown, {"id": 2}, to_private=False),
+            )
+
+    assert asyncio.run(post_both()) == (True, True)
     # the names went to the proxy, not the address one resolves to
     assert proxy.paths == [url, unknown] and proxy.accepted == [{"id": 1}, {"id": 2}]
     monkeypatch.setenv("NO_PROXY", "localhost")
@@ -421,6 +473,46 @@ def test_revoking_a_partys_last_token_removes_its_webhook(tmp_path: Path) -> Non
         time.sleep(1.5)  # a courier would have sent it by now
         assert len(receiver.accepted) == 1
     receiver.server.shutdown()
+
+
+def test_revoking_the_token_that_set_a_webhook_removes_it(tmp_path: Path) -> None:
+    """A webhook set with a token since stolen kept receiving the party's conflicts when
+    that token alone was revoked, the usual answer to a theft (a reviewer). The token
+    that set it is kept with it; setting the same URL again with another token moves it
+    to that one. A webhook set before the store kept its token goes at any revocation."""
+    store = SqliteStore(tmp_path / "tansiq.db")
+    _, red = parties.add_party(store, "red", "Red", "en")
+    stolen_id, stolen = parties.issue_token(store, "red")
+    _, blue = parties.add_party(store, "blue", "Blue", "ar")
+    _, un = parties.add_party(store, "un", "UN", "en", "coordinator")
+    thief = Receiver(failures=0)
+    with TestClient(create_app(store, clock=sample_morning(), webhooks_to_private=True)) as client:
+        as_red, as_blue = {"Authorization": f"Bearer {red}"}, {"Authorization": f"Bearer {blue}"}
+        as_thief, as_un = {"Authorization": f"Bearer {stolen}"}, {"Authorization": f"Bearer {un}"}
+        assert client.put("/v1/webhook", json={"url": thief.url}, headers=as_thief).is_success
+        assert store.webhook_token("red") == stolen_id
+        client.post("/v1/sites", content=disc("clinic"), headers=as_blue)
+        client.post("/v1/operations", content=disc("strike"), headers=as_red)
+        assert _until(lambda: thief.accepted, 10.0)
+        revoked = client.delete(f"/v1/parties/red/tokens/{stolen_id}", headers=as_un)
+        assert revoked.json() == {"revoked": 1}
+        assert client.get("/v1/webhook", headers=as_red).json() == {"url": None}
+        client.post("/v1/sites", content=disc("clinic-2"), headers=as_blue)
+        time.sleep(1.5)  # a courier would have sent it by now
+        assert len(thief.accepted) == 1
+        # the same URL set again by the party's own token is held by that token
+        spare_id, spare = parties.issue_token(store, "red")
+        as_spare = {"Authorization": f"Bearer {spare}"}
+        assert client.put("/v1/webhook", json={"url": thief.url}, headers=as_spare).is_success
+        assert client.put("/v1/webhook", json={"url": thief.url}, headers=as_red).is_success
+        parties.revoke_tokens(store, "red", spare_id)
+        assert client.get("/v1/webhook", headers=as_red).json() == {"url": thief.url}
+    # set before schema 10 (no token kept): any revocation of the party's removes it
+    store.set_webhook("red", thief.url, store.last_event_id())
+    other_id, _ = parties.issue_token(store, "red")
+    parties.revoke_tokens(store, "red", other_id)
+    assert store.webhook_of("red") is None
+    thief.server.shutdown()
 
 
 def test_no_webhook_outlives_the_partys_tokens(tmp_path: Path) -> None:

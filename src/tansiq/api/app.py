@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
@@ -348,8 +349,13 @@ def create_app(
     )
     async def put_webhook(request: Request, party: Caller) -> dict[str, Any]:
         body = admin.parsed_body(WebhookBody, await read_body(request))
+        setter = parties.token_id_of(request.headers.get("authorization"))
         await run_in_threadpool(
-            webhooks.set_webhook, store, party, body.url, webhooks_to_private
+            partial(webhooks.set_webhook, token_id=setter),
+            store,
+            party,
+            body.url,
+            webhooks_to_private,
         )
         sender.webhooks_changed()
         return {"url": body.url}

@@ -32,7 +32,7 @@ from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
 HEARTBEAT_S = 15.0
 #: events a stream's mailbox holds before the stream is sent back to the store
 MAILBOX_LIMIT = 256
-#: how old a stream's last look at its token may be when it sends events, seconds
+#: how often an idle stream asks whether its client has gone, seconds
 RECHECK_S = 1.0
 
 
@@ -143,24 +143,33 @@ async def stream(
     allowed: Callable[[], bool] = lambda: True,
 ) -> AsyncGenerator[str, None]:
     """The party's events after ``start``, for as long as the client listens and
-    ``allowed()`` (its token still valid, asked at most once every :data:`RECHECK_S`
-    before events are sent, and at every heartbeat) holds: a revoked token's stream
-    ends before it sends anything more."""
+    ``allowed()`` (its token still valid) holds: a revoked token's stream ends before
+    it sends anything more. ``allowed()`` is asked when the stream starts, at every
+    heartbeat, and before a write whenever the store's count of revocations has moved
+    since it was last asked (a read of one row: asking at most once a second let a
+    revoked token's stream send for that second, 13,000 events of a backlog; a
+    reviewer)."""
     # registered before the first read of the store: whatever commits after that read
     # began is in the mailbox, whatever committed before it is in the store
     mailbox = live.register(party.id)
     last = start
     from_store = True
-    checked = looked = time.monotonic()
+    looked = time.monotonic()
+    # read before the first look at the token: a revocation after that look moves it
+    revocations = store.revocations()
 
     async def still_allowed(now: bool = False) -> bool:
-        nonlocal checked
-        if not now and time.monotonic() - checked < RECHECK_S:
-            return True
-        checked = time.monotonic()
+        nonlocal revocations
+        if not now:
+            seen = store.revocations()
+            if seen == revocations:
+                return True
+            revocations = seen
         return await run_in_threadpool(allowed)
 
     try:
+        if not await still_allowed(now=True):  # revoked since the request's own look
+            return
         yield ": tansiq events\n\n"
         while True:
             mailbox.ready.clear()

@@ -86,14 +86,17 @@ def revoke_tokens(
 ) -> int:
     """Revoke one live token of the party, or all of them (``token_id`` None); return how many.
 
-    Revoking its last live token also removes the party's webhook: whoever set it
-    (with a stolen token, say) must not keep receiving the party's conflicts after
-    every token is revoked, as they did (found by a reviewer). A new token sets it
-    again."""
+    Revoking the token that set the party's webhook removes the webhook, and so does
+    revoking its last live token: whoever set it (with a stolen token, say) must not
+    keep receiving the party's conflicts, as they did when only the last token's
+    revocation removed it (found by two reviewers). A webhook set before the store
+    kept which token set it is removed by any revocation. A live token sets it again."""
     with store.transaction():
         _require_party(store, party_id)
         revoked = store.revoke_tokens(party_id, token_id, clock())
-        if not has_live_token(store, party_id):  # (also one set as they were revoked)
+        setter = store.webhook_token(party_id)
+        by_revoked = revoked > 0 and (token_id is None or setter in (None, token_id))
+        if by_revoked or not has_live_token(store, party_id):  # (also one set meanwhile)
             store.set_webhook(party_id, None)
     if token_id is not None and revoked == 0:
         raise UnknownToken(party_id, token_id)
@@ -112,12 +115,24 @@ def require_coordinator(party: PartyRecord, action: str) -> PartyRecord:
     return party
 
 
+def token_id_of(authorization: str | None) -> str | None:
+    """The id of the token in an ``Authorization: Bearer <token>`` header value, if it
+    holds one (not checked: :func:`authenticate` checks it)."""
+    parsed = _bearer(authorization)
+    return None if parsed is None else parsed[0]
+
+
+def _bearer(authorization: str | None) -> tuple[str, str] | None:
+    """(token id, secret) of a ``Bearer`` header value, None if it holds no token."""
+    if authorization is None:
+        return None
+    scheme, _, text = authorization.strip().partition(" ")
+    return tokens.parse(text.strip()) if scheme.lower() == "bearer" else None
+
+
 def authenticate(store: Store, authorization: str | None) -> PartyRecord:
     """The party whose live token is in an ``Authorization: Bearer <token>`` header value."""
-    if authorization is None:
-        raise Unauthorized()
-    scheme, _, text = authorization.strip().partition(" ")
-    parsed = tokens.parse(text.strip()) if scheme.lower() == "bearer" else None
+    parsed = _bearer(authorization)
     if parsed is None:
         raise Unauthorized()
     token_id, secret = parsed

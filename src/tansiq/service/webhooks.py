@@ -5,7 +5,8 @@ events in order, one at a time, and records in the store the last one the
 party's server acknowledged (any 2xx); an event is therefore delivered at least
 once, and a receiver de-duplicates by its ``id``. A failure (a refused
 connection, a timeout, a non-2xx answer, a URL that cannot be resolved) is
-retried after 1, 2, 4, ... seconds, at most a minute apart. A slow or failing
+retried after 1, 2, 4, ... seconds, at most a minute apart; a POST that has not
+been answered within :data:`POST_DEADLINE_S` in all is a failure too. A slow or failing
 receiver holds up only its own party (one thread sent for every party until a
 second review found a receiver that took 4 s an event delaying the others by
 23 s). Before each POST the courier reads the party's URL again: an event is
@@ -15,6 +16,7 @@ without the old one's back-off.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -39,7 +41,12 @@ from tansiq.service.webhook_targets import (
 from tansiq.store import PartyRecord, SqliteStore
 
 MAX_BACKOFF_S = 60.0
+#: the longest each step of a POST may take (connecting, sending, each read)
 TIMEOUT_S = 5.0
+#: the longest a POST may take in all: a receiver that answered a byte every few
+#: seconds passed every step's timeout and held its party's courier for good, a new URL
+#: included (a reviewer)
+POST_DEADLINE_S = 15.0
 #: longest webhook URL accepted (a URL is not a place for data)
 MAX_URL = 2048
 #: events read from the store at a time, per party
@@ -54,9 +61,12 @@ def set_webhook(
     url: str | None,
     to_private: bool = False,
     resolver: Resolver = resolve,
+    token_id: str | None = None,
 ) -> None:
-    """Send the party's events from now on to ``url`` (``None``: stop). A new URL starts
-    with the events after it is set; the party's current URL again changes nothing.
+    """Send the party's events from now on to ``url`` (``None``: stop), as set with the
+    token ``token_id`` (revoking it removes the webhook: :func:`parties.revoke_tokens`).
+    A new URL starts with the events after it is set; the party's current URL again
+    changes nothing but the token it is held by.
     Unless ``to_private``, a host that resolves to an address that is not public is
     refused (:mod:`tansiq.service.webhook_targets`); one that does not resolve now is
     taken, and checked again before every POST."""
@@ -90,10 +100,16 @@ def set_webhook(
         # outlives them (found by a reviewer); see parties.revoke_tokens
         if url is not None and not parties.has_live_token(store, party.id):
             raise Unauthorized()
+        setter = None if token_id is None else store.get_token(token_id)
+        if url is not None and setter is not None and setter.revoked_at is not None:
+            raise Unauthorized()  # (revoked since the request's own look)
         current = store.webhook_of(party.id)
         if url is not None and current is not None and current[0] == url:
-            return  # the same URL again (a client re-applying its settings): nothing is lost
-        store.set_webhook(party.id, url, store.last_event_id())
+            # the same URL again (a client re-applying its settings): nothing is lost,
+            # and it is now held by this token
+            store.set_webhook(party.id, url, current[1], token_id)
+            return
+        store.set_webhook(party.id, url, store.last_event_id(), token_id)
 
 
 def _host_name_ok(host: str) -> bool:
@@ -127,8 +143,8 @@ class WebhookSender:
         together, not one after another)."""
         self._stop.set()
         self._wake.set()
-        deadline = time.monotonic() + TIMEOUT_S + 1
-        self._thread.join(timeout=TIMEOUT_S + 1)
+        deadline = time.monotonic() + POST_DEADLINE_S + 1
+        self._thread.join(timeout=POST_DEADLINE_S + 1)
         with self._lock:
             couriers = list(self._couriers.values())
         for courier in couriers:
@@ -204,7 +220,10 @@ class _Courier:
         )
 
     def _run(self) -> None:
-        self._client = httpx.Client(timeout=TIMEOUT_S)
+        # a loop of the courier's own, so that a POST can be given up as a whole
+        # (httpx's timeouts bound each step; asyncio's, the whole)
+        self._loop = asyncio.new_event_loop()
+        self._client = httpx.AsyncClient(timeout=TIMEOUT_S)
         try:
             while not self._stop.is_set():
                 self.wake.clear()
@@ -217,7 +236,8 @@ class _Courier:
                     return  # the webhook was removed
                 self.wake.wait(timeout=wait)
         finally:
-            self._client.close()
+            self._loop.run_until_complete(self._client.aclose())
+            self._loop.close()
             self._store.release_reader()  # couriers come and go with webhooks
 
     def _round(self) -> float | None:
@@ -230,8 +250,8 @@ class _Courier:
             self._url, self._backoff, self._retry_at = url, 0.0, 0.0
             # and with connections of its own: pooled by address, a kept one would
             # carry the new name over TLS that proved the old one (a second review)
-            self._client.close()
-            self._client = httpx.Client(timeout=TIMEOUT_S)
+            self._loop.run_until_complete(self._client.aclose())
+            self._client = httpx.AsyncClient(timeout=TIMEOUT_S)
         now = time.monotonic()
         if now < self._retry_at:
             return self._retry_at - now
@@ -248,7 +268,9 @@ class _Courier:
                 "kind": event.kind,
                 "conflict": conflict_view(conflict, party, self._store, self._ids),
             }
-            if not _post(self._client, url, body, self._to_private):
+            if not self._loop.run_until_complete(
+                post_within(self._client, url, body, self._to_private, POST_DEADLINE_S)
+            ):
                 return self._failed()
             self._store.mark_delivered(self.party_id, event.id, url)
             self._backoff, self._retry_at = 0.0, 0.0
@@ -260,7 +282,23 @@ class _Courier:
         return self._backoff
 
 
-def _post(client: httpx.Client, url: str, body: dict[str, object], to_private: bool) -> bool:
+async def post_within(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, object],
+    to_private: bool,
+    deadline_s: float = POST_DEADLINE_S,
+) -> bool:
+    """:func:`_post`, given up (False: retried) if not answered within ``deadline_s``."""
+    try:
+        return await asyncio.wait_for(_post(client, url, body, to_private), deadline_s)
+    except TimeoutError:
+        return False
+
+
+async def _post(
+    client: httpx.AsyncClient, url: str, body: dict[str, object], to_private: bool
+) -> bool:
     """POST one event; False on any failure (it is retried). The host is resolved first
     and, unless ``to_private``, every address checked; the POST goes to an address
     that was checked, the next one if it refuses the connection."""
@@ -272,7 +310,7 @@ def _post(client: httpx.Client, url: str, body: dict[str, object], to_private: b
             if not to_private:  # (allowed anywhere: nothing to resolve here)
                 with contextlib.suppress(OSError):
                     targets(url, to_private)
-            return _answered_2xx(
+            return await _answered_2xx(
                 client, url, content=content, headers={"Content-Type": "application/json"}
             )
         for target in targets(url, to_private):
@@ -280,7 +318,7 @@ def _post(client: httpx.Client, url: str, body: dict[str, object], to_private: b
             sni = target.sni_hostname
             extensions = {} if sni is None else {"sni_hostname": sni}
             try:
-                return _answered_2xx(
+                return await _answered_2xx(
                     client, target.url, content=content, headers=headers, extensions=extensions
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout):
@@ -292,8 +330,8 @@ def _post(client: httpx.Client, url: str, body: dict[str, object], to_private: b
     return False
 
 
-def _answered_2xx(client: httpx.Client, url: str, **request: Any) -> bool:
+async def _answered_2xx(client: httpx.AsyncClient, url: str, **request: Any) -> bool:
     """POST and look at the status only: the answer's body is never read (a receiver
     answering 300 MB took 900 MB of the server's memory: found by a reviewer)."""
-    with client.stream("POST", url, **request) as answer:
+    async with client.stream("POST", url, **request) as answer:
         return 200 <= answer.status_code < 300

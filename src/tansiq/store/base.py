@@ -190,6 +190,11 @@ class Store(Protocol):
         """Revoke one live token of the party (or all, if ``token_id`` is None); return how many."""
         ...
 
+    def revocations(self) -> int:
+        """How many times tokens were revoked (0: never): one read, so that an open event
+        stream can tell before every write whether to look at its token again."""
+        ...
+
     def add_filing_version(self, filing: FilingRecord) -> None:
         """Record a new version of a filing (the first one creates it)."""
         ...
@@ -322,7 +327,17 @@ class Store(Protocol):
         in id order: those with ids above ``after``, at most ``limit`` (None: all)."""
         ...
 
-    def set_webhook(self, party_id: str, url: str | None, delivered: int = 0) -> None: ...
+    def set_webhook(
+        self, party_id: str, url: str | None, delivered: int = 0, token_id: str | None = None
+    ) -> None:
+        """Set (or with ``url`` None, remove) the party's webhook: its events after
+        ``delivered`` go to ``url``; ``token_id`` is the token that set it."""
+        ...
+
+    def webhook_token(self, party_id: str) -> str | None:
+        """The id of the token that set the party's webhook (None: it has none, or it
+        was set before the store kept who set it)."""
+        ...
 
     def get_event(self, event_id: int) -> EventRecord | None: ...
 

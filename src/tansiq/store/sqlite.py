@@ -40,7 +40,7 @@ from tansiq.store.base import (
 )
 from tansiq.store.serving_lock import ServingLock
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 _log = logging.getLogger(__name__)
@@ -226,6 +226,11 @@ INSERT INTO setting (name, value)
 SELECT 'rules_change', CAST(max(id) AS TEXT) FROM rules_change HAVING count(*) > 0;
 """
 
+#: schema 10: the token that set each webhook: revoking it (a stolen one, say) removes the
+#: webhook, which otherwise kept receiving the party's conflicts (a reviewer). Null for a
+#: webhook set before: any revocation of the party's tokens removes such a one
+_WEBHOOK_TOKEN = "ALTER TABLE webhook ADD COLUMN token_id TEXT;"
+
 #: schema 2: the footprints of active volumes, so that a restart does not re-parse filings
 _VOLUME_TABLE = """
 CREATE TABLE volume (
@@ -242,6 +247,8 @@ CREATE TABLE volume (
 CREATE INDEX volume_by_filing ON volume (filing_id);
 """
 
+#: the setting that counts revocations of tokens (see :meth:`SqliteStore.revocations`)
+_REVOCATIONS = "tokens_revoked"
 _RULES_CHANGE_COLUMNS = "id, separation, lead_time_h, party_id, at"
 _FILING_COLUMNS = "id, party_id, category, version, state, body, filed_at, ends_at"
 _CONFLICT_COLUMNS = (
@@ -509,7 +516,17 @@ class SqliteStore:
                     " WHERE party_id = ? AND id = ? AND revoked_at IS NULL",
                     (at, party_id, token_id),
                 )
+            if cursor.rowcount:
+                self._db.execute(
+                    "INSERT INTO setting (name, value) VALUES (?, '1') ON CONFLICT (name)"
+                    " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+                    (_REVOCATIONS,),
+                )
             return cursor.rowcount
+
+    def revocations(self) -> int:
+        row = self._fetchone("SELECT value FROM setting WHERE name = ?", (_REVOCATIONS,))
+        return int(row[0]) if row else 0
 
     def add_filing_version(self, filing: FilingRecord) -> None:
         with self.transaction():
@@ -876,14 +893,21 @@ class SqliteStore:
         )
         return [FilingRecord(*row) for row in rows]
 
-    def set_webhook(self, party_id: str, url: str | None, delivered: int = 0) -> None:
+    def set_webhook(
+        self, party_id: str, url: str | None, delivered: int = 0, token_id: str | None = None
+    ) -> None:
         with self.transaction():
             self._db.execute("DELETE FROM webhook WHERE party_id = ?", (party_id,))
             if url is not None:
                 self._db.execute(
-                    "INSERT INTO webhook (party_id, url, delivered) VALUES (?, ?, ?)",
-                    (party_id, url, delivered),
+                    "INSERT INTO webhook (party_id, url, delivered, token_id)"
+                    " VALUES (?, ?, ?, ?)",
+                    (party_id, url, delivered, token_id),
                 )
+
+    def webhook_token(self, party_id: str) -> str | None:
+        row = self._fetchone("SELECT token_id FROM webhook WHERE party_id = ?", (party_id,))
+        return None if row is None or row[0] is None else str(row[0])
 
     def webhooks(self) -> list[tuple[str, str, int]]:
         """(party, url, last event id delivered) of every party with a webhook."""
@@ -1085,6 +1109,7 @@ class SqliteStore:
             self._db.executescript(
                 f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE} {_FILING_KEY_OPENED}"
                 f" {_FILING_BY_PARTY} {_EXTENT_TABLE} {_OPEN_BY_VOLUME} {_RULES_CHANGE_TABLE}"
+                f" {_WEBHOOK_TOKEN}"
                 f" PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
@@ -1133,6 +1158,8 @@ class SqliteStore:
         if version < 9:
             steps.append(_RULES_CHANGE_TABLE)
             steps.append(_RULES_HELD_BEFORE)
+        if version < 10:
+            steps.append(_WEBHOOK_TOKEN)
         self._db.execute("BEGIN")
         try:
             for step in steps:
