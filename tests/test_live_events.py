@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from samples import sample_morning
 from tansiq.api.events import MAILBOX_LIMIT, LiveEvents, _event_text, _render_stored, stream
@@ -85,3 +88,44 @@ def test_live_and_stored_renderings_of_an_unchanged_conflict_are_the_same(
     (event,) = live
     as_sent_live = _event_text(event.id, event.kind, event.conflict, blue, store, IDS)
     assert _render_stored(store, blue, 0, IDS) == [(event.id, as_sent_live)]
+
+
+def test_a_live_event_is_rendered_once_for_all_its_partys_streams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each open stream rendered each event again: a party's 200 streams held the event
+    loop, and every other party's requests, 0.19 s for one filing (a reviewer)."""
+    from tansiq.api import events as events_module
+
+    store = SqliteStore(tmp_path / "tansiq.db")
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    theater = Theater(store, clock=sample_morning())
+    theater.file(blue, "operation", body(disc("b", 40.0, 35.0)))
+    rendered: list[int] = []
+    from tansiq.service.views import conflict_view as view
+
+    def counted(*args: Any) -> Any:
+        rendered.append(args[0].id)
+        return view(*args)
+
+    monkeypatch.setattr(events_module, "conflict_view", counted)
+
+    async def run() -> list[list[str]]:
+        live = LiveEvents()
+        theater.subscribe(live.deliver_threadsafe)
+        streams = [stream(store, blue, 0, live, never_disconnected, IDS) for _ in range(3)]
+        for one in streams:
+            await one.__anext__()  # open, its mailbox too (nothing in the store for blue)
+        waiting = [asyncio.ensure_future(one.__anext__()) for one in streams]
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(theater.file, red, "operation", body(disc("r", 40.0, 35.0)))
+        got = [[await asyncio.wait_for(w, 10)] for w in waiting]
+        for one in streams:
+            await one.aclose()
+        return got
+
+    texts = asyncio.run(run())
+    assert [[kind for _, kind, _ in sent(t)] for t in texts] == [["conflict.opened"]] * 3
+    assert texts[0] == texts[1] == texts[2]
+    assert len(rendered) == 1  # one event, one rendering for the three streams
