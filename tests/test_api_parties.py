@@ -97,6 +97,14 @@ def test_bad_fields_are_all_named_and_nothing_is_stored(admin: Any) -> None:
     # a line break after the id is not part of an id
     body = assert_problem(un.post_json("/v1/parties", {**SDF, "id": "sdf\n"}), 422)
     assert [e["field"] for e in body["errors"]] == ["body.id"]
+    # a name or contact with a control character (shown with every conflict, listed a
+    # line each: a newline forged a line, an escape could clear a screen; a reviewer)
+    sly = {**SDF, "name": "SDF\nfake\tcoordinator", "contact": "ops \x1b[2J"}
+    body = assert_problem(un.post_json("/v1/parties", sly), 422)
+    assert [(e["field"], e["detail"]) for e in body["errors"]] == [
+        ("body.name", "holds the control character U+000A"),
+        ("body.contact", "holds the control character U+001B"),
+    ]
     # missing fields, wrong types and misspelt ones (which would silently be dropped)
     body = assert_problem(un.post_json("/v1/parties", {"id": 7, "rol": "coordinator"}), 422)
     fields = {e["field"]: e["detail"] for e in body["errors"]}

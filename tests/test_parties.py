@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -163,6 +164,48 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path: Path) -> None:
         SqliteStore(path)
 
 
+def test_a_store_with_two_names_is_refused_through_either(tmp_path: Path) -> None:
+    """SQLite keeps its journal, and a server its lock, beside the name a store is opened
+    by: two servers through two hard links both served, and two overlapping strikes, one
+    through each, were accepted with no conflict (a reviewer)."""
+    path, other = tmp_path / "tansiq.db", tmp_path / "same.db"
+    store = SqliteStore(path)
+    parties.add_party(store, "ru", "Russia", "ru")
+    store.close()
+    os.link(path, other)
+    for name in (path, other):
+        with pytest.raises(StoreUnusable, match=r"has 2 names \(hard links\)"):
+            SqliteStore(name)
+    refused = run("party", "list", "--db", str(other))
+    assert refused.returncode == 1 and "hard links" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    other.unlink()
+    assert [p.id for p in SqliteStore(path).list_parties()] == ["ru"]  # one name again
+    (tmp_path / "link.db").symlink_to(path)  # a symbolic link is one name
+    assert [p.id for p in SqliteStore(tmp_path / "link.db").list_parties()] == ["ru"]
+
+
+def test_another_applications_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """`tansiq party list --db other.db` wrote Tansiq's tables into another application's
+    database and switched it to WAL (a reviewer)."""
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE notes (x TEXT)")
+        db.execute("INSERT INTO notes VALUES ('mine')")
+    db.close()
+    before = path.read_bytes()
+    for command in (("party", "list"), ("party", "add", "ru", "--name", "R", "--lang", "ru")):
+        refused = run(*command, "--db", str(path))
+        assert refused.returncode == 1, refused.stderr
+        assert "a SQLite database of another application" in refused.stderr
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+    # an empty file (made by `touch`, say) becomes a store
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert SqliteStore(empty).list_parties() == []
+
+
 # --- the command line -------------------------------------------------------------------
 
 
@@ -224,3 +267,34 @@ def test_party_help_is_complete() -> None:
         shown = run(*args, "--help")
         assert shown.returncode == 0 and "Usage: tansiq party" in shown.stdout
     assert "--lang [ar|en|ru]" in run("party", "add", "--help").stdout
+
+
+def test_a_refused_party_makes_no_store_and_an_unshown_token_is_not_made(
+    tmp_path: Path,
+) -> None:
+    """A refused `party add` left an empty store named as mistyped; one whose output
+    could not be written (a full disk, a reader gone) left a party with a live token
+    nobody saw, and a traceback (a reviewer)."""
+    db = tmp_path / "mistyped.db"
+    refused = run("party", "add", "bad id!", "--name", "X", "--lang", "en", "--db", str(db))
+    assert refused.returncode == 2 and refused.stderr.startswith("error: id: 'bad id!'")
+    assert not db.exists()
+    db = tmp_path / "t.db"
+    args = ("party", "add", "ru", "--name", "Russia", "--lang", "ru", "--db", str(db))
+    with open("/dev/full", "w") as full:
+        lost = subprocess.run(
+            [str(TANSIQ), *args], stdout=full, stderr=subprocess.PIPE, text=True, check=False
+        )
+    assert lost.returncode == 1
+    assert lost.stderr == (
+        "error: cannot write to standard output (No space left on device): nothing was made\n"
+    )
+    assert SqliteStore(db).list_parties() == []
+    assert run(*args).returncode == 0  # made again, and shown
+    with open("/dev/full", "w") as full:
+        lost = subprocess.run(
+            [str(TANSIQ), "party", "token", "ru", "--db", str(db)],
+            stdout=full, stderr=subprocess.PIPE, text=True, check=False,
+        )  # fmt: skip
+    assert lost.returncode == 1 and "nothing was made" in lost.stderr
+    assert len(SqliteStore(db).list_tokens("ru")) == 1  # the first token only

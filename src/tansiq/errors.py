@@ -24,6 +24,7 @@ single handler that renders any of them without a traceback::
     ├── Unauthorized             exit 1, HTTP 401   a missing, unknown or revoked API token
     ├── Forbidden                exit 1, HTTP 403   a party doing what only a coordinator may
     ├── TheaterBusy              exit 1, HTTP 503   a change of rules holds the theater: send again
+    ├── OutputLost               exit 1             a command's output (a new token) not written
     └── StoreUnusable            exit 1, HTTP 500   the store's file cannot be opened or used
 """
 
@@ -220,6 +221,18 @@ class StoreInUse(TansiqError):
         super().__init__(
             f"the store {path!r} is already served by another process (its theater holds"
             f" {path}-serving): stop that server first; one server per store file"
+        )
+
+
+class OutputLost(TansiqError):
+    """What a command had to show (a new token, shown once) could not be written: it
+    was not made."""
+
+    title = "The output could not be written"
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(
+            f"cannot write to standard output ({cause.strerror or cause}): nothing was made"
         )
 
 

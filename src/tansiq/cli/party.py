@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from tansiq.errors import OutputLost
 from tansiq.service import parties
 from tansiq.store import SqliteStore
+from tansiq.store.base import Role
 
 DEFAULT_DB = Path("tansiq.db")
 
@@ -62,16 +65,21 @@ def party() -> None:
 @DB_OPTION
 def add(party_id: str, name: str, lang: str, contact: str, coordinator: bool, db: Path) -> None:
     """Create party ID with its first API token (printed alone on the last line)."""
+    role: Role = "coordinator" if coordinator else "party"
+    # checked before the store is opened: a refused party made no store file (one was
+    # left behind, empty, named as mistyped; a reviewer)
+    parties.refuse_party_problems(party_id, name, lang, role, contact)
     store = SqliteStore(db)
     try:
-        record, token = parties.add_party(
-            store, party_id, name, lang, "coordinator" if coordinator else "party", contact=contact
-        )
+        with store.transaction():
+            record, token = parties.add_party(store, party_id, name, lang, role, contact=contact)
+            _say(
+                f"created {record.role} {record.id!r} ({record.name}, {record.lang}) in {db}",
+                "its API token, shown this once:",
+                token,
+            )
     finally:
         store.close()
-    click.echo(f"created {record.role} {record.id!r} ({record.name}, {record.lang}) in {db}")
-    click.echo("its API token, shown this once:")
-    click.echo(token)
 
 
 @party.command("token")
@@ -81,11 +89,23 @@ def token(party_id: str, db: Path) -> None:
     """Issue another API token for party ID (printed alone on the last line)."""
     store = SqliteStore(db)
     try:
-        token_id, text = parties.issue_token(store, party_id)
+        with store.transaction():
+            token_id, text = parties.issue_token(store, party_id)
+            _say(f"new token {token_id} for {party_id!r}, shown this once:", text)
     finally:
         store.close()
-    click.echo(f"new token {token_id} for {party_id!r}, shown this once:")
-    click.echo(text)
+
+
+def _say(*lines: str) -> None:
+    """Print a new token's lines inside the transaction that makes it, flushed: a token
+    that cannot be shown (standard output full, or its reader gone) is not made (a
+    party and a live token nobody ever saw were left; a reviewer)."""
+    try:
+        for line in lines:
+            click.echo(line)
+        sys.stdout.flush()
+    except OSError as exc:
+        raise OutputLost(exc) from None
 
 
 @party.command("revoke-token")

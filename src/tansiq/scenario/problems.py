@@ -179,6 +179,12 @@ def name_problem(value: str) -> str | None:
     megabyte is copied into every row (a reviewer filed one)."""
     if len(value) > MAX_NAME_LENGTH:
         return f"is {len(value):,} characters long; at most {MAX_NAME_LENGTH} are allowed"
+    return control_problem(value)
+
+
+def control_problem(value: str) -> str | None:
+    """Why ``value`` cannot be shown on an operator's screen (None: it can): a control
+    character (U+0000-U+001F, U+007F-U+009F) can rewrite what a terminal shows."""
     control = _CONTROL.search(value)
     if control is not None:
         return f"holds the control character U+{ord(control.group()):04X}"

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from tansiq.errors import Forbidden, InputError, Unauthorized, UnknownParty, UnknownToken
-from tansiq.scenario.problems import NOT_TEXT, is_text
+from tansiq.scenario.problems import NOT_TEXT, control_problem, is_text
 from tansiq.service import tokens
 from tansiq.store import PartyRecord, Store, TokenRecord
 from tansiq.store.base import Role
@@ -35,15 +35,22 @@ def add_party(
     contact: str = "",
 ) -> tuple[PartyRecord, str]:
     """Create a party and its first token; return the party and the token's text."""
-    problems = party_problems(party_id, name, lang, role, contact)
-    if problems:
-        raise InputError("; ".join(f"{field}: {message}" for field, message in problems))
+    refuse_party_problems(party_id, name, lang, role, contact)
     now = clock()
     party = PartyRecord(party_id, name.strip(), lang, role, now, contact.strip())
     with store.transaction():
         store.add_party(party)
         _, text = _issue(store, party_id, now)
     return party, text
+
+
+def refuse_party_problems(
+    party_id: str, name: str, lang: str, role: str, contact: str = ""
+) -> None:
+    """:class:`InputError` naming every problem of a new party's fields, if any."""
+    problems = party_problems(party_id, name, lang, role, contact)
+    if problems:
+        raise InputError("; ".join(f"{field}: {message}" for field, message in problems))
 
 
 def party_problems(
@@ -59,10 +66,15 @@ def party_problems(
                 " starting with a letter or digit",
             )
         )
+    # name and contact are shown to the other side with every conflict, and listed by
+    # `tansiq party list` one line each: no control characters (a newline forged a
+    # line, an escape sequence could clear an operator's screen; a reviewer)
     if not is_text(name):
         problems.append(("name", NOT_TEXT))
     elif not name.strip() or len(name) > MAX_NAME:
         problems.append(("name", f"must be 1 to {MAX_NAME} characters, not blank"))
+    elif (control := control_problem(name)) is not None:
+        problems.append(("name", control))
     if lang not in LANGUAGES:
         problems.append(("lang", f"{lang!r} is not one of {', '.join(sorted(LANGUAGES))}"))
     if role not in ROLES:
@@ -71,6 +83,8 @@ def party_problems(
         problems.append(("contact", NOT_TEXT))
     elif len(contact) > MAX_NAME:
         problems.append(("contact", f"must be at most {MAX_NAME} characters"))
+    elif (control := control_problem(contact)) is not None:
+        problems.append(("contact", control))
     return problems
 
 

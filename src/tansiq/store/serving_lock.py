@@ -39,8 +39,10 @@ class ServingLock:
     (the file it holds is then closed, and the lock with it): a theater is in a
     reference cycle once it has read volumes, so collected only by the cycle
     collector, some time later; close a theater, do not drop it. A no-op for
-    ``:memory:``. The lock's name follows the store's real path, so that a link to
-    the store and the store itself share one lock."""
+    ``:memory:``. The lock's name follows the store's real path, so that a symbolic
+    link to the store and the store itself share one lock (a store with hard links,
+    whose names no path leads from one to the other, is refused as it is opened:
+    :class:`~tansiq.store.SqliteStore`)."""
 
     def __init__(self, store_path: str) -> None:
         self.store_path = store_path

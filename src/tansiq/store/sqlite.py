@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -299,8 +300,10 @@ class SqliteStore:
         self._parties: dict[str, PartyRecord] = {}
         self._separate_readers = False
         connected: sqlite3.Connection | None = None
+        _refuse_other_names(self.path)
         try:
             self._db = connected = self._connect()
+            self._refuse_another_applications()  # before WAL: that would change its file
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
@@ -319,6 +322,21 @@ class SqliteStore:
             if isinstance(exc, sqlite3.DatabaseError):
                 raise StoreUnusable(self.path, str(exc)) from exc
             raise
+
+    def _refuse_another_applications(self) -> None:
+        """A SQLite database with tables and no Tansiq schema is another application's:
+        refused as it is found. Made a store (schema written beside its tables, switched
+        to WAL) it was changed for good, by a command that was only to read it
+        (`tansiq party list --db other.db`; a reviewer). An empty file, or a database
+        without tables, becomes a new store."""
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        (tables,) = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        if version == 0 and tables:
+            raise StoreUnusable(
+                self.path,
+                "it is a SQLite database of another application (it has tables, and no"
+                " Tansiq schema); name a new file or a Tansiq store",
+            )
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(
@@ -1221,6 +1239,27 @@ def _extent_or_none(conflict_id: int, region_a: str | None, region_b: str | None
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
         _log.warning("conflict %d: its regions could not be read (%s)", conflict_id, exc)
         return None
+
+
+def _refuse_other_names(path: str) -> None:
+    """A store file with more than one name (hard links) is refused: SQLite keeps its
+    journal and the lock of a server (:class:`ServingLock`) beside the name it is opened
+    by, so two servers, or a server and a command, through two names would each miss
+    the other's changes (two overlapping strikes accepted with no conflict; a reviewer)
+    and could corrupt it. A symbolic link is one name: it is followed."""
+    if path == ":memory:":
+        return
+    try:
+        names = os.stat(path).st_nlink
+    except OSError:
+        return  # none yet (made on connecting), or unreadable: connecting says why
+    if names > 1:
+        raise StoreUnusable(
+            path,
+            f"the file has {names} names (hard links), and a store must have one: a"
+            " server or a command using another name would not see this one's changes;"
+            " copy it to a file of its own (a symbolic link to it is fine)",
+        )
 
 
 def _party(row: tuple[str, str, str, Role, float, str]) -> PartyRecord:
