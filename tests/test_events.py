@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
+import socket
 import sqlite3
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -363,3 +366,57 @@ def test_tansiq_load_files_nothing_it_could_know_the_server_would_refuse(
     away = run(tokens, sample, f"http://127.0.0.1:{port}")
     assert away.returncode == 1 and "Traceback" not in away.stderr
     assert "filed 0 of 7" in away.stderr or "nothing was filed" in away.stderr
+
+
+def test_tansiq_load_never_shows_a_token_and_says_what_it_did(tmp_path: Path) -> None:
+    """A token with a line break (a tokens file written by a script) was refused in a
+    message that quoted the whole secret; a pasted "…" was a traceback, as was a page
+    that is not a Tansiq server's; Ctrl-C said nothing of what was filed (a reviewer)."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "deir-ez-zor.geojson"
+    secret = "tsq_0123456789ab_" + "S" * 43
+
+    def run(tokens_given: dict[str, str], url: str, **popen: Any) -> Any:
+        (tmp_path / "tokens.json").write_text(json.dumps(tokens_given))
+        args = [str(TANSIQ), "load", str(example), "--url", url,
+                "--tokens", str(tmp_path / "tokens.json")]  # fmt: skip
+        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    everyone = ("coalition", "ru", "unocha")
+    pasted = run({p: "tsq_3f9a0c1d2e4b_Jx8…" for p in everyone}, "http://127.0.0.1:9")
+    out, err = pasted.communicate(timeout=60)
+    assert pasted.returncode == 2 and "Traceback" not in err
+    assert err.startswith("error: --tokens ") and "is not a Tansiq token" in err
+    # a page that is no Tansiq server's (a captive portal, say): nothing filed, said so
+    portal = ThreadingHTTPServer(("127.0.0.1", 0), _HtmlPage)
+    threading.Thread(target=portal.serve_forever, daemon=True).start()
+    here = f"http://127.0.0.1:{portal.server_address[1]}"
+    lost = run({p: secret + "\n" for p in everyone}, here)  # the line break is trimmed
+    out, err = lost.communicate(timeout=60)
+    assert lost.returncode == 1 and "Traceback" not in err
+    assert "is not a Tansiq server: GET /v1/me answered 200 (text/html)" in err
+    assert secret not in out + err
+    portal.shutdown()
+    # a server that does not answer, and Ctrl-C
+    silent = socket.create_server(("127.0.0.1", 0))
+    silent.settimeout(60)
+    waiting = run({p: secret for p in everyone}, f"http://127.0.0.1:{silent.getsockname()[1]}")
+    asking, _ = silent.accept()  # whose the first token is: no answer comes
+    waiting.send_signal(signal.SIGINT)
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 130 and "Traceback" not in err
+    assert "interrupted (filed 0 of 7 features before it)" in err
+    asking.close()
+    silent.close()
+
+
+class _HtmlPage(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        page = b"<html><body>Sign in to the network</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, *args: object) -> None:
+        pass

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from tansiq.errors import InputError, InputProblems
 from tansiq.scenario.reader import load_scenario
 from tansiq.service.rules import rules_json
+from tansiq.service.tokens import parse as parse_token
 from tansiq.service.zone_rules import check_zone_rules
 
 CATEGORIES = {"operation": "operations", "site": "sites", "zone": "zones"}
@@ -39,10 +41,19 @@ def read_tokens(path: Path | None, party_ids: list[str]) -> dict[str, str]:
         given.update(loaded)
     tokens = {}
     for party in party_ids:
-        token = given.get(party) or os.environ.get(token_variable(party))
+        from_file = given.get(party)
+        token = (from_file or os.environ.get(token_variable(party)) or "").strip()
+        where = f"--tokens {path}" if from_file else f"${token_variable(party)}"
         if not token:
             raise InputError(
                 f"no token for party {party!r}: put it in --tokens FILE or ${token_variable(party)}"
+            )
+        if parse_token(token) is None:
+            # never shown: a secret in a terminal or a CI log is a secret given away (the
+            # server's refusal of the header quoted it whole; a reviewer)
+            raise InputError(
+                f"{where}: the token of party {party!r} is not a Tansiq token"
+                " (tsq_<id>_<secret>, as `tansiq party add` prints it)"
             )
         tokens[party] = token
     return tokens
@@ -99,6 +110,11 @@ def load(
     tokens = read_tokens(tokens_file, party_ids)
     err = Console(stderr=True)
     conflicts = refused = filed = before = withdrawn = 0
+
+    def so_far() -> str:
+        earlier = f", {before} filed by an earlier load" if before else ""
+        return f"filed {filed} of {len(features)} features before it{earlier}"
+
     try:
         with httpx.Client(base_url=url.rstrip("/"), timeout=60.0) as client:
             # every token is the party's own before anything is filed: a wrong one would
@@ -164,11 +180,14 @@ def load(
                         err.print(f"error: feature {volume.id!r}: {said}", markup=False)
                     bar.advance(task)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        earlier = f", {before} filed by an earlier load" if before else ""
-        raise click.ClickException(
-            f"{url}: {exc or type(exc).__name__} (filed {filed} of {len(features)} features"
-            f" before it{earlier})"
-        ) from None
+        said = _without_tokens(str(exc) or type(exc).__name__, tokens.values())
+        raise click.ClickException(f"{url}: {said} ({so_far()})") from None
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted ({so_far()}); loading the file again files only the rest",
+            markup=False,
+        )
+        raise SystemExit(130) from None
     earlier = f" ({before} filed before, by an earlier load of this file)" if before else ""
     click.echo(f"filed {filed} of {len(features)} features for {len(loaded.parties)} parties"
                f"{earlier}; {conflicts} conflicts opened")  # fmt: skip
@@ -228,11 +247,29 @@ def _require_own_token(client: httpx.Client, party: str, token: str) -> None:
     """The token is valid and is ``party``'s, or nothing is filed."""
     answer = client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
     _require(answer, f"the token of party {party!r}")
-    if answer.json().get("id") != party:
+    try:
+        me = answer.json()
+        whose = me.get("id") if isinstance(me, dict) else None
+    except ValueError:
+        whose = None
+    if not isinstance(whose, str):
+        # a captive portal's or a proxy's page, say (a traceback; a reviewer)
+        kind = answer.headers.get("content-type", "no content type")
         raise click.ClickException(
-            f"the token given for party {party!r} is party {answer.json().get('id')!r}'s;"
-            " nothing was filed"
+            f"{client.base_url} is not a Tansiq server: GET /v1/me answered"
+            f" {answer.status_code} ({kind}) without a party; nothing was filed"
         )
+    if whose != party:
+        raise click.ClickException(
+            f"the token given for party {party!r} is party {whose!r}'s; nothing was filed"
+        )
+
+
+def _without_tokens(message: str, tokens: Iterable[str]) -> str:
+    """``message`` with every token's secret hidden (an error may quote a header)."""
+    for token in tokens:
+        message = message.replace(token, "tsq_…")
+    return message
 
 
 def _detail(answer: httpx.Response) -> str:
