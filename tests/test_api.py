@@ -206,6 +206,20 @@ def test_an_acknowledgement_is_of_the_version_the_party_saw(api: Any) -> None:
     problem = assert_problem(ack, 412)
     assert problem["errors"][0]["field"] == "If-Match"
     assert f"conflict {conflict_id} is at version 2, not 1" in problem["detail"]
+    # the version in a body or a query was ignored, and the ack recorded against
+    # version 2, which red never saw (a reviewer): refused, naming what to send
+    in_body = red.client.post(
+        f"/v1/conflicts/{conflict_id}/ack", json={"version": 1}, headers=red.headers
+    )
+    assert assert_problem(in_body, 400)["detail"] == (
+        "body: none is taken here; send the version seen as If-Match"
+    )
+    in_query = red.client.post(
+        f"/v1/conflicts/{conflict_id}/ack", params={"version": 1}, headers=red.headers
+    )
+    assert assert_problem(in_query, 400)["errors"] == [
+        {"field": "version", "detail": "not a parameter here; send the version seen as If-Match"}
+    ]
     assert red.get(f"/v1/conflicts/{conflict_id}").json()["acknowledged"]["by_me"] is None
     acks = [
         red.client.post(

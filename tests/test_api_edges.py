@@ -237,3 +237,38 @@ def test_a_feature_id_too_long_or_with_a_control_character_is_refused_naming_it(
     assert "at most 256" in problem["errors"][0]["detail"]
     assert "U+001B" in problem["errors"][1]["detail"]
     assert store.active_filings() == []
+
+
+def test_a_body_of_another_type_is_415_and_a_405_says_what_is_allowed(api: Any) -> None:
+    """A form, a ``curl -F`` upload or a gzipped body was parsed as JSON and refused as
+    broken JSON (or filed, as text/plain); a 405 had no Allow header; a refused
+    scenario's detail was "scenario refused, 1 problem:" (a reviewer)."""
+    _, red, _, store = api
+    body = collection(disc("strike", 40.0))
+    for media in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        sent = red.client.post(
+            "/v1/operations", content=body, headers={**red.headers, "Content-Type": media}
+        )
+        problem = assert_problem(sent, 415)
+        assert problem["detail"] == (
+            f"Content-Type: {media!r} is not taken; send application/geo+json (filings)"
+            " or application/json"
+        )
+        assert problem["errors"][0]["field"] == "Content-Type"
+    zipped = red.client.post(
+        "/v1/operations",
+        content=body,
+        headers={**red.headers, "Content-Type": "application/geo+json",
+                 "Content-Encoding": "gzip"},
+    )  # fmt: skip
+    assert assert_problem(zipped, 415)["detail"].startswith("Content-Encoding: 'gzip'")
+    assert store.active_filings() == []  # nothing filed
+    for taken in ("application/geo+json", "application/json; charset=utf-8", None):
+        headers = dict(red.headers) if taken is None else {**red.headers, "Content-Type": taken}
+        assert red.client.post("/v1/operations", content=body, headers=headers).status_code == 201
+    refused = assert_problem(red.client.patch("/v1/operations", headers=red.headers), 405)
+    assert refused["title"] == "Method Not Allowed"
+    assert red.client.patch("/v1/operations", headers=red.headers).headers["allow"] == "GET, POST"
+    broken = collection(disc("strike", 40.0), {**disc("s2", 40.0), "geometry": None})
+    detail = assert_problem(red.post("/v1/operations", broken), 422)["detail"]
+    assert detail.startswith("scenario refused: feature 's2'") and "more" not in detail

@@ -169,6 +169,42 @@ class PreconditionRequired(TansiqError):
         super().__init__("If-Match: send the version you are changing (from ETag or 'version')")
 
 
+#: the media types of a JSON body (with parameters, as ``; charset=utf-8``, or none)
+_JSON_MEDIA = re.compile(r"application/([\w.+-]+\+)?json", re.IGNORECASE)
+
+
+def refuse_other_media(headers: Any) -> None:
+    """A body that says it is not JSON, or is compressed, is refused (415) before it is
+    read: a form or a ``curl -F`` upload was parsed as JSON and refused as broken JSON,
+    a gzipped one as "not UTF-8", and a ``text/plain`` one filed (a reviewer). A body
+    with no ``Content-Type`` is taken as JSON."""
+    declared = headers.get("content-type")
+    if declared is not None:
+        media = declared.split(";", 1)[0].strip()
+        if not _JSON_MEDIA.fullmatch(media):
+            raise UnsupportedMedia(
+                f"Content-Type: {_cut(media)} is not taken; send application/geo+json"
+                " (filings) or application/json"
+            )
+    encoding = (headers.get("content-encoding") or "identity").strip().lower()
+    if encoding != "identity":
+        raise UnsupportedMedia(
+            f"Content-Encoding: {_cut(encoding)} is not taken; send the body uncompressed"
+        )
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
+class UnsupportedMedia(TansiqError):
+    """A body of a media type or an encoding the API does not read."""
+
+    title = "The body's type is not taken"
+
+    http_status = 415
+
+
 class BodyTooLarge(TansiqError):
     """A request body above the size limit."""
 
@@ -238,7 +274,17 @@ def create_app(
 
     Caller = Annotated[PartyRecord, Depends(caller)]
 
+    async def nothing_sent(request: Request) -> None:
+        """An acknowledgement takes the version seen in ``If-Match`` and nothing else: a
+        ``{"version": 1}`` body, or ``?version=1``, was ignored, and the ack recorded
+        against a version the party had not seen (a reviewer)."""
+        for name in request.query_params:
+            raise InputError(f"{name}: not a parameter here; send the version seen as If-Match")
+        if await read_body(request):
+            raise InputError("body: none is taken here; send the version seen as If-Match")
+
     async def read_body(request: Request) -> bytes:
+        refuse_other_media(request.headers)
         declared = request.headers.get("content-length")
         if declared is not None and (events.whole_number(declared, MAX_ID) or 0) > max_body:
             raise BodyTooLarge(max_body)
@@ -517,6 +563,7 @@ def create_app(
     def acknowledge(
         conflict_id: Annotated[int, Path(ge=1, le=MAX_ID)],
         party: Caller,
+        _: Annotated[None, Depends(nothing_sent)],
         if_match: Annotated[
             str | None, Header(description="the version seen; 412 if it has changed since")
         ] = None,

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 from tansiq.errors import InputError, InputProblems, ScenarioInvalid, StaleVersion, TansiqError
 
@@ -39,7 +40,7 @@ def install(app: FastAPI) -> None:
         errors = errors_of(exc)
         if errors:
             extra["errors"] = errors
-        detail = str(exc) if not isinstance(exc, ScenarioInvalid) else exc.args[0].splitlines()[0]
+        detail = str(exc) if not isinstance(exc, ScenarioInvalid) else _refusal(exc)
         kind = _slug(type(exc).__name__)
         return problem(exc.http_status, exc.title, detail, kind, exc.http_headers, **extra)
 
@@ -54,7 +55,33 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), str(exc.detail), f"http-{exc.status_code}")
+        detail = str(exc.detail)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # RFC 9110 asks a 405 to say what is allowed (a reviewer); Starlette's names
+            # only the first route of the path, and each method is a route of its own
+            headers["Allow"] = ", ".join(_allowed(request))
+        return problem(exc.status_code, detail, detail, f"http-{exc.status_code}", headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """The methods the routes of the request's path take."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**request.scope, "method": "GET"})
+            if match != Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
+
+
+def _refusal(exc: ScenarioInvalid) -> str:
+    """A refused scenario's ``detail``: how many problems, and the first (``errors``
+    has each); it was the first line only, "scenario refused, 1 problem:", which
+    told a console that shows ``detail`` nothing (a reviewer)."""
+    first, count = exc.problems[0], len(exc.problems)
+    more = "" if count == 1 else f" (and {count - 1} more, each in errors)"
+    return f"scenario refused: {first}{more}"
 
 
 
@@ -80,7 +107,7 @@ def errors_of(exc: TansiqError) -> list[dict[str, str]]:
                 item["feature"] = whose
             out.append(item)
         return out
-    if not isinstance(exc, (InputError, StaleVersion)) and exc.http_status not in (413, 428):
+    if not isinstance(exc, (InputError, StaleVersion)) and exc.http_status not in (413, 415, 428):
         return []
     named = _NAMED.match(str(exc))
     if named:
