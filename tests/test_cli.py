@@ -195,3 +195,36 @@ def test_runs_where_no_compile_cache_can_be_written(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["conflicts"]) == 5
+
+
+def test_ctrl_c_while_the_command_starts_is_no_traceback(tmp_path: Path) -> None:
+    """Ctrl-C in the first second of any command (its imports) printed a traceback, at
+    times an ImportError of numpy (a reviewer). Sent here as numpy begins to load, by a
+    sitecustomize of the test's own: deterministic, where a timer would race the
+    machine."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import builtins, os, signal\n"
+        "real = builtins.__import__\n"
+        "def spy(name, *args, **kwargs):\n"
+        "    if name == 'numpy':\n"
+        "        builtins.__import__ = real\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = spy\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run(
+        [str(TANSIQ), "validate", str(EXAMPLE)], capture_output=True, text=True, env=env,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr, done.stdout) == (130, "aborted\n", "")
+
+
+def test_the_readmes_refused_file_is_refused_as_the_readme_says() -> None:
+    """The README showed `tansiq validate broken.geojson` with no such file (a reviewer):
+    it is shipped, and its refusal is the README's, line for line."""
+    done = run("validate", str(ROOT / "examples" / "broken.geojson"))
+    assert done.returncode == 2
+    readme = (ROOT / "README.md").read_text()
+    shown = "$ tansiq validate examples/broken.geojson\n" + done.stderr
+    assert shown in readme

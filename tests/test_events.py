@@ -420,3 +420,28 @@ class _HtmlPage(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+def test_a_server_stopped_with_streams_open_ends_them_and_says_nothing_more(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C while a party listened: the server waited out its grace, cancelled the
+    stream and printed it as "Exception in ASGI application", two tracebacks (a
+    reviewer). Streams now end at once, and the client sees its stream end."""
+    db = tmp_path / "tansiq.db"
+    store = SqliteStore(db)
+    token = parties.add_party(store, "blue", "Blue", "en")[1]
+    store.close()
+    port = free_local_port()
+    process = start_server(db, port)
+    ended: queue.Queue[Any] = queue.Queue()
+    listen(f"http://127.0.0.1:{port}", token, None, ended)
+    assert ended.get(timeout=30)[1] == 200
+    stopped_at = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    took = time.monotonic() - stopped_at
+    said = err.decode()
+    assert "Traceback" not in said and "ERROR" not in said, said
+    assert took < 2.5  # not the 3 s grace of a stream left open
+    assert ended.get(timeout=10)[0] == "end"  # the client's stream ended

@@ -6,13 +6,48 @@ The Python API::
     scenario = tansiq.load_scenario("examples/deir-ez-zor.geojson")
     for conflict in tansiq.detect(scenario):
         print(conflict.a, conflict.b, conflict.horizontal_distance_m)
+
+The names below are imported when first used (PEP 562): the engine brings numpy,
+shapely and numba, most of a second, and ``import tansiq`` (which every command
+and module of the package does first) should not make a Ctrl-C in that second a
+traceback (``tansiq.cli.entry``).
 """
 
-from tansiq.engine import Conflict, ConflictIndex, SeparationTable, detect
-from tansiq.errors import ScenarioInvalid, ScenarioUnreadable, TansiqError
-from tansiq.scenario import Party, Scenario, SeparationRule, Volume, load_scenario, parse_scenario
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tansiq.engine import Conflict, ConflictIndex, SeparationTable, detect
+    from tansiq.errors import ScenarioInvalid, ScenarioUnreadable, TansiqError
+    from tansiq.scenario import (
+        Party,
+        Scenario,
+        SeparationRule,
+        Volume,
+        load_scenario,
+        parse_scenario,
+    )
 
 __version__ = "0.1.0"
+
+#: where each name of the API lives
+_HOMES = {
+    "Conflict": "tansiq.engine",
+    "ConflictIndex": "tansiq.engine",
+    "SeparationTable": "tansiq.engine",
+    "detect": "tansiq.engine",
+    "ScenarioInvalid": "tansiq.errors",
+    "ScenarioUnreadable": "tansiq.errors",
+    "TansiqError": "tansiq.errors",
+    "Party": "tansiq.scenario",
+    "Scenario": "tansiq.scenario",
+    "SeparationRule": "tansiq.scenario",
+    "Volume": "tansiq.scenario",
+    "load_scenario": "tansiq.scenario",
+    "parse_scenario": "tansiq.scenario",
+}
 
 __all__ = [
     "Conflict",
@@ -30,3 +65,16 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
 ]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'tansiq' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once: the next use finds it as any module attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

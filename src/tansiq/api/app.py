@@ -503,6 +503,7 @@ def create_app(
 
     live = events.LiveEvents()
     theater.subscribe(live.deliver_threadsafe)
+    app.state.live = live  # tansiq serve ends the streams when it stops
 
     @app.get(
         "/v1/events",

@@ -83,6 +83,25 @@ class LiveEvents:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._mailboxes: dict[str, set[Mailbox]] = {}
+        #: the server is stopping: every stream ends (its client reconnects with the
+        #: last id it saw), so that the server's shutdown does not wait for them
+        self.closing = False
+
+    def close_threadsafe(self) -> None:
+        """End every open stream, now and as they open (the server is stopping: left
+        open, they were cancelled after the shutdown's grace, and uvicorn printed each
+        as an exception; a reviewer)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._close)
+        else:
+            self.closing = True
+
+    def _close(self) -> None:
+        self.closing = True
+        for mailboxes in self._mailboxes.values():
+            for mailbox in mailboxes:
+                mailbox.ready.set()
 
     def register(self, party_id: str) -> Mailbox:
         self._loop = asyncio.get_running_loop()
@@ -193,7 +212,7 @@ async def stream(
         if not await still_allowed(now=True):  # revoked since the request's own look
             return
         yield ": tansiq events\n\n"
-        while True:
+        while not live.closing:
             mailbox.ready.clear()
             if from_store or mailbox.overflowed:
                 mailbox.overflowed = False

@@ -200,7 +200,10 @@ def _fresh(db: Path) -> None:
         # closes: opened and closed here, they stay only if another process has it open
         left_open = _wal_files(db)
         try:
-            uri = db.resolve().as_uri() + ("" if left_open else "?mode=ro")
+            # with none, the file holds everything: read as it is (immutable), since a
+            # read-only connection to a WAL store makes -wal and -shm it cannot remove,
+            # which the next look took for a store left open (a reviewer)
+            uri = db.resolve().as_uri() + ("" if left_open else "?mode=ro&immutable=1")
             raw = sqlite3.connect(uri, uri=True)
             try:
                 query = "SELECT value FROM setting WHERE name = ?"

@@ -37,7 +37,8 @@ def cli() -> None:
     their agreed separation, exactly, anywhere on Earth.
 
     Scenario files are GeoJSON (scenario-v1, see docs/scenario-format.md).
-    Exit status: 0 success, 2 a file that breaks the format, 1 any other error.
+    Exit status: 0 success; 2 input that cannot be used (a file that breaks the
+    format, a file that is missing, a value refused); 130 interrupted; 1 any other error.
     """
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -63,13 +64,26 @@ def serve(
         f" serving {db} on {_url(host, port)} (docs at /docs)",
         err=True,
     )
+    live = app.state.live
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            live.close_threadsafe()  # event streams end at once (they never end on their own)
+            super().handle_exit(sig, frame)
+
+    # a request still going after a few seconds of shutdown is cut off
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3
+    )
+    server = Server(config)
     try:
-        # event streams never end on their own: a few seconds on shutdown, then close
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+        server.run()
     except SystemExit as stopped:  # uvicorn could not start (it said why): our exit status
         if stopped.code not in (None, 0):
             raise click.ClickException(f"could not serve on {_url(host, port)}") from None
         raise
+    if not server.started:  # as uvicorn.run tells it
+        raise click.ClickException(f"could not serve on {_url(host, port)}")
 
 
 def _url(host: str, port: int) -> str:
