@@ -31,7 +31,7 @@ class Receiver:
     ``gate``, each request waits for it to open before it is answered."""
 
     def __init__(
-        self, failures: int, gate: threading.Event | None = None, port: int = 0
+        self, failures: int, gate: threading.Event | None = None, port: int = 0, status: int = 500
     ) -> None:
         self.requests: list[dict[str, Any]] = []
         self.hosts: list[str] = []  # each request's Host header
@@ -50,7 +50,7 @@ class Receiver:
                 ok = len(outer.requests) > failures
                 if ok:
                     outer.accepted.append(body)
-                self.send_response(204 if ok else 500)
+                self.send_response(204 if ok else status)
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:
@@ -82,7 +82,9 @@ def test_events_reach_the_partys_url_after_retries(tmp_path: Path) -> None:
         bad = client.put("/v1/webhook", json={"url": "ftp://x"}, headers=as_red)
         assert bad.status_code == 400 and "url:" in bad.json()["detail"]
         assert client.put("/v1/webhook", json={"url": receiver.url}, headers=as_red).is_success
-        assert client.get("/v1/webhook", headers=as_red).json() == {"url": receiver.url}
+        assert client.get("/v1/webhook", headers=as_red).json() == {
+            "url": receiver.url, "delivered_through": None, "failing": None,
+        }  # fmt: skip
         client.post("/v1/sites", content=disc("clinic"), headers=as_blue)
         client.post("/v1/operations", content=disc("strike"), headers=as_red)
         deadline = time.monotonic() + 30
@@ -90,6 +92,13 @@ def test_events_reach_the_partys_url_after_retries(tmp_path: Path) -> None:
             time.sleep(0.05)
         (event,) = receiver.accepted
         assert event["kind"] == "conflict.opened"
+        # its two refusals were said while they lasted (a receiver failing for ever was
+        # retried for ever without a word to the party: a reviewer); now what was taken
+        assert _until(
+            lambda: client.get("/v1/webhook", headers=as_red).json()["failing"] is None, 5.0
+        )
+        seen = client.get("/v1/webhook", headers=as_red).json()
+        assert seen["delivered_through"] == event["id"]
         assert event["conflict"]["other"]["party"]["id"] == "blue"
         assert len(receiver.requests) == 3  # two refusals, then taken
         assert all(r["id"] == event["id"] for r in receiver.requests)
@@ -153,6 +162,29 @@ def test_a_receiver_that_does_not_answer_holds_up_only_its_own_party(two: Any) -
     assert _until(lambda: stuck.accepted, 10.0)
     stuck.server.shutdown()
     fine.server.shutdown()
+
+
+def test_a_webhook_that_fails_says_so_and_why(two: Any) -> None:
+    """A redirect is not followed and a 500 is not a delivery: both were retried for ever
+    with no word to the party (a reviewer). GET /v1/webhook says since when and why."""
+    client, _, _, as_blue, conflict = two
+    moved = Receiver(failures=10**6, status=307)
+    assert client.put("/v1/webhook", json={"url": moved.url}, headers=as_blue).is_success
+    conflict()
+    assert _until(lambda: client.get("/v1/webhook", headers=as_blue).json()["failing"], 10.0)
+    seen = client.get("/v1/webhook", headers=as_blue).json()
+    assert seen["failing"]["reason"] == (
+        "answered 307: a redirect, which is not followed (give the URL it leads to)"
+    )
+    assert seen["failing"]["since"].startswith("2017-09-16T") and seen["delivered_through"] is None
+    broken = Receiver(failures=10**6)
+    assert client.put("/v1/webhook", json={"url": broken.url}, headers=as_blue).is_success
+    assert client.get("/v1/webhook", headers=as_blue).json()["failing"] is None  # a new URL
+    conflict()
+    assert _until(lambda: client.get("/v1/webhook", headers=as_blue).json()["failing"], 10.0)
+    assert client.get("/v1/webhook", headers=as_blue).json()["failing"]["reason"] == "answered 500"
+    moved.server.shutdown()
+    broken.server.shutdown()
 
 
 def test_a_receiver_that_answers_a_byte_at_a_time_is_given_up_on(
@@ -391,7 +423,7 @@ def test_through_a_proxy_of_the_environment_a_webhook_goes_by_name(
     assert through_proxy(url)
     unknown = "http://receiver.invalid/tansiq"
 
-    async def post_both() -> tuple[bool, bool]:
+    async def post_both() -> tuple[str | None, str | None]:
         async with httpx.AsyncClient(timeout=5.0) as client:  # it reads the environment
             # a name only the proxy can resolve (nothing resolves .invalid here) goes too
             return (
@@ -399,7 +431,7 @@ def test_through_a_proxy_of_the_environment_a_webhook_goes_by_name(
                 await post_within(client, unknown, {"id": 2}, to_private=False),
             )
 
-    assert asyncio.run(post_both()) == (True, True)
+    assert asyncio.run(post_both()) == (None, None)  # both taken
     # the names went to the proxy, not the address one resolves to
     assert proxy.paths == [url, unknown] and proxy.accepted == [{"id": 1}, {"id": 2}]
     monkeypatch.setenv("NO_PROXY", "localhost")
@@ -496,7 +528,7 @@ def test_revoking_the_token_that_set_a_webhook_removes_it(tmp_path: Path) -> Non
         assert _until(lambda: thief.accepted, 10.0)
         revoked = client.delete(f"/v1/parties/red/tokens/{stolen_id}", headers=as_un)
         assert revoked.json() == {"revoked": 1}
-        assert client.get("/v1/webhook", headers=as_red).json() == {"url": None}
+        assert client.get("/v1/webhook", headers=as_red).json()["url"] is None
         client.post("/v1/sites", content=disc("clinic-2"), headers=as_blue)
         time.sleep(1.5)  # a courier would have sent it by now
         assert len(thief.accepted) == 1
@@ -506,7 +538,7 @@ def test_revoking_the_token_that_set_a_webhook_removes_it(tmp_path: Path) -> Non
         assert client.put("/v1/webhook", json={"url": thief.url}, headers=as_spare).is_success
         assert client.put("/v1/webhook", json={"url": thief.url}, headers=as_red).is_success
         parties.revoke_tokens(store, "red", spare_id)
-        assert client.get("/v1/webhook", headers=as_red).json() == {"url": thief.url}
+        assert client.get("/v1/webhook", headers=as_red).json()["url"] == thief.url
     # set before schema 10 (no token kept): any revocation of the party's removes it
     store.set_webhook("red", thief.url, store.last_event_id())
     other_id, _ = parties.issue_token(store, "red")

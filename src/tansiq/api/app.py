@@ -228,7 +228,7 @@ def create_app(
     theater = Theater(store, separation, clock)
     try:
         ids = PublicIds.of(store)  # conflict and event ids as parties are shown them
-        sender = webhooks.WebhookSender(store, ids, webhooks_to_private)
+        sender = webhooks.WebhookSender(store, ids, webhooks_to_private, clock)
     except BaseException:
         theater.close()  # not left to the collector: the store stays servable
         raise
@@ -382,10 +382,33 @@ def create_app(
             }
         )
 
-    @app.get("/v1/webhook", tags=["events"], summary="Where the caller's events are POSTed")
+    @app.get(
+        "/v1/webhook",
+        tags=["events"],
+        summary="Where the caller's events are POSTed, and how delivery goes",
+        description=(
+            "`url` (null: none); `delivered_through`: the id of the last event its receiver"
+            " took (null: none yet); `failing`: null, or since when its POSTs fail and why"
+            " the last one did (each is retried, 1 s to a minute apart, until taken)."
+        ),
+    )
     def get_webhook(party: Caller) -> dict[str, Any]:
-        urls = {p: u for p, u, _ in store.webhooks()}
-        return {"url": urls.get(party.id)}
+        current = store.webhook_of(party.id)
+        if current is None:
+            return {"url": None, "delivered_through": None, "failing": None}
+        url, delivered = current
+        failing = sender.failing(party.id)
+        # a new webhook starts after the store's last event, whoever's: not shown
+        last = store.get_event(delivered) if delivered else None
+        return {
+            "url": url,
+            "delivered_through": (
+                ids.show("event", delivered) if last and last.party_id == party.id else None
+            ),
+            "failing": None
+            if failing is None or failing.url != url
+            else {"since": instant(failing.since), "reason": failing.reason},
+        }
 
     @app.put(
         "/v1/webhook",

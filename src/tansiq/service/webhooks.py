@@ -21,8 +21,8 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -121,13 +121,30 @@ def _host_name_ok(host: str) -> bool:
     return 0 < len(host) <= 253 and all(0 < len(label) <= 63 for label in labels)
 
 
+class Failing(NamedTuple):
+    """A party's webhook failing: since when (the service's clock), at which URL, and
+    why the last POST failed. A receiver that answers 3xx, or 500 for ever, was retried
+    for ever with no word to the party (a reviewer): ``GET /v1/webhook`` says this."""
+
+    since: float
+    url: str
+    reason: str
+
+
 class WebhookSender:
     """Keeps one courier per party with a webhook (started and stopped as webhooks are
     set and removed: looked at every second and whenever one is set or removed)."""
 
-    def __init__(self, store: SqliteStore, ids: PublicIds, to_private: bool = False) -> None:
+    def __init__(
+        self,
+        store: SqliteStore,
+        ids: PublicIds,
+        to_private: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._ids = ids
+        self._clock = clock
         self._to_private = to_private  # see webhook_targets
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -162,6 +179,13 @@ class WebhookSender:
         for courier in couriers:
             courier.wake.set()
 
+    def failing(self, party_id: str) -> Failing | None:
+        """How the party's webhook is failing, if its last POST failed (None: it has
+        none, or its last POST was taken, or none was due since this server started)."""
+        with self._lock:
+            courier = self._couriers.get(party_id)
+        return None if courier is None else courier.failing
+
     def webhooks_changed(self) -> None:
         """A webhook was set or removed: couriers are started or let go now, not within
         the second (the supervisor also looks every second, whoever set it), and a
@@ -189,7 +213,7 @@ class WebhookSender:
                     del self._couriers[party_id]
             for party_id in wanted - self._couriers.keys():
                 courier = _Courier(
-                    self._store, self._ids, party_id, self._stop, self._to_private
+                    self._store, self._ids, party_id, self._stop, self._to_private, self._clock
                 )
                 self._couriers[party_id] = courier
                 courier.thread.start()
@@ -205,9 +229,13 @@ class _Courier:
         party_id: str,
         stop: threading.Event,
         to_private: bool,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.party_id = party_id
         self._to_private = to_private
+        self._clock = clock
+        #: set by this courier's thread, read by the API's (one attribute: no lock)
+        self.failing: Failing | None = None
         self.wake = threading.Event()
         self._store = store
         self._ids = ids
@@ -248,6 +276,7 @@ class _Courier:
         url, delivered = current
         if url != self._url:  # a new URL starts afresh, without the old one's back-off
             self._url, self._backoff, self._retry_at = url, 0.0, 0.0
+            self.failing = None
             # and with connections of its own: pooled by address, a kept one would
             # carry the new name over TLS that proved the old one (a second review)
             self._loop.run_until_complete(self._client.aclose())
@@ -268,12 +297,16 @@ class _Courier:
                 "kind": event.kind,
                 "conflict": conflict_view(conflict, party, self._store, self._ids),
             }
-            if not self._loop.run_until_complete(
+            failure = self._loop.run_until_complete(
                 post_within(self._client, url, body, self._to_private, POST_DEADLINE_S)
-            ):
+            )
+            if failure is not None:
+                since = self.failing.since if self.failing is not None else self._clock()
+                self.failing = Failing(since, url, failure)
                 return self._failed()
             self._store.mark_delivered(self.party_id, event.id, url)
             self._backoff, self._retry_at = 0.0, 0.0
+            self.failing = None
         return 0.0 if len(events) == BATCH else 1.0
 
     def _failed(self) -> float:
@@ -288,20 +321,20 @@ async def post_within(
     body: dict[str, object],
     to_private: bool,
     deadline_s: float = POST_DEADLINE_S,
-) -> bool:
-    """:func:`_post`, given up (False: retried) if not answered within ``deadline_s``."""
+) -> str | None:
+    """:func:`_post`, given up if not answered within ``deadline_s``."""
     try:
         return await asyncio.wait_for(_post(client, url, body, to_private), deadline_s)
     except TimeoutError:
-        return False
+        return f"no answer within {deadline_s:g} s"
 
 
 async def _post(
     client: httpx.AsyncClient, url: str, body: dict[str, object], to_private: bool
-) -> bool:
-    """POST one event; False on any failure (it is retried). The host is resolved first
-    and, unless ``to_private``, every address checked; the POST goes to an address
-    that was checked, the next one if it refuses the connection."""
+) -> str | None:
+    """POST one event: None if the receiver took it, else why not (it is retried). The
+    host is resolved first and, unless ``to_private``, every address checked; the POST
+    goes to an address that was checked, the next one if it refuses the connection."""
     content = dumps(body)
     try:
         if through_proxy(url):  # the proxy connects, by name; TLS checks the name
@@ -310,28 +343,49 @@ async def _post(
             if not to_private:  # (allowed anywhere: nothing to resolve here)
                 with contextlib.suppress(OSError):
                     targets(url, to_private)
-            return await _answered_2xx(
-                client, url, content=content, headers={"Content-Type": "application/json"}
+            return _said(
+                await _status(
+                    client, url, content=content, headers={"Content-Type": "application/json"}
+                )
             )
         for target in targets(url, to_private):
             headers = {"Content-Type": "application/json", "Host": target.host_header}
             sni = target.sni_hostname
             extensions = {} if sni is None else {"sni_hostname": sni}
             try:
-                return await _answered_2xx(
-                    client, target.url, content=content, headers=headers, extensions=extensions
-                )
+                return _said(
+                    await _status(
+                        client, target.url, content=content, headers=headers,
+                        extensions=extensions,
+                    )
+                )  # fmt: skip
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 continue  # nothing was sent: the next address (as connecting by name does)
+        return "no address of its host takes connections"
     except NotGlobal as exc:
         _log.warning("webhook not sent: %s; %s", exc, PRIVATE_HINT)
-    except Exception:  # refused, timed out, or a name the resolver refuses (UnicodeError)
-        pass
-    return False
+        return f"{exc}; {PRIVATE_HINT}"
+    except httpx.TimeoutException:
+        return "it did not answer in time"
+    except httpx.ConnectError:
+        return "could not connect"
+    except (OSError, UnicodeError):  # the resolver: no such name, or one it refuses
+        return "its host does not resolve"
+    except Exception as exc:  # a broken answer, say
+        return f"the POST failed ({type(exc).__name__})"
 
 
-async def _answered_2xx(client: httpx.AsyncClient, url: str, **request: Any) -> bool:
+def _said(status: int) -> str | None:
+    """Why an answer with this status is not a delivery (None: it is)."""
+    if 200 <= status < 300:
+        return None
+    if 300 <= status < 400:
+        return f"answered {status}: a redirect, which is not followed (give the URL it leads to)"
+    return f"answered {status}"
+
+
+async def _status(client: httpx.AsyncClient, url: str, **request: Any) -> int:
     """POST and look at the status only: the answer's body is never read (a receiver
     answering 300 MB took 900 MB of the server's memory: found by a reviewer)."""
     async with client.stream("POST", url, **request) as answer:
-        return 200 <= answer.status_code < 300
+        return answer.status_code
