@@ -268,7 +268,16 @@ def test_a_body_of_another_type_is_415_and_a_405_says_what_is_allowed(api: Any) 
         assert red.client.post("/v1/operations", content=body, headers=headers).status_code == 201
     refused = assert_problem(red.client.patch("/v1/operations", headers=red.headers), 405)
     assert refused["title"] == "Method Not Allowed"
-    assert red.client.patch("/v1/operations", headers=red.headers).headers["allow"] == "GET, POST"
+    allowed = red.client.patch("/v1/operations", headers=red.headers).headers["allow"]
+    assert allowed == "GET, HEAD, POST"
+    # HEAD is GET without its body (it was a 405 everywhere)
+    got, head = (red.client.request(m, "/v1/me", headers=red.headers) for m in ("GET", "HEAD"))
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == got.headers["content-length"] != "0"
+    assert head.headers["cache-control"] == "no-store"
+    mine = red.client.get("/v1/operations", headers=red.headers).json()["operations"][0]["id"]
+    assert red.client.head(f"/v1/operations/{mine}", headers=red.headers).status_code == 200
+    assert red.client.head(f"/v1/operations/{mine}x", headers=red.headers).status_code == 404
     broken = collection(disc("strike", 40.0), {**disc("s2", 40.0), "geometry": None})
     detail = assert_problem(red.post("/v1/operations", broken), 422)["detail"]
     assert detail.startswith("scenario refused: feature 's2'") and "more" not in detail

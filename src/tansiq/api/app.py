@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tansiq import __version__
 from tansiq.api import admin, events, problems
+from tansiq.api.head import HeadAsGet
 from tansiq.api.no_store import NoStore
 from tansiq.errors import (
     InputError,
@@ -261,7 +262,7 @@ def create_app(
     # outermost, around Starlette's error middleware too: its 500 is an answer as well
     # (added as middleware, the 500 went out without the header: a review)
     inner_stack = app.build_middleware_stack
-    app.build_middleware_stack = lambda: NoStore(inner_stack())  # type: ignore[method-assign]
+    app.build_middleware_stack = lambda: NoStore(HeadAsGet(inner_stack()))  # type: ignore[method-assign]
     bearer = HTTPBearer(auto_error=False, description="A party's API token (tansiq party add)")
 
     async def caller(

@@ -72,6 +72,8 @@ def _allowed(request: Request) -> list[str]:
             match, _ = route.matches({**request.scope, "method": "GET"})
             if match != Match.NONE:
                 methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")  # tansiq.api.head
     return sorted(methods)
 
 
