@@ -18,7 +18,7 @@ from tansiq.errors import (
     UnknownParty,
 )
 from tansiq.service import parties
-from tansiq.store import SqliteStore, TokenRecord
+from tansiq.store import PartyRecord, SqliteStore, TokenRecord
 
 TANSIQ = Path(sys.executable).with_name("tansiq")
 
@@ -298,3 +298,18 @@ def test_a_refused_party_makes_no_store_and_an_unshown_token_is_not_made(
         )  # fmt: skip
     assert lost.returncode == 1 and "nothing was made" in lost.stderr
     assert len(SqliteStore(db).list_tokens("ru")) == 1  # the first token only
+
+
+def test_party_list_shows_each_stored_name_on_its_own_line(tmp_path: Path) -> None:
+    """A name stored before control characters were refused is listed escaped: a
+    newline in it forged a line of `tansiq party list` (a reviewer)."""
+    db = tmp_path / "t.db"
+    store = SqliteStore(db)
+    parties.add_party(store, "ru", "Russia", "ru")
+    store.add_party(PartyRecord("old", "Old\nfake\tcoordinator\x1b[2J", "en", "party", 0.0))
+    store.close()
+    listed = run("party", "list", "--db", str(db))
+    assert listed.returncode == 0
+    lines = listed.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["old", "ru"]
+    assert lines[0].split("\t")[1] == "Old\\nfake\\tcoordinator\\x1b[2J"

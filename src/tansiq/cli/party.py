@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from tansiq.errors import OutputLost
+from tansiq.scenario.problems import CONTROL
 from tansiq.service import parties
 from tansiq.store import SqliteStore
 from tansiq.store.base import Role
@@ -138,8 +139,15 @@ def list_parties(db: Path) -> None:
             live = [t.id for t in store.list_tokens(record.id) if t.revoked_at is None]
             since = datetime.fromtimestamp(record.created_at, UTC).strftime("%Y-%m-%d")
             click.echo(
-                f"{record.id}\t{record.name}\t{record.lang}\t{record.role}\tsince {since}"
-                f"\ttokens: {', '.join(live) or 'none'}"
+                f"{record.id}\t{_escaped(record.name)}\t{record.lang}\t{record.role}"
+                f"\tsince {since}\ttokens: {', '.join(live) or 'none'}"
             )
     finally:
         store.close()
+
+
+def _escaped(text: str) -> str:
+    """A stored name as one line of a terminal: a control character written as its
+    escape (a party stored before names were refused them could forge a line or send
+    a terminal an escape sequence)."""
+    return CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode(), text)

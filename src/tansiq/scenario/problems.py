@@ -168,7 +168,8 @@ NOT_TEXT = "is not Unicode text (it holds a lone surrogate)"
 
 #: the longest feature id or kind read, in characters (decided: docs/scenario-format.md)
 MAX_NAME_LENGTH = 256
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: a control character: it can rewrite what a terminal shows
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def name_problem(value: str) -> str | None:
@@ -185,7 +186,7 @@ def name_problem(value: str) -> str | None:
 def control_problem(value: str) -> str | None:
     """Why ``value`` cannot be shown on an operator's screen (None: it can): a control
     character (U+0000-U+001F, U+007F-U+009F) can rewrite what a terminal shows."""
-    control = _CONTROL.search(value)
+    control = CONTROL.search(value)
     if control is not None:
         return f"holds the control character U+{ord(control.group()):04X}"
     return None
