@@ -717,6 +717,37 @@ def test_every_change_of_the_rules_is_kept_with_who_set_it_and_when(api: Any) ->
     assert_problem(client.get("/v1/theater/rules/history"), 401)
 
 
+def test_each_answer_to_a_change_of_rules_names_its_own_change(api: Any) -> None:
+    """Two coordinators setting rules at once: an answer built from the rules in force
+    after the change named the other's change as this one (a reviewer: 4 answers of
+    80). Each names what its own request set, by whom."""
+    client, _, _, store = api
+    tokens = {w: parties.add_party(store, w, w, "en", "coordinator")[1] for w in ("un1", "un2")}
+    headers = {who: {"Authorization": f"Bearer {token}"} for who, token in tokens.items()}
+    answers: list[tuple[str, float, Any]] = []
+
+    def put(who: str, metres: float) -> None:
+        rules = {"separation": [{"between": ["*", "*"], "horizontal_m": metres}]}
+        answer = client.put("/v1/theater/rules", json=rules, headers=headers[who])
+        answers.append((who, metres, answer.json()))
+
+    for round_ in range(15):
+        both = [
+            threading.Thread(target=put, args=(who, 1000.0 + 2 * round_ + k))
+            for k, who in enumerate(("un1", "un2"))
+        ]
+        for thread in both:
+            thread.start()
+        for thread in both:
+            thread.join()
+    assert len(answers) == 30
+    for who, metres, answer in answers:
+        assert answer["set_by"]["id"] == who
+        assert answer["separation"][0]["horizontal_m"] == metres
+        change = store.get_rules_change(answer["version"])
+        assert change is not None and change.party_id == who
+
+
 def test_while_new_rules_hold_the_theater_filings_are_refused_at_once_and_reads_go_on(
     api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -228,3 +228,24 @@ def test_the_readmes_refused_file_is_refused_as_the_readme_says() -> None:
     readme = (ROOT / "README.md").read_text()
     shown = "$ tansiq validate examples/broken.geojson\n" + done.stderr
     assert shown in readme
+
+
+def test_the_python_api_is_imported_when_used_and_typed_as_before(tmp_path: Path) -> None:
+    """`import tansiq` no longer imports the engine (a Ctrl-C in that second was a
+    traceback); a reviewer found `tansiq.engine` gone, `dir()` short and a misspelt
+    name no longer a type error. All as before now."""
+    import importlib
+
+    import tansiq
+
+    assert importlib.import_module("tansiq.engine") is tansiq.engine
+    assert {"__file__", "__version__", "detect", "engine"} <= set(dir(tansiq))
+    assert tansiq.detect.__module__ == "tansiq.engine.detect"
+    from mypy import api as mypy
+
+    user = tmp_path / "user.py"
+    user.write_text("import tansiq\n\ntansiq.detectt\nreveal_type(tansiq.detect)\n")
+    out, _, status = mypy.run(["--strict", "--no-incremental", str(user)])
+    assert status == 1
+    assert 'Module has no attribute "detectt"' in out
+    assert "def (scenario: tansiq.scenario.model.Scenario" in out

@@ -443,5 +443,6 @@ def test_a_server_stopped_with_streams_open_ends_them_and_says_nothing_more(
     took = time.monotonic() - stopped_at
     said = err.decode()
     assert "Traceback" not in said and "ERROR" not in said, said
+    assert said.endswith("stopped\n") and process.returncode == 0  # asked, done: as before
     assert took < 2.5  # not the 3 s grace of a stream left open
     assert ended.get(timeout=10)[0] == "end"  # the client's stream ended

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ipaddress
 import json
+import os
 import socket
 import threading
 import time
@@ -564,3 +565,42 @@ def test_no_webhook_outlives_the_partys_tokens(tmp_path: Path) -> None:
     assert parties.revoke_tokens(store, "red", None) == 0
     assert store.webhook_of("red") is None
     webhooks.set_webhook(store, red, None)  # removing one needs no live token
+
+
+def test_couriers_share_one_loop_and_a_slow_lookup_keeps_the_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop for each courier cost three more file descriptors each, and the server ran
+    out of them at some 180 parties with webhooks (a reviewer); and the host's lookup,
+    which blocks, ran on the loop, past any deadline (8 s against 1 s)."""
+    store = SqliteStore(tmp_path / "tansiq.db")
+    everyone = [f"p{k}" for k in range(40)]
+    for party in everyone:
+        parties.add_party(store, party, party, "en")
+        store.set_webhook(party, "http://127.0.0.1:9/nobody", 0)  # nothing listens there
+    conflict_free_events = store.last_event_id()
+    assert conflict_free_events == 0
+    sender = WebhookSender(store, PublicIds(b"k" * 32), to_private=True)
+    before = len(os.listdir("/proc/self/fd"))
+    sender.start()  # one courier a party, each looking at its webhook
+    time.sleep(1.5)
+    grown = len(os.listdir("/proc/self/fd")) - before
+    sender.stop()
+    # each courier reads the store on a connection of its own (the file, its -wal and
+    # -shm: 3 at most); one loop for all of them adds a few, not three a courier
+    assert grown <= 3 * len(everyone) + 8, grown
+
+    def slow_targets(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(3.0)  # a resolver that takes its time
+        return targets(*args, **kwargs)
+
+    monkeypatch.setattr(webhooks, "targets", slow_targets)
+
+    async def post() -> tuple[str | None, float]:
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            started = time.monotonic()
+            said = await post_within(client, "http://127.0.0.1:9/x", {}, True, deadline_s=0.5)
+            return said, time.monotonic() - started
+
+    said, took = asyncio.run(post())  # (which waits for the lookup's thread as it ends)
+    assert said == "no answer within 0.5 s" and took < 2.0

@@ -67,14 +67,21 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'tansiq' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # once: the next use finds it as any module attribute
-    return value
+#: the subpackages, which `import tansiq` made attributes when it imported them all
+_SUBPACKAGES = frozenset({"api", "cli", "engine", "errors", "scenario", "service", "store"})
+
+if not TYPE_CHECKING:  # (type checkers see the names above; a misspelt one stays an error)
+
+    def __getattr__(name: str) -> object:
+        if name in _SUBPACKAGES:
+            return importlib.import_module(f"tansiq.{name}")  # (binds it as an attribute)
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module 'tansiq' has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        globals()[name] = value  # once: the next use finds it as any module attribute
+        return value
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted({*globals(), *__all__, *_SUBPACKAGES})

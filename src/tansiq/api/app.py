@@ -53,7 +53,7 @@ from tansiq.service.views import (
     shared_view,
 )
 from tansiq.store import FilingRecord, PartyRecord, SqliteStore
-from tansiq.store.base import Category, ConflictState, FilingState
+from tansiq.store.base import Category, ConflictState, FilingState, RulesChangeRecord
 
 #: largest request body accepted, bytes (larger: 413)
 MAX_BODY = 2 * 1024 * 1024
@@ -449,6 +449,16 @@ def create_app(
             "judged_again": None if done is None else judged_again(done),
         }
 
+    def change_view(change: RulesChangeRecord) -> dict[str, Any]:
+        """A change of the rules as the API shows it (its rules as they were stored)."""
+        return {
+            "separation": RawJSON(change.separation),
+            "lead_time_h": change.lead_time_h,
+            "version": change.id,
+            "set_by": setter(change.party_id),
+            "set_at": instant(change.at),
+        }
+
     def setter(party_id: str | None) -> dict[str, str] | None:
         """The coordinator who set rules (null: set before the store kept who did)."""
         if party_id is None:
@@ -482,16 +492,7 @@ def create_app(
         page = found[:limit]
         return json_response(
             {
-                "changes": [
-                    {
-                        "version": change.id,
-                        "separation": RawJSON(change.separation),
-                        "lead_time_h": change.lead_time_h,
-                        "set_by": setter(change.party_id),
-                        "set_at": instant(change.at),
-                    }
-                    for change in page
-                ],
+                "changes": [change_view(change) for change in page],
                 "next_after": page[-1].id if len(found) > limit else None,
             }
         )
@@ -521,8 +522,11 @@ def create_app(
             theater.set_rules, party, rules, lead_time_h, RULES_ANSWER_WAIT_S
         )
         # in force now; 202 while the pairs filed before are still being judged again
-        # (GET /v1/theater/rules says how far it has got)
-        answer = {**rules_now(), "judged_again": judged_again(done)}
+        # (GET /v1/theater/rules says how far it has got). The change this request made,
+        # not whatever is in force by now (another coordinator's, a reviewer saw)
+        change = None if done.change is None else store.get_rules_change(done.change)
+        assert change is not None  # committed by set_rules
+        answer = {**change_view(change), "judged_again": judged_again(done)}
         return json_response(answer, 200 if done.done else 202)
 
     live = events.LiveEvents()

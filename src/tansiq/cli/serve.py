@@ -78,6 +78,11 @@ def serve(
     server = Server(config)
     try:
         server.run()
+    except KeyboardInterrupt:
+        # uvicorn stopped gracefully on Ctrl-C, then raised it again: a server asked to
+        # stop has done what was asked, exit status 0 (as uvicorn.run made it)
+        click.echo("stopped", err=True)
+        return
     except SystemExit as stopped:  # uvicorn could not start (it said why): our exit status
         if stopped.code not in (None, 0):
             raise click.ClickException(f"could not serve on {_url(host, port)}") from None

@@ -147,6 +147,11 @@ class RulesOutcome:
     volumes: int
     judged: int
     done: bool
+    #: the id of the change of rules the call that answers this made (None: read from
+    #: the store, whichever change was last): an answer names its own change, not one
+    #: another coordinator made meanwhile (a reviewer saw 4 in 80 answers name it);
+    #: not part of what two outcomes compare (what was judged)
+    change: int | None = dataclasses.field(default=None, compare=False)
 
 
 def _outcome(state: CatchUp) -> RulesOutcome:
@@ -883,6 +888,7 @@ class Theater:
                     change = self._store.add_rules_change(
                         separation, lead_time_h, party.id, now
                     )
+                    made[:] = [change]
                     self._store.set_setting(SETTING, separation)
                     self._store.set_setting(LEAD_TIME_SETTING, repr(lead_time_h))
                     self._store.set_setting(CHANGE_SETTING, str(change))
@@ -904,6 +910,7 @@ class Theater:
         # 7.4-9.0 s at 1M: docs/benchmarks.md). Two changes of rules at once: the second
         # to take the lock finds the index replaced, and makes its own under the lock
         fresh: ConflictIndex | None = None
+        made: list[int] = []  # the id of the change set_them records
         tracked = self._change(begin) if rules != self._separation else None
         try:
             if tracked is not None:
@@ -925,7 +932,7 @@ class Theater:
             outcome = committed
         if not outcome.done and self.catch_up_in_background:
             self._catch_up_in_background()
-        return outcome
+        return dataclasses.replace(outcome, change=made[0])
 
     def _rules_index(self, rules: Sequence[SeparationRule]) -> ConflictIndex:
         """The index of the active volumes under ``rules``, from what the store has

@@ -17,12 +17,13 @@ without the old one's back-off.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import httpx
 
@@ -53,6 +54,7 @@ MAX_URL = 2048
 BATCH = 50
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def set_webhook(
@@ -150,6 +152,7 @@ class WebhookSender:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._couriers: dict[str, _Courier] = {}
+        self._posts = _PostLoop()
         self._thread = threading.Thread(target=self._run, name="tansiq-webhooks", daemon=True)
 
     def start(self) -> None:
@@ -168,6 +171,7 @@ class WebhookSender:
             courier.wake.set()
         for courier in couriers:
             courier.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._posts.stop()
 
     def wake(self, events: Sequence[object] = ()) -> None:
         """New events were committed (called from the committing thread: only flags):
@@ -213,10 +217,54 @@ class WebhookSender:
                     del self._couriers[party_id]
             for party_id in wanted - self._couriers.keys():
                 courier = _Courier(
-                    self._store, self._ids, party_id, self._stop, self._to_private, self._clock
+                    self._store,
+                    self._ids,
+                    party_id,
+                    self._stop,
+                    self._to_private,
+                    self._posts,
+                    self._clock,
                 )
                 self._couriers[party_id] = courier
                 courier.thread.start()
+
+
+class _PostLoop:
+    """One asyncio loop, on a thread of its own, that runs every courier's POSTs: so
+    that a POST can be given up as a whole (httpx's timeouts bound each step; asyncio's,
+    the whole), and with one loop for all (a loop each cost a courier three more file
+    descriptors, a selector and its wake-up pair, and the server ran out of them at
+    some 180 parties with webhooks, where it had served 480; a reviewer). Started by
+    the first POST."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def run(self, work: Coroutine[Any, Any, T], timeout: float) -> T:
+        """``work``'s result, run on the loop (from a courier's thread)."""
+        return asyncio.run_coroutine_threadsafe(work, self._started()).result(timeout)
+
+    def _started(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(
+                    target=self._loop.run_forever, name="tansiq-webhook-posts", daemon=True
+                )
+                self._thread.start()
+            return self._loop
+
+    def stop(self) -> None:
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=TIMEOUT_S)
+        if not thread.is_alive():
+            loop.close()
 
 
 class _Courier:
@@ -229,9 +277,11 @@ class _Courier:
         party_id: str,
         stop: threading.Event,
         to_private: bool,
+        posts: _PostLoop,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.party_id = party_id
+        self._posts = posts
         self._to_private = to_private
         self._clock = clock
         #: set by this courier's thread, read by the API's (one attribute: no lock)
@@ -248,9 +298,6 @@ class _Courier:
         )
 
     def _run(self) -> None:
-        # a loop of the courier's own, so that a POST can be given up as a whole
-        # (httpx's timeouts bound each step; asyncio's, the whole)
-        self._loop = asyncio.new_event_loop()
         self._client = httpx.AsyncClient(timeout=TIMEOUT_S)
         try:
             while not self._stop.is_set():
@@ -264,9 +311,14 @@ class _Courier:
                     return  # the webhook was removed
                 self.wake.wait(timeout=wait)
         finally:
-            self._loop.run_until_complete(self._client.aclose())
-            self._loop.close()
+            self._close_client()
             self._store.release_reader()  # couriers come and go with webhooks
+
+    def _close_client(self) -> None:
+        try:
+            self._posts.run(self._client.aclose(), TIMEOUT_S)
+        except Exception:  # the loop stopped (the server is stopping): nothing to keep
+            _log.debug("closing the webhook client of %r failed", self.party_id, exc_info=True)
 
     def _round(self) -> float | None:
         """Send what is due; return how long to wait (None: the webhook is gone)."""
@@ -279,7 +331,7 @@ class _Courier:
             self.failing = None
             # and with connections of its own: pooled by address, a kept one would
             # carry the new name over TLS that proved the old one (a second review)
-            self._loop.run_until_complete(self._client.aclose())
+            self._close_client()
             self._client = httpx.AsyncClient(timeout=TIMEOUT_S)
         now = time.monotonic()
         if now < self._retry_at:
@@ -297,9 +349,13 @@ class _Courier:
                 "kind": event.kind,
                 "conflict": conflict_view(conflict, party, self._store, self._ids),
             }
-            failure = self._loop.run_until_complete(
-                post_within(self._client, url, body, self._to_private, POST_DEADLINE_S)
-            )
+            try:
+                failure = self._posts.run(
+                    post_within(self._client, url, body, self._to_private, POST_DEADLINE_S),
+                    POST_DEADLINE_S + 5,  # (the loop stopping under it: shutdown)
+                )
+            except concurrent.futures.TimeoutError:
+                failure = f"no answer within {POST_DEADLINE_S:g} s"
             if failure is not None:
                 since = self.failing.since if self.failing is not None else self._clock()
                 self.failing = Failing(since, url, failure)
@@ -342,13 +398,15 @@ async def _post(
             # closed network's usual way) is the proxy's to reach
             if not to_private:  # (allowed anywhere: nothing to resolve here)
                 with contextlib.suppress(OSError):
-                    targets(url, to_private)
+                    await asyncio.to_thread(targets, url, to_private)
             return _said(
                 await _status(
                     client, url, content=content, headers={"Content-Type": "application/json"}
                 )
             )
-        for target in targets(url, to_private):
+        # the resolver blocks: on a thread, so that the deadline holds (a lookup of 8 s
+        # went past one of 1 s: a reviewer) and other parties' POSTs go on
+        for target in await asyncio.to_thread(targets, url, to_private):
             headers = {"Content-Type": "application/json", "Host": target.host_header}
             sni = target.sni_hostname
             extensions = {} if sni is None else {"sni_hostname": sni}
