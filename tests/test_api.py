@@ -220,6 +220,11 @@ def test_an_acknowledgement_is_of_the_version_the_party_saw(api: Any) -> None:
     assert assert_problem(in_query, 400)["errors"] == [
         {"field": "version", "detail": "not a parameter here; send the version seen as If-Match"}
     ]
+    labelled = {
+        **red.headers, "Content-Type": "application/x-www-form-urlencoded", "If-Match": "1"
+    }
+    empty = red.client.post(f"/v1/conflicts/{conflict_id}/ack", content=b"", headers=labelled)
+    assert_problem(empty, 412)  # an empty body, however labelled, is no body: If-Match rules
     assert red.get(f"/v1/conflicts/{conflict_id}").json()["acknowledged"]["by_me"] is None
     acks = [
         red.client.post(

@@ -281,11 +281,13 @@ def create_app(
         against a version the party had not seen (a reviewer)."""
         for name in request.query_params:
             raise InputError(f"{name}: not a parameter here; send the version seen as If-Match")
-        if await read_body(request):
+        # (of any type: a client may label an empty body, as `curl -d ""` does)
+        if await read_body(request, json_only=False):
             raise InputError("body: none is taken here; send the version seen as If-Match")
 
-    async def read_body(request: Request) -> bytes:
-        refuse_other_media(request.headers)
+    async def read_body(request: Request, json_only: bool = True) -> bytes:
+        if json_only:
+            refuse_other_media(request.headers)
         declared = request.headers.get("content-length")
         if declared is not None and (events.whole_number(declared, MAX_ID) or 0) > max_body:
             raise BodyTooLarge(max_body)
