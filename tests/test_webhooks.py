@@ -10,6 +10,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -481,69 +482,70 @@ def test_a_receivers_answer_is_never_read_into_the_server(two: Any) -> None:
     server.shutdown()
 
 
-def test_revoking_a_partys_last_token_removes_its_webhook(tmp_path: Path) -> None:
-    """Whoever set a party's webhook (with a token since stolen, say) stops receiving
-    its conflicts once every token of the party is revoked (they kept coming: found
-    by a reviewer); revoking one of two leaves it."""
+@pytest.fixture
+def with_spare(tmp_path: Path) -> Iterator[tuple[TestClient, SqliteStore, Any, str]]:
+    """A server with red (and a second token of red's, ``spare``), blue and a
+    coordinator, un: each one's Authorization header, and the spare token's id."""
     store = SqliteStore(tmp_path / "tansiq.db")
     _, red = parties.add_party(store, "red", "Red", "en")
-    spare_id, _ = parties.issue_token(store, "red")
+    spare_id, spare = parties.issue_token(store, "red")
     _, blue = parties.add_party(store, "blue", "Blue", "ar")
     _, un = parties.add_party(store, "un", "UN", "en", "coordinator")
-    receiver = Receiver(failures=0)
+    tokens = {"red": red, "spare": spare, "blue": blue, "un": un}
+    headers = {who: {"Authorization": f"Bearer {token}"} for who, token in tokens.items()}
     with TestClient(create_app(store, clock=sample_morning(), webhooks_to_private=True)) as client:
-        as_red, as_blue = {"Authorization": f"Bearer {red}"}, {"Authorization": f"Bearer {blue}"}
-        as_un = {"Authorization": f"Bearer {un}"}
-        assert client.put("/v1/webhook", json={"url": receiver.url}, headers=as_red).is_success
-        client.post("/v1/sites", content=disc("clinic"), headers=as_blue)
-        client.post("/v1/operations", content=disc("strike"), headers=as_red)
-        assert _until(lambda: receiver.accepted, 10.0)
-        one = client.delete(f"/v1/parties/red/tokens/{spare_id}", headers=as_un)
-        assert one.json() == {"revoked": 1} and store.webhook_of("red") is not None
-        assert client.delete("/v1/parties/red/tokens", headers=as_un).json() == {"revoked": 1}
-        assert store.webhook_of("red") is None
-        client.post("/v1/sites", content=disc("clinic-2"), headers=as_blue)
-        time.sleep(1.5)  # a courier would have sent it by now
-        assert len(receiver.accepted) == 1
+        yield client, store, headers, spare_id
+
+
+def test_revoking_a_partys_last_token_removes_its_webhook(with_spare: Any) -> None:
+    """Whoever set a party's webhook (with a token since stolen, say) stops receiving
+    its conflicts once every token of the party is revoked (they kept coming: found
+    by a reviewer); revoking one of two, not the one that set it, leaves it."""
+    client, store, headers, spare_id = with_spare
+    receiver = Receiver(failures=0)
+    assert client.put("/v1/webhook", json={"url": receiver.url}, headers=headers["red"]).is_success
+    client.post("/v1/sites", content=disc("clinic"), headers=headers["blue"])
+    client.post("/v1/operations", content=disc("strike"), headers=headers["red"])
+    assert _until(lambda: receiver.accepted, 10.0)
+    one = client.delete(f"/v1/parties/red/tokens/{spare_id}", headers=headers["un"])
+    assert one.json() == {"revoked": 1} and store.webhook_of("red") is not None
+    every = client.delete("/v1/parties/red/tokens", headers=headers["un"])
+    assert every.json() == {"revoked": 1} and store.webhook_of("red") is None
+    client.post("/v1/sites", content=disc("clinic-2"), headers=headers["blue"])
+    time.sleep(1.5)  # a courier would have sent it by now
+    assert len(receiver.accepted) == 1
     receiver.server.shutdown()
 
 
-def test_revoking_the_token_that_set_a_webhook_removes_it(tmp_path: Path) -> None:
+def test_revoking_the_token_that_set_a_webhook_removes_it(with_spare: Any) -> None:
     """A webhook set with a token since stolen kept receiving the party's conflicts when
     that token alone was revoked, the usual answer to a theft (a reviewer). The token
     that set it is kept with it; setting the same URL again with another token moves it
     to that one. A webhook set before the store kept its token goes at any revocation."""
-    store = SqliteStore(tmp_path / "tansiq.db")
-    _, red = parties.add_party(store, "red", "Red", "en")
-    stolen_id, stolen = parties.issue_token(store, "red")
-    _, blue = parties.add_party(store, "blue", "Blue", "ar")
-    _, un = parties.add_party(store, "un", "UN", "en", "coordinator")
+    client, store, headers, stolen_id = with_spare
     thief = Receiver(failures=0)
-    with TestClient(create_app(store, clock=sample_morning(), webhooks_to_private=True)) as client:
-        as_red, as_blue = {"Authorization": f"Bearer {red}"}, {"Authorization": f"Bearer {blue}"}
-        as_thief, as_un = {"Authorization": f"Bearer {stolen}"}, {"Authorization": f"Bearer {un}"}
-        assert client.put("/v1/webhook", json={"url": thief.url}, headers=as_thief).is_success
-        assert store.webhook_token("red") == stolen_id
-        client.post("/v1/sites", content=disc("clinic"), headers=as_blue)
-        client.post("/v1/operations", content=disc("strike"), headers=as_red)
-        assert _until(lambda: thief.accepted, 10.0)
-        revoked = client.delete(f"/v1/parties/red/tokens/{stolen_id}", headers=as_un)
-        assert revoked.json() == {"revoked": 1}
-        assert client.get("/v1/webhook", headers=as_red).json()["url"] is None
-        client.post("/v1/sites", content=disc("clinic-2"), headers=as_blue)
-        time.sleep(1.5)  # a courier would have sent it by now
-        assert len(thief.accepted) == 1
-        # the same URL set again by the party's own token is held by that token
-        spare_id, spare = parties.issue_token(store, "red")
-        as_spare = {"Authorization": f"Bearer {spare}"}
-        assert client.put("/v1/webhook", json={"url": thief.url}, headers=as_spare).is_success
-        assert client.put("/v1/webhook", json={"url": thief.url}, headers=as_red).is_success
-        parties.revoke_tokens(store, "red", spare_id)
-        assert client.get("/v1/webhook", headers=as_red).json()["url"] == thief.url
+    assert client.put("/v1/webhook", json={"url": thief.url}, headers=headers["spare"]).is_success
+    assert store.webhook_token("red") == stolen_id
+    client.post("/v1/sites", content=disc("clinic"), headers=headers["blue"])
+    client.post("/v1/operations", content=disc("strike"), headers=headers["red"])
+    assert _until(lambda: thief.accepted, 10.0)
+    revoked = client.delete(f"/v1/parties/red/tokens/{stolen_id}", headers=headers["un"])
+    assert revoked.json() == {"revoked": 1}
+    assert client.get("/v1/webhook", headers=headers["red"]).json()["url"] is None
+    client.post("/v1/sites", content=disc("clinic-2"), headers=headers["blue"])
+    time.sleep(1.5)  # a courier would have sent it by now
+    assert len(thief.accepted) == 1
+    # the same URL set again by the party's own token is held by that token
+    other_id, other = parties.issue_token(store, "red")
+    as_other = {"Authorization": f"Bearer {other}"}
+    assert client.put("/v1/webhook", json={"url": thief.url}, headers=as_other).is_success
+    assert client.put("/v1/webhook", json={"url": thief.url}, headers=headers["red"]).is_success
+    parties.revoke_tokens(store, "red", other_id)
+    assert client.get("/v1/webhook", headers=headers["red"]).json()["url"] == thief.url
     # set before schema 10 (no token kept): any revocation of the party's removes it
     store.set_webhook("red", thief.url, store.last_event_id())
-    other_id, _ = parties.issue_token(store, "red")
-    parties.revoke_tokens(store, "red", other_id)
+    last_id, _ = parties.issue_token(store, "red")
+    parties.revoke_tokens(store, "red", last_id)
     assert store.webhook_of("red") is None
     thief.server.shutdown()
 
