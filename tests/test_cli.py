@@ -244,8 +244,11 @@ def test_the_python_api_is_imported_when_used_and_typed_as_before(tmp_path: Path
     from mypy import api as mypy
 
     user = tmp_path / "user.py"
-    user.write_text("import tansiq\n\ntansiq.detectt\nreveal_type(tansiq.detect)\n")
+    user.write_text(
+        "import tansiq\n\ntansiq.detectt\nreveal_type(tansiq.detect)\ntansiq.store.SqliteStore\n"
+    )
     out, _, status = mypy.run(["--strict", "--no-incremental", str(user)])
     assert status == 1
     assert 'Module has no attribute "detectt"' in out
+    assert "store" not in out  # a subpackage is an attribute, as it was
     assert "def (scenario: tansiq.scenario.model.Scenario" in out

@@ -446,3 +446,8 @@ def test_a_server_stopped_with_streams_open_ends_them_and_says_nothing_more(
     assert said.endswith("stopped\n") and process.returncode == 0  # asked, done: as before
     assert took < 2.5  # not the 3 s grace of a stream left open
     assert ended.get(timeout=10)[0] == "end"  # the client's stream ended
+    # SIGTERM (a container's stop) likewise: it ended the process by the signal, 143
+    process = start_server(db, port)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert (process.returncode, err.decode()[-8:]) == (0, "stopped\n")

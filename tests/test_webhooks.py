@@ -24,7 +24,7 @@ from tansiq.api import create_app
 from tansiq.service import parties, webhooks
 from tansiq.service.public_ids import PublicIds
 from tansiq.service.webhook_targets import NotGlobal, is_public, targets, through_proxy
-from tansiq.service.webhooks import WebhookSender, post_within
+from tansiq.service.webhooks import WebhookSender, looked_up, post_within
 from tansiq.store import SqliteStore
 
 
@@ -429,8 +429,8 @@ def test_through_a_proxy_of_the_environment_a_webhook_goes_by_name(
         async with httpx.AsyncClient(timeout=5.0) as client:  # it reads the environment
             # a name only the proxy can resolve (nothing resolves .invalid here) goes too
             return (
-                await post_within(client, url, {"id": 1}, to_private=True),
-                await post_within(client, unknown, {"id": 2}, to_private=False),
+                await post_within(client, url, {"id": 1}, looked_up(url, True)),
+                await post_within(client, unknown, {"id": 2}, looked_up(unknown, False)),
             )
 
     assert asyncio.run(post_both()) == (None, None)  # both taken
@@ -569,19 +569,15 @@ def test_no_webhook_outlives_the_partys_tokens(tmp_path: Path) -> None:
     webhooks.set_webhook(store, red, None)  # removing one needs no live token
 
 
-def test_couriers_share_one_loop_and_a_slow_lookup_keeps_the_deadline(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_couriers_share_one_loop_and_a_post_keeps_its_deadline(tmp_path: Path) -> None:
     """A loop for each courier cost three more file descriptors each, and the server ran
-    out of them at some 180 parties with webhooks (a reviewer); and the host's lookup,
-    which blocks, ran on the loop, past any deadline (8 s against 1 s)."""
+    out of them at some 180 parties with webhooks (a reviewer). A POST that is never
+    answered is given up at its deadline."""
     store = SqliteStore(tmp_path / "tansiq.db")
     everyone = [f"p{k}" for k in range(40)]
     for party in everyone:
         parties.add_party(store, party, party, "en")
         store.set_webhook(party, "http://127.0.0.1:9/nobody", 0)  # nothing listens there
-    conflict_free_events = store.last_event_id()
-    assert conflict_free_events == 0
     sender = WebhookSender(store, PublicIds(b"k" * 32), to_private=True)
     before = len(os.listdir("/proc/self/fd"))
     sender.start()  # one courier a party, each looking at its webhook
@@ -592,17 +588,73 @@ def test_couriers_share_one_loop_and_a_slow_lookup_keeps_the_deadline(
     # -shm: 3 at most); one loop for all of them adds a few, not three a courier
     assert grown <= 3 * len(everyone) + 8, grown
 
-    def slow_targets(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(3.0)  # a resolver that takes its time
-        return targets(*args, **kwargs)
-
-    monkeypatch.setattr(webhooks, "targets", slow_targets)
+    silent = socket.create_server(("127.0.0.1", 0))  # takes the connection, never answers
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/x"
 
     async def post() -> tuple[str | None, float]:
         async with httpx.AsyncClient(timeout=5.0) as client:
             started = time.monotonic()
-            said = await post_within(client, "http://127.0.0.1:9/x", {}, True, deadline_s=0.5)
+            said = await post_within(client, url, {}, looked_up(url, True), deadline_s=0.5)
             return said, time.monotonic() - started
 
-    said, took = asyncio.run(post())  # (which waits for the lookup's thread as it ends)
+    said, took = asyncio.run(post())
     assert said == "no answer within 0.5 s" and took < 2.0
+    silent.close()
+
+
+def test_a_slow_lookup_holds_only_its_own_partys_webhook(
+    two: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Host lookups ran on the shared loop's executor, six threads here: six parties
+    whose hosts did not answer stopped every other party's webhooks, and the process
+    could not exit until the lookups ended (a reviewer). Each courier looks its host
+    up on its own thread."""
+    client, _, as_red, as_blue, conflict = two
+    looked_on: list[str] = []
+
+    def slow_for_blue(url: str, *args: Any, **kwargs: Any) -> Any:
+        looked_on.append(threading.current_thread().name)
+        if url.endswith("/blue"):
+            time.sleep(3.0)  # a resolver that does not answer soon
+        return targets(url, *args, **kwargs)
+
+    monkeypatch.setattr(webhooks, "targets", slow_for_blue)
+    reds, blues = Receiver(failures=0), Receiver(failures=0)
+    assert client.put("/v1/webhook", json={"url": reds.url}, headers=as_red).is_success
+    blue_url = blues.url.replace("/tansiq", "/blue")
+    assert client.put("/v1/webhook", json={"url": blue_url}, headers=as_blue).is_success
+    conflict()
+    assert _until(lambda: reds.accepted, 2.0)  # while blue's lookup still waits
+    assert _until(lambda: blues.accepted, 10.0)  # and blue's, once its lookup answered
+    assert set(looked_on) <= {"tansiq-webhook-red", "tansiq-webhook-blue"}, looked_on
+    reds.server.shutdown()
+    blues.server.shutdown()
+
+
+def test_a_stop_cancels_posts_going_and_leaves_no_thread(tmp_path: Path) -> None:
+    """A stop while a receiver took its time: the courier went on POSTing (and writing to
+    the store) after the server had stopped, and left a loop running for good (a
+    reviewer). POSTs going are cancelled (sent again after a restart) and every webhook
+    thread ends."""
+    store = SqliteStore(tmp_path / "tansiq.db")
+    _, red = parties.add_party(store, "red", "Red", "en")
+    _, blue = parties.add_party(store, "blue", "Blue", "ar")
+    gate = threading.Event()  # never opened: each POST waits
+    slow = Receiver(failures=0, gate=gate)
+    app = create_app(store, clock=sample_morning(), webhooks_to_private=True)
+    with TestClient(app) as client:
+        as_red, as_blue = {"Authorization": f"Bearer {red}"}, {"Authorization": f"Bearer {blue}"}
+        assert client.put("/v1/webhook", json={"url": slow.url}, headers=as_blue).is_success
+        for n in range(3):
+            client.post("/v1/sites", content=disc(f"clinic{n}"), headers=as_blue)
+            client.post("/v1/operations", content=disc(f"strike{n}"), headers=as_red)
+        assert _until(lambda: slow.requests, 10.0)  # a POST is going
+        stopping = time.monotonic()
+    took = time.monotonic() - stopping
+    assert took < 7.0, took  # not the 15 s of a POST's deadline, nor its batch's
+    time.sleep(0.5)
+    left = [t.name for t in threading.enumerate() if t.name.startswith("tansiq-webhook")]
+    assert left == []
+    assert store.webhook_of("blue") is not None and store.webhook_of("blue")[1] == 0  # type: ignore[index]
+    gate.set()
+    slow.server.shutdown()

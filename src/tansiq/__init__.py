@@ -19,6 +19,13 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tansiq import api as api
+    from tansiq import cli as cli
+    from tansiq import engine as engine
+    from tansiq import errors as errors
+    from tansiq import scenario as scenario
+    from tansiq import service as service
+    from tansiq import store as store
     from tansiq.engine import Conflict, ConflictIndex, SeparationTable, detect
     from tansiq.errors import ScenarioInvalid, ScenarioUnreadable, TansiqError
     from tansiq.scenario import (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import time
 from pathlib import Path
@@ -76,11 +77,14 @@ def serve(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3
     )
     server = Server(config)
+    # uvicorn stops gracefully on Ctrl-C or SIGTERM, then raises the signal again: a
+    # server asked to stop has done what was asked, exit status 0 for both (SIGTERM
+    # ended the process by the signal, 143: a container's stop reported as a failure;
+    # a reviewer)
+    signal.signal(signal.SIGTERM, _stopped)
     try:
         server.run()
-    except KeyboardInterrupt:
-        # uvicorn stopped gracefully on Ctrl-C, then raised it again: a server asked to
-        # stop has done what was asked, exit status 0 (as uvicorn.run made it)
+    except (KeyboardInterrupt, _Stopped):
         click.echo("stopped", err=True)
         return
     except SystemExit as stopped:  # uvicorn could not start (it said why): our exit status
@@ -89,6 +93,14 @@ def serve(
         raise
     if not server.started:  # as uvicorn.run tells it
         raise click.ClickException(f"could not serve on {_url(host, port)}")
+
+
+class _Stopped(Exception):
+    """SIGTERM, raised again by uvicorn once it has stopped."""
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped()
 
 
 def _url(host: str, port: int) -> str:

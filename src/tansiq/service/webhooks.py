@@ -35,6 +35,7 @@ from tansiq.service.webhook_targets import (
     PRIVATE_HINT,
     NotGlobal,
     Resolver,
+    Target,
     resolve,
     targets,
     through_proxy,
@@ -156,22 +157,30 @@ class WebhookSender:
         self._thread = threading.Thread(target=self._run, name="tansiq-webhooks", daemon=True)
 
     def start(self) -> None:
+        """Start (again, after :meth:`stop`: an app's lifespan may be entered twice)."""
+        self._stop.clear()
+        self._posts.start()
+        self._thread = threading.Thread(target=self._run, name="tansiq-webhooks", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop every thread; one still in a POST is given until that POST's timeout (all
-        together, not one after another)."""
+        """Stop every thread. POSTs still going are cancelled: an event is marked
+        delivered only once its receiver took it, so a cancelled one is sent again after
+        the restart (at least once, as always), and a stop is not kept waiting by a slow
+        receiver (one let a courier go on POSTing, and writing to the store, after the
+        server had stopped: a reviewer). A courier in its host's lookup ends after it."""
         self._stop.set()
         self._wake.set()
-        deadline = time.monotonic() + POST_DEADLINE_S + 1
-        self._thread.join(timeout=POST_DEADLINE_S + 1)
+        self._posts.stop()
+        deadline = time.monotonic() + TIMEOUT_S
+        if self._thread.ident is not None:  # (started)
+            self._thread.join(timeout=TIMEOUT_S)
         with self._lock:
             couriers = list(self._couriers.values())
         for courier in couriers:
             courier.wake.set()
         for courier in couriers:
             courier.thread.join(timeout=max(0.0, deadline - time.monotonic()))
-        self._posts.stop()
 
     def wake(self, events: Sequence[object] = ()) -> None:
         """New events were committed (called from the committing thread: only flags):
@@ -241,13 +250,27 @@ class _PostLoop:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     def run(self, work: Coroutine[Any, Any, T], timeout: float) -> T:
-        """``work``'s result, run on the loop (from a courier's thread)."""
-        return asyncio.run_coroutine_threadsafe(work, self._started()).result(timeout)
+        """``work``'s result, run on the loop (from a courier's thread); raises
+        :class:`PostLoopStopped` once the loop is stopped (it is not started again
+        behind the sender's back: a late courier did, and left a loop running)."""
+        try:
+            loop = self._started()
+        except PostLoopStopped:
+            work.close()  # never run
+            raise
+        return asyncio.run_coroutine_threadsafe(work, loop).result(timeout)
+
+    def start(self) -> None:
+        with self._lock:
+            self._stopped = False
 
     def _started(self) -> asyncio.AbstractEventLoop:
         with self._lock:
+            if self._stopped:
+                raise PostLoopStopped()
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
                 self._thread = threading.Thread(
@@ -257,14 +280,29 @@ class _PostLoop:
             return self._loop
 
     def stop(self) -> None:
+        """Cancel every POST still going (its courier is told, and ends), then stop."""
         with self._lock:
+            self._stopped = True
             loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
         if loop is None or thread is None:
             return
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(TIMEOUT_S)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=TIMEOUT_S)
         if not thread.is_alive():
             loop.close()
+
+
+class PostLoopStopped(RuntimeError):
+    """The webhooks' loop is stopped: the server is stopping."""
+
+
+async def _cancel_all() -> None:
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 class _Courier:
@@ -349,11 +387,16 @@ class _Courier:
                 "kind": event.kind,
                 "conflict": conflict_view(conflict, party, self._store, self._ids),
             }
+            if self._stop.is_set():
+                return None  # the server is stopping: not one POST more (a reviewer)
+            addresses = looked_up(url, self._to_private)  # on this thread: see looked_up
             try:
                 failure = self._posts.run(
-                    post_within(self._client, url, body, self._to_private, POST_DEADLINE_S),
-                    POST_DEADLINE_S + 5,  # (the loop stopping under it: shutdown)
+                    post_within(self._client, url, body, addresses, POST_DEADLINE_S),
+                    POST_DEADLINE_S + 5,
                 )
+            except (PostLoopStopped, concurrent.futures.CancelledError):
+                return None  # the server is stopping: its loop cancelled the POST
             except concurrent.futures.TimeoutError:
                 failure = f"no answer within {POST_DEADLINE_S:g} s"
             if failure is not None:
@@ -371,42 +414,71 @@ class _Courier:
         return self._backoff
 
 
-async def post_within(
-    client: httpx.AsyncClient,
-    url: str,
-    body: dict[str, object],
-    to_private: bool,
-    deadline_s: float = POST_DEADLINE_S,
-) -> str | None:
-    """:func:`_post`, given up if not answered within ``deadline_s``."""
-    try:
-        return await asyncio.wait_for(_post(client, url, body, to_private), deadline_s)
-    except TimeoutError:
-        return f"no answer within {deadline_s:g} s"
+class Addresses(NamedTuple):
+    """Where a webhook's POST goes: the checked addresses of its host, or ``None``
+    (through the environment's proxy, by name), or why it cannot go (``failure``)."""
+
+    targets: list[Target] | None
+    failure: str | None = None
 
 
-async def _post(
-    client: httpx.AsyncClient, url: str, body: dict[str, object], to_private: bool
-) -> str | None:
-    """POST one event: None if the receiver took it, else why not (it is retried). The
-    host is resolved first and, unless ``to_private``, every address checked; the POST
-    goes to an address that was checked, the next one if it refuses the connection."""
-    content = dumps(body)
+def looked_up(url: str, to_private: bool) -> Addresses:
+    """The host of ``url`` resolved and, unless ``to_private``, every address checked.
+
+    It blocks (the system's resolver): a courier calls it on its own thread, so that a
+    slow lookup holds only its own party. On the loop's shared executor, six parties
+    whose hosts did not answer their lookups stopped every other party's webhooks, and
+    the process could not exit until the lookups ended (a reviewer)."""
     try:
         if through_proxy(url):  # the proxy connects, by name; TLS checks the name
             # what resolves here must be public; a name only the proxy resolves (a
             # closed network's usual way) is the proxy's to reach
             if not to_private:  # (allowed anywhere: nothing to resolve here)
                 with contextlib.suppress(OSError):
-                    await asyncio.to_thread(targets, url, to_private)
+                    targets(url, to_private)
+            return Addresses(None)
+        return Addresses(targets(url, to_private))
+    except NotGlobal as exc:
+        _log.warning("webhook not sent: %s; %s", exc, PRIVATE_HINT)
+        return Addresses(None, f"{exc}; {PRIVATE_HINT}")
+    except (OSError, UnicodeError):  # no such name, or one the resolver refuses
+        return Addresses(None, "its host does not resolve")
+
+
+async def post_within(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, object],
+    addresses: Addresses,
+    deadline_s: float = POST_DEADLINE_S,
+) -> str | None:
+    """:func:`_post`, given up if not answered within ``deadline_s``."""
+    if addresses.failure is not None:
+        return addresses.failure
+    try:
+        return await asyncio.wait_for(_post(client, url, body, addresses.targets), deadline_s)
+    except TimeoutError:
+        return f"no answer within {deadline_s:g} s"
+
+
+async def _post(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, object],
+    addresses: list[Target] | None,
+) -> str | None:
+    """POST one event: None if the receiver took it, else why not (it is retried). It
+    goes to an address that was checked (:func:`looked_up`), the next one if it refuses
+    the connection; with none, through the proxy by name."""
+    content = dumps(body)
+    try:
+        if addresses is None:
             return _said(
                 await _status(
                     client, url, content=content, headers={"Content-Type": "application/json"}
                 )
             )
-        # the resolver blocks: on a thread, so that the deadline holds (a lookup of 8 s
-        # went past one of 1 s: a reviewer) and other parties' POSTs go on
-        for target in await asyncio.to_thread(targets, url, to_private):
+        for target in addresses:
             headers = {"Content-Type": "application/json", "Host": target.host_header}
             sni = target.sni_hostname
             extensions = {} if sni is None else {"sni_hostname": sni}
@@ -420,15 +492,10 @@ async def _post(
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 continue  # nothing was sent: the next address (as connecting by name does)
         return "no address of its host takes connections"
-    except NotGlobal as exc:
-        _log.warning("webhook not sent: %s; %s", exc, PRIVATE_HINT)
-        return f"{exc}; {PRIVATE_HINT}"
     except httpx.TimeoutException:
         return "it did not answer in time"
     except httpx.ConnectError:
         return "could not connect"
-    except (OSError, UnicodeError):  # the resolver: no such name, or one it refuses
-        return "its host does not resolve"
     except Exception as exc:  # a broken answer, say
         return f"the POST failed ({type(exc).__name__})"
 
