@@ -396,20 +396,12 @@ def create_app(
         ),
     )
     def get_webhook(party: Caller) -> dict[str, Any]:
-        current = store.webhook_of(party.id)
-        if current is None:
-            return {"url": None, "delivered_through": None, "failing": None}
-        url, delivered = current
-        failing = sender.failing(party.id)
-        # a new webhook starts after the store's last event, whoever's: not shown
-        last = store.get_event(delivered) if delivered else None
+        url, delivered, failing = sender.status(party.id)
         return {
             "url": url,
-            "delivered_through": (
-                ids.show("event", delivered) if last and last.party_id == party.id else None
-            ),
+            "delivered_through": None if delivered is None else ids.show("event", delivered),
             "failing": None
-            if failing is None or failing.url != url
+            if failing is None
             else {"since": instant(failing.since), "reason": failing.reason},
         }
 

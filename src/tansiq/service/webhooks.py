@@ -134,6 +134,15 @@ class Failing(NamedTuple):
     reason: str
 
 
+class WebhookStatus(NamedTuple):
+    """A party's webhook as the party sees it."""
+
+    url: str | None
+    #: the store id of the party's last event its receiver took (None: none yet)
+    delivered_through: int | None
+    failing: Failing | None
+
+
 class WebhookSender:
     """Keeps one courier per party with a webhook (started and stopped as webhooks are
     set and removed: looked at every second and whenever one is set or removed)."""
@@ -192,12 +201,23 @@ class WebhookSender:
         for courier in couriers:
             courier.wake.set()
 
-    def failing(self, party_id: str) -> Failing | None:
-        """How the party's webhook is failing, if its last POST failed (None: it has
-        none, or its last POST was taken, or none was due since this server started)."""
+    def status(self, party_id: str) -> WebhookStatus:
+        """What the party is told of its own webhook (``GET /v1/webhook``)."""
+        current = self._store.webhook_of(party_id)
+        if current is None:
+            return WebhookStatus(None, None, None)
+        url, delivered = current
+        # a new webhook starts after the store's last event, whoever's: that one is not
+        # the party's to be shown
+        last = self._store.get_event(delivered) if delivered else None
         with self._lock:
             courier = self._couriers.get(party_id)
-        return None if courier is None else courier.failing
+        failing = None if courier is None else courier.failing
+        return WebhookStatus(
+            url,
+            delivered if last is not None and last.party_id == party_id else None,
+            failing if failing is not None and failing.url == url else None,
+        )
 
     def webhooks_changed(self) -> None:
         """A webhook was set or removed: couriers are started or let go now, not within
