@@ -184,18 +184,14 @@ def refuse_other_media(headers: Any) -> None:
         media = declared.split(";", 1)[0].strip()
         if not _JSON_MEDIA.fullmatch(media):
             raise UnsupportedMedia(
-                f"Content-Type: {_cut(media)} is not taken; send application/geo+json"
+                f"Content-Type: {events.shown(media)} is not taken; send application/geo+json"
                 " (filings) or application/json"
             )
     encoding = (headers.get("content-encoding") or "identity").strip().lower()
     if encoding != "identity":
         raise UnsupportedMedia(
-            f"Content-Encoding: {_cut(encoding)} is not taken; send the body uncompressed"
+            f"Content-Encoding: {events.shown(encoding)} is not taken; send the body uncompressed"
         )
-
-
-def _cut(text: str, limit: int = 60) -> str:
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
 
 
 class UnsupportedMedia(TansiqError):

@@ -155,7 +155,7 @@ def resume_point(
     value = whole_number(text, largest)
     start = None if value is None else own(value)
     if start is None:
-        raise InputError(f"Last-Event-ID: {_shown(text)} is not the id of one of your events")
+        raise InputError(f"Last-Event-ID: {shown(text)} is not the id of one of your events")
     return start
 
 
@@ -169,7 +169,7 @@ def whole_number(text: str, largest: int) -> int | None:
     return value if value <= largest else None
 
 
-def _shown(text: str, limit: int = 40) -> str:
+def shown(text: str, limit: int = 40) -> str:
     """``text`` quoted for an error message, cut short (a header may be kilobytes)."""
     return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
 
