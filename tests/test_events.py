@@ -451,3 +451,12 @@ def test_a_server_stopped_with_streams_open_ends_them_and_says_nothing_more(
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)
     assert (process.returncode, err.decode()[-8:]) == (0, "stopped\n")
+    # and while the store is read, before it serves (seconds at 1M: a reviewer)
+    process = subprocess.Popen(
+        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port)], stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    assert process.stderr.readline().startswith(b"reading ")
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert (process.returncode, err.decode()[-8:]) == (0, "stopped\n")

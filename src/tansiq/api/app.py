@@ -603,6 +603,7 @@ def create_app(
     # parties and their API tokens (coordinators), and GET /v1/me: tansiq/api/admin.py
     admin.install(app, store, caller, read_body, clock)
     app.state.theater = theater
+    app.state.webhooks = sender  # (the tests look at its threads)
 
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -40,12 +41,8 @@ def serve(
     One process holds the theater in memory: a second server on the same store
     file is refused (stop the first).
     """
-    import uvicorn
-
-    from tansiq.api import create_app
     from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
     from tansiq.service.clocks import exercise_clock, real_time
-    from tansiq.store import SqliteStore
 
     clock = real_time
     if clock_start is not None:
@@ -55,6 +52,26 @@ def serve(
             raise click.BadParameter(f"{clock_start!r} {exc}", param_hint="--clock-start") from None
     # before the store is read (seconds at 1M): a port taken is said at once, not after
     _refuse_unless_listenable(host, port)
+    # uvicorn stops gracefully on Ctrl-C or SIGTERM, then raises the signal again: a
+    # server asked to stop has done what was asked, exit status 0 for both (SIGTERM
+    # ended the process by the signal, 143: a container's stop reported as a failure;
+    # a reviewer). From here on, the store's reading included (seconds at 1M), when a
+    # container's stop is likeliest to come
+    signal.signal(signal.SIGTERM, _stopped)
+    try:
+        _serve(db, host, port, clock, webhooks_to_private)
+    except (KeyboardInterrupt, _Stopped):
+        click.echo("stopped", err=True)
+
+
+def _serve(
+    db: Path, host: str, port: int, clock: Callable[[], float], webhooks_to_private: bool
+) -> None:
+    import uvicorn
+
+    from tansiq.api import create_app
+    from tansiq.store import SqliteStore
+
     # the first start on a machine also compiles the engine (engine/warmup.py): seconds more
     click.echo(f"reading {db} ...", err=True)
     started = time.perf_counter()
@@ -77,16 +94,8 @@ def serve(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3
     )
     server = Server(config)
-    # uvicorn stops gracefully on Ctrl-C or SIGTERM, then raises the signal again: a
-    # server asked to stop has done what was asked, exit status 0 for both (SIGTERM
-    # ended the process by the signal, 143: a container's stop reported as a failure;
-    # a reviewer)
-    signal.signal(signal.SIGTERM, _stopped)
     try:
         server.run()
-    except (KeyboardInterrupt, _Stopped):
-        click.echo("stopped", err=True)
-        return
     except SystemExit as stopped:  # uvicorn could not start (it said why): our exit status
         if stopped.code not in (None, 0):
             raise click.ClickException(f"could not serve on {_url(host, port)}") from None

@@ -181,7 +181,7 @@ class WebhookSender:
         self._stop.set()
         self._wake.set()
         self._posts.stop()
-        deadline = time.monotonic() + TIMEOUT_S
+        deadline = time.monotonic() + 1.0  # (a courier in a lookup is not waited for)
         if self._thread.ident is not None:  # (started)
             self._thread.join(timeout=TIMEOUT_S)
         with self._lock:
@@ -271,43 +271,56 @@ class _PostLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped = False
+        #: the works submitted and not yet done (cancelled by :meth:`stop`)
+        self._going: set[concurrent.futures.Future[Any]] = set()
 
     def run(self, work: Coroutine[Any, Any, T], timeout: float) -> T:
         """``work``'s result, run on the loop (from a courier's thread); raises
         :class:`PostLoopStopped` once the loop is stopped (it is not started again
-        behind the sender's back: a late courier did, and left a loop running)."""
-        try:
-            loop = self._started()
-        except PostLoopStopped:
-            work.close()  # never run
-            raise
-        return asyncio.run_coroutine_threadsafe(work, loop).result(timeout)
+        behind the sender's back: a late courier did, and left a loop running), and
+        ``concurrent.futures.CancelledError`` if a stop cancelled it."""
+        with self._lock:  # checked and submitted at once: a stop comes before or after
+            if self._stopped:
+                work.close()  # never run
+                raise PostLoopStopped()
+            going = asyncio.run_coroutine_threadsafe(work, self._started())
+            self._going.add(going)
+        going.add_done_callback(self._done)
+        return going.result(timeout)
+
+    def _done(self, going: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._going.discard(going)
 
     def start(self) -> None:
         with self._lock:
             self._stopped = False
 
     def _started(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._stopped:
-                raise PostLoopStopped()
-            if self._loop is None:
-                self._loop = asyncio.new_event_loop()
-                self._thread = threading.Thread(
-                    target=self._loop.run_forever, name="tansiq-webhook-posts", daemon=True
-                )
-                self._thread.start()
-            return self._loop
+        """The loop, started if it was not (called under the lock)."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=self._loop.run_forever, name="tansiq-webhook-posts", daemon=True
+            )
+            self._thread.start()
+        return self._loop
 
     def stop(self) -> None:
-        """Cancel every POST still going (its courier is told, and ends), then stop."""
+        """Cancel every POST still going (its courier is told, and ends), let them close
+        their connections, then stop. Only the works submitted are cancelled: cancelling
+        every task of the loop cancelled the inner ones as well, inside httpx's own
+        cleanup, and left their sockets open (a reviewer)."""
         with self._lock:
             self._stopped = True
             loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+            going = list(self._going)
         if loop is None or thread is None:
             return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(TIMEOUT_S)
+        for work in going:
+            work.cancel()
+        with contextlib.suppress(Exception):  # (their cleanup, a moment at most)
+            asyncio.run_coroutine_threadsafe(_settled(), loop).result(TIMEOUT_S)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=TIMEOUT_S)
         if not thread.is_alive():
@@ -318,10 +331,9 @@ class PostLoopStopped(RuntimeError):
     """The webhooks' loop is stopped: the server is stopping."""
 
 
-async def _cancel_all() -> None:
+async def _settled() -> None:
+    """Once every other task of the loop has ended (the cancelled ones closing)."""
     others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in others:
-        task.cancel()
     await asyncio.gather(*others, return_exceptions=True)
 
 
