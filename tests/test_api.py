@@ -218,8 +218,15 @@ def test_an_acknowledgement_is_of_the_version_the_party_saw(api: Any) -> None:
         f"/v1/conflicts/{conflict_id}/ack", params={"version": 1}, headers=red.headers
     )
     assert assert_problem(in_query, 400)["errors"] == [
-        {"field": "version", "detail": "not a parameter here; send the version seen as If-Match"}
+        {"field": "version", "detail": "not a parameter here (this request takes: none)"}
     ]
+    # any route: a misspelt filter answered unfiltered (every conflict, any state)
+    misspelt = assert_problem(red.get("/v1/conflicts", stat="open"), 400)
+    assert misspelt["errors"] == [{
+        "field": "stat",
+        "detail": "not a parameter here (this request takes: after, bbox, end, limit, start,"
+        " state)",
+    }]  # fmt: skip
     labelled = {
         **red.headers, "Content-Type": "application/x-www-form-urlencoded", "If-Match": "1"
     }

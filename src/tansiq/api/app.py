@@ -25,6 +25,7 @@ from tansiq import __version__
 from tansiq.api import admin, events, problems
 from tansiq.api.head import HeadAsGet
 from tansiq.api.no_store import NoStore
+from tansiq.api.query import only_declared_query
 from tansiq.errors import (
     InputError,
     StaleConflict,
@@ -244,6 +245,7 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
+        dependencies=[Depends(only_declared_query)],  # a misspelt filter is not ignored
         responses={422: INVALID_REQUEST},
         title="Tansiq",
         version=__version__,
@@ -272,11 +274,10 @@ def create_app(
     Caller = Annotated[PartyRecord, Depends(caller)]
 
     async def nothing_sent(request: Request) -> None:
-        """An acknowledgement takes the version seen in ``If-Match`` and nothing else: a
-        ``{"version": 1}`` body, or ``?version=1``, was ignored, and the ack recorded
-        against a version the party had not seen (a reviewer)."""
-        for name in request.query_params:
-            raise InputError(f"{name}: not a parameter here; send the version seen as If-Match")
+        """An acknowledgement takes the version seen in ``If-Match`` and no body: a
+        ``{"version": 1}`` body was ignored, and the ack recorded against a version the
+        party had not seen (a reviewer; a query parameter is refused app-wide,
+        :mod:`tansiq.api.query`)."""
         # (of any type: a client may label an empty body, as `curl -d ""` does)
         if await read_body(request, json_only=False):
             raise InputError("body: none is taken here; send the version seen as If-Match")
