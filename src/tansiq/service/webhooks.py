@@ -163,7 +163,7 @@ class WebhookSender:
         self._lock = threading.Lock()
         self._couriers: dict[str, _Courier] = {}
         self._posts = _PostLoop()
-        self._thread = threading.Thread(target=self._run, name="tansiq-webhooks", daemon=True)
+        self._thread: threading.Thread | None = None  # the supervisor, once started
 
     def start(self) -> None:
         """Start (again, after :meth:`stop`: an app's lifespan may be entered twice)."""
@@ -182,7 +182,7 @@ class WebhookSender:
         self._wake.set()
         self._posts.stop()
         deadline = time.monotonic() + 1.0  # (a courier in a lookup is not waited for)
-        if self._thread.ident is not None:  # (started)
+        if self._thread is not None:
             self._thread.join(timeout=TIMEOUT_S)
         with self._lock:
             couriers = list(self._couriers.values())
