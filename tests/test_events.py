@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tansiq.api.events import HEARTBEAT_S
+from tansiq.api.events import HEARTBEAT_S, STREAMS_PER_PARTY
 from tansiq.cli.local_server import free_local_port
 from tansiq.service import parties
 from tansiq.service.public_ids import PublicIds
@@ -420,6 +420,43 @@ class _HtmlPage(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+def test_a_party_holds_at_most_so_many_streams_and_a_head_opens_none(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    """A script reconnecting without closing held a socket and a task of the server's
+    for each stream, without end; and HEAD, answered as GET, opened a stream."""
+    url, tokens = server
+    blue = {"Authorization": f"Bearer {tokens['blue']}"}
+    red = {"Authorization": f"Bearer {tokens['red']}"}
+    with httpx.Client(base_url=url, timeout=10) as client:
+        for _ in range(STREAMS_PER_PARTY + 2):  # the headers GET sends, at once, and no stream
+            head = client.head("/v1/events", headers=blue)
+            assert (head.status_code, head.content) == (200, b"")
+            assert head.headers["content-type"].startswith("text/event-stream")
+        def stream() -> httpx.Response:
+            return client.send(client.build_request("GET", "/v1/events", headers=blue), stream=True)
+
+        open_streams = [stream() for _ in range(STREAMS_PER_PARTY)]
+        assert {one.status_code for one in open_streams} == {200}  # the HEADs took none
+        refused = client.get("/v1/events", headers=blue)
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "15"
+        assert f"{STREAMS_PER_PARTY} event streams open" in refused.json()["detail"]
+        assert client.head("/v1/events", headers=blue).status_code == 429  # as GET would
+        with client.stream("GET", "/v1/events", headers=red) as other:
+            assert other.status_code == 200  # a limit of each party's own
+        open_streams.pop().close()  # the client hangs up: its place is free
+        deadline = time.monotonic() + 10
+        while True:
+            again = stream()
+            if again.status_code == 200 or time.monotonic() > deadline:
+                break
+            again.close()
+            time.sleep(0.1)
+        assert again.status_code == 200
+        for one in [*open_streams, again]:
+            one.close()
 
 
 def test_a_server_stopped_with_streams_open_ends_them_and_says_nothing_more(

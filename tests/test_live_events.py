@@ -12,6 +12,7 @@ import pytest
 
 from samples import sample_morning
 from tansiq.api.events import MAILBOX_LIMIT, LiveEvents, _event_text, _render_stored, stream
+from tansiq.errors import TooManyStreams
 from tansiq.service import parties
 from tansiq.service.public_ids import PublicIds
 from tansiq.service.theater import LiveEvent, Theater
@@ -129,3 +130,20 @@ def test_a_live_event_is_rendered_once_for_all_its_partys_streams(
     assert [[kind for _, kind, _ in sent(t)] for t in texts] == [["conflict.opened"]] * 3
     assert texts[0] == texts[1] == texts[2]
     assert len(rendered) == 1  # one event, one rendering for the three streams
+
+
+def test_a_partys_streams_are_limited_and_a_place_given_back_is_free_again() -> None:
+    """The limit is checked and the place taken in one step on the event loop."""
+
+    async def run() -> None:
+        live = LiveEvents()
+        taken = [live.register("blue", limit=2) for _ in range(2)]
+        with pytest.raises(TooManyStreams, match="2 event streams open"):
+            live.register("blue", limit=2)
+        live.register("red", limit=2)  # each party's own
+        live.unregister("blue", taken[0])
+        assert live.open_streams("blue") == 1
+        live.register("blue", limit=2)
+        assert live.open_streams("blue") == 2
+
+    asyncio.run(run())

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tansiq import __version__
 from tansiq.api import admin, events, problems
-from tansiq.api.head import HeadAsGet
+from tansiq.api.head import HEAD, HeadAsGet
 from tansiq.api.no_store import NoStore
 from tansiq.api.query import only_declared_query
 from tansiq.errors import (
@@ -536,11 +536,16 @@ def create_app(
         party: Caller,
         last_event_id: Annotated[str | None, Header(description="resume after this id")] = None,
         after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
-    ) -> StreamingResponse:
+    ) -> Response:
         def own(public: int) -> int | None:
             return ids.own_event(store, party.id, public)
 
         start = await run_in_threadpool(events.resume_point, last_event_id, after, MAX_ID, own)
+        if request.scope.get(HEAD):  # the headers GET would send, and no stream
+            live.check(party.id, events.STREAMS_PER_PARTY)
+            return Response(media_type="text/event-stream", headers=events.STREAM_HEADERS)
+        # taken here, on the event loop, so that a stream beyond the limit is a 429
+        mailbox = live.register(party.id, events.STREAMS_PER_PARTY)
         authorization = request.headers.get("authorization")
 
         def allowed() -> bool:  # the token may be revoked while the stream is open
@@ -549,10 +554,13 @@ def create_app(
             except Unauthorized:
                 return False
 
-        return StreamingResponse(
-            events.stream(store, party, start, live, request.is_disconnected, ids, allowed),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        return events.StreamAnswer(
+            events.stream(
+                store, party, start, live, request.is_disconnected, ids, allowed, mailbox
+            ),
+            live,
+            party.id,
+            mailbox,
         )
 
     @app.get(

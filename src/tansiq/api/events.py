@@ -18,11 +18,14 @@ more than :data:`MAILBOX_LIMIT` events behind reads from the store again.
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
+from functools import partial
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from tansiq.errors import InputError
+from tansiq.errors import InputError, TooManyStreams
 from tansiq.service.public_ids import PublicIds
 from tansiq.service.theater import LiveEvent
 from tansiq.service.views import conflict_view, dumps
@@ -34,6 +37,9 @@ HEARTBEAT_S = 15.0
 MAILBOX_LIMIT = 256
 #: how often an idle stream asks whether its client has gone, seconds
 RECHECK_S = 1.0
+#: event streams one party may hold open at once (every stream of a party sends all
+#: its events: a console, its standby and a few scripts need a handful)
+STREAMS_PER_PARTY = 16
 
 
 class Shared:
@@ -103,11 +109,23 @@ class LiveEvents:
             for mailbox in mailboxes:
                 mailbox.ready.set()
 
-    def register(self, party_id: str) -> Mailbox:
+    def register(self, party_id: str, limit: int | None = None) -> Mailbox:
+        """A mailbox for a new stream of the party: :class:`TooManyStreams` if the
+        party already holds ``limit`` open (checked and taken in one step on the event
+        loop, so that requests at the same instant cannot pass the limit together)."""
+        self.check(party_id, limit)
         self._loop = asyncio.get_running_loop()
         mailbox = Mailbox()
         self._mailboxes.setdefault(party_id, set()).add(mailbox)
         return mailbox
+
+    def check(self, party_id: str, limit: int | None) -> None:
+        """:class:`TooManyStreams` if the party holds ``limit`` streams open already."""
+        if limit is not None and len(self._mailboxes.get(party_id, ())) >= limit:
+            raise TooManyStreams(limit)
+
+    def open_streams(self, party_id: str) -> int:
+        return len(self._mailboxes.get(party_id, ()))
 
     def unregister(self, party_id: str, mailbox: Mailbox) -> None:
         mailboxes = self._mailboxes.get(party_id, set())
@@ -127,6 +145,28 @@ class LiveEvents:
                 shared = Shared(event)  # (an event concerns one party: all its streams)
                 for mailbox in mailboxes:
                     mailbox.put(shared)
+
+
+class StreamAnswer(StreamingResponse):
+    """A stream's answer, which gives its mailbox back however it ends: the stream's
+    own ``finally`` never runs if the stream never started (its client gone before
+    the first write), and the party's count of open streams would keep it."""
+
+    def __init__(
+        self, content: AsyncGenerator[str, None], live: LiveEvents, party_id: str, mailbox: Mailbox
+    ) -> None:
+        super().__init__(content, media_type="text/event-stream", headers=STREAM_HEADERS)
+        self._given_back = partial(live.unregister, party_id, mailbox)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._given_back()
+
+
+#: headers of a stream's answer (``X-Accel-Buffering``: nginx passes each event on at once)
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def resume_point(
@@ -182,6 +222,7 @@ async def stream(
     disconnected: Any,
     ids: PublicIds,
     allowed: Callable[[], bool] = lambda: True,
+    mailbox: Mailbox | None = None,
 ) -> AsyncGenerator[str, None]:
     """The party's events after ``start``, for as long as the client listens and
     ``allowed()`` (its token still valid) holds: a revoked token's stream ends before
@@ -189,10 +230,14 @@ async def stream(
     heartbeat, and before a write whenever the store's count of revocations has moved
     since it was last asked (a read of one row: asking at most once a second let a
     revoked token's stream send for that second, 13,000 events of a backlog; a
-    reviewer)."""
+    reviewer). ``mailbox``: one :meth:`LiveEvents.register` gave the request (the
+    route takes it, to refuse a stream beyond the party's limit before it starts);
+    the stream registers one itself if none is given. Either way it is unregistered
+    when the stream ends."""
     # registered before the first read of the store: whatever commits after that read
     # began is in the mailbox, whatever committed before it is in the store
-    mailbox = live.register(party.id)
+    if mailbox is None:
+        mailbox = live.register(party.id)
     last = start
     from_store = True
     looked = time.monotonic()

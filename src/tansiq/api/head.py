@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+#: a key of the scope of a HEAD routed as GET, for a route whose GET never ends (the
+#: event stream answers it with the headers alone: a monitor's HEAD held a stream open)
+HEAD = "tansiq.head"
+
 
 class HeadAsGet:
     """Pure ASGI, outermost but one (see :mod:`tansiq.api.no_store`)."""
@@ -28,4 +32,4 @@ class HeadAsGet:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        await self.app({**scope, "method": "GET", HEAD: True}, receive, headers_only)
