@@ -22,8 +22,10 @@ from pathlib import Path
 from tansiq.engine.detect import detect
 from tansiq.engine.rules import pairs_changed
 from tansiq.scenario.model import Scenario
+from tansiq.service.catch_up import kind_pair
 from tansiq.service.clocks import exercise_clock
-from tansiq.service.theater import Theater, _kind_pair, expiry_horizon
+from tansiq.service.rules import expiry_horizon
+from tansiq.service.theater import Theater
 from tansiq.store import SqliteStore
 from theater import WEEK_START
 
@@ -56,13 +58,13 @@ def main() -> None:
     found = [
         c
         for c in detect(Scenario("theater", (), new, volumes))
-        if _kind_pair(c.volume_a.kind, c.volume_b.kind) in changed
+        if kind_pair(c.volume_a.kind, c.volume_b.kind) in changed
         and min(c.volume_a.end, c.volume_b.end) >= horizon
     ]
     print(f"judged again: {len(found):,} conflicts in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     standing = [
-        c for c in store.open_conflicts(kinds) if _kind_pair(c.kind_a, c.kind_b) in changed
+        c for c in store.open_conflicts(kinds) if kind_pair(c.kind_a, c.kind_b) in changed
     ]
     took = time.perf_counter() - started
     print(f"{len(standing):,} open conflicts of the pair read in {took:.1f} s")

@@ -15,7 +15,8 @@ from samples import sample_morning
 from stored import assert_extents_hold_the_regions
 from tansiq.errors import StaleVersion
 from tansiq.service import parties
-from tansiq.service.theater import LiveEvent, Theater
+from tansiq.service.outcomes import LiveEvent
+from tansiq.service.theater import Theater
 from tansiq.store import FilingRecord, PartyRecord, SqliteStore
 from test_theater import body, disc
 

@@ -14,8 +14,9 @@ from samples import sample_morning
 from tansiq.api.events import MAILBOX_LIMIT, LiveEvents, _event_text, _render_stored, stream
 from tansiq.errors import TooManyStreams
 from tansiq.service import parties
+from tansiq.service.outcomes import LiveEvent
 from tansiq.service.public_ids import PublicIds
-from tansiq.service.theater import LiveEvent, Theater
+from tansiq.service.theater import Theater
 from tansiq.store import SqliteStore
 from test_theater import body, disc
 

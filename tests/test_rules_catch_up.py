@@ -20,8 +20,9 @@ from tansiq.scenario import reader
 from tansiq.scenario.model import SeparationRule
 from tansiq.scenario.problems import read_string
 from tansiq.service import catch_up, parties
-from tansiq.service import theater as theater_module
-from tansiq.service.theater import RulesOutcome, Theater
+from tansiq.service import rules_change as rules_change_module
+from tansiq.service.outcomes import RulesOutcome
+from tansiq.service.theater import Theater
 from tansiq.store import PartyRecord, SqliteStore
 
 MORNING = 1505520000.0  # 2017-09-16T00:00Z: the volumes are 06:00-18:00
@@ -341,7 +342,7 @@ def test_a_change_of_rules_as_the_last_catch_up_ends_still_gets_a_thread(
     theater = sliced.theater
     theater.catch_up_slice_s = 0.0
     leaving, release = threading.Event(), threading.Event()
-    said = theater_module._log.info
+    said = rules_change_module._log.info
 
     def held(message: str, *args: Any) -> None:
         if message.startswith("new rules: every pair judged again"):
@@ -349,7 +350,7 @@ def test_a_change_of_rules_as_the_last_catch_up_ends_still_gets_a_thread(
             release.wait(5)
         said(message, *args)
 
-    monkeypatch.setattr(theater_module._log, "info", held)
+    monkeypatch.setattr(rules_change_module._log, "info", held)
     theater.set_rules(sliced.coordinator, WIDER, wait_s=0.0)  # its thread ends it
     assert leaving.wait(5)
     theater.set_rules(sliced.coordinator, BASE, wait_s=0.0)
@@ -482,7 +483,7 @@ def test_the_volumes_to_judge_are_listed_beside_the_filings(
         waited.append(filed.wait(10.0))  # the filing below, made meanwhile
         return real(*args)
 
-    monkeypatch.setattr(theater_module, "still_to_judge", slow_listing)
+    monkeypatch.setattr(rules_change_module, "still_to_judge", slow_listing)
     setting = threading.Thread(
         target=sliced.theater.set_rules, args=(sliced.coordinator, WIDER), kwargs={"wait_s": 0.0}
     )
@@ -624,7 +625,7 @@ def test_a_window_moved_past_its_partners_turn_during_a_catch_up_is_drawn_again(
             reopened.replace(red, filing_id, 1, MOVED)  # (another thread's, as a rule)
             return real(*args)
 
-        monkeypatch.setattr(theater_module, "still_to_judge", moved_meanwhile)
+        monkeypatch.setattr(rules_change_module, "still_to_judge", moved_meanwhile)
     else:
         theater.replace(red, filing_id, 1, MOVED)
     assert theater.catch_up().done

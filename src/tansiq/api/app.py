@@ -36,15 +36,10 @@ from tansiq.errors import (
 from tansiq.scenario.model import SeparationRule
 from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
 from tansiq.service import parties, webhooks
+from tansiq.service.outcomes import Outcome, RulesOutcome
 from tansiq.service.public_ids import PublicIds
 from tansiq.service.rules import parse_lead_time, parse_rules, rules_json
-from tansiq.service.theater import (
-    CONFLICTS_SCANNED,
-    REGIONS_CHECKED,
-    Outcome,
-    RulesOutcome,
-    Theater,
-)
+from tansiq.service.theater import CONFLICTS_SCANNED, REGIONS_CHECKED, Theater
 from tansiq.service.views import (
     RawJSON,
     conflict_view,

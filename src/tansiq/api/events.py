@@ -26,8 +26,8 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from tansiq.errors import InputError, TooManyStreams
+from tansiq.service.outcomes import LiveEvent
 from tansiq.service.public_ids import PublicIds
-from tansiq.service.theater import LiveEvent
 from tansiq.service.views import conflict_view, dumps
 from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
 

@@ -17,9 +17,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from tansiq.engine.conflict import Conflict
 from tansiq.engine.index import HeldVolumes
+from tansiq.engine.rules import rule_minimums
 from tansiq.scenario.model import SeparationRule
 from tansiq.service.rules import parse_rules, rules_json
+from tansiq.store import ConflictRecord
 
 #: the store's setting holding the last change of rules' catch-up (done or not)
 SETTING = "rules_catch_up"
@@ -128,3 +131,16 @@ def _partial(saved: list[Any] | None) -> tuple[tuple[float, str], str] | None:
         return None
     start, volume_id, other = saved
     return turn(start, volume_id), str(other)
+
+
+def kind_pair(kind_a: str, kind_b: str) -> tuple[str, str]:
+    """A pair of kinds in one order (rules are symmetric)."""
+    return (kind_a, kind_b) if kind_a <= kind_b else (kind_b, kind_a)
+
+
+def redrawn_by(state: CatchUp, conflict: ConflictRecord, judged: Conflict) -> bool:
+    """Whether a catch-up draws a conflict it keeps (``judged`` now) again: every one
+    with ``redraw_all``, else those whose horizontal minimum the change of rules moved
+    (its regions move with it)."""
+    was = rule_minimums(state.was, conflict.kind_a, conflict.kind_b)[0]
+    return state.redraw_all or judged.horizontal_m != was

@@ -96,3 +96,12 @@ def parse_lead_time(body: str | bytes) -> float:
     if value > 24 * 365:
         raise InputError("lead_time_h: must be at most a year (8760 hours)")
     return float(value)
+
+
+def expiry_horizon(now: float, rules: Sequence[SeparationRule]) -> float:
+    """Volumes whose window ended before this instant have expired: they stop counting.
+
+    A window is over at its end, but a time separation still applies after it (the
+    theater's longest one, to be safe): until that has passed too, it still counts.
+    """
+    return now - max((rule.time_s for rule in rules), default=0.0)
