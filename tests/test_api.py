@@ -854,6 +854,10 @@ def test_the_theater_lead_time_flags_conflicts_notified_too_late(api: Any) -> No
     red.post("/v1/operations", collection(disc("dawn", 40.0, **morning)))
     (late,) = blue.post("/v1/sites", collection(disc("camp", 40.0))).json()["conflicts"]
     assert late["state"] == "open" and late["late_notice"] is True
+    # judged under the change of rules just made: the history's version of it
+    assert late["rules_version"] == done.json()["version"] == 1
+    (change,) = red.get("/v1/theater/rules/history").json()["changes"]
+    assert change["version"] == late["rules_version"] and change["lead_time_h"] == 12
     evening = {"start": "2017-09-16T20:00:00Z", "end": "2017-09-16T22:00:00Z"}
     red.post("/v1/operations", collection(disc("dusk", 41.0, **evening)))
     (timely,) = blue.post("/v1/sites", collection(disc("depot", 41.0))).json()["conflicts"]

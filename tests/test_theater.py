@@ -35,9 +35,13 @@ from tansiq.store.sqlite import SCHEMA_VERSION
 GEOD = Geod(ellps="WGS84")
 
 
-#: what makes a store of schema 10 one of schema 8
-BEFORE_9 = "ALTER TABLE webhook DROP COLUMN token_id; DROP TABLE rules_change;"
-#: what makes a store of schema 10 one of schema 7 (for the tests of older stores)
+#: what makes a store of schema 11 one of schema 10
+BEFORE_11 = "ALTER TABLE conflict DROP COLUMN rules_change;"
+#: what makes a store of schema 11 one of schema 8
+BEFORE_9 = (
+    f"{BEFORE_11} ALTER TABLE webhook DROP COLUMN token_id; DROP TABLE rules_change;"
+)
+#: what makes a store of schema 11 one of schema 7 (for the tests of older stores)
 BEFORE_8 = (
     f"{BEFORE_9} DROP INDEX open_conflict_by_volume_a; DROP INDEX open_conflict_by_volume_b;"
 )
@@ -1196,6 +1200,76 @@ def test_a_rule_that_moves_the_expiry_horizon_judges_every_pair_again(
     # and back: they stop counting again, the conflict stays in the record as it was
     theater.set_rules(coordinator, base)
     assert [c.id for c in store.open_conflicts()] == [opened.id]
+
+
+def test_each_conflict_names_the_change_of_rules_it_was_judged_under(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Which agreed minimums judged a conflict: its opening time cannot tell while a
+    catch-up runs (pairs filed before new rules are judged under the old ones until
+    their turn), so each conflict records the change in force when it took the form it
+    shows: opened, redrawn or closed (schema 11)."""
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater = Theater(store, clock=sample_morning())
+    # ~456 m apart (discs of 500 m): a conflict under any rules; ~1,003 m: only under a
+    # horizontal minimum of some metres
+    theater.file(red, "operation", body(disc("a", 40.0, 35.0)))
+    (overlap,) = theater.file(blue, "operation", body(disc("b", 40.005, 35.0))).conflicts
+    assert overlap.rules_change is None  # the server's defaults: no change was made
+    theater.file(red, "operation", body(disc("c", 40.02, 35.0)))
+    assert theater.file(blue, "operation", body(disc("d", 40.031, 35.0))).conflicts == ()
+
+    theater.set_rules(coordinator, [SeparationRule(("*", "*"), horizontal_m=100.0)])
+    first = theater.committed_rules().change
+    assert first is not None
+    by_id = {c.id: c for c in store.open_conflicts()}
+    assert by_id[overlap.id].rules_change == first.id  # redrawn under the new minimum
+    (gap,) = [c for c in by_id.values() if c.id != overlap.id]  # opened by it
+    assert gap.rules_change == first.id
+
+    theater.set_rules(coordinator, [])
+    second = theater.committed_rules().change
+    assert second is not None and second.id == first.id + 1
+    closed = store.get_conflict(gap.id)
+    assert closed is not None and closed.state == "resolved"
+    assert closed.rules_change == second.id  # the rules that resolved it
+    kept = store.get_conflict(overlap.id)
+    assert kept is not None and kept.rules_change == second.id
+    (late,) = theater.file(blue, "operation", body(disc("e", 40.0, 35.0))).conflicts
+    assert late.rules_change == second.id
+    reread = store.get_conflict(late.id)
+    assert reread is not None and reread.rules_change == second.id
+
+
+def test_a_schema_10_store_keeps_its_conflicts_without_their_rules(
+    tmp_path: Path,
+) -> None:
+    """Conflicts written before schema 11 name no change of rules (not kept then); the
+    upgrade writes no row, and conflicts written after it name theirs."""
+    import sqlite3
+
+    path = tmp_path / "tansiq.db"
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater = Theater(store, clock=sample_morning())
+    theater.set_rules(coordinator, [SeparationRule(("*", "*"), horizontal_m=100.0)])
+    theater.file(red, "operation", body(disc("a", 40.0, 35.0)))
+    (before,) = theater.file(blue, "operation", body(disc("b", 40.005, 35.0))).conflicts
+    assert before.rules_change == 1
+    theater.close()
+    store.close()
+    with sqlite3.connect(path) as raw:
+        raw.executescript(f"{BEFORE_11} PRAGMA user_version = 10;")
+    store = SqliteStore(path)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    kept = store.get_conflict(before.id)
+    assert kept is not None and kept.rules_change is None
+    theater = Theater(store, clock=sample_morning())
+    (after,) = theater.file(red, "operation", body(disc("c", 40.005, 35.0))).conflicts
+    assert after.rules_change == 1
 
 
 def test_a_second_theater_over_the_same_store_is_refused(tmp_path: Path) -> None:

@@ -60,6 +60,7 @@ class RulesChanges:
         _separation: tuple[SeparationRule, ...]
         _default_separation: tuple[SeparationRule, ...]
         _lead_time_h: float
+        _rules_change: int | None
         _long_change: tuple[str, float] | None
         _catch_up: CatchUp | None
         _catching_up: threading.Thread | None
@@ -167,7 +168,7 @@ class RulesChanges:
             )
             if running is not None and not changed:
                 state = running  # a new lead time alone: the running one goes on
-            previous = (self._lead_time_h, self._catch_up, self._pending)
+            previous = (self._lead_time_h, self._catch_up, self._pending, self._rules_change)
             self._lead_time_h = lead_time_h  # the flags of the conflicts opened from now
             try:
                 with self._store.transaction(defer_commit=True):
@@ -177,12 +178,13 @@ class RulesChanges:
                         separation, lead_time_h, party.id, now
                     )
                     made[:] = [change]
+                    self._rules_change = change  # named by the conflicts written from now
                     self._store.set_setting(SETTING, separation)
                     self._store.set_setting(LEAD_TIME_SETTING, repr(lead_time_h))
                     self._store.set_setting(CHANGE_SETTING, str(change))
                     self._store.set_setting(CATCH_UP_SETTING, state.to_json())
             except BaseException:
-                self._lead_time_h, self._catch_up, self._pending = previous
+                self._lead_time_h, self._catch_up, self._pending, self._rules_change = previous
                 raise
             if rules != self._separation:
                 self._index = self._index_brought_up_to_date(fresh, tracked, rules)

@@ -61,6 +61,7 @@ from tansiq.service.collector import collector_paused
 from tansiq.service.geojson_text import region_geojson, ring_geojson
 from tansiq.service.outcomes import LiveEvent, Outcome
 from tansiq.service.rules import (
+    CHANGE_SETTING,
     LEAD_TIME_SETTING,
     SETTING,
     expiry_horizon,
@@ -185,6 +186,9 @@ class Theater(RulesChanges):
             parse_rules(f'{{"separation": {saved}}}') if saved else self._default_separation
         )
         self._lead_time_h = float(self._store.get_setting(LEAD_TIME_SETTING) or 0.0)
+        change = self._store.get_setting(CHANGE_SETTING)
+        #: the change of rules in force, which each conflict written records
+        self._rules_change = None if change is None else int(change)
         saved_catch_up = self._store.get_setting(CATCH_UP_SETTING)
         self._catch_up = CatchUp.from_json(saved_catch_up) if saved_catch_up else None
         #: the turns of the volumes it has still to judge, once read, and whether the
@@ -775,9 +779,13 @@ class Theater(RulesChanges):
         self._store.on_commit(hand_on)
 
     def _close(self, conflict: ConflictRecord, state: ConflictState, now: float) -> None:
-        self._store.close_conflict(conflict.id, state, now)
+        self._store.close_conflict(conflict.id, state, now, self._rules_change)
         closed = dataclasses.replace(
-            conflict, state=state, closed_at=now, version=conflict.version + 1
+            conflict,
+            state=state,
+            closed_at=now,
+            version=conflict.version + 1,
+            rules_change=self._rules_change,
         )
         self._tell(closed, f"conflict.{state}", now)
 
@@ -946,6 +954,7 @@ class Theater(RulesChanges):
             acked_a_at=None,
             acked_b_at=None,
             version=stored.version + 1,
+            rules_change=self._rules_change,
         )
         self._store.update_conflict(changed, extent)
         self._tell(changed, "conflict.changed", now)
@@ -995,6 +1004,7 @@ class Theater(RulesChanges):
             region_b=region_other,
             late_notice=late,
             no_entry=no_entry,
+            rules_change=self._rules_change,
         )
         return record, extent
 

@@ -122,6 +122,10 @@ def conflict_view(
         # an operation entered a zone: later than its rules ask, or where it may not go
         "late_notice": record.late_notice,
         "no_entry": record.no_entry,
+        # the change of the theater's rules it was judged under, as it shows now (the
+        # `version` of GET /v1/theater/rules/history); null: the server's defaults, or
+        # last written before the store kept it
+        "rules_version": record.rules_change,
         "acknowledged": {
             "by_me": instant(record.acked_a_at if mine_is_a else record.acked_b_at),
             "by_other": instant(record.acked_b_at if mine_is_a else record.acked_a_at),

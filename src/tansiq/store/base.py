@@ -97,6 +97,9 @@ class ConflictRecord:
     version: int = 1
     """1 when opened; one more each time what it shows or its state changes (not when it
     is acknowledged), so that an acknowledgement can name what it was given to."""
+    rules_change: int | None = None
+    """The change of the theater's rules in force when it took the form it shows (was
+    opened, changed or closed); None: the server's defaults, or written before schema 11."""
 
 
 class ConflictChunk(NamedTuple):
@@ -297,8 +300,11 @@ class Store(Protocol):
         """The filing a party's key made, and the digest of the request, if any."""
         ...
 
-    def close_conflict(self, conflict_id: int, state: ConflictState, at: float) -> None:
-        """Resolve or withdraw an open conflict; its version goes up by one."""
+    def close_conflict(
+        self, conflict_id: int, state: ConflictState, at: float, rules_change: int | None = None
+    ) -> None:
+        """Resolve or withdraw an open conflict under the change of rules in force; its
+        version goes up by one."""
         ...
 
     def acknowledge_conflict(

@@ -41,7 +41,7 @@ from tansiq.store.base import (
 )
 from tansiq.store.serving_lock import ServingLock
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 _log = logging.getLogger(__name__)
@@ -232,6 +232,14 @@ SELECT 'rules_change', CAST(max(id) AS TEXT) FROM rules_change HAVING count(*) >
 #: webhook set before: any revocation of the party's tokens removes such a one
 _WEBHOOK_TOKEN = "ALTER TABLE webhook ADD COLUMN token_id TEXT;"
 
+#: schema 11: the change of the theater's rules (``rules_change.id``) in force when each
+#: conflict took the form it shows (opened, changed or closed): which agreed minimums it
+#: was judged by, which its opening time alone cannot tell while a catch-up runs. Null:
+#: no change of rules had been made (the server's defaults were in force), or the
+#: conflict was last written before schema 11. A plain integer: the history is never
+#: deleted, and a foreign key would cost every conflict written a lookup
+_CONFLICT_RULES_CHANGE = "ALTER TABLE conflict ADD COLUMN rules_change INTEGER;"
+
 #: schema 2: the footprints of active volumes, so that a restart does not re-parse filings
 _VOLUME_TABLE = """
 CREATE TABLE volume (
@@ -256,7 +264,7 @@ _CONFLICT_COLUMNS = (
     "id, volume_a, volume_b, filing_a, filing_b, party_a, party_b, kind_a, kind_b, state,"
     " horizontal_distance_m, vertical_gap_m, time_gap_s, window_start, window_end,"
     " opened_at, closed_at, acked_a_at, acked_b_at, region_a, region_b, late_notice, no_entry,"
-    " version"
+    " version, rules_change"
 )
 
 _PUT_EXTENT = (
@@ -721,22 +729,25 @@ class SqliteStore:
                 "UPDATE conflict SET kind_a = ?, kind_b = ?, horizontal_distance_m = ?,"
                 " vertical_gap_m = ?, time_gap_s = ?, window_start = ?, window_end = ?,"
                 " region_a = ?, region_b = ?, late_notice = ?, no_entry = ?,"
-                " acked_a_at = ?, acked_b_at = ?, version = ? WHERE id = ? AND state = 'open'",
+                " acked_a_at = ?, acked_b_at = ?, version = ?, rules_change = ?"
+                " WHERE id = ? AND state = 'open'",
                 (
                     conflict.kind_a, conflict.kind_b, conflict.horizontal_distance_m,
                     conflict.vertical_gap_m, conflict.time_gap_s, conflict.window_start,
                     conflict.window_end, conflict.region_a, conflict.region_b,
                     conflict.late_notice, conflict.no_entry, conflict.acked_a_at,
-                    conflict.acked_b_at, conflict.version, conflict.id,
+                    conflict.acked_b_at, conflict.version, conflict.rules_change, conflict.id,
                 ),
             )  # fmt: skip
 
-    def close_conflict(self, conflict_id: int, state: ConflictState, at: float) -> None:
+    def close_conflict(
+        self, conflict_id: int, state: ConflictState, at: float, rules_change: int | None = None
+    ) -> None:
         with self.transaction():
             self._db.execute(
-                "UPDATE conflict SET state = ?, closed_at = ?, version = version + 1"
-                " WHERE id = ? AND state = 'open'",
-                (state, at, conflict_id),
+                "UPDATE conflict SET state = ?, closed_at = ?, version = version + 1,"
+                " rules_change = ? WHERE id = ? AND state = 'open'",
+                (state, at, rules_change, conflict_id),
             )
 
     def acknowledge_conflict(self, conflict_id: int, side: Literal["a", "b"], at: float) -> None:
@@ -1127,7 +1138,7 @@ class SqliteStore:
             self._db.executescript(
                 f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE} {_FILING_KEY_OPENED}"
                 f" {_FILING_BY_PARTY} {_EXTENT_TABLE} {_OPEN_BY_VOLUME} {_RULES_CHANGE_TABLE}"
-                f" {_WEBHOOK_TOKEN}"
+                f" {_WEBHOOK_TOKEN} {_CONFLICT_RULES_CHANGE}"
                 f" PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
@@ -1178,6 +1189,8 @@ class SqliteStore:
             steps.append(_RULES_HELD_BEFORE)
         if version < 10:
             steps.append(_WEBHOOK_TOKEN)
+        if version < 11:
+            steps.append(_CONFLICT_RULES_CHANGE)  # no row written (a null default)
         self._db.execute("BEGIN")
         try:
             for step in steps:
@@ -1267,10 +1280,11 @@ def _party(row: tuple[str, str, str, Role, float, str]) -> PartyRecord:
 
 
 def _conflict(row: tuple[Any, ...]) -> ConflictRecord:
-    """A conflict row; SQLite keeps the two flags (before the version) as integers."""
+    """A conflict row; SQLite keeps the two flags (before the version and the change of
+    rules) as integers."""
     # positional, as the columns come (mypy cannot count a starred row's columns)
     make: Any = ConflictRecord
-    record: ConflictRecord = make(*row[:-3], bool(row[-3]), bool(row[-2]), row[-1])
+    record: ConflictRecord = make(*row[:-4], bool(row[-4]), bool(row[-3]), row[-2], row[-1])
     return record
 
 
