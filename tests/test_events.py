@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tansiq.api.events import HEARTBEAT_S, STREAMS_PER_PARTY
+from tansiq.api.events import GIVEN_WAY, HEARTBEAT_S, STREAMS_PER_PARTY
 from tansiq.cli.local_server import free_local_port
 from tansiq.service import parties
 from tansiq.service.public_ids import PublicIds
@@ -422,11 +422,13 @@ class _HtmlPage(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_party_holds_at_most_so_many_streams_and_a_head_opens_none(
+def test_a_partys_oldest_stream_gives_way_and_a_head_opens_none(
     server: tuple[str, dict[str, str]],
 ) -> None:
     """A script reconnecting without closing held a socket and a task of the server's
-    for each stream, without end; and HEAD, answered as GET, opened a stream."""
+    for each stream, without end; refusing a stream beyond the limit instead let dead
+    streams (a vanished client, one that stops reading) lock the party out of its
+    events (a reviewer). HEAD, answered as GET, opened a stream."""
     url, tokens = server
     blue = {"Authorization": f"Bearer {tokens['blue']}"}
     red = {"Authorization": f"Bearer {tokens['red']}"}
@@ -435,28 +437,28 @@ def test_a_party_holds_at_most_so_many_streams_and_a_head_opens_none(
             head = client.head("/v1/events", headers=blue)
             assert (head.status_code, head.content) == (200, b"")
             assert head.headers["content-type"].startswith("text/event-stream")
-        def stream() -> httpx.Response:
-            return client.send(client.build_request("GET", "/v1/events", headers=blue), stream=True)
+            assert "content-length" not in head.headers  # GET sends none (a reviewer)
 
-        open_streams = [stream() for _ in range(STREAMS_PER_PARTY)]
-        assert {one.status_code for one in open_streams} == {200}  # the HEADs took none
-        refused = client.get("/v1/events", headers=blue)
-        assert refused.status_code == 429 and refused.headers["retry-after"] == "15"
-        assert f"{STREAMS_PER_PARTY} event streams open" in refused.json()["detail"]
-        assert client.head("/v1/events", headers=blue).status_code == 429  # as GET would
-        with client.stream("GET", "/v1/events", headers=red) as other:
-            assert other.status_code == 200  # a limit of each party's own
-        open_streams.pop().close()  # the client hangs up: its place is free
-        deadline = time.monotonic() + 10
-        while True:
-            again = stream()
-            if again.status_code == 200 or time.monotonic() > deadline:
-                break
-            again.close()
-            time.sleep(0.1)
-        assert again.status_code == 200
-        for one in [*open_streams, again]:
-            one.close()
+        def stream(headers: dict[str, str]) -> tuple[httpx.Response, Iterator[str]]:
+            answer = client.send(client.build_request("GET", "/v1/events", headers=headers),
+                                 stream=True)  # fmt: skip
+            lines = answer.iter_lines()
+            assert answer.status_code == 200 and next(lines) == ": tansiq events"
+            return answer, lines
+
+        held = [stream(blue) for _ in range(STREAMS_PER_PARTY)]  # the HEADs took none
+        other = stream(red)
+        newest = stream(blue)  # one more: the oldest gives way, at once
+        oldest_lines = held[0][1]
+        said = [line for line in oldest_lines if line]  # read until the server ends it
+        assert said == [GIVEN_WAY.strip()]
+        # the newest is live, and the other party's stream was not touched
+        httpx.post(f"{url}/v1/sites", content=disc("clinic", 40.0), headers=blue)
+        httpx.post(f"{url}/v1/operations", content=disc("strike", 40.0), headers=red)
+        for _, lines in (newest, other, held[1]):
+            assert "event: conflict.opened" in {next(lines) for _ in range(3)}
+        for answer, _ in [*held, other, newest]:
+            answer.close()
 
 
 def test_a_server_stopped_with_streams_open_ends_them_and_says_nothing_more(

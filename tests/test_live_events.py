@@ -12,7 +12,6 @@ import pytest
 
 from samples import sample_morning
 from tansiq.api.events import MAILBOX_LIMIT, LiveEvents, _event_text, _render_stored, stream
-from tansiq.errors import TooManyStreams
 from tansiq.service import parties
 from tansiq.service.outcomes import LiveEvent
 from tansiq.service.public_ids import PublicIds
@@ -133,18 +132,19 @@ def test_a_live_event_is_rendered_once_for_all_its_partys_streams(
     assert len(rendered) == 1  # one event, one rendering for the three streams
 
 
-def test_a_partys_streams_are_limited_and_a_place_given_back_is_free_again() -> None:
-    """The limit is checked and the place taken in one step on the event loop."""
+def test_a_partys_oldest_stream_gives_way_to_a_new_one_beyond_the_limit() -> None:
+    """A new stream is never refused: a dead stream (its client vanished, or stuck in a
+    write to a client that does not read) must not lock the party out (a reviewer)."""
 
     async def run() -> None:
         live = LiveEvents()
-        taken = [live.register("blue", limit=2) for _ in range(2)]
-        with pytest.raises(TooManyStreams, match="2 event streams open"):
-            live.register("blue", limit=2)
-        live.register("red", limit=2)  # each party's own
-        live.unregister("blue", taken[0])
-        assert live.open_streams("blue") == 1
-        live.register("blue", limit=2)
+        first, second = (live.register("blue", limit=2) for _ in range(2))
+        red = live.register("red", limit=2)
+        third = live.register("blue", limit=2)  # the oldest gives way, at once
+        assert first.given_way and first.ready.is_set()
+        assert not (second.given_way or third.given_way or red.given_way)
+        assert live.open_streams("blue") == 2 and live.open_streams("red") == 1
+        live.unregister("blue", first)  # its stream ending later takes nothing
         assert live.open_streams("blue") == 2
 
     asyncio.run(run())

@@ -24,7 +24,6 @@ single handler that renders any of them without a traceback::
     ├── Unauthorized             exit 1, HTTP 401   a missing, unknown or revoked API token
     ├── Forbidden                exit 1, HTTP 403   a party doing what only a coordinator may
     ├── TheaterBusy              exit 1, HTTP 503   a change of rules holds the theater: send again
-    ├── TooManyStreams           exit 1, HTTP 429   a party's event streams are all open already
     ├── OutputLost               exit 1             a command's output (a new token) not written
     └── StoreUnusable            exit 1, HTTP 500   the store's file cannot be opened or used
 """
@@ -347,33 +346,6 @@ class TheaterBusy(TansiqError):
     @property
     def http_headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
-
-
-class TooManyStreams(TansiqError):
-    """A party asked for one more event stream than a party may hold open at once
-    (each is a socket, a task and a write of every event for as long as it lasts: a
-    party's script that reconnected without closing could hold the server's sockets
-    without end)."""
-
-    title = "Too many open event streams"
-
-    http_status = 429
-
-    #: when to ask again, seconds: a stream whose client has gone is noticed at its next
-    #: write or heartbeat (``tansiq.api.events.HEARTBEAT_S``)
-    RETRY_AFTER_S = 15
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"your party has {limit} event streams open, as many as a party may: close"
-            " one (each stream sends every event of the party, so one is enough for a"
-            f" client), or ask again in about {self.RETRY_AFTER_S} s, when streams whose"
-            " clients have gone are closed"
-        )
-
-    @property
-    def http_headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.RETRY_AFTER_S)}
 
 
 class Forbidden(TansiqError):

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from tansiq.errors import InputError, TooManyStreams
+from tansiq.errors import InputError
 from tansiq.service.outcomes import LiveEvent
 from tansiq.service.public_ids import PublicIds
 from tansiq.service.views import conflict_view, dumps
@@ -38,8 +38,14 @@ MAILBOX_LIMIT = 256
 #: how often an idle stream asks whether its client has gone, seconds
 RECHECK_S = 1.0
 #: event streams one party may hold open at once (every stream of a party sends all
-#: its events: a console, its standby and a few scripts need a handful)
+#: its events: a console, its standby and a few scripts need a handful); a new one
+#: beyond them closes the party's oldest
 STREAMS_PER_PARTY = 16
+#: the comment an oldest stream ends with when a newer one of its party takes its place
+GIVEN_WAY = (
+    f": closed: your party opened more than {STREAMS_PER_PARTY} event streams, and this"
+    " is the oldest; reconnect with Last-Event-ID to resume\n\n"
+)
 
 
 class Shared:
@@ -68,6 +74,8 @@ class Mailbox:
         self.events: list[Shared] = []
         self.overflowed = False
         self.ready = asyncio.Event()
+        #: a newer stream of its party took its place: it ends
+        self.given_way = False
 
     def put(self, event: Shared) -> None:
         if len(self.events) >= MAILBOX_LIMIT:
@@ -88,7 +96,8 @@ class LiveEvents:
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._mailboxes: dict[str, set[Mailbox]] = {}
+        #: each party's open streams' mailboxes, oldest first (a dict as an ordered set)
+        self._mailboxes: dict[str, dict[Mailbox, None]] = {}
         #: the server is stopping: every stream ends (its client reconnects with the
         #: last id it saw), so that the server's shutdown does not wait for them
         self.closing = False
@@ -110,26 +119,35 @@ class LiveEvents:
                 mailbox.ready.set()
 
     def register(self, party_id: str, limit: int | None = None) -> Mailbox:
-        """A mailbox for a new stream of the party: :class:`TooManyStreams` if the
-        party already holds ``limit`` open (checked and taken in one step on the event
-        loop, so that requests at the same instant cannot pass the limit together)."""
-        self.check(party_id, limit)
-        self._loop = asyncio.get_running_loop()
-        mailbox = Mailbox()
-        self._mailboxes.setdefault(party_id, set()).add(mailbox)
-        return mailbox
+        """A mailbox for a new stream of the party. If the party holds ``limit`` open
+        already, its oldest stream gives way: its place is taken at once, and it ends
+        (at its next turn, with :data:`GIVEN_WAY`).
 
-    def check(self, party_id: str, limit: int | None) -> None:
-        """:class:`TooManyStreams` if the party holds ``limit`` streams open already."""
-        if limit is not None and len(self._mailboxes.get(party_id, ())) >= limit:
-            raise TooManyStreams(limit)
+        Why not refuse the new one: a stream whose client vanished without closing (a
+        cut link, a dropped NAT entry) is not known to be dead until the kernel gives up
+        on its socket, some 15 minutes with Linux's defaults, and one whose client
+        stopped reading waits in its write for as long as the client likes, a revoked
+        token's included; refusing new streams let such streams lock every client of
+        the party out of its events (a reviewer, with a cut virtual link). A console
+        reconnecting is never refused; at worst a live stream of a party running more
+        than ``limit`` clients is closed, and its client resumes from its last id."""
+        self._loop = asyncio.get_running_loop()
+        mailboxes = self._mailboxes.setdefault(party_id, {})
+        while limit is not None and len(mailboxes) >= limit:
+            oldest = next(iter(mailboxes))
+            del mailboxes[oldest]
+            oldest.given_way = True
+            oldest.ready.set()
+        mailbox = Mailbox()
+        mailboxes[mailbox] = None
+        return mailbox
 
     def open_streams(self, party_id: str) -> int:
         return len(self._mailboxes.get(party_id, ()))
 
     def unregister(self, party_id: str, mailbox: Mailbox) -> None:
-        mailboxes = self._mailboxes.get(party_id, set())
-        mailboxes.discard(mailbox)
+        mailboxes = self._mailboxes.get(party_id, {})
+        mailboxes.pop(mailbox, None)
         if not mailboxes:
             self._mailboxes.pop(party_id, None)
 
@@ -163,6 +181,12 @@ class StreamAnswer(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self._given_back()
+
+
+async def nothing() -> AsyncGenerator[str, None]:
+    """A stream's body as HEAD sends it."""
+    return
+    yield  # (a generator that yields nothing)
 
 
 #: headers of a stream's answer (``X-Accel-Buffering``: nginx passes each event on at once)
@@ -257,7 +281,7 @@ async def stream(
         if not await still_allowed(now=True):  # revoked since the request's own look
             return
         yield ": tansiq events\n\n"
-        while not live.closing:
+        while not live.closing and not mailbox.given_way:
             mailbox.ready.clear()
             if from_store or mailbox.overflowed:
                 mailbox.overflowed = False
@@ -289,6 +313,8 @@ async def stream(
                     return
                 yield ": keep-alive\n\n"
                 from_store = True  # and, idle, a look at the store: a safety net
+        if mailbox.given_way:
+            yield GIVEN_WAY
     finally:
         live.unregister(party.id, mailbox)
 
