@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import subprocess
@@ -612,6 +613,51 @@ def test_tansiq_serve_takes_every_host_uvicorn_takes() -> None:
 
     for host in ("", "0.0.0.0", "127.0.0.1", "localhost"):
         _refuse_unless_listenable(host, free_local_port())
+
+
+def test_a_client_that_stops_reading_is_dropped_by_the_kernel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An event stream whose client vanished or stopped reading kept its socket and its
+    task for some 15 minutes, or for good (a reviewer). Every connection to `tansiq
+    serve` has a TCP user timeout (``UNACKNOWLEDGED_LIMIT_S``, 60 s; 1 s here): data
+    left unacknowledged, or behind a window kept closed, that long drops it."""
+    import asyncio
+
+    from tansiq.cli import serve
+
+    monkeypatch.setattr(serve, "UNACKNOWLEDGED_LIMIT_S", 1)
+    (listening,) = serve._listening("127.0.0.1", free_local_port())
+    outcome: list[str] = []
+
+    async def run() -> None:
+        ended = asyncio.Event()
+
+        async def send_until_dropped(_: Any, writer: asyncio.StreamWriter) -> None:
+            sent = writer.get_extra_info("socket")
+            # set on the listening socket, taken by each connection from it
+            outcome.append(f"{sent.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)} ms")
+            started = time.monotonic()
+            try:
+                while time.monotonic() - started < 10:
+                    writer.write(b": keep-alive\n\n" * 4096)
+                    await writer.drain()
+                outcome.append("still open after 10 s")
+            except OSError as exc:
+                outcome.append(f"dropped after {time.monotonic() - started:.0f} s: {exc.errno}")
+            ended.set()
+
+        server = await asyncio.start_server(send_until_dropped, sock=listening)
+        with socket.socket() as reader:  # connects, and never reads
+            reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            reader.connect(listening.getsockname())
+            await asyncio.wait_for(ended.wait(), 60)
+        server.close()
+
+    asyncio.run(run())
+    limit, said = outcome
+    assert limit == "1000 ms"
+    assert said.startswith("dropped after") and said.endswith(f": {errno.ETIMEDOUT}"), said
 
 
 def test_tansiq_serve_on_a_taken_port_says_so_before_reading_the_store(tmp_path: Path) -> None:

@@ -94,12 +94,18 @@ def _serve(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3
     )
     server = Server(config)
+    # bound now, not before the store was read: until the server answers, a client is
+    # refused at once rather than left waiting in the listening queue
+    sockets = _listening(host, port)
     try:
-        server.run()
+        server.run(sockets=sockets)
     except SystemExit as stopped:  # uvicorn could not start (it said why): our exit status
         if stopped.code not in (None, 0):
             raise click.ClickException(f"could not serve on {_url(host, port)}") from None
         raise
+    finally:
+        for listening in sockets:
+            listening.close()  # (uvicorn closes them as it stops; this, if it never ran)
     if not server.started:  # as uvicorn.run tells it
         raise click.ClickException(f"could not serve on {_url(host, port)}")
 
@@ -118,10 +124,28 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+#: how long data sent to a client may wait unacknowledged, or behind a window the client
+#: keeps closed, before the kernel drops the connection (``TCP_USER_TIMEOUT``, set on the
+#: listening sockets and so on every connection). An event stream whose client vanished
+#: (a cut link) or stopped reading otherwise kept its socket and its task until the
+#: kernel gave up, some 15 minutes, or for good (a reviewer); a live stream sends at
+#: least a comment every 15 s, so a dead one is dropped within about 75 s
+UNACKNOWLEDGED_LIMIT_S = 60
+
+
 def _refuse_unless_listenable(host: str, port: int) -> None:
     """Bind what uvicorn will bind (every address ``host`` resolves to, as asyncio's
     ``create_server`` does), then let go: a taken port, an address not of this machine
     or a name that does not resolve is refused with its reason (exit status 1)."""
+    for listening in _listening(host, port):
+        listening.close()
+
+
+def _listening(host: str, port: int) -> list[socket.socket]:
+    """A listening socket for every address ``host`` resolves to, as asyncio's
+    ``create_server`` makes them ("" and None: every interface), each with
+    :data:`UNACKNOWLEDGED_LIMIT_S`; a taken port, an address not of this machine or a
+    name that does not resolve is a :class:`click.ClickException` naming why."""
     where = _url(host, port).removeprefix("http://")
     try:
         # "" is every interface to asyncio, as None is to getaddrinfo (a reviewer)
@@ -131,17 +155,29 @@ def _refuse_unless_listenable(host: str, port: int) -> None:
     except socket.gaierror as exc:
         reason = exc.strerror or str(exc)
         raise click.ClickException(f"cannot listen on {where}: {reason.lower()}") from None
-    for family, kind, proto, _, address in found:
-        try:
-            probe = socket.socket(family, kind, proto)
-        except OSError:
-            continue  # a family this kernel lacks (no IPv6): asyncio skips it too
-        with probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    made: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in found:
             try:
-                probe.bind(address)
+                listening = socket.socket(family, kind, proto)
+            except OSError:
+                continue  # a family this kernel lacks (no IPv6): asyncio skips it too
+            made.append(listening)
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                listening.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if hasattr(socket, "TCP_USER_TIMEOUT"):  # Linux's; elsewhere the kernel's own
+                listening.setsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, UNACKNOWLEDGED_LIMIT_S * 1000
+                )
+            try:
+                listening.bind(address)
             except OSError as exc:
                 reason = exc.strerror or str(exc)
                 raise click.ClickException(f"cannot listen on {where}: {reason.lower()}") from None
+            listening.listen(2048)  # uvicorn's backlog
+    except BaseException:
+        for listening in made:
+            listening.close()
+        raise
+    return made
