@@ -74,14 +74,9 @@ class RulesChanges:
         def _index_from_store(
             self, rules: Sequence[SeparationRule]
         ) -> tuple[ConflictIndex, Sequence[str]]: ...
+        # (the theater's takes more, with defaults: what the catch-up passes is declared)
         def _refresh(
-            self,
-            stored: ConflictRecord,
-            judged: Conflict,
-            now: float,
-            redraw: bool,
-            zone_late_before: bool | None = None,
-            late_as_it_was: bool = False,
+            self, stored: ConflictRecord, judged: Conflict, now: float, redraw: bool
         ) -> ConflictRecord: ...
         def _close(self, conflict: ConflictRecord, state: ConflictState, now: float) -> None: ...
         def _expired(self, conflict: ConflictRecord, horizon: float) -> bool: ...
