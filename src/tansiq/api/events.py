@@ -255,9 +255,9 @@ async def stream(
     since it was last asked (a read of one row: asking at most once a second let a
     revoked token's stream send for that second, 13,000 events of a backlog; a
     reviewer). ``mailbox``: one :meth:`LiveEvents.register` gave the request (the
-    route takes it, to refuse a stream beyond the party's limit before it starts);
-    the stream registers one itself if none is given. Either way it is unregistered
-    when the stream ends."""
+    route takes it, so that the party's oldest stream gives way before this one
+    starts); the stream registers one itself, with no limit, if none is given.
+    Either way it is unregistered when the stream ends."""
     # registered before the first read of the store: whatever commits after that read
     # began is in the mailbox, whatever committed before it is in the store
     if mailbox is None:

@@ -12,6 +12,10 @@ see :meth:`Theater._change`); none is answered before its COMMIT has returned.
 
 A filing's volumes are named ``<filing id>/<feature id>`` in the index, so a
 replacement that keeps a feature's id keeps its open conflicts.
+
+A change of the theater's rules, and the catch-up that judges pairs again under
+them, are in :mod:`tansiq.service.rules_change` (a mixin of the theater's); what
+the calls hand back is in :mod:`tansiq.service.outcomes`.
 """
 
 from __future__ import annotations
