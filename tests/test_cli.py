@@ -252,3 +252,15 @@ def test_the_python_api_is_imported_when_used_and_typed_as_before(tmp_path: Path
     assert 'Module has no attribute "detectt"' in out
     assert "store" not in out  # a subpackage is an attribute, as it was
     assert "def (scenario: tansiq.scenario.model.Scenario" in out
+
+
+def test_python_dash_m_tansiq_is_the_command(tmp_path: Path) -> None:
+    """`python -m tansiq.cli.entry` did nothing and exited 0 (a reviewer); `python -m
+    tansiq` is the command, for a Python whose scripts are not on PATH."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tansiq", "party", "add", "red", "--name", "Red", "--lang", "en",
+         "--db", str(tmp_path / "t.db")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("tsq_")  # the party's new token

@@ -12,6 +12,7 @@ import pytest
 
 from samples import sample_morning
 from tansiq.api.events import MAILBOX_LIMIT, LiveEvents, _event_text, _render_stored, stream
+from tansiq.errors import TooManyStreams
 from tansiq.service import parties
 from tansiq.service.outcomes import LiveEvent
 from tansiq.service.public_ids import PublicIds
@@ -146,5 +147,30 @@ def test_a_partys_oldest_stream_gives_way_to_a_new_one_beyond_the_limit() -> Non
         assert live.open_streams("blue") == 2 and live.open_streams("red") == 1
         live.unregister("blue", first)  # its stream ending later takes nothing
         assert live.open_streams("blue") == 2
+
+    asyncio.run(run())
+
+
+def test_streams_that_gave_way_but_have_not_ended_are_bounded_too() -> None:
+    """A stream that gave way while stuck in a write to a client that does not read
+    ends only when the kernel drops its connection: one token opened 80 such, 1 GB of
+    the server's memory (a reviewer). Beyond the bound a new stream is refused, until
+    they end."""
+
+    async def run() -> None:
+        live = LiveEvents()
+        first, second = (live.register("blue", limit=2, held_limit=3) for _ in range(2))
+        live.register("blue", limit=2, held_limit=3)  # the first gives way, not yet ended
+        assert first.given_way and live.held_streams("blue") == 3
+        with pytest.raises(TooManyStreams, match="holds 3 event streams that have not ended"):
+            live.register("blue", limit=2, held_limit=3)
+        with pytest.raises(TooManyStreams):
+            live.check("blue", 3)  # as HEAD asks
+        live.register("red", limit=2, held_limit=3)  # each party's own
+        live.unregister("blue", first)  # its stream ended at last
+        live.unregister("blue", first)  # (and its answer's end says so again: no matter)
+        assert live.held_streams("blue") == 2
+        live.register("blue", limit=2, held_limit=3)
+        assert second.given_way and live.held_streams("blue") == 3
 
     asyncio.run(run())

@@ -24,6 +24,7 @@ single handler that renders any of them without a traceback::
     ├── Unauthorized             exit 1, HTTP 401   a missing, unknown or revoked API token
     ├── Forbidden                exit 1, HTTP 403   a party doing what only a coordinator may
     ├── TheaterBusy              exit 1, HTTP 503   a change of rules holds the theater: send again
+    ├── TooManyStreams           exit 1, HTTP 429   a party's streams that gave way have not ended
     ├── OutputLost               exit 1             a command's output (a new token) not written
     └── StoreUnusable            exit 1, HTTP 500   the store's file cannot be opened or used
 """
@@ -346,6 +347,36 @@ class TheaterBusy(TansiqError):
     @property
     def http_headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
+
+
+class TooManyStreams(TansiqError):
+    """A party asked for an event stream while as many of its streams as a party may
+    hold are still open: its live ones, and those that gave way to newer ones but have
+    not ended, stuck in a write to a client that does not read. Each of those holds a
+    socket, a task and the batch it writes (some 10 MB with a backlog) until the kernel
+    drops its connection; without this bound one token could open them without end (a
+    reviewer: 80 unread streams, 1 GB of the server's memory)."""
+
+    title = "Too many open event streams"
+
+    http_status = 429
+
+    #: when to ask again, seconds: a stream stuck in a write is dropped by the kernel
+    #: within the server's TCP user timeout (``tansiq.cli.serve.UNACKNOWLEDGED_LIMIT_S``,
+    #: 60 s) after its last progress
+    RETRY_AFTER_S = 75
+
+    def __init__(self, held: int) -> None:
+        super().__init__(
+            f"your party holds {held} event streams that have not ended, as many as a"
+            " party may: streams that gave way to newer ones are still stuck writing to"
+            " clients that do not read them; close those connections, or ask again in"
+            f" about {self.RETRY_AFTER_S} s, when the server has dropped them"
+        )
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.RETRY_AFTER_S)}
 
 
 class Forbidden(TansiqError):

@@ -537,11 +537,14 @@ def create_app(
 
         start = await run_in_threadpool(events.resume_point, last_event_id, after, MAX_ID, own)
         if request.scope.get(HEAD):  # the headers GET would send, and no stream
+            live.check(party.id, events.STREAMS_HELD_PER_PARTY)  # (or its refusal)
             return StreamingResponse(
                 events.nothing(), media_type="text/event-stream", headers=events.STREAM_HEADERS
             )  # (not a Response: its Content-Length: 0 is not what GET sends; a reviewer)
         # taken here, on the event loop: the party's oldest stream gives way at once
-        mailbox = live.register(party.id, events.STREAMS_PER_PARTY)
+        mailbox = live.register(
+            party.id, events.STREAMS_PER_PARTY, events.STREAMS_HELD_PER_PARTY
+        )
         authorization = request.headers.get("authorization")
 
         def allowed() -> bool:  # the token may be revoked while the stream is open

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from tansiq.errors import InputError
+from tansiq.errors import InputError, TooManyStreams
 from tansiq.service.outcomes import LiveEvent
 from tansiq.service.public_ids import PublicIds
 from tansiq.service.views import conflict_view, dumps
@@ -41,6 +41,11 @@ RECHECK_S = 1.0
 #: its events: a console, its standby and a few scripts need a handful); a new one
 #: beyond them closes the party's oldest
 STREAMS_PER_PARTY = 16
+#: streams of one party not yet ended, live or given way: beyond, a new one is refused
+#: (:class:`TooManyStreams`). A stream that gave way while stuck in a write to a client
+#: that does not read ends only when the kernel drops its connection, and each holds its
+#: socket, task and batch until then
+STREAMS_HELD_PER_PARTY = 2 * STREAMS_PER_PARTY
 #: the comment an oldest stream ends with when a newer one of its party takes its place
 GIVEN_WAY = (
     f": closed: your party opened more than {STREAMS_PER_PARTY} event streams, and this"
@@ -96,8 +101,10 @@ class LiveEvents:
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        #: each party's open streams' mailboxes, oldest first (a dict as an ordered set)
+        #: each party's live streams' mailboxes, oldest first (a dict as an ordered set)
         self._mailboxes: dict[str, dict[Mailbox, None]] = {}
+        #: each party's streams not yet ended: the live ones and those that gave way
+        self._held: dict[str, set[Mailbox]] = {}
         #: the server is stopping: every stream ends (its client reconnects with the
         #: last id it saw), so that the server's shutdown does not wait for them
         self.closing = False
@@ -118,7 +125,9 @@ class LiveEvents:
             for mailbox in mailboxes:
                 mailbox.ready.set()
 
-    def register(self, party_id: str, limit: int | None = None) -> Mailbox:
+    def register(
+        self, party_id: str, limit: int | None = None, held_limit: int | None = None
+    ) -> Mailbox:
         """A mailbox for a new stream of the party. If the party holds ``limit`` open
         already, its oldest stream gives way: its place is taken at once, and it ends
         (at its next turn, with :data:`GIVEN_WAY`).
@@ -130,7 +139,13 @@ class LiveEvents:
         token's included; refusing new streams let such streams lock every client of
         the party out of its events (a reviewer, with a cut virtual link). A console
         reconnecting is never refused; at worst a live stream of a party running more
-        than ``limit`` clients is closed, and its client resumes from its last id."""
+        than ``limit`` clients is closed, and its client resumes from its last id.
+
+        A stream that gave way while stuck in a write ends only when the kernel drops
+        its connection: beyond ``held_limit`` streams not yet ended, a new one is
+        refused (:class:`TooManyStreams`), so that one token cannot open them without
+        end (a reviewer)."""
+        self.check(party_id, held_limit)
         self._loop = asyncio.get_running_loop()
         mailboxes = self._mailboxes.setdefault(party_id, {})
         while limit is not None and len(mailboxes) >= limit:
@@ -140,16 +155,31 @@ class LiveEvents:
             oldest.ready.set()
         mailbox = Mailbox()
         mailboxes[mailbox] = None
+        self._held.setdefault(party_id, set()).add(mailbox)
         return mailbox
 
     def open_streams(self, party_id: str) -> int:
         return len(self._mailboxes.get(party_id, ()))
 
+    def check(self, party_id: str, held_limit: int | None) -> None:
+        """:class:`TooManyStreams` if the party holds ``held_limit`` streams not ended."""
+        held = len(self._held.get(party_id, ()))
+        if held_limit is not None and held >= held_limit:
+            raise TooManyStreams(held)
+
+    def held_streams(self, party_id: str) -> int:
+        return len(self._held.get(party_id, ()))
+
     def unregister(self, party_id: str, mailbox: Mailbox) -> None:
+        """The stream has ended (called again for it, it does nothing)."""
         mailboxes = self._mailboxes.get(party_id, {})
         mailboxes.pop(mailbox, None)
         if not mailboxes:
             self._mailboxes.pop(party_id, None)
+        held = self._held.get(party_id, set())
+        held.discard(mailbox)
+        if not held:
+            self._held.pop(party_id, None)
 
     def deliver_threadsafe(self, events: Sequence[LiveEvent]) -> None:
         loop = self._loop
