@@ -660,6 +660,21 @@ def test_a_client_that_stops_reading_is_dropped_by_the_kernel(
     assert said.startswith("dropped after") and said.endswith(f": {errno.ETIMEDOUT}"), said
 
 
+def test_an_address_given_twice_is_listened_on_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name on two lines of /etc/hosts (glibc's `multi on`) resolves to one address
+    twice: binding it twice refused to serve, "address already in use" (a reviewer)."""
+    from tansiq.cli import serve
+
+    resolve = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: resolve(*a, **k) * 2)
+    sockets = serve._listening("127.0.0.1", free_local_port())
+    try:
+        assert len(sockets) == 1
+    finally:
+        for one in sockets:
+            one.close()
+
+
 def test_tansiq_serve_on_a_taken_port_says_so_before_reading_the_store(tmp_path: Path) -> None:
     db = tmp_path / "tansiq.db"
     with socket.socket() as taken:

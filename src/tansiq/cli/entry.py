@@ -30,3 +30,7 @@ def _abort_at_once(signum: int, frame: FrameType | None) -> None:
     sys.stderr.write("aborted\n")
     sys.stderr.flush()
     os._exit(130)
+
+
+if __name__ == "__main__":  # python -m tansiq.cli.entry, as python -m tansiq
+    main()

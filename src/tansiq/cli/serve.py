@@ -155,9 +155,13 @@ def _listening(host: str, port: int) -> list[socket.socket]:
     except socket.gaierror as exc:
         reason = exc.strerror or str(exc)
         raise click.ClickException(f"cannot listen on {where}: {reason.lower()}") from None
+    # each address once: a name on two lines of /etc/hosts (with glibc's `multi on`) is
+    # given twice, and its second bind failed as "address already in use" (a reviewer);
+    # asyncio's create_server takes each once too
+    unique = dict.fromkeys((family, kind, proto, at) for family, kind, proto, _, at in found)
     made: list[socket.socket] = []
     try:
-        for family, kind, proto, _, address in found:
+        for family, kind, proto, address in unique:
             try:
                 listening = socket.socket(family, kind, proto)
             except OSError:
