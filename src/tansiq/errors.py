@@ -53,6 +53,22 @@ class TansiqError(Exception):
         """Members a problem's JSON carries besides RFC 9457's (the caller's own ids)."""
         return {}
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as its class, message and attributes: an error raised in the theater's
+        process (``tansiq serve --processes 2``) is raised again in the HTTP process.
+        (Exception's own way calls the class with its message, which most of these
+        classes' ``__init__`` do not take.)"""
+        return (_rebuilt, (type(self), self.args, self.__dict__))
+
+
+def _rebuilt(
+    kind: type[TansiqError], args: tuple[object, ...], attributes: dict[str, object]
+) -> TansiqError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, *args)
+    error.__dict__.update(attributes)
+    return error
+
 
 class InputError(TansiqError):
     """The caller gave input that cannot be used."""
@@ -347,6 +363,24 @@ class TheaterBusy(TansiqError):
     @property
     def http_headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
+
+
+class TheaterLost(TansiqError):
+    """The theater's own process (``tansiq serve --processes 2``) ended while the HTTP
+    server still ran: a request waiting for it is answered 503, and the server stops
+    (exit status 1) so that whatever supervises it starts it again. A change in hand
+    when it ended was committed or not at all, never half (the store is SQLite's): a
+    filing sent again with its Idempotency-Key is never filed twice."""
+
+    title = "The theater is unavailable"
+
+    http_status = 503
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"the theater's process ended ({reason}); the server is stopping: send the"
+            " request again once it has restarted"
+        )
 
 
 class TooManyStreams(TansiqError):

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from tansiq.cli.party import DB_OPTION
+
+if TYPE_CHECKING:
+    from tansiq.service.theater import Theater
 
 
 @click.command()
@@ -30,8 +35,21 @@ from tansiq.cli.party import DB_OPTION
     help="Let parties' webhooks go to loopback, private and link-local addresses (receivers"
     " on this machine or its own network). Default: public addresses only.",
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 2),
+    default=1,
+    show_default=True,
+    help="2: the theater's changes run in a process of their own, beside the HTTP"
+    " server's (more filings a second on a machine with two cores or more).",
+)
 def serve(
-    db: Path, host: str, port: int, clock_start: str | None, webhooks_to_private: bool
+    db: Path,
+    host: str,
+    port: int,
+    clock_start: str | None,
+    webhooks_to_private: bool,
+    processes: int,
 ) -> None:
     """Serve the Tansiq API (OpenAPI at /openapi.json, browsable docs at /docs).
 
@@ -59,13 +77,18 @@ def serve(
     # container's stop is likeliest to come
     signal.signal(signal.SIGTERM, _stopped)
     try:
-        _serve(db, host, port, clock, webhooks_to_private)
+        _serve(db, host, port, clock, webhooks_to_private, processes)
     except (KeyboardInterrupt, _Stopped):
         click.echo("stopped", err=True)
 
 
 def _serve(
-    db: Path, host: str, port: int, clock: Callable[[], float], webhooks_to_private: bool
+    db: Path,
+    host: str,
+    port: int,
+    clock: Callable[[], float],
+    webhooks_to_private: bool,
+    processes: int,
 ) -> None:
     import uvicorn
 
@@ -75,7 +98,29 @@ def _serve(
     # the first start on a machine also compiles the engine (engine/warmup.py): seconds more
     click.echo(f"reading {db} ...", err=True)
     started = time.perf_counter()
-    app = create_app(SqliteStore(db), clock=clock, webhooks_to_private=webhooks_to_private)
+    theater: Theater | None = None
+    lost = threading.Event()
+    serving: list[uvicorn.Server] = []
+
+    def theater_lost() -> None:  # (from the reading thread of RemoteTheater)
+        lost.set()
+        click.echo("the theater's process ended: stopping", err=True)
+        if serving:
+            serving[0].should_exit = True
+
+    if processes == 2:
+        from tansiq.cli.theater_process import start_theater_process
+
+        # RemoteTheater has the theater's calls the API makes (a test checks which)
+        theater = cast("Theater", start_theater_process(db, clock, theater_lost))
+    try:
+        app = create_app(
+            SqliteStore(db), clock=clock, webhooks_to_private=webhooks_to_private, theater=theater
+        )
+    except BaseException:
+        if theater is not None:
+            theater.close()
+        raise
     took = time.perf_counter() - started
     click.echo(
         f"{app.state.theater.active_volumes:,} active volumes indexed in {took:.1f} s;"
@@ -94,6 +139,7 @@ def _serve(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3
     )
     server = Server(config)
+    serving.append(server)
     # bound now, not before the store was read: until the server answers, a client is
     # refused at once rather than left waiting in the listening queue
     sockets = _listening(host, port)
@@ -106,6 +152,12 @@ def _serve(
     finally:
         for listening in sockets:
             listening.close()  # (uvicorn closes them as it stops; this, if it never ran)
+    if lost.is_set():
+        live.close_threadsafe()
+        raise click.ClickException(
+            "the theater's process ended unexpectedly (its error, if any, is above);"
+            " start the server again"
+        )
     if not server.started:  # as uvicorn.run tells it
         raise click.ClickException(f"could not serve on {_url(host, port)}")
 
