@@ -11,6 +11,7 @@ import pickle
 import re
 import signal
 import subprocess
+import sys
 import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from tansiq.cli.local_server import free_local_port
 from tansiq.errors import TansiqError
 from tansiq.service import parties
 from tansiq.service.theater_process import CALLS
-from tansiq.store import SqliteStore
+from tansiq.store import PartyRecord, SqliteStore
 from test_crash import TANSIQ, children, gone, start_server
 from test_events import disc
 
@@ -209,3 +210,17 @@ def test_a_store_in_use_is_refused_with_two_processes_as_with_one(tmp_path: Path
     finally:
         first.terminate()
         first.wait(timeout=30)
+
+
+def test_records_cross_between_processes_field_for_field() -> None:
+    """A change's answer and events pickle as their fields (``pickled_as_fields``):
+    each comes back equal, field for field, whatever its fields' order."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
+    from pickling import change  # the benchmark's sample change
+
+    answer, events = change(conflicts=3, region_bytes=50)
+    party = PartyRecord("red", "Red", "en", "coordinator", 1.5e9, "ops@red.example")
+    for value in (answer, events, party, answer.filing):
+        again = pickle.loads(pickle.dumps(value))
+        assert again == value
+    assert pickle.loads(pickle.dumps(answer.conflicts[1])).region_b.startswith("1b")
