@@ -4,16 +4,22 @@ process does, its refusals included, and the server stops when it is lost."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 import json
 import os
 import pickle
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 import typing
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Listener
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +31,12 @@ import tansiq.api.app
 import tansiq.api.events
 import tansiq.errors
 from tansiq.cli.local_server import free_local_port
-from tansiq.errors import TansiqError
+from tansiq.errors import TansiqError, TheaterLost
 from tansiq.service import parties
-from tansiq.service.theater_process import CALLS
+from tansiq.service.theater_process import CALLS, RemoteTheater, serve_theater
 from tansiq.store import PartyRecord, SqliteStore
 from test_crash import TANSIQ, children, gone, start_server
-from test_events import disc
+from test_events import disc, listen
 
 #: a sample argument for each type an error's __init__ takes
 SAMPLES: dict[Any, Any] = {
@@ -169,7 +175,11 @@ def test_when_the_theaters_process_is_lost_the_server_stops_and_says_why(
     url = f"http://127.0.0.1:{port}"
     filed = httpx.post(f"{url}/v1/operations", content=disc("a", 40.0), headers=red)
     assert filed.status_code == 201
+    events: queue.Queue[Any] = queue.Queue()
+    listen(url, token, None, events)
+    assert events.get(timeout=30)[1] == 200
     os.kill(theater, signal.SIGKILL)  # the OOM killer, say
+    lost_at = time.monotonic()
     assert gone(theater)
     try:
         answer = httpx.post(f"{url}/v1/operations", content=disc("b", 40.0), headers=red)
@@ -182,6 +192,10 @@ def test_when_the_theaters_process_is_lost_the_server_stops_and_says_why(
     assert server.returncode == 1  # for a supervisor to start it again
     said = err.decode()
     assert "the theater's process ended unexpectedly" in said, said
+    # the open stream ended at once, not cut after the grace with a traceback (a reviewer)
+    assert events.get(timeout=10)[0] == "end"
+    assert time.monotonic() - lost_at < 2.5
+    assert "Traceback" not in said and "Exception in ASGI" not in said, said
     # and the store serves again, nothing lost
     server = start_server(db, port, 2)
     try:
@@ -224,3 +238,117 @@ def test_records_cross_between_processes_field_for_field() -> None:
         again = pickle.loads(pickle.dumps(value))
         assert again == value
     assert pickle.loads(pickle.dumps(answer.conflicts[1])).region_b.startswith("1b")
+
+
+class _LoadsBadly:
+    """Pickles in the theater's process, fails to unpickle in the HTTP process."""
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (int, ("not a number",))
+
+
+class _FakeTheater:
+    def subscribe(self, listener: Any) -> None:
+        pass
+
+    def filing(self, *args: Any) -> Any:
+        return _LoadsBadly()
+
+    def cancel(self, *args: Any) -> str:
+        return "cancelled"
+
+
+def test_a_reply_that_cannot_be_read_ends_the_connection_not_every_call(
+    tmp_path: Path,
+) -> None:
+    """A reviewer's defect: the reading thread died on a reply it could not unpickle,
+    and every call then waited for good (the server could not even exit)."""
+    address, key = str(tmp_path / "t.sock"), os.urandom(32)
+    listener = Listener(address, "AF_UNIX", authkey=key)
+    threading.Thread(
+        target=serve_theater, args=(_FakeTheater(), listener, lambda: None), daemon=True
+    ).start()
+    lost = threading.Event()
+    remote = RemoteTheater(address, key, time.time, lost.set)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            with pytest.raises(TheaterLost):
+                pool.submit(remote.filing).result(timeout=10)
+            with pytest.raises(TheaterLost):  # at once: the connection is over
+                pool.submit(remote.cancel).result(timeout=10)
+        assert lost.is_set()  # the server is told, and stops
+    finally:
+        remote.close()
+
+
+#: `tansiq serve` with uvicorn's config slowed by 3 s (nothing else changed): the moment
+#: between the store's reading and uvicorn taking over the signals, made wide
+SLOW_START = """
+import sys, time, uvicorn
+made = uvicorn.Config.__init__
+def slowly(self, *args, **kwargs):
+    sys.stderr.write("[slow]\\n"); sys.stderr.flush(); time.sleep(3); made(self, *args, **kwargs)
+uvicorn.Config.__init__ = slowly
+from tansiq.cli.main import main
+sys.argv = ["tansiq"] + sys.argv[1:]
+main()
+"""
+
+
+def slow_start(db: Path, port: int) -> subprocess.Popen[bytes]:
+    """``tansiq serve --processes 2`` stopped on its way (at ``[slow]``, before uvicorn)."""
+    command = ["serve", "--db", str(db), "--port", str(port), "--processes", "2"]
+    server = subprocess.Popen(
+        [sys.executable, "-c", SLOW_START, *command],
+        stderr=subprocess.PIPE,
+    )
+    assert server.stderr is not None
+    for line in server.stderr:
+        if line.startswith(b"[slow]"):
+            return server
+    raise AssertionError(f"never got that far: {server.wait()}")
+
+
+def kill_left(*pids: int) -> None:
+    """Whatever a failed test left running (a server waiting on its theater's process)."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_stopped_before_serving_it_ends_and_frees_the_store(tmp_path: Path) -> None:
+    """A reviewer's defect: SIGTERM between the store's reading and uvicorn's start left
+    both processes waiting on each other for good, the store held."""
+    db = tmp_path / "tansiq.db"
+    SqliteStore(db).close()
+    server = slow_start(db, free_local_port())
+    (theater,) = children(server.pid)
+    server.send_signal(signal.SIGTERM)
+    try:
+        _, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:  # (only then: their ids may be another's once ended)
+            kill_left(server.pid, theater)
+    assert (server.returncode, err.decode()[-8:]) == (0, "stopped\n"), err
+    assert gone(theater)
+    again = start_server(db, free_local_port(), 2)  # the store is free
+    again.terminate()
+    assert again.wait(timeout=30) == 0
+
+
+def test_lost_before_serving_it_stops_with_status_1(tmp_path: Path) -> None:
+    """A reviewer's defect: the theater's process lost before the server existed, and
+    the server served on, every call answered 503."""
+    db = tmp_path / "tansiq.db"
+    SqliteStore(db).close()
+    port = free_local_port()
+    server = slow_start(db, port)
+    (theater,) = children(server.pid)
+    os.kill(theater, signal.SIGKILL)
+    try:
+        _, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:  # (only then: their ids may be another's once ended)
+            kill_left(server.pid, theater)
+    assert server.returncode == 1
+    assert "the theater's process ended unexpectedly" in err.decode(), err

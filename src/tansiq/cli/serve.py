@@ -16,6 +16,8 @@ import click
 from tansiq.cli.party import DB_OPTION
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from tansiq.service.theater import Theater
 
 
@@ -90,7 +92,6 @@ def _serve(
     webhooks_to_private: bool,
     processes: int,
 ) -> None:
-    import uvicorn
 
     from tansiq.api import create_app
     from tansiq.store import SqliteStore
@@ -100,13 +101,13 @@ def _serve(
     started = time.perf_counter()
     theater: Theater | None = None
     lost = threading.Event()
-    serving: list[uvicorn.Server] = []
+    stopping: list[Callable[[], None]] = []  # how to stop the server, once it exists
 
     def theater_lost() -> None:  # (from the reading thread of RemoteTheater)
         lost.set()
         click.echo("the theater's process ended: stopping", err=True)
-        if serving:
-            serving[0].should_exit = True
+        if stopping:
+            stopping[0]()
 
     if processes == 2:
         from tansiq.cli.theater_process import start_theater_process
@@ -117,10 +118,32 @@ def _serve(
         app = create_app(
             SqliteStore(db), clock=clock, webhooks_to_private=webhooks_to_private, theater=theater
         )
-    except BaseException:
+        _run(app, db, host, port, started, stopping, lost)
+    finally:
+        # closed by the app's shutdown, or here if that never ran (stopped before
+        # uvicorn took over the signals, uvicorn failing to start): the theater's
+        # process waits for it, and this one for that process as it exits (a reviewer)
         if theater is not None:
             theater.close()
-        raise
+    if lost.is_set():
+        raise click.ClickException(
+            "the theater's process ended unexpectedly (its error, if any, is above);"
+            " start the server again"
+        )
+
+
+def _run(
+    app: FastAPI,
+    db: Path,
+    host: str,
+    port: int,
+    started: float,
+    stopping: list[Callable[[], None]],
+    lost: threading.Event,
+) -> None:
+    """Serve ``app`` until asked to stop, or until ``lost`` (the theater's process ended)."""
+    import uvicorn
+
     took = time.perf_counter() - started
     click.echo(
         f"{app.state.theater.active_volumes:,} active volumes indexed in {took:.1f} s;"
@@ -139,7 +162,17 @@ def _serve(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3
     )
     server = Server(config)
-    serving.append(server)
+
+    def stop() -> None:
+        # as SIGTERM does (event streams end at once: a reviewer saw each cut after the
+        # grace, with a traceback), but no signal is recorded for uvicorn to raise
+        # again: that would end the process as a stop asked for, exit status 0
+        live.close_threadsafe()
+        server.should_exit = True
+
+    stopping.append(stop)
+    if lost.is_set():  # before the server existed (else it was told to stop): stop now
+        return
     # bound now, not before the store was read: until the server answers, a client is
     # refused at once rather than left waiting in the listening queue
     sockets = _listening(host, port)
@@ -152,14 +185,8 @@ def _serve(
     finally:
         for listening in sockets:
             listening.close()  # (uvicorn closes them as it stops; this, if it never ran)
-    if lost.is_set():
-        live.close_threadsafe()
-        raise click.ClickException(
-            "the theater's process ended unexpectedly (its error, if any, is above);"
-            " start the server again"
-        )
-    if not server.started:  # as uvicorn.run tells it
-        raise click.ClickException(f"could not serve on {_url(host, port)}")
+    if not server.started and not lost.is_set():
+        raise click.ClickException(f"could not serve on {_url(host, port)}")  # as uvicorn says
 
 
 class _Stopped(Exception):

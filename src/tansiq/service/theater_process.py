@@ -155,6 +155,16 @@ class RemoteTheater:
         self._reader.start()
 
     def _read(self) -> None:
+        try:
+            self._read_until_the_end()
+        except BaseException as failed:  # a reply that cannot be read, say: a defect
+            _log.exception("reading the theater's replies failed")
+            self._end(f"its reply could not be read: {failed!r}")
+
+    def _read_until_the_end(self) -> None:
+        # Whatever ends this thread must end the connection for every caller: a reader
+        # that died on a reply it could not unpickle left every call waiting for good,
+        # and the server unable to exit (a reviewer)
         while True:
             try:
                 message = self._connection.recv()
@@ -170,7 +180,9 @@ class RemoteTheater:
                 continue
             _, call_id, ok, value = message
             with self._state:
-                future = self._waiting.pop(call_id)
+                future = self._waiting.pop(call_id, None)
+            if future is None:
+                continue  # its caller was told the connection failed
             if ok:
                 future.set_result(value)
             else:
@@ -178,6 +190,8 @@ class RemoteTheater:
 
     def _end(self, reason: str) -> None:
         with self._state:
+            if self._gone is not None:
+                return
             self._gone = reason
             waiting, self._waiting = self._waiting, {}
         for future in waiting.values():
@@ -220,6 +234,8 @@ class RemoteTheater:
         """End the connection: the theater's process finishes the calls in hand, closes
         the store and ends. Shut down, not only closed: the reading thread's ``recv``
         holds the socket open until it returns, and the theater's process would wait."""
+        if self._closing:
+            return
         self._closing = True
         with (
             contextlib.suppress(OSError),
