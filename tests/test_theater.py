@@ -1665,3 +1665,71 @@ def test_a_zone_relaxing_its_notice_leaves_a_timely_notice_as_it_was(
     now[0] += 1800
     (after,) = theater.replace(blue, zone.filing.id, 1, zone_asking(1.0)).conflicts
     assert after == acked
+
+
+def square(fid: str, lon: float, lat: float, half_deg: float) -> dict[str, object]:
+    """A square footprint ``2 * half_deg`` across: drawn by overlay, not as a lens."""
+    ring = [
+        [lon - half_deg, lat - half_deg], [lon + half_deg, lat - half_deg],
+        [lon + half_deg, lat + half_deg], [lon - half_deg, lat + half_deg],
+        [lon - half_deg, lat - half_deg],
+    ]  # fmt: skip
+    feature = disc(fid, lon, lat)
+    feature["geometry"] = {"type": "Polygon", "coordinates": [ring]}
+    properties = feature["properties"]
+    assert isinstance(properties, dict)
+    properties.pop("radius_m")
+    return feature
+
+
+def contested(tmp_path: Path, name: str, early: bool, between: bool) -> tuple[list[Any], int]:
+    """Blue's large camp and a clinic; red files a strike near both and moves it. With
+    ``between``, blue moves its camp after red's first look and before red's change.
+    What the store holds of red's conflicts, and how many regions were drawn early."""
+    store = SqliteStore(tmp_path / f"{name}.db")
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "ar")[0]
+    theater = Theater(store, clock=lambda: SAMPLE_MORNING_S)
+    theater.draw_early = early
+    camp = theater.file(blue, "site", body(square("camp", 40.0, 35.0, 0.1))).filing.id
+    theater.file(blue, "site", body(disc("clinic", 40.012, 35.0, 300.0)))
+    moved_camp = body(square("camp", 40.02, 35.0, 0.1))
+    if between:
+        look = theater._draw_early
+
+        def then_blue_moves(volumes: Any) -> Any:
+            drawn = look(volumes)
+            # blue's change takes its own first look, as ever
+            theater._draw_early = look  # type: ignore[method-assign]
+            theater.replace(blue, camp, 1, moved_camp, "site")
+            return drawn
+
+        theater._draw_early = then_blue_moves  # type: ignore[method-assign]
+    strike = theater.file(red, "operation", body(disc("strike", 40.013, 35.0, 200.0)))
+    moved = body(disc("strike", 40.0135, 35.0005, 200.0))
+    theater.replace(red, strike.filing.id, 1, moved, "operation")
+    held = [
+        (c.volume_b.split("/")[1], c.state, c.region_a, c.region_b, c.horizontal_distance_m)
+        for c in sorted(store.conflicts_of_party("red"), key=lambda c: c.id)
+    ]
+    held.sort(key=lambda c: c[:2])  # by blue's site and state (ids differ between stores)
+    taken = theater.regions_taken_early
+    theater.close()
+    store.close()
+    return held, taken
+
+
+@pytest.mark.parametrize("between", [False, True], ids=["alone", "camp-moved-between"])
+def test_regions_drawn_before_a_change_are_those_it_would_draw(
+    tmp_path: Path, between: bool
+) -> None:
+    """``draw_early`` (tansiq serve --processes 2) stores the very regions a change draws
+    under the lock, and none drawn for a volume replaced between its first look and its
+    change."""
+    late, none_early = contested(tmp_path, "late", early=False, between=between)
+    early, taken = contested(tmp_path, "early", early=True, between=between)
+    assert none_early == 0
+    assert early == late and len(late) == 2 and all(c[2] and c[3] for c in late)
+    # drawn early: the strike's 2 at its filing (1 if the camp moved between: the
+    # camp's is drawn again), and its 2 kept ones again at its move
+    assert taken == (3 if between else 4)

@@ -89,6 +89,7 @@ def _theater_main(
         listener = Listener(address, "AF_UNIX", authkey=authkey)
         store = SqliteStore(db)
         theater = Theater(store, (), clock)
+        theater.draw_early = True  # this process has time to spare for it
     except BaseException as error:
         tell.send(("failed", error))
         return
