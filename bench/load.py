@@ -122,28 +122,10 @@ def contested(rng: random.Random, fid: str) -> str:
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
-    """User and system CPU time a process and its children (the theater's process of
-    ``serve --processes 2``) have used so far (Linux: /proc)."""
-    user = system = 0.0
-    for each in (pid, *_children(pid)):
-        one_user, one_system = own_cpu_seconds(each)
-        user += one_user
-        system += one_system
-    return user, system
-
-
-def own_cpu_seconds(pid: int) -> tuple[float, float]:
-    """User and system CPU time one process has used so far (Linux: /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
+    """User and system CPU time a process has used so far (Linux: /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(child) for child in (task / "children").read_text().split()]
-    return found
 
 
 def cancel_leftovers(db: Path, url: str, tokens: dict[str, str]) -> int:
@@ -182,13 +164,6 @@ def main() -> None:
         help="send an Idempotency-Key (a new one each) with every new filing, as a careful"
         " client does",
     )
-    parser.add_argument(
-        "--processes",
-        type=int,
-        choices=(1, 2),
-        default=1,
-        help="tansiq serve --processes: 2 runs the theater in a process of its own",
-    )
     args = parser.parse_args()
     db = args.db or Path(tempfile.mkdtemp(prefix="tansiq-load-")) / "tansiq.db"
     if db.exists():
@@ -217,8 +192,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     t0 = time.perf_counter()
     server = subprocess.Popen(
-        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port), "--clock-start", CLOCK_START,
-         "--processes", str(args.processes)],
+        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port), "--clock-start", CLOCK_START],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -338,7 +312,6 @@ def main() -> None:
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
     cpu_start = (cpu_seconds(server.pid), time.process_time())
-    http_start = sum(own_cpu_seconds(server.pid))
     t_start = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -349,7 +322,6 @@ def main() -> None:
         end - start for end, start in zip(cpu_seconds(server.pid), cpu_start[0], strict=True)
     )
     server_cpu = server_user + server_system
-    http_cpu = sum(own_cpu_seconds(server.pid)) - http_start  # the theater's too with one
     loadgen_cpu = time.process_time() - cpu_start[1]
     # let the last pushes arrive: those still missing after 10 s count as lost
     expected = {(other, conflict_id) for _, _, opened in sent for other, conflict_id in opened}
@@ -390,9 +362,6 @@ def main() -> None:
         },
         # where two cores went: the server's and this generator's CPU per filing answered
         "server_cpu_ms_per_filing": server_cpu / max(ok, 1) * 1000,
-        "processes": args.processes,
-        # with --processes 2, the HTTP process's part (the rest is the theater's process)
-        "http_process_cpu_ms_per_filing": http_cpu / max(ok, 1) * 1000,
         "server_system_cpu_ms_per_filing": server_system / max(ok, 1) * 1000,  # of which
         "loadgen_cpu_ms_per_filing": loadgen_cpu / max(ok, 1) * 1000,
         "conflicts_opened": sum(len(o) for _, _, o in sent),

@@ -25,7 +25,7 @@ from tansiq.cli.local_server import free_local_port
 from tansiq.service import parties
 from tansiq.service.public_ids import PublicIds
 from tansiq.store import SqliteStore
-from test_crash import TANSIQ, children, gone, start_server
+from test_crash import TANSIQ, start_server
 
 
 def disc(fid: str, lon: float) -> str:
@@ -38,8 +38,8 @@ def disc(fid: str, lon: float) -> str:
     return json.dumps({"type": "FeatureCollection", "features": [feature]})
 
 
-@pytest.fixture(params=[1, 2], ids=["one-process", "two-processes"])
-def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, str]]]:
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     db = tmp_path / "tansiq.db"
     store = SqliteStore(db)
     tokens = {p: parties.add_party(store, p, p.title(), "en")[1] for p in ("red", "blue")}
@@ -47,7 +47,7 @@ def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str
     tokens["blue-2-id"], tokens["blue-2"] = parties.issue_token(store, "blue")
     store.close()
     port = free_local_port()
-    process = start_server(db, port, request.param)  # tansiq serve --processes
+    process = start_server(db, port)
     try:
         yield f"http://127.0.0.1:{port}", tokens
     finally:
@@ -222,9 +222,8 @@ def test_tansiq_load_files_a_scenario_and_finds_what_tansiq_conflicts_finds(
         process.wait(timeout=30)
 
 
-@pytest.mark.parametrize("processes", [1, 2])
 def test_under_concurrent_filers_each_stream_sends_exactly_what_the_store_holds(
-    tmp_path: Path, processes: int
+    tmp_path: Path,
 ) -> None:
     db = tmp_path / "tansiq.db"
     store = SqliteStore(db)
@@ -232,7 +231,7 @@ def test_under_concurrent_filers_each_stream_sends_exactly_what_the_store_holds(
     tokens = {p: parties.add_party(store, p, p.title(), "en")[1] for p in names}
     store.close()
     port = free_local_port()
-    process = start_server(db, port, processes)
+    process = start_server(db, port)
     url = f"http://127.0.0.1:{port}"
     try:
         streams = {p: queue.Queue() for p in names}  # type: dict[str, queue.Queue[Any]]
@@ -462,9 +461,8 @@ def test_a_partys_oldest_stream_gives_way_and_a_head_opens_none(
             answer.close()
 
 
-@pytest.mark.parametrize("processes", [1, 2])
 def test_a_server_stopped_with_streams_open_ends_them_and_says_nothing_more(
-    tmp_path: Path, processes: int
+    tmp_path: Path,
 ) -> None:
     """Ctrl-C while a party listened: the server waited out its grace, cancelled the
     stream and printed it as "Exception in ASGI application", two tracebacks (a
@@ -474,8 +472,7 @@ def test_a_server_stopped_with_streams_open_ends_them_and_says_nothing_more(
     token = parties.add_party(store, "blue", "Blue", "en")[1]
     store.close()
     port = free_local_port()
-    process = start_server(db, port, processes)
-    helpers = children(process.pid)
+    process = start_server(db, port)
     ended: queue.Queue[Any] = queue.Queue()
     listen(f"http://127.0.0.1:{port}", token, None, ended)
     assert ended.get(timeout=30)[1] == 200
@@ -488,23 +485,17 @@ def test_a_server_stopped_with_streams_open_ends_them_and_says_nothing_more(
     assert said.endswith("stopped\n") and process.returncode == 0  # asked, done: as before
     assert took < 2.5  # not the 3 s grace of a stream left open
     assert ended.get(timeout=10)[0] == "end"  # the client's stream ended
-    assert all(gone(helper) for helper in helpers)  # the theater's process too, with 2
     # SIGTERM (a container's stop) likewise: it ended the process by the signal, 143
-    process = start_server(db, port, processes)
+    process = start_server(db, port)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)
     assert (process.returncode, err.decode()[-8:]) == (0, "stopped\n")
     # and while the store is read, before it serves (seconds at 1M: a reviewer)
     process = subprocess.Popen(
-        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port), "--processes", f"{processes}"],
-        stderr=subprocess.PIPE,
+        [str(TANSIQ), "serve", "--db", str(db), "--port", str(port)], stderr=subprocess.PIPE
     )
     assert process.stderr is not None
     assert process.stderr.readline().startswith(b"reading ")
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)
     assert (process.returncode, err.decode()[-8:]) == (0, "stopped\n")
-    # nothing of it is left holding the store (with 2, the theater's process reading it)
-    process = start_server(db, port, processes)
-    process.terminate()
-    assert process.wait(timeout=30) == 0

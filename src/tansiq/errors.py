@@ -54,10 +54,13 @@ class TansiqError(Exception):
         return {}
 
     def __reduce__(self) -> tuple[object, ...]:
-        """Pickled as its class, message and attributes: an error raised in the theater's
-        process (``tansiq serve --processes 2``) is raised again in the HTTP process.
-        (Exception's own way calls the class with its message, which most of these
-        classes' ``__init__`` do not take.)"""
+        """Pickled as its class, message and attributes, so that one raised in another
+        process (a ``multiprocessing`` pool running :func:`tansiq.detect` or reading
+        scenarios, say) is raised again, the same, in the caller's. Exception's own
+        way calls the class with the message alone, which most of these classes'
+        ``__init__`` do not take: unpickling failed with a TypeError naming a missing
+        argument, in place of the refusal (seen while trying the theater in a process
+        of its own, docs/benchmarks.md)."""
         return (_rebuilt, (type(self), self.args, self.__dict__))
 
 
@@ -363,24 +366,6 @@ class TheaterBusy(TansiqError):
     @property
     def http_headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
-
-
-class TheaterLost(TansiqError):
-    """The theater's own process (``tansiq serve --processes 2``) ended while the HTTP
-    server still ran: a request waiting for it is answered 503, and the server stops
-    (exit status 1) so that whatever supervises it starts it again. A change in hand
-    when it ended was committed or not at all, never half (the store is SQLite's): a
-    filing sent again with its Idempotency-Key is never filed twice."""
-
-    title = "The theater is unavailable"
-
-    http_status = 503
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(
-            f"the theater's process ended ({reason}); the server is stopping: send the"
-            " request again once it has restarted"
-        )
 
 
 class TooManyStreams(TansiqError):

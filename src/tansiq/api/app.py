@@ -215,14 +215,10 @@ def create_app(
     clock: Callable[[], float] = time.time,
     max_body: int = MAX_BODY,
     webhooks_to_private: bool = False,
-    theater: Theater | None = None,
 ) -> FastAPI:
     """The API over ``store``. Webhooks go only to public addresses unless
-    ``webhooks_to_private`` (`tansiq serve --webhooks-to-private`). ``theater``: the
-    store's theater, already opened (in another process: `tansiq serve --processes
-    2`); by default it is opened here."""
-    if theater is None:
-        theater = Theater(store, separation, clock)
+    ``webhooks_to_private`` (`tansiq serve --webhooks-to-private`)."""
+    theater = Theater(store, separation, clock)
     try:
         ids = PublicIds.of(store)  # conflict and event ids as parties are shown them
         sender = webhooks.WebhookSender(store, ids, webhooks_to_private, clock)

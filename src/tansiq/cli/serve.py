@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import signal
 import socket
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, cast
 
 import click
 
 from tansiq.cli.party import DB_OPTION
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
-    from tansiq.service.theater import Theater
 
 
 @click.command()
@@ -37,21 +30,8 @@ if TYPE_CHECKING:
     help="Let parties' webhooks go to loopback, private and link-local addresses (receivers"
     " on this machine or its own network). Default: public addresses only.",
 )
-@click.option(
-    "--processes",
-    type=click.IntRange(1, 2),
-    default=1,
-    show_default=True,
-    help="2: the theater's changes run in a process of their own, beside the HTTP"
-    " server's (more filings a second on a machine with two cores or more).",
-)
 def serve(
-    db: Path,
-    host: str,
-    port: int,
-    clock_start: str | None,
-    webhooks_to_private: bool,
-    processes: int,
+    db: Path, host: str, port: int, clock_start: str | None, webhooks_to_private: bool
 ) -> None:
     """Serve the Tansiq API (OpenAPI at /openapi.json, browsable docs at /docs).
 
@@ -79,19 +59,15 @@ def serve(
     # container's stop is likeliest to come
     signal.signal(signal.SIGTERM, _stopped)
     try:
-        _serve(db, host, port, clock, webhooks_to_private, processes)
+        _serve(db, host, port, clock, webhooks_to_private)
     except (KeyboardInterrupt, _Stopped):
         click.echo("stopped", err=True)
 
 
 def _serve(
-    db: Path,
-    host: str,
-    port: int,
-    clock: Callable[[], float],
-    webhooks_to_private: bool,
-    processes: int,
+    db: Path, host: str, port: int, clock: Callable[[], float], webhooks_to_private: bool
 ) -> None:
+    import uvicorn
 
     from tansiq.api import create_app
     from tansiq.store import SqliteStore
@@ -99,51 +75,7 @@ def _serve(
     # the first start on a machine also compiles the engine (engine/warmup.py): seconds more
     click.echo(f"reading {db} ...", err=True)
     started = time.perf_counter()
-    theater: Theater | None = None
-    lost = threading.Event()
-    stopping: list[Callable[[], None]] = []  # how to stop the server, once it exists
-
-    def theater_lost() -> None:  # (from the reading thread of RemoteTheater)
-        lost.set()
-        click.echo("the theater's process ended: stopping", err=True)
-        if stopping:
-            stopping[0]()
-
-    if processes == 2:
-        from tansiq.cli.theater_process import start_theater_process
-
-        # RemoteTheater has the theater's calls the API makes (a test checks which)
-        theater = cast("Theater", start_theater_process(db, clock, theater_lost))
-    try:
-        app = create_app(
-            SqliteStore(db), clock=clock, webhooks_to_private=webhooks_to_private, theater=theater
-        )
-        _run(app, db, host, port, started, stopping, lost)
-    finally:
-        # closed by the app's shutdown, or here if that never ran (stopped before
-        # uvicorn took over the signals, uvicorn failing to start): the theater's
-        # process waits for it, and this one for that process as it exits (a reviewer)
-        if theater is not None:
-            theater.close()
-    if lost.is_set():
-        raise click.ClickException(
-            "the theater's process ended unexpectedly (its error, if any, is above);"
-            " start the server again"
-        )
-
-
-def _run(
-    app: FastAPI,
-    db: Path,
-    host: str,
-    port: int,
-    started: float,
-    stopping: list[Callable[[], None]],
-    lost: threading.Event,
-) -> None:
-    """Serve ``app`` until asked to stop, or until ``lost`` (the theater's process ended)."""
-    import uvicorn
-
+    app = create_app(SqliteStore(db), clock=clock, webhooks_to_private=webhooks_to_private)
     took = time.perf_counter() - started
     click.echo(
         f"{app.state.theater.active_volumes:,} active volumes indexed in {took:.1f} s;"
@@ -162,17 +94,6 @@ def _run(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3
     )
     server = Server(config)
-
-    def stop() -> None:
-        # as SIGTERM does (event streams end at once: a reviewer saw each cut after the
-        # grace, with a traceback), but no signal is recorded for uvicorn to raise
-        # again: that would end the process as a stop asked for, exit status 0
-        live.close_threadsafe()
-        server.should_exit = True
-
-    stopping.append(stop)
-    if lost.is_set():  # before the server existed (else it was told to stop): stop now
-        return
     # bound now, not before the store was read: until the server answers, a client is
     # refused at once rather than left waiting in the listening queue
     sockets = _listening(host, port)
@@ -185,8 +106,8 @@ def _run(
     finally:
         for listening in sockets:
             listening.close()  # (uvicorn closes them as it stops; this, if it never ran)
-    if not server.started and not lost.is_set():
-        raise click.ClickException(f"could not serve on {_url(host, port)}")  # as uvicorn says
+    if not server.started:  # as uvicorn.run tells it
+        raise click.ClickException(f"could not serve on {_url(host, port)}")
 
 
 class _Stopped(Exception):

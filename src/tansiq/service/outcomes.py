@@ -10,10 +10,9 @@ from typing import NamedTuple
 from tansiq.scenario.model import SeparationRule
 from tansiq.service.catch_up import CatchUp
 from tansiq.store import ConflictRecord, FilingRecord
-from tansiq.store.base import RulesChangeRecord, pickled_as_fields
+from tansiq.store.base import RulesChangeRecord
 
 
-@pickled_as_fields
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
     """An event of a committed change, with its conflict as that change left it: what
@@ -72,7 +71,6 @@ class CommittedRules(NamedTuple):
     outcome: RulesOutcome | None
 
 
-@pickled_as_fields
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a change did: the filing's new version and the conflicts it opened or kept."""

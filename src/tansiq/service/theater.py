@@ -104,15 +104,7 @@ _CHECKED_AT_ONCE = 200
 #: a slice of the catch-up after new rules holds the theater about this long, seconds;
 #: while others change the theater, it then leaves it to them as long
 CATCH_UP_SLICE_S = 0.02
-#: how long a change's first look (:meth:`Theater._draw_early`) waits for the theater;
-#: past it (a long change holds it) its regions are drawn under the lock, as without
-FIRST_LOOK_WAIT_S = 0.005
 T = TypeVar("T")
-#: a conflict's two regions as GeoJSON (near ``conflict.a``, then ``b``), and their extent
-RegionTexts = tuple[str, str, Extent | None]
-#: regions drawn before a change took the theater: by (conflict.a, conflict.b, its
-#: horizontal separation), the two volumes they were drawn for and the drawing
-EarlyRegions = dict[tuple[str, str, float], tuple[Volume, Volume, RegionTexts]]
 #: what a conflict discloses that a change of either side (or of the rules) may alter
 _DISCLOSED = (
     "kind_a",
@@ -153,12 +145,6 @@ class Theater(RulesChanges):
         self.catch_up_slice_s = CATCH_UP_SLICE_S
         #: False: what a change of rules leaves is judged again only by :meth:`catch_up`
         self.catch_up_in_background = True
-        #: draw a change's regions before it takes the theater (:meth:`_draw_early`)
-        self.draw_early = False
-        self._early_drawer = RegionDrawer()
-        self._early_drawing = threading.Lock()  # one drawer, one drawing at a time
-        self._early: EarlyRegions = {}  # the lock holder's, while it holds it
-        self.regions_taken_early = 0  # conflicts whose regions were drawn before
         # one theater per store file: a second would miss this one's filings
         self._serving = ServingLock(store.path)
         self._serving.take()
@@ -241,9 +227,8 @@ class Theater(RulesChanges):
         except Exception:
             _log.exception("reading the theater's picture again failed; the next change retries")
 
-    def _change(self, work: Callable[[float], T], early: EarlyRegions | None = None) -> T:
-        """Run one change (``work(now)``) under the lock, its writes in the open batch
-        (``early``: its regions drawn before, :meth:`_draw_early`).
+    def _change(self, work: Callable[[float], T]) -> T:
+        """Run one change (``work(now)``) under the lock, its writes in the open batch.
 
         Group commit: a change that finds others queued behind it leaves its writes
         for the last one in line to commit, with theirs, in one COMMIT (one fsync);
@@ -260,7 +245,6 @@ class Theater(RulesChanges):
             self._queued += 1
         self._take_lock()
         try:
-            self._early = early or {}
             with self._queue_lock:
                 self._queued -= 1
             if self._closed:
@@ -291,7 +275,6 @@ class Theater(RulesChanges):
                 self._reload()  # committed: the picture must show its writes
                 raise error
         finally:
-            self._early = {}
             self._lock.release()
         if batch is not None:
             # a refusal too: it may rest on writes of this batch not yet durable (the
@@ -433,7 +416,7 @@ class Theater(RulesChanges):
             self._track(record, volumes)
             return Outcome(record, tuple(opened))
 
-        return self._change(work, self._draw_early(volumes))
+        return self._change(work)
 
     def _replay(
         self, party_id: str, key: str, digest: bytes, filing_id: str, first_digest: bytes
@@ -576,7 +559,7 @@ class Theater(RulesChanges):
             self._track(record, volumes)
             return Outcome(record, tuple(kept + opened))
 
-        return self._change(work, self._draw_early(volumes))
+        return self._change(work)
 
     def cancel(
         self,
@@ -1029,45 +1012,18 @@ class Theater(RulesChanges):
         )
         return record, extent
 
-    def _region_texts(self, conflict: Conflict) -> RegionTexts:
+    def _region_texts(self, conflict: Conflict) -> tuple[str, str, Extent | None]:
         """The GeoJSON of a conflict's two regions (near ``conflict.a``, then ``b``), and
-        their extent: as drawn before the change took the theater if they were drawn
-        then for these very volumes (:meth:`_draw_early`), else drawn now."""
-        early = self._early.get((conflict.a, conflict.b, conflict.horizontal_m))
-        if early is not None and early[0] is conflict.volume_a and early[1] is conflict.volume_b:
-            self.regions_taken_early += 1
-            return early[2]
-        return region_texts(self._drawer, conflict)
-
-    def _draw_early(self, volumes: Sequence[Volume]) -> EarlyRegions:
-        """The regions of the conflicts a first look at the index finds for ``volumes``,
-        drawn before their change takes the theater (with :attr:`draw_early`).
-
-        Why: drawing regions is a fifth to a quarter of a contested change at 1M, and a
-        change holds the theater, which every other change waits for, from its check to
-        its COMMIT. With the theater in a process of its own (``tansiq serve
-        --processes 2``) that process has time to spare while a change waits for the
-        theater: drawn then, the regions leave the lock's holder less to do. (In one
-        process with HTTP the interpreter has none to spare, and drawing them twice
-        over would cost: docs/benchmarks.md.) The first look holds the theater only
-        for the check; the change judges everything again under the lock and takes a
-        drawing only if made for the very volumes it finds (a volume replaced in
-        between is drawn again), so what it stores is what it would store without."""
-        if not self.draw_early or not self._lock.acquire(timeout=FIRST_LOOK_WAIT_S):
-            return {}
-        try:
-            pairs = self._pairs_of(volumes, self._clock())
-        except Exception:  # a body the change will refuse, say: it says why, under the lock
-            return {}
-        finally:
-            self._lock.release()
-        drawn: EarlyRegions = {}
-        with self._early_drawing:
-            for _, _, conflict in pairs:
-                key = (conflict.a, conflict.b, conflict.horizontal_m)
-                texts = region_texts(self._early_drawer, conflict)
-                drawn[key] = (conflict.volume_a, conflict.volume_b, texts)
-        return drawn
+        their extent, taken from the drawing (under a microsecond, bench/regions.py;
+        read from the text, as the migration does, some 70 µs: bench/migrate_extents.py)."""
+        va, vb, horizontal_m = conflict.volume_a, conflict.volume_b, conflict.horizontal_m
+        lenses = self._drawer.lens_rings(va, vb, horizontal_m)
+        if lenses is not None:  # most conflicts: written from the rings, no polygons made
+            extent = extents.padded(*rings_bounds(lenses[0], lenses[1]))
+            return ring_geojson(lenses[0]), ring_geojson(lenses[1]), extent
+        first, second = self._drawer.regions(va, vb, horizontal_m)
+        bounds = shapely.total_bounds([first, second])
+        return region_geojson(first), region_geojson(second), extents.padded(*bounds)
 
     def volumes(
         self, party_id: str, filing_id: str, body: str, *, names_checked: bool = True
@@ -1102,20 +1058,6 @@ class Theater(RulesChanges):
 
         scenario = parse_scenario(body, amend=as_the_party, names_checked=names_checked)
         return [_renamed(v, f"{filing_id}/{v.id}") for v in scenario.volumes]
-
-
-def region_texts(drawer: RegionDrawer, conflict: Conflict) -> RegionTexts:
-    """The GeoJSON of a conflict's two regions (near ``conflict.a``, then ``b``), and their
-    extent, taken from the drawing (under a microsecond, bench/regions.py; read from the
-    text, as the migration does, some 70 µs: bench/migrate_extents.py)."""
-    va, vb, horizontal_m = conflict.volume_a, conflict.volume_b, conflict.horizontal_m
-    lenses = drawer.lens_rings(va, vb, horizontal_m)
-    if lenses is not None:  # most conflicts: written from the rings, no polygons made
-        extent = extents.padded(*rings_bounds(lenses[0], lenses[1]))
-        return ring_geojson(lenses[0]), ring_geojson(lenses[1]), extent
-    first, second = drawer.regions(va, vb, horizontal_m)
-    bounds = shapely.total_bounds([first, second])
-    return region_geojson(first), region_geojson(second), extents.padded(*bounds)
 
 
 def _same_footprint(a: Volume, b: Volume) -> bool:

@@ -7,38 +7,15 @@ groups several in :meth:`Store.transaction` when they must land together.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import operator
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol, TypeVar
+from typing import Literal, NamedTuple, Protocol
 
 Role = Literal["party", "coordinator"]
 
-_Record = TypeVar("_Record", bound=type)
 
-
-def pickled_as_fields(kind: _Record) -> _Record:
-    """Pickle a frozen dataclass as its class and its fields' values, in order.
-
-    Why: one with slots otherwise pickles and unpickles through Python-level
-    ``__getstate__`` and ``__setstate__`` (about three times slower; measured with
-    pickle.dumps and loads on a change's conflicts), and with ``tansiq serve
-    --processes 2`` every change's answer and events cross between processes."""
-    names = [field.name for field in dataclasses.fields(kind)]
-    assert all(field.init for field in dataclasses.fields(kind)) and len(names) > 1
-    values: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
-
-    def __reduce__(self: Any) -> tuple[Any, tuple[Any, ...]]:
-        return (kind, values(self))
-
-    kind.__reduce__ = __reduce__  # type: ignore[method-assign,assignment]
-    return kind
-
-
-@pickled_as_fields
 @dataclass(frozen=True, slots=True)
 class PartyRecord:
     id: str
@@ -72,7 +49,6 @@ world). A store keeps it to find the conflicts a box may meet without reading th
 regions; the regions decide."""
 
 
-@pickled_as_fields
 @dataclass(frozen=True, slots=True)
 class FilingRecord:
     """One version of a filing: what a party filed (a FeatureCollection, as filed)."""
@@ -88,7 +64,6 @@ class FilingRecord:
     """The latest end of its volumes (inf if any is unbounded): after it, it has expired."""
 
 
-@pickled_as_fields
 @dataclass(frozen=True, slots=True)
 class ConflictRecord:
     """A conflict between a volume of each of two filings, and what became of it."""
