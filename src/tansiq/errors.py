@@ -58,9 +58,9 @@ class TansiqError(Exception):
         process (a ``multiprocessing`` pool running :func:`tansiq.detect` or reading
         scenarios, say) is raised again, the same, in the caller's. Exception's own
         way calls the class with the message alone, which most of these classes'
-        ``__init__`` do not take: 9 of 28 failed to unpickle, 15 came back with their
-        message taken for their first argument (seen while trying the theater in a
-        process of its own, docs/benchmarks.md)."""
+        ``__init__`` do not take: 9 of 28 failed to unpickle, and 15 came back
+        with a wrong message, theirs taken for their first argument (seen while
+        trying the theater in a process of its own, docs/benchmarks.md)."""
         return (_rebuilt, (type(self), self.args, self.__dict__))
 
 
