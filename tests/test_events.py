@@ -461,6 +461,43 @@ def test_a_partys_oldest_stream_gives_way_and_a_head_opens_none(
             answer.close()
 
 
+def test_a_server_stopped_while_a_stream_waits_in_a_write_drops_it_and_says_nothing(
+    tmp_path: Path,
+) -> None:
+    """A stream whose client does not read cannot end when the server stops: it waits
+    in a write. It was cut when uvicorn's 3 s of grace ran out, and printed as an ERROR
+    and "Exception in ASGI application" with a traceback (a reviewer). Now its
+    connection is dropped a second into the stop, and the stop is as quiet as any."""
+    db = tmp_path / "tansiq.db"
+    store = SqliteStore(db)
+    tokens = {p: parties.add_party(store, p, p.title(), "en")[1] for p in ("red", "blue")}
+    store.close()
+    port = free_local_port()
+    process = start_server(db, port)
+    url = f"http://127.0.0.1:{port}"
+    features = [json.loads(disc(f"d{i}", 40.0 + i * 1e-5))["features"][0] for i in range(60)]
+    many = json.dumps({"type": "FeatureCollection", "features": features})
+    for party, path in (("blue", "/v1/sites"), ("red", "/v1/operations")):
+        auth = {"Authorization": f"Bearer {tokens[party]}"}
+        filed = httpx.post(url + path, content=many, headers=auth, timeout=120)
+        assert filed.status_code == 201, filed.text
+    assert len(filed.json()["conflicts"]) == 3600  # blue's 3,600 events: megabytes
+    with socket.socket() as reader:  # asks for them, and never reads
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.connect(("127.0.0.1", port))
+        asked = f"GET /v1/events HTTP/1.1\r\nHost: tansiq\r\nAuthorization: Bearer {tokens['blue']}"
+        reader.sendall(f"{asked}\r\n\r\n".encode())
+        time.sleep(1.0)  # the server writes until the buffers between them are full
+        stopped_at = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+        took = time.monotonic() - stopped_at
+    said = err.decode()
+    assert "Traceback" not in said and "ERROR" not in said, said
+    assert said.endswith("stopped\n") and process.returncode == 0
+    assert took < 2.5, took  # not after the 3 s of grace
+
+
 def test_a_server_stopped_with_streams_open_ends_them_and_says_nothing_more(
     tmp_path: Path,
 ) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from types import FrameType
 
@@ -89,6 +90,15 @@ def _serve(
             live.close_threadsafe()  # event streams end at once (they never end on their own)
             super().handle_exit(sig, frame)
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            dropping = asyncio.get_running_loop().call_later(
+                WAITING_WRITE_S, _drop_waiting_writes, self.server_state.connections
+            )
+            try:
+                await super().shutdown(sockets)
+            finally:
+                dropping.cancel()
+
     # a request still going after a few seconds of shutdown is cut off
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3
@@ -108,6 +118,31 @@ def _serve(
             listening.close()  # (uvicorn closes them as it stops; this, if it never ran)
     if not server.started:  # as uvicorn.run tells it
         raise click.ClickException(f"could not serve on {_url(host, port)}")
+
+
+#: how long into a stop a connection may still wait in a write to a client that does not
+#: read (see :func:`_drop_waiting_writes`); uvicorn's grace for requests is 3 s
+WAITING_WRITE_S = 1.0
+
+
+def _drop_waiting_writes(connections: Collection[object]) -> None:
+    """Drop every connection whose response waits in a write, its client not reading.
+
+    At a stop every event stream is told to end, but one waiting in a write to a
+    client that does not read cannot: it was cut when uvicorn's grace ran out and
+    printed as an ERROR and "Exception in ASGI application" with a traceback (a
+    reviewer). Dropped, it ends as a hung-up client's does, quietly; its client
+    resumes with Last-Event-ID and misses nothing. uvicorn gives an application no
+    handle on its connection: its protocol objects' flow control (``flow``, paused
+    while the client's buffers are full) and transport are read as uvicorn 0.55 keeps
+    them, and a connection without them is left to uvicorn (tests/test_events.py
+    fails if uvicorn moves them)."""
+    for connection in list(connections):
+        flow = getattr(connection, "flow", None)
+        # uvloop's transports are not asyncio.Transport subclasses: what they do is read
+        abort = getattr(getattr(connection, "transport", None), "abort", None)
+        if getattr(flow, "write_paused", False) and callable(abort):
+            abort()
 
 
 class _Stopped(Exception):
