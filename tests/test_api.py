@@ -710,9 +710,14 @@ def test_a_coordinator_sets_the_rules_and_every_pair_is_judged_again(api: Any) -
         "opened": 1, "resolved": 0, "changed": 0, "kept": 0,
         "volumes": 2, "volumes_judged": 2, "done": True,
     }  # fmt: skip
+    assert coordinator.get("/v1/theater/rules").json()["judged_again"] == done.json()[
+        "judged_again"
+    ]
+    # a party is told whether the catch-up is over, and not which kinds the parties
+    # hold or how many conflicts and volumes they have (a reviewer read them so)
     seen = red.get("/v1/theater/rules").json()
     assert seen["separation"][0]["horizontal_m"] == 2000
-    assert seen["judged_again"] == done.json()["judged_again"]
+    assert seen["judged_again"] == {"done": True}
     (opened,) = blue.get("/v1/conflicts").json()["conflicts"]
     assert opened["state"] == "open" and opened["gaps"]["horizontal_m"] > 0
     # relaxing them again resolves it
@@ -892,11 +897,12 @@ def test_new_rules_not_judged_again_within_the_answer_go_on_after_a_202(
     assert said["judged_again"]["done"] is False and said["judged_again"]["volumes"] == 2
     assert said["judged_again"]["volumes_judged"] == 1
     for _ in range(500):
-        seen = blue.get("/v1/theater/rules").json()["judged_again"]
+        seen = coordinator.get("/v1/theater/rules").json()["judged_again"]
         if seen["done"]:
             break
         time.sleep(0.01)
     assert seen["volumes_judged"] == 2 and seen["opened"] == 1
+    assert blue.get("/v1/theater/rules").json()["judged_again"] == {"done": True}
     (opened,) = blue.get("/v1/conflicts").json()["conflicts"]
     assert opened["state"] == "open"
 

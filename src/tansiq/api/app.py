@@ -87,9 +87,16 @@ def json_response(
     return Response(dumps(body), status, headers, media_type="application/json")
 
 
-def judged_again(done: RulesOutcome) -> dict[str, Any]:
+def judged_again(done: RulesOutcome, coordinator: bool) -> dict[str, Any]:
     """The pairs of kinds whose minimums a change of rules altered, what became of
-    their conflicts so far, and how far the catch-up has got."""
+    their conflicts so far, and how far the catch-up has got: to a coordinator, who
+    set the rules and is told what they did. A party is told only whether the
+    catch-up is over (whether conflicts under the new rules may still be found): the
+    pairs of kinds are those of every party's active volumes (all of them, under a
+    rule between ``*`` and ``*``), and the counts are of every party's conflicts and
+    volumes, which a party is not shown (a reviewer read another party's kinds so)."""
+    if not coordinator:
+        return {"done": done.done}
     return {
         "kinds": [list(pair) for pair in done.kinds],
         "opened": done.opened,
@@ -422,7 +429,7 @@ def create_app(
         sender.webhooks_changed()
         return {"url": None}
 
-    def rules_now() -> dict[str, Any]:
+    def rules_now(caller: PartyRecord) -> dict[str, Any]:
         rules, lead_time_h, change, done = theater.committed_rules()
         return {
             "separation": rules_json(rules),
@@ -432,7 +439,9 @@ def create_app(
             "set_by": None if change is None else setter(change.party_id),
             "set_at": None if change is None else instant(change.at),
             # what the last change judged again so far (null: none was made here)
-            "judged_again": None if done is None else judged_again(done),
+            "judged_again": (
+                None if done is None else judged_again(done, caller.role == "coordinator")
+            ),
         }
 
     def change_view(change: RulesChangeRecord) -> dict[str, Any]:
@@ -454,7 +463,7 @@ def create_app(
 
     @app.get("/v1/theater/rules", tags=["theater"], summary="The theater's separation rules")
     def get_rules(party: Caller) -> dict[str, Any]:
-        return rules_now()
+        return rules_now(party)
 
     @app.get(
         "/v1/theater/rules/history",
@@ -512,7 +521,7 @@ def create_app(
         # not whatever is in force by now (another coordinator's, a reviewer saw)
         change = None if done.change is None else store.get_rules_change(done.change)
         assert change is not None  # committed by set_rules
-        answer = {**change_view(change), "judged_again": judged_again(done)}
+        answer = {**change_view(change), "judged_again": judged_again(done, coordinator=True)}
         return json_response(answer, 200 if done.done else 202)
 
     live = events.LiveEvents()
