@@ -233,6 +233,33 @@ def test_a_receiver_that_answers_a_byte_at_a_time_is_given_up_on(
     fine.server.shutdown()
 
 
+def test_a_new_webhook_says_nothing_of_other_parties_events(two: Any) -> None:
+    """A new webhook started after the store's last event, whoever's, and GET
+    /v1/webhook showed that event only if it was the caller's: null or not, it told
+    the caller whether another party had had an event since its own last one (a
+    reviewer, a new URL a probe). It starts after the caller's own last event now."""
+    client, store, as_red, _, conflict = two
+    conflict()  # an event for red, and one for blue
+    shown = PublicIds.of(store)
+    (red_last,) = [shown.show("event", e.id) for e in store.events_after("red", 0)]
+
+    def probe(n: int) -> Any:
+        url = f"http://127.0.0.1:9/probe{n}"  # nothing listens; nothing is to be sent
+        assert client.put("/v1/webhook", json={"url": url}, headers=as_red).is_success
+        return client.get("/v1/webhook", headers=as_red).json()["delivered_through"]
+
+    assert probe(1) == red_last
+    # a conflict of two other parties, 50 km away from red's: their events, not red's
+    for party, path in (("green", "/v1/sites"), ("gold", "/v1/operations")):
+        token = parties.add_party(store, party, party.title(), "en")[1]
+        far = json.loads(disc(f"far-{party}"))
+        far["features"][0]["geometry"]["coordinates"] = [40.5, 35.0]
+        answer = client.post(path, json=far, headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 201, answer.text
+    assert store.events_after("green", 0) and len(store.events_after("red", 0)) == 1
+    assert probe(2) == red_last  # the same: nothing said of green's and gold's
+
+
 def test_events_never_go_to_a_url_the_party_removed(two: Any) -> None:
     client, _, _, as_blue, conflict = two
     gate = threading.Event()
@@ -543,7 +570,7 @@ def test_revoking_the_token_that_set_a_webhook_removes_it(with_spare: Any) -> No
     parties.revoke_tokens(store, "red", other_id)
     assert client.get("/v1/webhook", headers=headers["red"]).json()["url"] == thief.url
     # set before schema 10 (no token kept): any revocation of the party's removes it
-    store.set_webhook("red", thief.url, store.last_event_id())
+    store.set_webhook("red", thief.url, store.last_event_of("red"))
     last_id, _ = parties.issue_token(store, "red")
     parties.revoke_tokens(store, "red", last_id)
     assert store.webhook_of("red") is None

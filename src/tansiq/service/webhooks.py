@@ -112,7 +112,10 @@ def set_webhook(
             # and it is now held by this token
             store.set_webhook(party.id, url, current[1], token_id)
             return
-        store.set_webhook(party.id, url, store.last_event_id(), token_id)
+        # after the party's own last event, not the store's: a webhook set then read back
+        # told whether another party had had an event since the caller's last (its
+        # delivered_through null or not; a reviewer), and the events sent are the same
+        store.set_webhook(party.id, url, store.last_event_of(party.id), token_id)
 
 
 def _host_name_ok(host: str) -> bool:
@@ -207,8 +210,9 @@ class WebhookSender:
         if current is None:
             return WebhookStatus(None, None, None)
         url, delivered = current
-        # a new webhook starts after the store's last event, whoever's: that one is not
-        # the party's to be shown
+        # a new webhook starts after the party's own last event; one set before
+        # 2026-12-02 started after the store's last, whoever's: that one is not the
+        # party's to be shown
         last = self._store.get_event(delivered) if delivered else None
         with self._lock:
             courier = self._couriers.get(party_id)

@@ -955,8 +955,10 @@ class SqliteStore:
                 (event_id, party_id, url),
             )
 
-    def last_event_id(self) -> int:
-        row = self._fetchone("SELECT coalesce(max(id), 0) FROM event")
+    def last_event_of(self, party_id: str) -> int:
+        row = self._fetchone(
+            "SELECT coalesce(max(id), 0) FROM event WHERE party_id = ?", (party_id,)
+        )
         return int(row[0])
 
     def get_setting(self, name: str) -> str | None:
