@@ -832,3 +832,62 @@ def test_a_refused_body_with_the_key_of_a_filing_not_yet_durable_waits_for_it(
     first.join(10.0)
     assert len(store.active_filings()) == 1
     theater.close()
+
+
+def test_new_rules_while_a_catch_up_runs_over_a_kind_no_longer_held(sliced: Theaters) -> None:
+    """The running catch-up judges convoys and patrols; blue's patrols are all cancelled;
+    a change of rules for convoys then failed with a KeyError on "patrol" (a reviewer):
+    the coordinator was answered 500 and the rules stayed as they were."""
+    sliced.sliced()
+    assert not sliced.theater.set_rules(sliced.coordinator, WIDER, wait_s=0.0).done
+    (patrols,) = sliced.store.filings_of_party("blue", "operation")
+    sliced.theater.cancel(sliced.blue, patrols.id, 1)
+    done = sliced.theater.set_rules(sliced.coordinator, CONVOYS_TOO, wait_s=0.0)
+    assert tuple(sliced.theater.rules) == tuple(CONVOYS_TOO)
+    assert done.volumes == PAIRS  # the convoys: no patrol is held
+    while not sliced.theater.catch_up().done:
+        pass
+    assert sliced.open_conflicts() == {}
+
+
+@pytest.mark.parametrize("moved", [False, True], ids=["kept in place", "moved away"])
+@pytest.mark.parametrize("later", ["red", "blue"], ids=["red's turn", "blue's turn"])
+def test_a_volume_over_and_corrected_counts_again_with_one_conflict_at_most(
+    tmp_path: Path, moved: bool, later: str
+) -> None:
+    """Red's convoy until 07:00 meets blue's patrol until 18:00. At 08:00 red's volume
+    is over, and red corrects its kind to artillery (and, moved away, its place): the
+    conflict stays as it was, a convoy's. A rule of 90 minutes between any kinds then
+    brings red's volume back into play: the catch-up judged the pair by its opening's
+    kinds, no longer held, and opened a second conflict beside the first, or, the
+    volumes now apart, left the first open for good (a reviewer). The pair is judged
+    at the turn of the volume that starts later: each side's, in turn."""
+    clock = [MORNING]
+    store = SqliteStore(tmp_path / "tansiq.db")
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater = Theater(store, clock=lambda: clock[0])
+    red_start, blue_start = (6, 5) if later == "red" else (5, 6)
+
+    def convoy(kind: str, lon: float) -> str:
+        one = feature("c", lon, kind, red_start)
+        one["properties"] = {**one["properties"], "end": "2017-09-16T07:00:00Z"}  # type: ignore[dict-item]
+        return body(one)
+
+    filed = theater.file(red, "operation", convoy("convoy", 40.0))
+    patrol = body(feature("p", 40.001, "patrol", blue_start))
+    (opened,) = theater.file(blue, "operation", patrol).conflicts
+    clock[0] = MORNING + 8 * 3600
+    corrected = convoy("artillery", 40.1 if moved else 40.0)
+    (kept,) = theater.replace(red, filed.filing.id, 1, corrected).conflicts
+    assert (kept.id, kept.kind_a, kept.kind_b) == (opened.id, opened.kind_a, opened.kind_b)
+    done = theater.set_rules(coordinator, [SeparationRule(("*", "*"), time_s=5400.0)])
+    assert done.done
+    standing = store.open_conflicts()
+    if moved:
+        assert standing == []  # 9 km apart: no conflict
+        assert store.get_conflict(opened.id).state == "resolved"  # type: ignore[union-attr]
+    else:
+        (one,) = standing  # one, not two
+        assert {one.kind_a, one.kind_b} == {"artillery", "patrol"}

@@ -35,13 +35,15 @@ from tansiq.store.sqlite import SCHEMA_VERSION
 GEOD = Geod(ellps="WGS84")
 
 
-#: what makes a store of schema 11 one of schema 10
-BEFORE_11 = "ALTER TABLE conflict DROP COLUMN rules_change;"
-#: what makes a store of schema 11 one of schema 8
+#: what makes a store of schema 12 one of schema 11
+BEFORE_12 = "ALTER TABLE volume DROP COLUMN notified_at;"
+#: what makes a store of schema 12 one of schema 10
+BEFORE_11 = f"{BEFORE_12} ALTER TABLE conflict DROP COLUMN rules_change;"
+#: what makes a store of schema 12 one of schema 8
 BEFORE_9 = (
     f"{BEFORE_11} ALTER TABLE webhook DROP COLUMN token_id; DROP TABLE rules_change;"
 )
-#: what makes a store of schema 11 one of schema 7 (for the tests of older stores)
+#: what makes a store of schema 12 one of schema 7 (for the tests of older stores)
 BEFORE_8 = (
     f"{BEFORE_9} DROP INDEX open_conflict_by_volume_a; DROP INDEX open_conflict_by_volume_b;"
 )
@@ -792,10 +794,11 @@ def test_a_schema_1_store_gets_its_footprints_once(tmp_path: Path) -> None:
     store.close()
     with sqlite3.connect(path) as raw:  # as Tansiq 0.x left it: no volume table
         raw.executescript(
-            "DROP TABLE volume; DELETE FROM setting WHERE name = 'footprints_stored';"
+            f"{BEFORE_8} DROP TABLE volume;"
+            " DELETE FROM setting WHERE name = 'footprints_stored';"
             " ALTER TABLE conflict DROP COLUMN version; DROP TABLE filing_key;"
             " DROP INDEX filing_version_by_party; DROP TABLE conflict_extent;"
-            f" {BEFORE_8} PRAGMA user_version = 1;"
+            " PRAGMA user_version = 1;"
             # an id filed when a newline was allowed in one (until 2026-12-02): the
             # body is read again, and must still be (a reviewer's store did not open)
             """ UPDATE filing_version SET body = replace(body, '"id": "route"',"""
@@ -1665,3 +1668,110 @@ def test_a_zone_relaxing_its_notice_leaves_a_timely_notice_as_it_was(
     now[0] += 1800
     (after,) = theater.replace(blue, zone.filing.id, 1, zone_asking(1.0)).conflicts
     assert after == acked
+
+
+def test_an_entrys_notice_runs_from_when_it_took_its_present_form(tmp_path: Path) -> None:
+    """Red files at 00:00 a patrol from 06:00 in blue's zone; at 03:00 it changes only
+    its notes. The notice of the entry counts from 00:00: asked 4 hours, then 5, the
+    zone is not late. Measured from red's latest version (03:00), it was, so blue,
+    replacing its zone with one notice after another, read from the flag when red last
+    changed its operation, though nothing it was shown had changed (a reviewer found
+    the time to 4 ms in 22 replacements). A moved patrol is notified anew; the time is
+    kept with the volume in the store, so a restart judges alike."""
+    path = tmp_path / "tansiq.db"
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    zone = theater.file(blue, "zone", body(disc("area", 40.0, 35.0, 2000.0)))
+    filed = theater.file(red, "operation", body(disc("patrol", 40.0, 35.0)))
+    now[0] += 3 * 3600
+    noted = disc("patrol", 40.0, 35.0)
+    noted["properties"] = {**noted["properties"], "note": "callsign X"}  # type: ignore[dict-item]
+    (kept,) = theater.replace(red, filed.filing.id, 1, body(noted)).conflicts
+    assert kept.version == 1  # nothing it shows changed: blue is told nothing
+    now[0] += 60
+    for version, hours in ((1, 4.0), (2, 5.0)):
+        (judged,) = theater.replace(blue, zone.filing.id, version, zone_asking(hours)).conflicts
+        assert judged.late_notice is False, hours  # 6 hours' notice of the entry as it is
+    assert len(store.events_after("red", 0)) == 1  # the opening: nothing else to tell
+    theater.close()
+    store.close()
+    store = SqliteStore(path)
+    theater = Theater(store, clock=lambda: now[0])
+    (judged,) = theater.replace(blue, zone.filing.id, 3, zone_asking(5.5)).conflicts
+    assert judged.late_notice is False  # after a restart too
+    # moved at 03:01, the entry is notified anew, 2 h 59 min ahead: late for 5.5 hours
+    moved = body(disc("patrol", 40.001, 35.0))
+    (changed,) = theater.replace(red, filed.filing.id, 2, moved).conflicts
+    assert changed.late_notice is True
+    (judged,) = theater.replace(blue, zone.filing.id, 4, zone_asking(3.0)).conflicts
+    assert judged.late_notice is True  # and judged from 03:01 on the zone's next notices
+    (judged,) = theater.replace(blue, zone.filing.id, 5, zone_asking(2.5)).conflicts
+    assert judged.late_notice is False
+
+
+def test_a_schema_11_store_measures_its_volumes_notice_as_before(tmp_path: Path) -> None:
+    """Volumes stored before schema 12 do not say when they took their present form:
+    the upgrade writes no row, and their notice runs from their filing's latest version
+    as before, until a version changes or keeps them."""
+    import sqlite3
+
+    path = tmp_path / "tansiq.db"
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    filed = theater.file(red, "operation", body(disc("patrol", 40.0, 35.0)))
+    volume_id = f"{filed.filing.id}/patrol"
+    assert store.notified_at(volume_id) == SAMPLE_MORNING_S
+    theater.close()
+    store.close()
+    with sqlite3.connect(path) as raw:
+        raw.executescript(f"{BEFORE_12} PRAGMA user_version = 11;")
+    store = SqliteStore(path)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    assert store.notified_at(volume_id) is None
+    theater = Theater(store, clock=lambda: now[0])
+    now[0] += 3 * 3600
+    noted = disc("patrol", 40.0, 35.0)
+    noted["properties"] = {**noted["properties"], "note": "callsign X"}  # type: ignore[dict-item]
+    theater.replace(red, filed.filing.id, 1, body(noted))
+    assert store.notified_at(volume_id) == SAMPLE_MORNING_S  # its version's, kept
+
+
+@pytest.mark.parametrize("who_moved", ["red", "blue"])
+def test_a_conflict_kept_while_over_is_drawn_as_found_when_it_meets_again(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord, who_moved: str
+) -> None:
+    """Red's 06:00-07:00 met blue's 06:00-18:00. At 08:00, red's over, one of them moves
+    apart (red 180 m west, blue 370 m east): the conflict stays as it was. Then red
+    moves its window to 09:00: the pair meets again, and the conflict, told to both
+    sides, kept the regions of the footprint before the move, drawn where that side no
+    longer is (a reviewer)."""
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    mine = theater.file(red, "operation", timed("a", 40.0, "06:00", "07:00"))
+    (opened,) = theater.file(blue, "operation", timed("b", 40.005, "06:00", "18:00")).conflicts
+    now[0] += 8 * 3600
+    red_version, red_lon, blue_lon = 1, 40.0, 40.005
+    if who_moved == "red":
+        red_version, red_lon = 2, 39.998
+        moved_away = timed("a", red_lon, "06:00", "07:00")
+        (kept,) = theater.replace(red, mine.filing.id, 1, moved_away).conflicts
+    else:
+        theirs = store.filings_of_party("blue", "operation")[0]
+        blue_lon = 40.009
+        moved_away = timed("b", blue_lon, "06:00", "18:00")
+        (kept,) = theater.replace(blue, theirs.id, 1, moved_away).conflicts
+    assert kept == opened  # over: as it was
+    moved = timed("a", red_lon, "09:00", "10:00")
+    (again,) = theater.replace(red, mine.filing.id, red_version, moved).conflicts
+    assert again.id == opened.id and again.version == 2
+    for volume, region in ((again.volume_a, again.region_a), (again.volume_b, again.region_b)):
+        lon = red_lon if volume.startswith(mine.filing.id) else blue_lon
+        ring = shapely.get_coordinates(shapely.from_geojson(region))
+        far = GEOD.inv(np.full(len(ring), lon), np.full(len(ring), 35.0), ring[:, 0], ring[:, 1])[2]
+        assert far.max() <= 500.5, (volume, far.max())  # within its footprint as it is now

@@ -117,6 +117,13 @@ class ConflictIndex:
             raise UnknownVolume(volume_id)
         return float(self._num[slot, START])
 
+    def kind_of(self, volume_id: str) -> str:
+        """The kind of a volume held, from the index's own columns (no volume made)."""
+        slot = self._slot_of.get(volume_id)
+        if slot is None:
+            raise UnknownVolume(volume_id)
+        return self._table.kinds[int(self._cat[slot, KIND])]
+
     def ids_by_kind(self) -> dict[str, list[str]]:
         """The ids of the volumes held, by kind (read from the index's own columns: no
         volume is made)."""

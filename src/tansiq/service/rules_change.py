@@ -158,7 +158,9 @@ class RulesChanges:
                 was=self._separation,
                 redraw_all=every or (running is not None and bool(changed)),
                 started_at=now,
-                volumes=sum(len(by_kind[kind]) for kind in {k for p in changed for k in p}),
+                # (a running catch-up's pairs may name kinds no longer held: its last
+                # volume of one cancelled meanwhile, a KeyError here: a reviewer)
+                volumes=sum(len(by_kind.get(kind, ())) for kind in {k for p in changed for k in p}),
                 done=not changed,
             )
             if running is not None and not changed:
@@ -462,13 +464,23 @@ class RulesChanges:
         # read by the kinds of any pair changed, then by the pair: a conflict kept as it
         # was (its other side over) keeps the kinds of its opening, which may not be
         # this volume's now (a reviewer: by this volume's partners alone, one was left
-        # open for good)
-        standing: dict[str, ConflictRecord] = {}
-        for conflict in self._store.open_conflicts_of_volume(volume_id, other_kinds=state.kinds):
-            other = conflict.volume_b if conflict.volume_a == volume_id else conflict.volume_a
-            if kind_pair(conflict.kind_a, conflict.kind_b) in changed and now_is_its_turn(other):
-                standing[other] = conflict  # (others: same minimums, or a later turn's)
+        # open for good). Judged by those kinds, or by the pair's kinds now, as the
+        # index's check below judges it: by its opening's kinds alone, a volume over,
+        # its kind corrected, and counting again when the horizon moved back had its
+        # old conflict left open beside a new one, or open for good where the pair no
+        # longer met (another reviewer). When the horizon moved every pair is judged,
+        # and every open conflict is read: one may hold a kind no volume holds now
         volume = self._index.get(volume_id)
+        kinds_read = None if state.redraw_all else state.kinds
+        standing: dict[str, ConflictRecord] = {}
+        for conflict in self._store.open_conflicts_of_volume(volume_id, other_kinds=kinds_read):
+            other = conflict.volume_b if conflict.volume_a == volume_id else conflict.volume_a
+            judged_here = kind_pair(conflict.kind_a, conflict.kind_b) in changed or (
+                other in self._index
+                and kind_pair(volume.kind, self._index.kind_of(other)) in changed
+            )
+            if judged_here and now_is_its_turn(other):
+                standing[other] = conflict  # (others: same minimums, or a later turn's)
         partners = {y if x == volume.kind else x for x, y in changed if volume.kind in (x, y)}
         found: dict[str, Conflict] = {}
         for judged in self._index.check(volume, horizon, kinds=partners):

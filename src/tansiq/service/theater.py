@@ -29,7 +29,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -330,16 +330,40 @@ class Theater(RulesChanges):
             self._store.set_setting(FOOTPRINTS_SETTING, "1")
 
     def _volume_records(
-        self, volumes: Sequence[Volume], fp: Footprints | None = None
+        self,
+        volumes: Sequence[Volume],
+        fp: Footprints | None = None,
+        notified: Mapping[str, float] | None = None,
     ) -> list[VolumeRecord]:
+        """The rows of ``volumes``; ``notified``: when each took its present form (None:
+        not known, as for a store written before that was kept)."""
         fp = self._index.footprints_of(volumes) if fp is None else fp
         return [
             VolumeRecord(
                 v.id, _filing_of(v), v.party, v.kind, shapely.to_wkb(v.geometry),
                 json.dumps(dict(v.properties)), p.num, p.xy, p.parts,
+                None if notified is None else notified.get(v.id),
             )
             for v, p in zip(volumes, pack(fp), strict=True)
         ]  # fmt: skip
+
+    def _notified(
+        self, current: FilingRecord, volumes: Sequence[Volume], now: float
+    ) -> dict[str, float]:
+        """When each volume of a new version of ``current`` took its present form: as
+        before where its footprint, band, window and kind are those of the version it
+        replaces (its notes, say, changed), now where not. Read before the rows of the
+        version it replaces are dropped (a restored index makes a volume from its row)."""
+        stored = self._store.notified_at_of(current.id)
+        notified = {}
+        for volume in volumes:
+            before = self._index.get(volume.id) if volume.id in self._index else None
+            if before is not None and _same_entry(before, volume):
+                at = stored.get(volume.id)
+                notified[volume.id] = current.filed_at if at is None else at
+            else:
+                notified[volume.id] = now
+        return notified
 
     def _volume_from_store(self, volume_id: str) -> Volume:
         """A stored volume made again from its row (a restored index asks for one only
@@ -407,7 +431,8 @@ class Theater(RulesChanges):
                 self._store.add_filing_version(record)
                 if category != "operation":  # an operation is never shared (share_of)
                     self._store.set_share(filing_id, share)
-                self._store.put_volumes(self._volume_records(volumes, fp))
+                notified = dict.fromkeys((volume.id for volume in volumes), now)
+                self._store.put_volumes(self._volume_records(volumes, fp, notified))
                 opened = self._open(pairs, now)
                 if key is not None:
                     opened_ids = [c.id for c in opened]
@@ -502,11 +527,12 @@ class Theater(RulesChanges):
                     and pair[0] in new_ids - ended_now
                     and self._expired(conflict, horizon)
                 }
+                notified = self._notified(current, volumes, now)
                 self._store.add_filing_version(record)
                 if current.category != "operation":  # never shared (share_of)
                     self._store.set_share(filing_id, share)
                 self._store.drop_volumes(filing_id)
-                self._store.put_volumes(self._volume_records(volumes, fp))
+                self._store.put_volumes(self._volume_records(volumes, fp, notified))
                 kept = []
                 for conflict in standing:
                     still = keep.get(_pair_of(conflict, filing_id))
@@ -529,6 +555,10 @@ class Theater(RulesChanges):
                                 or kind_pair(conflict.kind_a, conflict.kind_b)
                                 != kind_pair(judged.volume_a.kind, judged.volume_b.kind)
                                 or self._catching_up_on(conflict, judged)
+                                # kept as it was while a side was over, its regions may
+                                # be of a footprint older than ``was`` (a reviewer: a
+                                # window moved back into play kept them)
+                                or self._expired(conflict, horizon)
                             )
                             zone_late_before = (
                                 self._zone_rules(was, still[1], now)[0]
@@ -744,12 +774,26 @@ class Theater(RulesChanges):
                 "operation-"
             ):
                 rules = zone_rules(zone.properties)
-                filed = self._store.get_filing(_filing_of(entering))
-                filed_at = filed.filed_at if filed is not None else now
-                late = rules.notice_s is not None and entering.start - filed_at < rules.notice_s
+                late = (
+                    rules.notice_s is not None
+                    and entering.start - self._notice_from(entering, now) < rules.notice_s
+                )
                 barred = rules.no_entry == "all" or entering.party in rules.no_entry
                 return late, barred
         return False, False
+
+    def _notice_from(self, entering: Volume, now: float) -> float:
+        """When an operation's volume took its present form: its notice of entering a
+        zone runs from then. Measured from its filing's latest version until 2026-12-02,
+        a zone's owner replacing its zone with one ``notice_h`` after another read from
+        the flag when the operation was last replaced, even where only its notes had
+        changed and nothing it was shown (a reviewer). A volume stored before this was
+        kept is measured as before."""
+        at = self._store.notified_at(entering.id)
+        if at is not None:
+            return at
+        filed = self._store.get_filing(_filing_of(entering))
+        return filed.filed_at if filed is not None else now
 
     @property
     def active_volumes(self) -> int:
@@ -1065,14 +1109,18 @@ def _same_footprint(a: Volume, b: Volume) -> bool:
     return a.buffer_m == b.buffer_m and bool(shapely.equals_exact(a.geometry, b.geometry, 0.0))
 
 
+def _same_entry(a: Volume, b: Volume) -> bool:
+    """Two versions of a volume with the same footprint, band, window and kind: what
+    it enters, and when, unchanged (its other properties may differ)."""
+    return _same_footprint(a, b) and (
+        (a.kind, a.altitude_low, a.altitude_high, a.start, a.end)
+        == (b.kind, b.altitude_low, b.altitude_high, b.start, b.end)
+    )
+
+
 def _same_volume(a: Volume, b: Volume) -> bool:
     """Two versions of a volume that no conflict could tell apart."""
-    return (
-        _same_footprint(a, b)
-        and (a.kind, a.altitude_low, a.altitude_high, a.start, a.end)
-        == (b.kind, b.altitude_low, b.altitude_high, b.start, b.end)
-        and dict(a.properties) == dict(b.properties)
-    )
+    return _same_entry(a, b) and dict(a.properties) == dict(b.properties)
 
 
 def _by_filing(volume_ids: Sequence[str]) -> dict[str, list[str]]:

@@ -129,6 +129,8 @@ class VolumeRecord:
     num: bytes
     xy: bytes
     parts: bytes
+    #: when it took its present form (see SqliteStore's schema 12); None: not known
+    notified_at: float | None = None
 
 
 #: (id, party, kind, num, xy, parts) of a stored volume
@@ -237,6 +239,15 @@ class Store(Protocol):
         ...
 
     def get_volume(self, volume_id: str) -> VolumeRecord | None: ...
+
+    def notified_at(self, volume_id: str) -> float | None:
+        """When a stored volume took its present form (None: not known, stored before
+        that was kept, or no such volume)."""
+        ...
+
+    def notified_at_of(self, filing_id: str) -> dict[str, float | None]:
+        """:meth:`notified_at` of each stored volume of a filing, by volume id."""
+        ...
 
     def volume_footprints(self) -> list[FootprintRow]:
         """The footprint of every stored volume, in the order they were stored."""

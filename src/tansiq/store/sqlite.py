@@ -41,7 +41,7 @@ from tansiq.store.base import (
 )
 from tansiq.store.serving_lock import ServingLock
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 
 _log = logging.getLogger(__name__)
@@ -239,6 +239,12 @@ _WEBHOOK_TOKEN = "ALTER TABLE webhook ADD COLUMN token_id TEXT;"
 #: conflict was last written before schema 11. A plain integer: the history is never
 #: deleted, and a foreign key would cost every conflict written a lookup
 _CONFLICT_RULES_CHANGE = "ALTER TABLE conflict ADD COLUMN rules_change INTEGER;"
+
+#: schema 12: when each active volume took its present form (footprint, band, window and
+#: kind): the filing time of the earliest version since which it is unchanged, from
+#: which its notice of entering a zone is measured. Null: stored before schema 12 (the
+#: filing's latest version then stands in, as it did for every volume before)
+_VOLUME_NOTIFIED = "ALTER TABLE volume ADD COLUMN notified_at REAL;"
 
 #: schema 2: the footprints of active volumes, so that a restart does not re-parse filings
 _VOLUME_TABLE = """
@@ -634,11 +640,11 @@ class SqliteStore:
         with self.transaction():
             self._db.executemany(
                 "INSERT INTO volume (id, filing_id, party_id, kind, geometry, properties,"
-                " num, xy, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " num, xy, parts, notified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         v.id, v.filing_id, v.party_id, v.kind, v.geometry, v.properties,
-                        v.num, v.xy, v.parts,
+                        v.num, v.xy, v.parts, v.notified_at,
                     )
                     for v in volumes
                 ],
@@ -650,11 +656,21 @@ class SqliteStore:
 
     def get_volume(self, volume_id: str) -> VolumeRecord | None:
         row = self._fetchone(
-            "SELECT id, filing_id, party_id, kind, geometry, properties, num, xy, parts"
-            " FROM volume WHERE id = ?",
+            "SELECT id, filing_id, party_id, kind, geometry, properties, num, xy, parts,"
+            " notified_at FROM volume WHERE id = ?",
             (volume_id,),
         )
         return VolumeRecord(*row) if row else None
+
+    def notified_at(self, volume_id: str) -> float | None:
+        row = self._fetchone("SELECT notified_at FROM volume WHERE id = ?", (volume_id,))
+        return None if row is None else row[0]
+
+    def notified_at_of(self, filing_id: str) -> dict[str, float | None]:
+        rows = self._fetchall(
+            "SELECT id, notified_at FROM volume WHERE filing_id = ?", (filing_id,)
+        )
+        return {volume_id: at for volume_id, at in rows}
 
     def volume_footprints(self) -> list[FootprintRow]:
         return self._fetchall(
@@ -1140,7 +1156,7 @@ class SqliteStore:
             self._db.executescript(
                 f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE} {_FILING_KEY_OPENED}"
                 f" {_FILING_BY_PARTY} {_EXTENT_TABLE} {_OPEN_BY_VOLUME} {_RULES_CHANGE_TABLE}"
-                f" {_WEBHOOK_TOKEN} {_CONFLICT_RULES_CHANGE}"
+                f" {_WEBHOOK_TOKEN} {_CONFLICT_RULES_CHANGE} {_VOLUME_NOTIFIED}"
                 f" PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
@@ -1193,6 +1209,8 @@ class SqliteStore:
             steps.append(_WEBHOOK_TOKEN)
         if version < 11:
             steps.append(_CONFLICT_RULES_CHANGE)  # no row written (a null default)
+        if version < 12:
+            steps.append(_VOLUME_NOTIFIED)  # likewise
         self._db.execute("BEGIN")
         try:
             for step in steps:
