@@ -469,7 +469,8 @@ class RulesChanges:
         # its kind corrected, and counting again when the horizon moved back had its
         # old conflict left open beside a new one, or open for good where the pair no
         # longer met (another reviewer). When the horizon moved every pair is judged,
-        # and every open conflict is read: one may hold a kind no volume holds now
+        # and every open conflict is read (one may hold a kind no volume holds now); so
+        # it is when a change took over a running catch-up (all kept are drawn again)
         volume = self._index.get(volume_id)
         kinds_read = None if state.redraw_all else state.kinds
         standing: dict[str, ConflictRecord] = {}
