@@ -91,9 +91,12 @@ def _serve(
             super().handle_exit(sig, frame)
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            dropping = asyncio.get_running_loop().call_later(
-                WAITING_WRITE_S, _drop_waiting_writes, self.server_state.connections
-            )
+            async def drop_waiting_streams() -> None:
+                while True:  # (one whose writes pause later is dropped too)
+                    await asyncio.sleep(WAITING_WRITE_S)
+                    _drop_waiting_streams(self.server_state.connections)
+
+            dropping = asyncio.get_running_loop().create_task(drop_waiting_streams())
             try:
                 await super().shutdown(sockets)
             finally:
@@ -120,28 +123,35 @@ def _serve(
         raise click.ClickException(f"could not serve on {_url(host, port)}")
 
 
-#: how long into a stop a connection may still wait in a write to a client that does not
-#: read (see :func:`_drop_waiting_writes`); uvicorn's grace for requests is 3 s
+#: how often, from a stop's start, event streams waiting in a write to a client that
+#: does not read are dropped (see :func:`_drop_waiting_streams`); uvicorn's grace for
+#: requests is 3 s
 WAITING_WRITE_S = 1.0
+#: the path of the event streams (api/app.py)
+EVENTS_PATH = "/v1/events"
 
 
-def _drop_waiting_writes(connections: Collection[object]) -> None:
-    """Drop every connection whose response waits in a write, its client not reading.
+def _drop_waiting_streams(connections: Collection[object]) -> None:
+    """Drop every event stream that waits in a write, its client not reading.
 
     At a stop every event stream is told to end, but one waiting in a write to a
     client that does not read cannot: it was cut when uvicorn's grace ran out and
     printed as an ERROR and "Exception in ASGI application" with a traceback (a
     reviewer). Dropped, it ends as a hung-up client's does, quietly; its client
-    resumes with Last-Event-ID and misses nothing. uvicorn gives an application no
-    handle on its connection: its protocol objects' flow control (``flow``, paused
-    while the client's buffers are full) and transport are read as uvicorn 0.55 keeps
-    them, and a connection without them is left to uvicorn (tests/test_events.py
-    fails if uvicorn moves them)."""
+    resumes with Last-Event-ID and misses nothing. Other answers are left their
+    grace: a large page to a client that reads slowly was cut half-way, without a
+    word (a second reviewer). uvicorn gives an application no handle on its
+    connection: its protocol objects' request (``cycle.scope``), flow control
+    (``flow``, paused while the client's buffers are full) and transport are read as
+    uvicorn 0.55 keeps them, and a connection without them is left to uvicorn
+    (tests/test_events.py fails if uvicorn moves them)."""
     for connection in list(connections):
+        scope = getattr(getattr(connection, "cycle", None), "scope", None)
         flow = getattr(connection, "flow", None)
         # uvloop's transports are not asyncio.Transport subclasses: what they do is read
         abort = getattr(getattr(connection, "transport", None), "abort", None)
-        if getattr(flow, "write_paused", False) and callable(abort):
+        stream = isinstance(scope, dict) and scope.get("path") == EVENTS_PATH
+        if stream and getattr(flow, "write_paused", False) and callable(abort):
             abort()
 
 
