@@ -1775,3 +1775,26 @@ def test_a_conflict_kept_while_over_is_drawn_as_found_when_it_meets_again(
         ring = shapely.get_coordinates(shapely.from_geojson(region))
         far = GEOD.inv(np.full(len(ring), lon), np.full(len(ring), 35.0), ring[:, 0], ring[:, 1])[2]
         assert far.max() <= 500.5, (volume, far.max())  # within its footprint as it is now
+
+
+def test_an_operation_ended_early_beside_one_over_keeps_an_older_region_as_no_change(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Blue's 06:00-07:00 met red's 06:00-18:00, its regions stored as an older version
+    stored them (clockwise), both acknowledged. At 10:00, blue's over, red says it
+    ended at 07:00: nothing the conflict shows changes. Drawn again because a side
+    was over, the older region read as a change: a new version, the acknowledgements
+    cleared, both told (a second reviewer)."""
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    mine = theater.file(red, "operation", timed("a", 40.0, "06:00", "18:00"))
+    (opened,) = theater.file(blue, "operation", timed("b", 40.005, "06:00", "07:00")).conflicts
+    assert opened.region_a is not None
+    clockwise = shapely.to_geojson(shapely.reverse(shapely.from_geojson(opened.region_a)))
+    store.update_conflict(dataclasses.replace(opened, region_a=clockwise))
+    theater.acknowledge(blue, opened.id)
+    acked = theater.acknowledge(red, opened.id)
+    now[0] += 10 * 3600
+    (kept,) = theater.replace(red, mine.filing.id, 1, timed("a", 40.0, "06:00", "07:00")).conflicts
+    assert kept == acked and store.get_conflict(opened.id) == acked
+    assert [e.kind for e in store.events_after("blue", 0)] == ["conflict.opened"]

@@ -555,10 +555,12 @@ class Theater(RulesChanges):
                                 or kind_pair(conflict.kind_a, conflict.kind_b)
                                 != kind_pair(judged.volume_a.kind, judged.volume_b.kind)
                                 or self._catching_up_on(conflict, judged)
-                                # kept as it was while a side was over, its regions may
+                                # kept as it was while ``was`` was over, its regions may
                                 # be of a footprint older than ``was`` (a reviewer: a
-                                # window moved back into play kept them)
-                                or self._expired(conflict, horizon)
+                                # window moved back into play kept them). Not whenever
+                                # either side is over: a region an older version stored
+                                # then read as a change (a second reviewer)
+                                or was.end < horizon
                             )
                             zone_late_before = (
                                 self._zone_rules(was, still[1], now)[0]
