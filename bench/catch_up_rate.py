@@ -111,8 +111,11 @@ def slice_parts(theater: Theater) -> list[tuple[float, dict[str, float]]]:
         return timed_call
 
     store = theater._store
-    store.open_conflicts_of_volume = timing(  # type: ignore[method-assign]
-        "reading conflicts", store.open_conflicts_of_volume
+    store.open_conflict_sides_of_volume = timing(  # type: ignore[method-assign]
+        "reading conflicts", store.open_conflict_sides_of_volume
+    )
+    store.get_conflicts = timing(  # type: ignore[method-assign]
+        "reading conflicts", store.get_conflicts
     )
     ConflictIndex.check = timing("check", ConflictIndex.check)  # type: ignore[method-assign]
     theater._refresh = timing("_refresh", theater._refresh)  # type: ignore[method-assign]

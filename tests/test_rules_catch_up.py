@@ -502,23 +502,21 @@ def test_the_volumes_to_judge_are_listed_beside_the_filings(
     assert sliced.open_conflicts() == at_once.open_conflicts()
 
 
-def test_a_volumes_open_conflicts_are_read_by_the_other_volumes_kind(
+def test_a_volumes_open_conflicts_are_read_without_regions_then_by_id(
     sliced: Theaters,
 ) -> None:
-    """The catch-up reads of a volume only the conflicts with the kinds its minimums
-    changed with (the others' regions are megabytes on a large footprint), the kinds
-    bound as one value: a theater of many kinds passed SQLite's limit on variables."""
+    """The catch-up reads a volume's open conflicts first without their regions
+    (megabytes on a large footprint), from either side, then whole only those it
+    judges, their ids bound as one value: a variable each passed SQLite's limit."""
     conflict = sliced.store.open_conflicts()[0]
-    ids = {c.id for c in sliced.store.open_conflicts_of_volume(conflict.volume_a)}
-    assert conflict.id in ids
-    many = {f"kind-{k}" for k in range(130_000)}  # (a variable each: 260,000, over the limit)
-    sides = ((conflict.volume_a, conflict.kind_b), (conflict.volume_b, conflict.kind_a))
-    for volume, other in sides:
-        for kinds in ({other}, {other, "x"}, many | {other}):
-            read = sliced.store.open_conflicts_of_volume(volume, other_kinds=kinds)
-            assert {c.id for c in read} == ids
-        assert sliced.store.open_conflicts_of_volume(volume, other_kinds=many) == []
-        assert sliced.store.open_conflicts_of_volume(volume, other_kinds=()) == []
+    for volume in (conflict.volume_a, conflict.volume_b):
+        sides = sliced.store.open_conflict_sides_of_volume(volume)
+        assert [s for s in sides if s.id == conflict.id] == [
+            (conflict.id, conflict.volume_a, conflict.volume_b, conflict.kind_a, conflict.kind_b)
+        ]
+    many = list(range(10**6, 10**6 + 130_000))  # (a variable each: over the limit)
+    assert sliced.store.get_conflicts([*many, conflict.id]) == [conflict]
+    assert sliced.store.get_conflicts([]) == []
 
 
 #: a theater in a process of its own, catching up one volume a slice, a slice every
@@ -891,3 +889,43 @@ def test_a_volume_over_and_corrected_counts_again_with_one_conflict_at_most(
     else:
         (one,) = standing  # one, not two
         assert {one.kind_a, one.kind_b} == {"artillery", "patrol"}
+
+
+@pytest.mark.parametrize("blue_start", [5, 7], ids=["red's turn", "blue's turn"])
+@pytest.mark.parametrize("at_once", [True, False], ids=["at once", "sliced"])
+def test_a_volume_back_in_play_with_a_new_kind_keeps_one_conflict(
+    tmp_path: Path, blue_start: int, at_once: bool
+) -> None:
+    """Red's convoy (06:00-18:00) met blue's artillery (05:00-07:00). At 08:00, blue's
+    over, blue makes it a patrol 330 m away, back in play: the conflict is kept as it
+    was, an artillery's. Convoys and patrols then kept 800 m apart, the pair conflicts
+    under its kinds now. At red's turn, its conflicts were read by the other side's
+    stored kind (artillery, not a kind changed), and a second was opened beside the
+    first (a third reviewer)."""
+    clock = [MORNING]
+    store = SqliteStore(tmp_path / "tansiq.db")
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    theater = Theater(store, clock=lambda: clock[0])
+    theater.set_rules(coordinator, BASE)
+
+    def blues(kind: str, lon: float, start_h: int, end: str) -> str:
+        one = feature("b", lon, kind, start_h)
+        one["properties"] = {**one["properties"], "end": f"2017-09-16T{end}:00Z"}  # type: ignore[dict-item]
+        return body(one)
+
+    theater.file(red, "operation", body(feature("c", 40.0, "convoy")))
+    filed = theater.file(blue, "operation", blues("artillery", 40.0025, 5, "07:00"))
+    (opened,) = filed.conflicts
+    clock[0] = MORNING + 8 * 3600
+    corrected = blues("patrol", 40.0058, blue_start, "18:00")
+    (kept,) = theater.replace(blue, filed.filing.id, 1, corrected).conflicts
+    assert (kept.id, kept.kind_a, kept.kind_b) == (opened.id, opened.kind_a, opened.kind_b)
+    if not at_once:
+        theater.catch_up_in_background, theater.catch_up_slice_s = False, 0.0
+    done = theater.set_rules(coordinator, WIDER, wait_s=math.inf if at_once else 0.0)
+    while not done.done:
+        done = theater.catch_up()
+    (one,) = store.open_conflicts()  # one, not two
+    assert {one.kind_a, one.kind_b} == {"convoy", "patrol"}

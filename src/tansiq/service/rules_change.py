@@ -461,27 +461,31 @@ class RulesChanges:
             # (a volume no longer held has no turn of its own)
             return other not in self._index or turn(self._index.start_of(other), other) < mine
 
-        # read by the kinds of any pair changed, then by the pair: a conflict kept as it
+        # each open conflict judged by the kinds it was stored with, or by the pair's
+        # kinds now, as the index's check below judges the pair: a conflict kept as it
         # was (its other side over) keeps the kinds of its opening, which may not be
         # this volume's now (a reviewer: by this volume's partners alone, one was left
-        # open for good). Judged by those kinds, or by the pair's kinds now, as the
-        # index's check below judges it: by its opening's kinds alone, a volume over,
-        # its kind corrected, and counting again when the horizon moved back had its
-        # old conflict left open beside a new one, or open for good where the pair no
-        # longer met (another reviewer). When the horizon moved every pair is judged,
-        # and every open conflict is read (one may hold a kind no volume holds now); so
-        # it is when a change took over a running catch-up (all kept are drawn again)
+        # open for good); by its opening's kinds alone, a volume over, its kind
+        # corrected, and back in play had its old conflict left open beside a new one,
+        # or open for good where the pair no longer met (another reviewer). So every
+        # open conflict's kinds are read: read by the other side's stored kind, which
+        # may be a kind no volume holds now, a pair was still opened twice at one of
+        # its volumes' turns (a third reviewer)
         volume = self._index.get(volume_id)
-        kinds_read = None if state.redraw_all else state.kinds
-        standing: dict[str, ConflictRecord] = {}
-        for conflict in self._store.open_conflicts_of_volume(volume_id, other_kinds=kinds_read):
-            other = conflict.volume_b if conflict.volume_a == volume_id else conflict.volume_a
-            judged_here = kind_pair(conflict.kind_a, conflict.kind_b) in changed or (
+        chosen: list[int] = []
+        for sides in self._store.open_conflict_sides_of_volume(volume_id):
+            other = sides.volume_b if sides.volume_a == volume_id else sides.volume_a
+            judged_here = kind_pair(sides.kind_a, sides.kind_b) in changed or (
                 other in self._index
                 and kind_pair(volume.kind, self._index.kind_of(other)) in changed
             )
             if judged_here and now_is_its_turn(other):
-                standing[other] = conflict  # (others: same minimums, or a later turn's)
+                chosen.append(sides.id)  # (others: same minimums, or a later turn's)
+        # the regions (megabytes on a large footprint) read only for the conflicts chosen
+        standing: dict[str, ConflictRecord] = {}
+        for conflict in self._store.get_conflicts(chosen):
+            other = conflict.volume_b if conflict.volume_a == volume_id else conflict.volume_a
+            standing[other] = conflict
         partners = {y if x == volume.kind else x for x, y in changed if volume.kind in (x, y)}
         found: dict[str, Conflict] = {}
         for judged in self._index.check(volume, horizon, kinds=partners):

@@ -133,6 +133,16 @@ class VolumeRecord:
     notified_at: float | None = None
 
 
+class ConflictSides(NamedTuple):
+    """An open conflict's id, volumes and kinds, as stored (read without its regions)."""
+
+    id: int
+    volume_a: str
+    volume_b: str
+    kind_a: str
+    kind_b: str
+
+
 #: (id, party, kind, num, xy, parts) of a stored volume
 FootprintRow = tuple[str, str, str, bytes, bytes, bytes]
 
@@ -262,11 +272,13 @@ class Store(Protocol):
 
     def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]: ...
 
-    def open_conflicts_of_volume(
-        self, volume_id: str, other_kinds: Collection[str] | None = None
-    ) -> list[ConflictRecord]:
-        """The open conflicts of one volume (either side), oldest first; with
-        ``other_kinds``, only those whose other volume is of one of these kinds."""
+    def open_conflict_sides_of_volume(self, volume_id: str) -> list[ConflictSides]:
+        """The ids, volumes and kinds of one volume's open conflicts (either side), read
+        without their regions."""
+        ...
+
+    def get_conflicts(self, conflict_ids: Sequence[int]) -> list[ConflictRecord]:
+        """The conflicts of these ids that exist, in id order."""
         ...
 
     def update_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> None:

@@ -27,6 +27,7 @@ from tansiq.store.base import (
     Category,
     ConflictChunk,
     ConflictRecord,
+    ConflictSides,
     ConflictState,
     EventRecord,
     Extent,
@@ -286,10 +287,6 @@ _EXTENTS_AT_ONCE = 2_000
 _CONFLICT_JOINED = ", ".join(f"c.{name.strip()}" for name in _CONFLICT_COLUMNS.split(","))
 
 
-#: Python's codec for each of SQLite's text encodings (``PRAGMA encoding``)
-_CODECS = {"UTF-8": "utf-8", "UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}
-
-
 class SqliteStore:
     """A :class:`tansiq.store.Store` in one SQLite file (``":memory:"`` for a throwaway one)."""
 
@@ -321,10 +318,6 @@ class SqliteStore:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
-            (encoding,) = self._db.execute("PRAGMA encoding").fetchone()
-            #: how SQLite's hex() spells a text of this file (a file made elsewhere may
-            #: be UTF-16: kinds spelt in UTF-8 matched nothing there, a reviewer)
-            self._text_codec = _CODECS[encoding]
             self._migrate()
             # reads outside a change see only what is committed: each thread reads on a
             # connection of its own (WAL readers never wait for the writer nor for one
@@ -705,37 +698,30 @@ class SqliteStore:
         )
         return [_conflict(row) for row in rows]
 
-    def open_conflicts_of_volume(
-        self, volume_id: str, other_kinds: Collection[str] | None = None
-    ) -> list[ConflictRecord]:
-        # the kinds are tested on the part of each row stored with it, the regions
-        # (kilobytes, in overflow pages) read only for the rows kept: a protected site
-        # of a 40 km footprint had 1,405 open conflicts, 6 MB of regions, which took
-        # 0.34 s to read from the disk where the catch-up needed 260 of them (timed as
-        # bench/catch_up_rate.py --parts times it, docs/benchmarks.md).
-        # The kinds are one JSON array, bound once: a variable each would pass
-        # SQLite's limit on a theater of a few hundred kinds (a reviewer). In hex, as
-        # the file spells them: json_each cuts a text at a NUL, which kinds filed
-        # before 2026-12-02 may hold (another reviewer found a pair's conflict not
-        # seen, and opened twice)
-        if other_kinds is None:
-            which_a = which_b = ""
-            args: tuple[object, ...] = (volume_id, volume_id)
-        else:
-            if not other_kinds:
-                return []
-            which_a = " AND hex(kind_b) IN (SELECT value FROM json_each(?))"
-            which_b = " AND hex(kind_a) IN (SELECT value FROM json_each(?))"
-            codec = self._text_codec
-            kinds = json.dumps(sorted(k.encode(codec).hex().upper() for k in other_kinds))
-            args = (volume_id, kinds, volume_id, kinds)
+    def open_conflict_sides_of_volume(self, volume_id: str) -> list[ConflictSides]:
+        # from the part of each row stored with it, the regions (kilobytes, in overflow
+        # pages) not read: a protected site of a 40 km footprint had 1,405 open
+        # conflicts, 6 MB of regions, which took 0.34 s to read from the disk where the
+        # catch-up needed 260 of them (timed as bench/catch_up_rate.py --parts times
+        # it, docs/benchmarks.md); the catch-up reads whole only those it judges
         rows = self._fetchall(
-            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE volume_a = ? AND state = 'open'"
-            f"{which_a} UNION ALL SELECT {_CONFLICT_COLUMNS} FROM conflict"
-            f" WHERE volume_b = ? AND state = 'open'{which_b}",
-            args,
+            "SELECT id, volume_a, volume_b, kind_a, kind_b FROM conflict"
+            " WHERE volume_a = ? AND state = 'open' UNION ALL"
+            " SELECT id, volume_a, volume_b, kind_a, kind_b FROM conflict"
+            " WHERE volume_b = ? AND state = 'open'",
+            (volume_id, volume_id),
         )
-        return sorted((_conflict(row) for row in rows), key=lambda c: c.id)
+        return [ConflictSides(*row) for row in rows]
+
+    def get_conflicts(self, conflict_ids: Sequence[int]) -> list[ConflictRecord]:
+        if not conflict_ids:
+            return []
+        rows = self._fetchall(
+            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE id IN"
+            " (SELECT value FROM json_each(?)) ORDER BY id",
+            (json.dumps([int(i) for i in conflict_ids]),),
+        )
+        return [_conflict(row) for row in rows]
 
     def update_conflict(self, conflict: ConflictRecord, extent: Extent | None = None) -> None:
         with self.transaction():
