@@ -861,10 +861,7 @@ def test_a_volume_over_and_corrected_counts_again_with_one_conflict_at_most(
     volumes now apart, left the first open for good (a reviewer). The pair is judged
     at the turn of the volume that starts later: each side's, in turn."""
     clock = [MORNING]
-    store = SqliteStore(tmp_path / "tansiq.db")
-    red = parties.add_party(store, "red", "Red", "en")[0]
-    blue = parties.add_party(store, "blue", "Blue", "en")[0]
-    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    store, red, blue, coordinator = _red_blue_un(tmp_path / "tansiq.db")
     theater = Theater(store, clock=lambda: clock[0])
     red_start, blue_start = (6, 5) if later == "red" else (5, 6)
 
@@ -903,10 +900,7 @@ def test_a_volume_back_in_play_with_a_new_kind_keeps_one_conflict(
     stored kind (artillery, not a kind changed), and a second was opened beside the
     first (a third reviewer)."""
     clock = [MORNING]
-    store = SqliteStore(tmp_path / "tansiq.db")
-    red = parties.add_party(store, "red", "Red", "en")[0]
-    blue = parties.add_party(store, "blue", "Blue", "en")[0]
-    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    store, red, blue, coordinator = _red_blue_un(tmp_path / "tansiq.db")
     theater = Theater(store, clock=lambda: clock[0])
     theater.set_rules(coordinator, BASE)
 

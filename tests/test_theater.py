@@ -49,6 +49,19 @@ BEFORE_8 = (
 )
 
 
+def _upgraded(path: Path, before: str, version: int) -> SqliteStore:
+    """The store at ``path`` made one of schema ``version`` by ``before``, then opened
+    (and so upgraded) by this Tansiq."""
+    import sqlite3
+
+    with sqlite3.connect(path) as raw:
+        raw.executescript(f"{before} PRAGMA user_version = {version};")
+    store = SqliteStore(path)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    return store
+
+
 def disc(fid: str, lon: float, lat: float, radius_m: float = 500.0) -> dict[str, object]:
     return {
         "type": "Feature",
@@ -1249,8 +1262,6 @@ def test_a_schema_10_store_keeps_its_conflicts_without_their_rules(
 ) -> None:
     """Conflicts written before schema 11 name no change of rules (not kept then); the
     upgrade writes no row, and conflicts written after it name theirs."""
-    import sqlite3
-
     path = tmp_path / "tansiq.db"
     store = SqliteStore(path)
     red = parties.add_party(store, "red", "Red", "en")[0]
@@ -1263,11 +1274,7 @@ def test_a_schema_10_store_keeps_its_conflicts_without_their_rules(
     assert before.rules_change == 1
     theater.close()
     store.close()
-    with sqlite3.connect(path) as raw:
-        raw.executescript(f"{BEFORE_11} PRAGMA user_version = 10;")
-    store = SqliteStore(path)
-    with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    store = _upgraded(path, BEFORE_11, 10)
     kept = store.get_conflict(before.id)
     assert kept is not None and kept.rules_change is None
     theater = Theater(store, clock=sample_morning())
@@ -1716,8 +1723,6 @@ def test_a_schema_11_store_measures_its_volumes_notice_as_before(tmp_path: Path)
     """Volumes stored before schema 12 do not say when they took their present form:
     the upgrade writes no row, and their notice runs from their filing's latest version
     as before, until a version changes or keeps them."""
-    import sqlite3
-
     path = tmp_path / "tansiq.db"
     store = SqliteStore(path)
     red = parties.add_party(store, "red", "Red", "en")[0]
@@ -1728,11 +1733,7 @@ def test_a_schema_11_store_measures_its_volumes_notice_as_before(tmp_path: Path)
     assert store.notified_at(volume_id) == SAMPLE_MORNING_S
     theater.close()
     store.close()
-    with sqlite3.connect(path) as raw:
-        raw.executescript(f"{BEFORE_12} PRAGMA user_version = 11;")
-    store = SqliteStore(path)
-    with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    store = _upgraded(path, BEFORE_12, 11)
     assert store.notified_at(volume_id) is None
     theater = Theater(store, clock=lambda: now[0])
     now[0] += 3 * 3600
