@@ -36,7 +36,7 @@ from tansiq.errors import (
 from tansiq.scenario.model import SeparationRule
 from tansiq.scenario.timestamps import TimestampError, parse_rfc3339
 from tansiq.service import parties, webhooks
-from tansiq.service.outcomes import Outcome, RulesOutcome
+from tansiq.service.outcomes import CatchUpProgress, Outcome, RulesOutcome
 from tansiq.service.public_ids import PublicIds
 from tansiq.service.rules import parse_lead_time, parse_rules, rules_json
 from tansiq.service.theater import CONFLICTS_SCANNED, REGIONS_CHECKED, Theater
@@ -87,15 +87,11 @@ def json_response(
     return Response(dumps(body), status, headers, media_type="application/json")
 
 
-def judged_again(done: RulesOutcome, coordinator: bool) -> dict[str, Any]:
+def judged_again(done: RulesOutcome | CatchUpProgress) -> dict[str, Any]:
     """The pairs of kinds whose minimums a change of rules altered, what became of
-    their conflicts so far, and how far the catch-up has got: to a coordinator, who
-    set the rules and is told what they did. A party is told only whether the
-    catch-up is over (whether conflicts under the new rules may still be found): the
-    pairs of kinds are those of every party's active volumes (all of them, under a
-    rule between ``*`` and ``*``), and the counts are of every party's conflicts and
-    volumes, which a party is not shown (a reviewer read another party's kinds so)."""
-    if not coordinator:
+    their conflicts so far, and how far the catch-up has got; or, as a party that is
+    not a coordinator is shown it, whether it is over (``Theater.catch_up_seen_by``)."""
+    if isinstance(done, CatchUpProgress):
         return {"done": done.done}
     return {
         "kinds": [list(pair) for pair in done.kinds],
@@ -440,7 +436,7 @@ def create_app(
             "set_at": None if change is None else instant(change.at),
             # what the last change judged again so far (null: none was made here)
             "judged_again": (
-                None if done is None else judged_again(done, caller.role == "coordinator")
+                None if done is None else judged_again(theater.catch_up_seen_by(caller, done))
             ),
         }
 
@@ -521,7 +517,7 @@ def create_app(
         # not whatever is in force by now (another coordinator's, a reviewer saw)
         change = None if done.change is None else store.get_rules_change(done.change)
         assert change is not None  # committed by set_rules
-        answer = {**change_view(change), "judged_again": judged_again(done, coordinator=True)}
+        answer = {**change_view(change), "judged_again": judged_again(done)}  # a coordinator's
         return json_response(answer, 200 if done.done else 202)
 
     live = events.LiveEvents()

@@ -46,6 +46,18 @@ class RulesOutcome:
     change: int | None = dataclasses.field(default=None, compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class CatchUpProgress:
+    """What a party that is not a coordinator is shown of a change of rules' catch-up:
+    whether it is over (until it is, conflicts under the new rules may still be found).
+    The pairs of kinds a :class:`RulesOutcome` names are those of every party's active
+    volumes (all of them under a rule between ``*`` and ``*``) and its counts are of
+    every party's conflicts and volumes, which a party is not shown (a reviewer read
+    another party's kinds so)."""
+
+    done: bool
+
+
 def outcome_of(state: CatchUp) -> RulesOutcome:
     return RulesOutcome(
         kinds=tuple(sorted(state.changed)),

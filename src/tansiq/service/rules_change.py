@@ -29,7 +29,7 @@ from tansiq.service import parties
 from tansiq.service.catch_up import SETTING as CATCH_UP_SETTING
 from tansiq.service.catch_up import CatchUp, kind_pair, redrawn_by, still_to_judge, turn
 from tansiq.service.collector import collector_paused
-from tansiq.service.outcomes import CommittedRules, RulesOutcome, outcome_of
+from tansiq.service.outcomes import CatchUpProgress, CommittedRules, RulesOutcome, outcome_of
 from tansiq.service.rules import (
     CHANGE_SETTING,
     LEAD_TIME_SETTING,
@@ -254,6 +254,15 @@ class RulesChanges:
         """What the last change of rules has judged again so far, as committed (None:
         none made)."""
         return self.committed_rules().outcome
+
+    @staticmethod
+    def catch_up_seen_by(
+        party: PartyRecord, outcome: RulesOutcome
+    ) -> RulesOutcome | CatchUpProgress:
+        """What ``party`` is shown of a change of rules' catch-up: all of it to a
+        coordinator, who sets the rules and is told what they did; to a party, whether
+        it is over (:class:`CatchUpProgress` says why)."""
+        return outcome if party.role == "coordinator" else CatchUpProgress(outcome.done)
 
     def committed_rules(self) -> CommittedRules:
         """The rules, the lead time, which change of them is in force and what the last
