@@ -525,7 +525,7 @@ def create_app(
     app.state.live = live  # tansiq serve ends the streams when it stops
 
     @app.get(
-        "/v1/events",
+        events.PATH,
         tags=["events"],
         summary="The caller's live events (Server-Sent Events), resumable with Last-Event-ID",
         response_class=StreamingResponse,

@@ -33,6 +33,8 @@ from tansiq.store import ConflictRecord, PartyRecord, SqliteStore
 
 #: a comment line this often keeps proxies from closing an idle stream, seconds
 HEARTBEAT_S = 15.0
+#: the route of the event streams (``tansiq serve`` tells them by it at a stop)
+PATH = "/v1/events"
 #: events a stream's mailbox holds before the stream is sent back to the store
 MAILBOX_LIMIT = 256
 #: how often an idle stream asks whether its client has gone, seconds

@@ -70,7 +70,7 @@ def _serve(
 ) -> None:
     import uvicorn
 
-    from tansiq.api import create_app
+    from tansiq.api import create_app, events
     from tansiq.store import SqliteStore
 
     # the first start on a machine also compiles the engine (engine/warmup.py): seconds more
@@ -94,7 +94,7 @@ def _serve(
             async def drop_waiting_streams() -> None:
                 while True:  # (one whose writes pause later is dropped too)
                     await asyncio.sleep(WAITING_WRITE_S)
-                    _drop_waiting_streams(self.server_state.connections)
+                    _drop_waiting_streams(self.server_state.connections, events.PATH)
 
             dropping = asyncio.get_running_loop().create_task(drop_waiting_streams())
             try:
@@ -127,12 +127,9 @@ def _serve(
 #: does not read are dropped (see :func:`_drop_waiting_streams`); uvicorn's grace for
 #: requests is 3 s
 WAITING_WRITE_S = 1.0
-#: the path of the event streams (api/app.py)
-EVENTS_PATH = "/v1/events"
-
-
-def _drop_waiting_streams(connections: Collection[object]) -> None:
-    """Drop every event stream that waits in a write, its client not reading.
+def _drop_waiting_streams(connections: Collection[object], path: str) -> None:
+    """Drop every event stream (a request for ``path``) that waits in a write, its
+    client not reading.
 
     At a stop every event stream is told to end, but one waiting in a write to a
     client that does not read cannot: it was cut when uvicorn's grace ran out and
@@ -150,7 +147,7 @@ def _drop_waiting_streams(connections: Collection[object]) -> None:
         flow = getattr(connection, "flow", None)
         # uvloop's transports are not asyncio.Transport subclasses: what they do is read
         abort = getattr(getattr(connection, "transport", None), "abort", None)
-        stream = isinstance(scope, dict) and scope.get("path") == EVENTS_PATH
+        stream = isinstance(scope, dict) and scope.get("path") == path
         if stream and getattr(flow, "write_paused", False) and callable(abort):
             abort()
 

@@ -348,16 +348,20 @@ class Theater(RulesChanges):
         ]  # fmt: skip
 
     def _notified(
-        self, current: FilingRecord, volumes: Sequence[Volume], now: float
+        self,
+        current: FilingRecord,
+        volumes: Sequence[Volume],
+        earlier: Mapping[str, Volume],
+        now: float,
     ) -> dict[str, float]:
         """When each volume of a new version of ``current`` took its present form: as
-        before where its footprint, band, window and kind are those of the version it
-        replaces (its notes, say, changed), now where not. Read before the rows of the
-        version it replaces are dropped (a restored index makes a volume from its row)."""
+        before where its footprint, band, window and kind are those of its version in
+        ``earlier`` (its notes, say, changed), now where not. Read before the rows of
+        the version it replaces are dropped."""
         stored = self._store.notified_at_of(current.id)
         notified = {}
         for volume in volumes:
-            before = self._index.get(volume.id) if volume.id in self._index else None
+            before = earlier.get(volume.id)
             if before is not None and _same_entry(before, volume):
                 at = stored.get(volume.id)
                 notified[volume.id] = current.filed_at if at is None else at
@@ -508,11 +512,13 @@ class Theater(RulesChanges):
                 # before their rows are, since a restored index makes a volume from its
                 # row when first asked (after a restart, the new row was read for the old
                 # version, and a changed conflict was kept unchanged: found by a test)
+                # (each volume's: when it took its present form is judged from them too)
+                earlier = {v.id: self._index.get(v.id) for v in volumes if v.id in self._index}
                 replaced = {
-                    mine.id: self._index.get(mine.id)
+                    mine.id: earlier[mine.id]
                     for conflict in standing
                     if (still := keep.get(_pair_of(conflict, filing_id))) is not None
-                    and (mine := still[0]).id in self._index
+                    and (mine := still[0]).id in earlier
                 }
                 # no longer found, but over before this change (a side had expired: a
                 # note added after the fact): found while both counted, it stays as it
@@ -527,7 +533,7 @@ class Theater(RulesChanges):
                     and pair[0] in new_ids - ended_now
                     and self._expired(conflict, horizon)
                 }
-                notified = self._notified(current, volumes, now)
+                notified = self._notified(current, volumes, earlier, now)
                 self._store.add_filing_version(record)
                 if current.category != "operation":  # never shared (share_of)
                     self._store.set_share(filing_id, share)

@@ -885,12 +885,7 @@ class SqliteStore:
         filing_id, opened, filed_at = row
         if opened is None:  # a key kept before schema 6: its version's stamp names them
             return self._conflicts_opened_by(filing_id, filed_at)
-        rows = self._fetchall(
-            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE id IN"
-            " (SELECT value FROM json_each(?)) ORDER BY id",
-            (opened,),
-        )
-        return [_conflict(row) for row in rows]
+        return self.get_conflicts(json.loads(opened))
 
     def filing_of_key(self, party_id: str, key: str) -> tuple[str, bytes] | None:
         row = self._fetchone(
