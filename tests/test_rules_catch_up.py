@@ -923,3 +923,44 @@ def test_a_volume_back_in_play_with_a_new_kind_keeps_one_conflict(
         done = theater.catch_up()
     (one,) = store.open_conflicts()  # one, not two
     assert {one.kind_a, one.kind_b} == {"convoy", "patrol"}
+
+
+@pytest.mark.parametrize("restarted", [False, True])
+@pytest.mark.parametrize("end", ["11:00", "23:00"])
+def test_a_volume_filed_during_a_catch_up_gets_no_conflict_already_over_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, end: str, restarted: bool
+) -> None:
+    """The rules set at 10:00, their catch-up judging one volume; at 20:00 red files a
+    convoy from 06:00 beside the last patrol (09:00-18:00), which the catch-up has not
+    reached (the first volume judged is the first patrol or the first convoy). Ending
+    at 11:00, the convoy is over when filed and stored without a check; ending at
+    23:00, it is checked against what counts, and the patrol no longer does. Either
+    way, filed after the catch-up it gets no conflict: judging the patrol with the
+    horizon of 10:00, the catch-up opened one that had ended two hours before or
+    more, and told both sides of it (a reviewer found the first). So too after a
+    restart."""
+    outcomes = []
+    for sliced in (False, True):
+        theaters = Theaters(tmp_path / f"{sliced}.db", starts=(9,) * PAIRS)
+        theaters.clock[0] = MORNING + 10 * 3600
+        if sliced:
+            theaters.sliced()
+        theaters.theater.set_rules(
+            theaters.coordinator, WIDER, wait_s=0.0 if sliced else math.inf
+        )
+        theaters.clock[0] = MORNING + 20 * 3600
+        past = feature("past", 40.0 + 0.05 * (PAIRS - 1), "convoy")
+        past["properties"]["end"] = f"2017-09-16T{end}:00Z"  # type: ignore[index]
+        outcome = theaters.theater.file(theaters.red, "operation", body(past))
+        assert outcome.conflicts == ()
+        if sliced and restarted:
+            theaters.theater.close()
+            monkeypatch.setattr(Theater, "_catch_up_in_background", lambda self: None)
+            theaters.theater = theaters.open()
+            theaters.theater.catch_up_slice_s = 0.0
+        assert theaters.theater.catch_up().done
+        outcomes.append(theaters.open_conflicts())
+        theaters.theater.close()
+    at_once, caught_up = outcomes
+    assert not any(key[1] == "past" for key in at_once)
+    assert caught_up == at_once

@@ -37,7 +37,10 @@ class CatchUp:
     turn of the volume that starts later, the earliest its conflict can begin, so that
     pairs are put right in the order they can happen (what happens next first). A
     volume filed or changed after the rules were set was judged under them by its own
-    change; judging it again finds the same, and tells nobody anything.
+    change: judging it again finds the same, and tells nobody anything, and what that
+    change did not open the catch-up does not open (judged with the horizon of the
+    moment the rules were set, it would be a conflict already over:
+    :meth:`RulesChanges._formed_since`).
     """
 
     #: the pairs of kinds (each sorted) whose minimums the change altered

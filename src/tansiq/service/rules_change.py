@@ -518,10 +518,25 @@ class RulesChanges:
                 if not self._expired(stood, horizon):  # an expired one stays as it was
                     self._close(stood, "resolved", now)
                     counts["resolved"] += 1
-            elif judged_now is not None:
+            elif judged_now is not None and not self._formed_since(state, judged_now):
                 first, second = self._index.get(judged_now.a), self._index.get(judged_now.b)
                 self._store_conflict(first, second, judged_now, now)
                 counts["opened"] += 1
             last = other
         counts["judged"] += 1
         return None
+
+    def _formed_since(self, state: CatchUp, pair: Conflict) -> bool:
+        """Whether either volume of a pair took its present form after the rules were
+        set (as the store keeps that time, schema 12): its own change judged it under
+        them against everything that counted then, so a pair it did not meet did not
+        meet, or its other side was already over. Opened by the catch-up, which judges
+        with the horizon of the moment the rules were set, it was a conflict already
+        ended, told to both sides: a volume filed over during a catch-up, stored
+        without a check, got one (a reviewer), and so would one filed beside a volume
+        that had ended since."""
+        for volume_id in (pair.a, pair.b):
+            at = self._store.notified_at(volume_id)
+            if at is not None and at > state.started_at:
+                return True
+        return False
