@@ -35,15 +35,17 @@ from tansiq.store.sqlite import SCHEMA_VERSION
 GEOD = Geod(ellps="WGS84")
 
 
-#: what makes a store of schema 12 one of schema 11
-BEFORE_12 = "ALTER TABLE volume DROP COLUMN notified_at;"
-#: what makes a store of schema 12 one of schema 10
+#: what makes a store of schema 13 one of schema 12
+BEFORE_13 = "ALTER TABLE conflict DROP COLUMN notice_from;"
+#: what makes a store of schema 13 one of schema 11
+BEFORE_12 = f"{BEFORE_13} ALTER TABLE volume DROP COLUMN notified_at;"
+#: what makes a store of schema 13 one of schema 10
 BEFORE_11 = f"{BEFORE_12} ALTER TABLE conflict DROP COLUMN rules_change;"
-#: what makes a store of schema 12 one of schema 8
+#: what makes a store of schema 13 one of schema 8
 BEFORE_9 = (
     f"{BEFORE_11} ALTER TABLE webhook DROP COLUMN token_id; DROP TABLE rules_change;"
 )
-#: what makes a store of schema 12 one of schema 7 (for the tests of older stores)
+#: what makes a store of schema 13 one of schema 7 (for the tests of older stores)
 BEFORE_8 = (
     f"{BEFORE_9} DROP INDEX open_conflict_by_volume_a; DROP INDEX open_conflict_by_volume_b;"
 )
@@ -1799,3 +1801,101 @@ def test_an_operation_ended_early_beside_one_over_keeps_an_older_region_as_no_ch
     (kept,) = theater.replace(red, mine.filing.id, 1, timed("a", 40.0, "06:00", "07:00")).conflicts
     assert kept == acked and store.get_conflict(opened.id) == acked
     assert [e.kind for e in store.events_after("blue", 0)] == ["conflict.opened"]
+
+
+def _zone_feature(hours: float, radius_m: float = 2000.0) -> str:
+    """A zone about (40, 35), 06:00-18:00, up to 3,000 m, asking ``hours`` of notice."""
+    feature = disc("area", 40.0, 35.0, radius_m)
+    properties = feature["properties"]
+    assert isinstance(properties, dict)
+    properties.update(notice_h=hours, altitude_m=[0.0, 3000.0])
+    return body(feature)
+
+
+def _patrol_feature(**changes: Any) -> str:
+    """Red's patrol of 500 m about (40, 35), 06:00-18:00, up to 1,000 m, with ``changes``."""
+    feature = disc("patrol", 40.0, 35.0)
+    properties = feature["properties"]
+    assert isinstance(properties, dict)
+    properties.update({"altitude_m": [0.0, 1000.0], **changes})
+    return body(feature)
+
+
+#: changes of red's patrol that its conflict with the zone does not show
+_HIDDEN: dict[str, dict[str, Any]] = {
+    "end moved past the zone's": {"end": "2017-09-16T20:00:00Z"},
+    "start moved before the zone's": {"start": "2017-09-16T04:00:00Z"},
+    "ceiling raised above the zone's": {"altitude_m": [0.0, 5000.0]},
+}
+
+
+@pytest.mark.parametrize("hidden", list(_HIDDEN))
+def test_a_change_the_zones_owner_is_not_shown_gives_it_no_new_notice(
+    tmp_path: Path, hidden: str
+) -> None:
+    """Red files at 00:00 a patrol in blue's zone from 06:00; at 03:00 it changes what
+    the conflict does not show. The entry shown was notified at 00:00, six hours ahead:
+    asked 4 hours, then 5, by a zone of the same shape or a smaller one (which redraws
+    the conflict), it is not late; asked 7, it is. Measured from the volume's new form
+    (03:00), or from its start, blue, replacing its zone with one notice after another,
+    read from the flag when red changed what it is not shown, and to what (a second
+    reviewer: `notice_h` 4 read the change where 2.5 did not). So too after a restart."""
+    path = tmp_path / "tansiq.db"
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    zone = theater.file(blue, "zone", _zone_feature(1.0))
+    filed = theater.file(red, "operation", _patrol_feature())
+    (opened,) = filed.conflicts
+    assert opened.late_notice is False
+    now[0] += 3 * 3600
+    (kept,) = theater.replace(red, filed.filing.id, 1, _patrol_feature(**_HIDDEN[hidden])).conflicts
+    assert kept == opened  # nothing it shows changed: blue is told nothing
+    version = 1
+    for restarted in (False, True):
+        if restarted:
+            theater.close()
+            store.close()
+            store = SqliteStore(path)
+            theater = Theater(store, clock=lambda: now[0])
+        for hours, radius_m in ((4.0, 2000.0), (5.0, 2000.0), (5.0, 300.0)):
+            now[0] += 60
+            zoned = _zone_feature(hours, radius_m)
+            (judged,) = theater.replace(blue, zone.filing.id, version, zoned).conflicts
+            version += 1
+            assert judged.late_notice is False, (hours, radius_m, restarted)
+        assert judged.region_a != opened.region_a or judged.region_b != opened.region_b
+    (judged,) = theater.replace(blue, zone.filing.id, version, _zone_feature(7.0)).conflicts
+    assert judged.late_notice is True
+    theater.close()
+
+
+def test_a_schema_12_store_measures_its_conflicts_notice_as_before(tmp_path: Path) -> None:
+    """Conflicts stored before schema 13 do not say when the entry they show was
+    notified: the upgrade writes no row, and their notice runs from when the entering
+    volume took its present form, as before; a conflict opened after says it."""
+    path = tmp_path / "tansiq.db"
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    zone = theater.file(blue, "zone", _zone_feature(1.0))
+    (opened,) = theater.file(red, "operation", _patrol_feature()).conflicts
+    assert opened.notice_from == SAMPLE_MORNING_S
+    theater.close()
+    store.close()
+    store = _upgraded(path, BEFORE_13, 12)
+    stored = store.get_conflict(opened.id)
+    assert stored is not None and stored.notice_from is None
+    assert dataclasses.replace(stored, notice_from=SAMPLE_MORNING_S) == opened
+    theater = Theater(store, clock=lambda: now[0])
+    now[0] += 3 * 3600
+    filing = store.filings_of_party("red", "operation")[0]
+    theater.replace(red, filing.id, 1, _patrol_feature(end="2017-09-16T20:00:00Z"))
+    (judged,) = theater.replace(blue, zone.filing.id, 1, _zone_feature(4.0)).conflicts
+    assert judged.late_notice is True  # from the volume's new form, 03:00, as before
+    assert judged.notice_from == SAMPLE_MORNING_S + 3 * 3600  # and kept from now on
+    theater.close()

@@ -569,7 +569,12 @@ class Theater(RulesChanges):
                                 or was.end < horizon
                             )
                             zone_late_before = (
-                                self._zone_rules(was, still[1], now)[0]
+                                self._zone_rules(
+                                    was,
+                                    still[1],
+                                    conflict.window_start,
+                                    self._entry_notice(conflict, was, still[1], now),
+                                )[0]
                                 if was is not None
                                 and _filing_of(mine).startswith("zone-")
                                 and zone_rules(was.properties) != zone_rules(mine.properties)
@@ -775,28 +780,52 @@ class Theater(RulesChanges):
     def _track(self, record: FilingRecord, volumes: Sequence[Volume]) -> None:
         self._volume_ids[record.id] = [v.id for v in volumes]
 
-    def _zone_rules(self, mine: Volume, other: Volume, now: float) -> tuple[bool, bool]:
-        """(late notice, no entry) when one volume is a zone's and the other an operation's."""
-        for zone, entering in ((mine, other), (other, mine)):
-            if _filing_of(zone).startswith("zone-") and _filing_of(entering).startswith(
-                "operation-"
-            ):
-                rules = zone_rules(zone.properties)
-                late = (
-                    rules.notice_s is not None
-                    and entering.start - self._notice_from(entering, now) < rules.notice_s
-                )
-                barred = rules.no_entry == "all" or entering.party in rules.no_entry
-                return late, barred
-        return False, False
+    def _zone_rules(
+        self, mine: Volume, other: Volume, window_start: float, notice_from: float | None
+    ) -> tuple[bool, bool]:
+        """(late notice, no entry) when one volume is a zone's and the other an
+        operation's: late when the entry was notified (``notice_from``) less than the
+        zone's ``notice_h`` before the conflict's window starts, when it enters.
+
+        Measured from what the conflict shows, its window, and when what it shows was
+        notified (:meth:`_entry_notice`): from the operation's start and its volume's
+        latest form until 2026-12-02, a zone's owner replacing its zone with one notice
+        after another read from the flag a change of the operation it is not shown (its
+        start moved before the zone's, its end after it, its ceiling raised above it:
+        a reviewer)."""
+        found = _zone_and_entering(mine, other)
+        if found is None:
+            return False, False
+        zone, entering = found
+        rules = zone_rules(zone.properties)
+        late = (
+            rules.notice_s is not None
+            and notice_from is not None
+            and window_start - notice_from < rules.notice_s
+        )
+        return late, rules.no_entry == "all" or entering.party in rules.no_entry
+
+    def _entry_notice(
+        self, stored: ConflictRecord, mine: Volume, other: Volume, now: float
+    ) -> float | None:
+        """When the entry a stored conflict shows was notified (None: not a zone and an
+        operation); a conflict stored before schema 13 did not keep it, and the
+        entering volume's time stands in, as it did for every conflict before."""
+        found = _zone_and_entering(mine, other)
+        if found is None:
+            return None
+        if stored.notice_from is None:
+            return self._notice_from(found[1], now)
+        return stored.notice_from
 
     def _notice_from(self, entering: Volume, now: float) -> float:
-        """When an operation's volume took its present form: its notice of entering a
-        zone runs from then. Measured from its filing's latest version until 2026-12-02,
-        a zone's owner replacing its zone with one ``notice_h`` after another read from
-        the flag when the operation was last replaced, even where only its notes had
-        changed and nothing it was shown (a reviewer). A volume stored before this was
-        kept is measured as before."""
+        """When an operation's volume took its present form: the notice of its entry
+        into a zone runs from then when their conflict opens (:meth:`_entry_notice`
+        after). Measured from its filing's latest version until 2026-12-02, a zone's
+        owner replacing its zone with one ``notice_h`` after another read from the flag
+        when the operation was last replaced, even where only its notes had changed and
+        nothing it was shown (a reviewer). A volume stored before this was kept is
+        measured as before."""
         at = self._store.notified_at(entering.id)
         if at is not None:
             return at
@@ -986,7 +1015,10 @@ class Theater(RulesChanges):
         a, b = judged.volume_a, judged.volume_b
         if a.id != stored.volume_a:
             a, b = b, a
-        fresh, extent = self._conflict_record(a, b, judged, now, draw=redraw)
+        # the entry it shows was notified when it was: a change the conflict does not
+        # show gives no new notice (nor does one of the zone, or of the rules)
+        notice = self._entry_notice(stored, a, b, now)
+        fresh, extent = self._conflict_record(a, b, judged, now, redraw, notice)
         if not redraw:
             fresh = dataclasses.replace(fresh, region_a=stored.region_a, region_b=stored.region_b)
         if all(getattr(fresh, name) == getattr(stored, name) for name in _DISCLOSED):
@@ -995,18 +1027,25 @@ class Theater(RulesChanges):
                 # its acknowledgements cleared and both sides told: a reviewer)
                 return stored
             late = stored.late_notice
-            if self._zone_rules(a, b, now)[0]:
+            if self._zone_rules(a, b, stored.window_start, notice)[0]:
                 late = True
             elif zone_late_before and stored.late_notice:  # the zone's flag, lifted
                 late = self._late_by_lead(stored.window_start, stored.opened_at)
             if late == stored.late_notice:
                 return stored
             fresh = dataclasses.replace(fresh, late_notice=late)
+        elif notice is not None and self._entered_anew(a, b, now):
+            # the operation changed what the conflict shows: that entry is notified now
+            start = fresh.window_start
+            late = self._zone_rules(a, b, start, now)[0] or self._late_by_lead(start, now)
+            fresh = dataclasses.replace(fresh, late_notice=late, notice_from=now)
         if late_as_it_was:
-            fresh = dataclasses.replace(fresh, late_notice=stored.late_notice)
+            fresh = dataclasses.replace(
+                fresh, late_notice=stored.late_notice, notice_from=stored.notice_from
+            )
         changed = dataclasses.replace(
             stored,
-            **{name: getattr(fresh, name) for name in (*_DISCLOSED, "late_notice")},
+            **{name: getattr(fresh, name) for name in (*_DISCLOSED, "late_notice", "notice_from")},
             acked_a_at=None,
             acked_b_at=None,
             version=stored.version + 1,
@@ -1016,12 +1055,25 @@ class Theater(RulesChanges):
         self._tell(changed, "conflict.changed", now)
         return changed
 
+    def _entered_anew(self, mine: Volume, other: Volume, now: float) -> bool:
+        """Whether the operation of a zone and an operation took its present form in
+        this change (its volume's time, written before its conflicts are judged)."""
+        found = _zone_and_entering(mine, other)
+        return found is not None and self._store.notified_at(found[1].id) == now
+
     def _conflict_record(
-        self, mine: Volume, other: Volume, conflict: Conflict, now: float, draw: bool = True
+        self,
+        mine: Volume,
+        other: Volume,
+        conflict: Conflict,
+        now: float,
+        draw: bool = True,
+        notice_from: float | None = None,
     ) -> tuple[ConflictRecord, Extent | None]:
         """The open conflict between two volumes (``mine`` is side a), not yet stored
         (without its regions unless ``draw``), and the extent of its regions (None if
-        not drawn)."""
+        not drawn). ``notice_from``: when the entry of an operation into a zone was
+        notified (None: as at an opening, when the operation's volume took its form)."""
         start, end = conflict.window
         region_mine = region_other = None
         extent = None
@@ -1031,7 +1083,10 @@ class Theater(RulesChanges):
             region_mine, region_other, extent = self._region_texts(conflict)
             if conflict.a != mine.id:
                 region_mine, region_other = region_other, region_mine
-        late, no_entry = self._zone_rules(mine, other, now)
+        found = _zone_and_entering(mine, other)
+        if found is not None and notice_from is None:
+            notice_from = self._notice_from(found[1], now)
+        late, no_entry = self._zone_rules(mine, other, start, notice_from)
         # told less than the theater's lead time before the conflict's window starts;
         # with none asked (0, the default) nothing is late by it, not even a window
         # already begun (every such conflict was flagged: found by a reviewer)
@@ -1061,6 +1116,7 @@ class Theater(RulesChanges):
             late_notice=late,
             no_entry=no_entry,
             rules_change=self._rules_change,
+            notice_from=notice_from,
         )
         return record, extent
 
@@ -1115,6 +1171,17 @@ class Theater(RulesChanges):
 def _same_footprint(a: Volume, b: Volume) -> bool:
     """The same geometry, coordinate for coordinate, and the same buffer."""
     return a.buffer_m == b.buffer_m and bool(shapely.equals_exact(a.geometry, b.geometry, 0.0))
+
+
+def _zone_and_entering(mine: Volume, other: Volume) -> tuple[Volume, Volume] | None:
+    """(the zone's volume, the operation's) when one is a zone's and the other an
+    operation's; None otherwise."""
+    for zone, entering in ((mine, other), (other, mine)):
+        if _filing_of(zone).startswith("zone-") and _filing_of(entering).startswith(
+            "operation-"
+        ):
+            return zone, entering
+    return None
 
 
 def _same_entry(a: Volume, b: Volume) -> bool:

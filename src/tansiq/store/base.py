@@ -100,6 +100,11 @@ class ConflictRecord:
     rules_change: int | None = None
     """The change of the theater's rules in force when it took the form it shows (was
     opened, changed or closed); None: the server's defaults, or written before schema 11."""
+    notice_from: float | None = None
+    """Of an operation entering a zone: when the entry it shows was notified (the
+    operation's volume took its form at the opening; the time of a change of the
+    operation that changed what it shows), from which the zone's notice is measured.
+    None: another pair, or written before schema 13."""
 
 
 class ConflictChunk(NamedTuple):

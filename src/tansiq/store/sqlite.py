@@ -42,7 +42,7 @@ from tansiq.store.base import (
 )
 from tansiq.store.serving_lock import ServingLock
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 
 _log = logging.getLogger(__name__)
@@ -247,6 +247,13 @@ _CONFLICT_RULES_CHANGE = "ALTER TABLE conflict ADD COLUMN rules_change INTEGER;"
 #: filing's latest version then stands in, as it did for every volume before)
 _VOLUME_NOTIFIED = "ALTER TABLE volume ADD COLUMN notified_at REAL;"
 
+#: schema 13: of a conflict between a zone and an operation entering it, when the entry
+#: it shows was notified, from which the zone's notice is measured: a change of the
+#: operation that the conflict does not show (its end moved past the zone's, its ceiling
+#: raised above it) gives no new notice. Null: another pair, or written before schema 13
+#: (the operation's volume's time, schema 12, then stands in)
+_CONFLICT_NOTICE = "ALTER TABLE conflict ADD COLUMN notice_from REAL;"
+
 #: schema 2: the footprints of active volumes, so that a restart does not re-parse filings
 _VOLUME_TABLE = """
 CREATE TABLE volume (
@@ -271,7 +278,7 @@ _CONFLICT_COLUMNS = (
     "id, volume_a, volume_b, filing_a, filing_b, party_a, party_b, kind_a, kind_b, state,"
     " horizontal_distance_m, vertical_gap_m, time_gap_s, window_start, window_end,"
     " opened_at, closed_at, acked_a_at, acked_b_at, region_a, region_b, late_notice, no_entry,"
-    " version, rules_change"
+    " version, rules_change, notice_from"
 )
 
 _PUT_EXTENT = (
@@ -731,14 +738,15 @@ class SqliteStore:
                 "UPDATE conflict SET kind_a = ?, kind_b = ?, horizontal_distance_m = ?,"
                 " vertical_gap_m = ?, time_gap_s = ?, window_start = ?, window_end = ?,"
                 " region_a = ?, region_b = ?, late_notice = ?, no_entry = ?,"
-                " acked_a_at = ?, acked_b_at = ?, version = ?, rules_change = ?"
-                " WHERE id = ? AND state = 'open'",
+                " acked_a_at = ?, acked_b_at = ?, version = ?, rules_change = ?,"
+                " notice_from = ? WHERE id = ? AND state = 'open'",
                 (
                     conflict.kind_a, conflict.kind_b, conflict.horizontal_distance_m,
                     conflict.vertical_gap_m, conflict.time_gap_s, conflict.window_start,
                     conflict.window_end, conflict.region_a, conflict.region_b,
                     conflict.late_notice, conflict.no_entry, conflict.acked_a_at,
-                    conflict.acked_b_at, conflict.version, conflict.rules_change, conflict.id,
+                    conflict.acked_b_at, conflict.version, conflict.rules_change,
+                    conflict.notice_from, conflict.id,
                 ),
             )  # fmt: skip
 
@@ -1137,7 +1145,7 @@ class SqliteStore:
             self._db.executescript(
                 f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE} {_FILING_KEY_OPENED}"
                 f" {_FILING_BY_PARTY} {_EXTENT_TABLE} {_OPEN_BY_VOLUME} {_RULES_CHANGE_TABLE}"
-                f" {_WEBHOOK_TOKEN} {_CONFLICT_RULES_CHANGE} {_VOLUME_NOTIFIED}"
+                f" {_WEBHOOK_TOKEN} {_CONFLICT_RULES_CHANGE} {_VOLUME_NOTIFIED} {_CONFLICT_NOTICE}"
                 f" PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
@@ -1192,6 +1200,8 @@ class SqliteStore:
             steps.append(_CONFLICT_RULES_CHANGE)  # no row written (a null default)
         if version < 12:
             steps.append(_VOLUME_NOTIFIED)  # likewise
+        if version < 13:
+            steps.append(_CONFLICT_NOTICE)  # likewise
         self._db.execute("BEGIN")
         try:
             for step in steps:
@@ -1285,7 +1295,7 @@ def _conflict(row: tuple[Any, ...]) -> ConflictRecord:
     rules) as integers."""
     # positional, as the columns come (mypy cannot count a starred row's columns)
     make: Any = ConflictRecord
-    record: ConflictRecord = make(*row[:-4], bool(row[-4]), bool(row[-3]), row[-2], row[-1])
+    record: ConflictRecord = make(*row[:-5], bool(row[-5]), bool(row[-4]), *row[-3:])
     return record
 
 
