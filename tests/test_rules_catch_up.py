@@ -964,3 +964,62 @@ def test_a_volume_filed_during_a_catch_up_gets_no_conflict_already_over_from_it(
     at_once, caught_up = outcomes
     assert not any(key[1] == "past" for key in at_once)
     assert caught_up == at_once
+
+
+@pytest.mark.parametrize("sliced", [False, True], ids=["at once", "caught up"])
+def test_new_rules_judge_the_volumes_filed_before_them_whatever_the_clock_says(
+    tmp_path: Path, sliced: bool
+) -> None:
+    """Red's convoy and blue's patrol, 320 m apart, filed at 02:00; the server started
+    again with its clock at 01:00 (`--clock-start` replays from one instant; a wall
+    clock can be stepped back). Under WIDER they conflict: told apart from the volumes
+    filed after the rules by the clock, the catch-up left that live conflict unopened,
+    judged at once or not (a second reviewer)."""
+    store, red, blue, un = _red_blue_un(tmp_path / "t.db")
+    clock = [MORNING + 2 * 3600]
+    theater = Theater(store, clock=lambda: clock[0])
+    theater.set_rules(un, BASE)
+    theater.file(red, "operation", body(feature("c", 40.0, "convoy")))
+    theater.file(blue, "operation", body(feature("p", 40.0035, "patrol")))
+    assert store.open_conflicts() == []
+    theater.close()
+    clock[0] = MORNING + 3600
+    theater = Theater(store, clock=lambda: clock[0])
+    if sliced:
+        theater.catch_up_in_background, theater.catch_up_slice_s = False, 0.0
+    theater.set_rules(un, WIDER, wait_s=0.0 if sliced else math.inf)
+    assert theater.catch_up().done
+    assert [{c.kind_a, c.kind_b} for c in store.open_conflicts()] == [{"convoy", "patrol"}]
+    theater.close()
+
+
+def test_an_operation_saying_during_a_catch_up_it_ended_early_keeps_its_conflict(
+    at_once: Theaters, sliced: Theaters
+) -> None:
+    """Blue's patrol q, 320 m from red's last convoy, meets it under WIDER only, set at
+    05:00; at 09:00 red says that convoy ended at 07:00. They did meet under the new
+    rules, 06:00-07:00: judged at once, that conflict is opened and kept; caught up, it
+    was never opened, the convoy's ending taken for a filing judged under the new rules
+    (a second reviewer)."""
+    outcomes = []
+    for theaters in (at_once, sliced):
+        q = feature("q", 40.0 + 0.05 * (PAIRS - 1) - 0.0035, "patrol")
+        theaters.theater.file(theaters.blue, "operation", body(q))
+        theaters.clock[0] = MORNING + 5 * 3600
+        if theaters is sliced:
+            theaters.sliced()
+        theaters.theater.set_rules(
+            theaters.coordinator, WIDER, wait_s=0.0 if theaters is sliced else math.inf
+        )
+        theaters.clock[0] = MORNING + 9 * 3600
+        convoys = [feature(f"c{k}", 40.0 + 0.05 * k, "convoy") for k in range(PAIRS)]
+        convoys[-1]["properties"]["end"] = "2017-09-16T07:00:00Z"  # type: ignore[index]
+        filing = theaters.store.filings_of_party("red", "operation")[0]
+        theaters.theater.replace(theaters.red, filing.id, 1, body(*convoys))
+        assert theaters.theater.catch_up().done
+        outcomes.append(
+            {key: said[1:3] for key, said in theaters.open_conflicts().items() if "q" in key}
+        )
+    met = (MORNING + 6 * 3600, MORNING + 7 * 3600)
+    assert outcomes[0] == {("blue", "q", "red", f"c{PAIRS - 1}"): met}
+    assert outcomes[1] == outcomes[0]

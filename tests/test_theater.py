@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,10 @@ GEOD = Geod(ellps="WGS84")
 
 
 #: what makes a store of schema 13 one of schema 12
-BEFORE_13 = "ALTER TABLE conflict DROP COLUMN notice_from;"
+BEFORE_13 = (
+    "ALTER TABLE conflict DROP COLUMN notice_from; ALTER TABLE conflict DROP COLUMN shown_at;"
+    " ALTER TABLE volume DROP COLUMN added_under;"
+)
 #: what makes a store of schema 13 one of schema 11
 BEFORE_12 = f"{BEFORE_13} ALTER TABLE volume DROP COLUMN notified_at;"
 #: what makes a store of schema 13 one of schema 10
@@ -1112,7 +1116,8 @@ def test_a_schema_2_store_gets_what_came_after(tmp_path: Path) -> None:
             f" {BEFORE_8} PRAGMA user_version = 2;"
         )
     migrated = SqliteStore(path)
-    assert migrated.get_conflict(conflict.id) == conflict
+    # (when it took its shape is kept from schema 13 on)
+    assert migrated.get_conflict(conflict.id) == dataclasses.replace(conflict, shown_at=None)
     theater = Theater(migrated, clock=sample_morning())
     moved = theater.replace(red, mine.filing.id, 1, body(disc("r", 40.003, 35.0)))
     assert [c.version for c in moved.conflicts] == [2]
@@ -1889,8 +1894,9 @@ def test_a_schema_12_store_measures_its_conflicts_notice_as_before(tmp_path: Pat
     store.close()
     store = _upgraded(path, BEFORE_13, 12)
     stored = store.get_conflict(opened.id)
-    assert stored is not None and stored.notice_from is None
-    assert dataclasses.replace(stored, notice_from=SAMPLE_MORNING_S) == opened
+    assert stored is not None and (stored.notice_from, stored.shown_at) == (None, None)
+    kept = dataclasses.replace(stored, notice_from=opened.notice_from, shown_at=opened.shown_at)
+    assert kept == opened
     theater = Theater(store, clock=lambda: now[0])
     now[0] += 3 * 3600
     filing = store.filings_of_party("red", "operation")[0]
@@ -1899,3 +1905,81 @@ def test_a_schema_12_store_measures_its_conflicts_notice_as_before(tmp_path: Pat
     assert judged.late_notice is True  # from the volume's new form, 03:00, as before
     assert judged.notice_from == SAMPLE_MORNING_S + 3 * 3600  # and kept from now on
     theater.close()
+
+
+@pytest.mark.parametrize("sliced", [False, True], ids=["rules at once", "rules caught up"])
+def test_a_change_not_shown_during_a_catch_up_gives_no_new_notice(
+    tmp_path: Path, sliced: bool
+) -> None:
+    """The entry notified at 00:00 for 06:00 into a zone asking 4 hours; at 02:00 the
+    minimum goes from 100 m to 300 m; at 03:00 red raises its ceiling, which the
+    conflict does not show. A catch-up that has not reached the pair draws it again
+    under the new rules with that change: its regions moved, and the change was taken
+    for a new entry, flagged late (a reviewer). Judged at once, it is not."""
+    store = SqliteStore(tmp_path / "t.db")
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    un = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    theater.set_rules(un, [SeparationRule(("*", "*"), horizontal_m=100.0)])
+    for k in range(3):  # judged first, so that a slice leaves the zone's pair
+        theater.file(red, "operation", body(disc(f"x{k}", 41.0 + 0.05 * k, 35.0)))
+        theater.file(blue, "operation", body(disc(f"y{k}", 41.0 + 0.05 * k, 35.0)))
+    theater.file(blue, "zone", _zone_feature(4.0))
+    filed = theater.file(red, "operation", _patrol_feature())
+    now[0] += 2 * 3600
+    if sliced:
+        theater.catch_up_in_background, theater.catch_up_slice_s = False, 0.0
+    wider = [SeparationRule(("*", "*"), horizontal_m=300.0)]
+    theater.set_rules(un, wider, wait_s=0.0 if sliced else math.inf)
+    now[0] += 3600
+    raised = _patrol_feature(**_HIDDEN["ceiling raised above the zone's"])
+    (kept,) = theater.replace(red, filed.filing.id, 1, raised).conflicts
+    assert theater.catch_up().done
+    after = store.get_conflict(kept.id)
+    assert after is not None
+    assert (after.late_notice, after.notice_from) == (False, SAMPLE_MORNING_S)
+    theater.close()
+
+
+def test_a_zone_changed_at_the_instant_of_a_change_not_shown_gives_no_new_notice(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Red moves its end past the zone's at 03:00; blue makes its zone smaller at the
+    same instant (a clock that stands still, or a coarse one), which draws the
+    conflict again: told apart by the clock, the zone's change was taken for red's
+    new entry, flagged late (a reviewer). A millisecond later, it was not."""
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    zone = theater.file(blue, "zone", _zone_feature(4.0))
+    filed = theater.file(red, "operation", _patrol_feature())
+    now[0] += 3 * 3600
+    ended = _patrol_feature(**_HIDDEN["end moved past the zone's"])
+    theater.replace(red, filed.filing.id, 1, ended)
+    (changed,) = theater.replace(blue, zone.filing.id, 1, _zone_feature(4.0, 300.0)).conflicts
+    assert changed.version == 2 and changed.late_notice is False
+
+
+def test_a_zones_notice_lifted_leaves_the_lead_time_measured_from_the_shape_shown(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """The theater asks 2 hours' lead. At 05:00 red moves its start into the zone's
+    window, to 06:30: the shape shown was told 1.5 hours ahead, late. At 05:01 the zone
+    asks 1 hour instead of 4: its own flag lifted, the lead time was read from the
+    conflict's opening (00:00), and the flag cleared (a reviewer). It stays."""
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    theater.set_rules(coordinator, [], lead_time_h=2.0)
+    zone = theater.file(blue, "zone", _zone_feature(4.0))
+    (opened,) = theater.file(red, "operation", _patrol_feature()).conflicts
+    assert opened.late_notice is False
+    now[0] += 5 * 3600
+    later = _patrol_feature(start="2017-09-16T06:30:00Z")
+    filing = store.filings_of_party("red", "operation")[0]
+    (moved,) = theater.replace(red, filing.id, 1, later).conflicts
+    assert moved.late_notice is True and moved.shown_at == now[0]
+    now[0] += 60
+    (lifted,) = theater.replace(blue, zone.filing.id, 1, _zone_feature(1.0)).conflicts
+    assert lifted.late_notice is True and lifted.shown_at == moved.shown_at

@@ -37,10 +37,10 @@ class CatchUp:
     turn of the volume that starts later, the earliest its conflict can begin, so that
     pairs are put right in the order they can happen (what happens next first). A
     volume filed or changed after the rules were set was judged under them by its own
-    change: judging it again finds the same, and tells nobody anything, and what that
-    change did not open the catch-up does not open (judged with the horizon of the
-    moment the rules were set, it would be a conflict already over:
-    :meth:`RulesChanges._formed_since`).
+    change: judging it again finds the same, and tells nobody anything; and a pair
+    with a volume added to its filing after them, which its filing judged under them,
+    the catch-up does not open (judged with the horizon of the moment the rules were
+    set, it would be a conflict already over: :meth:`RulesChanges._added_since`).
     """
 
     #: the pairs of kinds (each sorted) whose minimums the change altered
@@ -68,6 +68,10 @@ class CatchUp:
     redrawn: int = 0
     kept: int = 0
     done: bool = False
+    #: the change of rules (``rules_change.id``) whose pairs these are: a volume added
+    #: under it or a later one was judged under the rules by its own filing (None:
+    #: saved before this was kept)
+    change: int | None = None
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -90,6 +94,7 @@ class CatchUp:
                 "redrawn": self.redrawn,
                 "kept": self.kept,
                 "done": self.done,
+                "change": self.change,
             }
         )
 
@@ -110,6 +115,7 @@ class CatchUp:
             redrawn=int(saved["redrawn"]),
             kept=int(saved["kept"]),
             done=bool(saved["done"]),
+            change=None if saved.get("change") is None else int(saved["change"]),
         )
 
 

@@ -79,6 +79,7 @@ from tansiq.store.base import (
     ConflictState,
     Extent,
     FilingState,
+    VolumeForm,
     VolumeRecord,
 )
 from tansiq.store.serving_lock import ServingLock
@@ -118,6 +119,8 @@ _DISCLOSED = (
     "region_b",
     "no_entry",
 )
+#: what it discloses besides its regions
+_DISCLOSED_BESIDES = tuple(name for name in _DISCLOSED if not name.startswith("region_"))
 
 
 class Theater(RulesChanges):
@@ -333,41 +336,48 @@ class Theater(RulesChanges):
         self,
         volumes: Sequence[Volume],
         fp: Footprints | None = None,
-        notified: Mapping[str, float] | None = None,
+        forms: Mapping[str, VolumeForm] | None = None,
     ) -> list[VolumeRecord]:
-        """The rows of ``volumes``; ``notified``: when each took its present form (None:
-        not known, as for a store written before that was kept)."""
+        """The rows of ``volumes``; ``forms``: when each took its present form and the
+        change of rules in force when it was added (None: not known, as for a store
+        written before they were kept)."""
         fp = self._index.footprints_of(volumes) if fp is None else fp
+        unknown = VolumeForm(None, None)
         return [
             VolumeRecord(
                 v.id, _filing_of(v), v.party, v.kind, shapely.to_wkb(v.geometry),
                 json.dumps(dict(v.properties)), p.num, p.xy, p.parts,
-                None if notified is None else notified.get(v.id),
+                *(unknown if forms is None else forms.get(v.id, unknown)),
             )
             for v, p in zip(volumes, pack(fp), strict=True)
         ]  # fmt: skip
 
-    def _notified(
+    def _forms(
         self,
         current: FilingRecord,
         volumes: Sequence[Volume],
         earlier: Mapping[str, Volume],
         now: float,
-    ) -> dict[str, float]:
+    ) -> dict[str, VolumeForm]:
         """When each volume of a new version of ``current`` took its present form: as
         before where its footprint, band, window and kind are those of its version in
-        ``earlier`` (its notes, say, changed), now where not. Read before the rows of
-        the version it replaces are dropped."""
-        stored = self._store.notified_at_of(current.id)
-        notified = {}
+        ``earlier`` (its notes, say, changed), now where not; and the change of rules
+        in force when it was added: as before where it was in ``earlier``, the one in
+        force now where it is new to the filing. Read before the rows of the version it
+        replaces are dropped."""
+        stored = self._store.forms_of(current.id)
+        forms = {}
         for volume in volumes:
             before = earlier.get(volume.id)
-            if before is not None and _same_entry(before, volume):
-                at = stored.get(volume.id)
-                notified[volume.id] = current.filed_at if at is None else at
+            was = stored.get(volume.id, VolumeForm(None, None))
+            if before is None:
+                forms[volume.id] = VolumeForm(now, self._rules_change)
+            elif _same_entry(before, volume):
+                at = current.filed_at if was.notified_at is None else was.notified_at
+                forms[volume.id] = VolumeForm(at, was.added_under)
             else:
-                notified[volume.id] = now
-        return notified
+                forms[volume.id] = VolumeForm(now, was.added_under)
+        return forms
 
     def _volume_from_store(self, volume_id: str) -> Volume:
         """A stored volume made again from its row (a restored index asks for one only
@@ -435,8 +445,9 @@ class Theater(RulesChanges):
                 self._store.add_filing_version(record)
                 if category != "operation":  # an operation is never shared (share_of)
                     self._store.set_share(filing_id, share)
-                notified = dict.fromkeys((volume.id for volume in volumes), now)
-                self._store.put_volumes(self._volume_records(volumes, fp, notified))
+                added = VolumeForm(now, self._rules_change)
+                forms = dict.fromkeys((volume.id for volume in volumes), added)
+                self._store.put_volumes(self._volume_records(volumes, fp, forms))
                 opened = self._open(pairs, now)
                 if key is not None:
                     opened_ids = [c.id for c in opened]
@@ -533,12 +544,12 @@ class Theater(RulesChanges):
                     and pair[0] in new_ids - ended_now
                     and self._expired(conflict, horizon)
                 }
-                notified = self._notified(current, volumes, earlier, now)
+                forms = self._forms(current, volumes, earlier, now)
                 self._store.add_filing_version(record)
                 if current.category != "operation":  # never shared (share_of)
                     self._store.set_share(filing_id, share)
                 self._store.drop_volumes(filing_id)
-                self._store.put_volumes(self._volume_records(volumes, fp, notified))
+                self._store.put_volumes(self._volume_records(volumes, fp, forms))
                 kept = []
                 for conflict in standing:
                     still = keep.get(_pair_of(conflict, filing_id))
@@ -588,6 +599,11 @@ class Theater(RulesChanges):
                                     redraw,
                                     zone_late_before,
                                     late_as_it_was=mine.id in ended_now,
+                                    entry_was=was
+                                    if was is not None
+                                    and _filing_of(mine).startswith("operation-")
+                                    and not _same_entry(was, mine)
+                                    else None,
                                 )
                             )
                     elif conflict.id in over:
@@ -992,6 +1008,7 @@ class Theater(RulesChanges):
         redraw: bool,
         zone_late_before: bool | None = None,
         late_as_it_was: bool = False,
+        entry_was: Volume | None = None,
     ) -> ConflictRecord:
         """A conflict that stays open, as its volumes (and the rules) now make it.
 
@@ -1011,7 +1028,9 @@ class Theater(RulesChanges):
         lead time in force at the opening is not stored, and judged from now it would
         move with time: reviewers). ``late_as_it_was``: the notice was not given again
         (an operation saying it ended early): the flag stays as it was (judged from
-        now, a window already begun read as a late notice: a reviewer)."""
+        now, a window already begun read as a late notice: a reviewer). ``entry_was``:
+        an operation's version before this change, which changed its form: the entry
+        is notified anew if that changed what the conflict shows."""
         a, b = judged.volume_a, judged.volume_b
         if a.id != stored.volume_a:
             a, b = b, a
@@ -1030,22 +1049,36 @@ class Theater(RulesChanges):
             if self._zone_rules(a, b, stored.window_start, notice)[0]:
                 late = True
             elif zone_late_before and stored.late_notice:  # the zone's flag, lifted
-                late = self._late_by_lead(stored.window_start, stored.opened_at)
+                # (from when it took this shape: from its opening, a shape told late by
+                # a change read as told on time: a reviewer)
+                told = stored.opened_at if stored.shown_at is None else stored.shown_at
+                late = self._late_by_lead(stored.window_start, told)
             if late == stored.late_notice:
                 return stored
-            fresh = dataclasses.replace(fresh, late_notice=late)
-        elif notice is not None and self._entered_anew(a, b, now):
+            # (the flag alone changed: the shape it shows was told when it was)
+            fresh = dataclasses.replace(fresh, late_notice=late, shown_at=stored.shown_at)
+        elif (
+            notice is not None
+            and entry_was is not None
+            and self._shows_a_new_entry(stored, fresh, judged, entry_was)
+        ):
             # the operation changed what the conflict shows: that entry is notified now
             start = fresh.window_start
             late = self._zone_rules(a, b, start, now)[0] or self._late_by_lead(start, now)
             fresh = dataclasses.replace(fresh, late_notice=late, notice_from=now)
         if late_as_it_was:
             fresh = dataclasses.replace(
-                fresh, late_notice=stored.late_notice, notice_from=stored.notice_from
+                fresh,
+                late_notice=stored.late_notice,
+                notice_from=stored.notice_from,
+                shown_at=stored.shown_at,
             )
         changed = dataclasses.replace(
             stored,
-            **{name: getattr(fresh, name) for name in (*_DISCLOSED, "late_notice", "notice_from")},
+            **{
+                name: getattr(fresh, name)
+                for name in (*_DISCLOSED, "late_notice", "notice_from", "shown_at")
+            },
             acked_a_at=None,
             acked_b_at=None,
             version=stored.version + 1,
@@ -1055,11 +1088,26 @@ class Theater(RulesChanges):
         self._tell(changed, "conflict.changed", now)
         return changed
 
-    def _entered_anew(self, mine: Volume, other: Volume, now: float) -> bool:
-        """Whether the operation of a zone and an operation took its present form in
-        this change (its volume's time, written before its conflicts are judged)."""
-        found = _zone_and_entering(mine, other)
-        return found is not None and self._store.notified_at(found[1].id) == now
+    def _shows_a_new_entry(
+        self, stored: ConflictRecord, fresh: ConflictRecord, judged: Conflict, was: Volume
+    ) -> bool:
+        """Whether an operation's new form (in ``judged``, its version before ``was``)
+        changed what its conflict with a zone shows (``stored``, now ``fresh``): its
+        kind, a gap, the window, or, its footprint moved, the regions the two forms
+        draw under the rules now. Not the regions as stored: a catch-up running may draw
+        them again under new rules, and a change the conflict does not show then read
+        as a new entry, flagged late (a reviewer). Told by what changed, not by the
+        clock: a zone's change at the instant of one the conflict does not show read
+        as the operation's (the same reviewer)."""
+        if any(getattr(fresh, name) != getattr(stored, name) for name in _DISCLOSED_BESIDES):
+            return True
+        now_volume = judged.volume_a if judged.a == was.id else judged.volume_b
+        if _same_footprint(was, now_volume):
+            return False
+        before = (
+            judged._replace(volume_a=was) if judged.a == was.id else judged._replace(volume_b=was)
+        )
+        return self._region_texts(before)[:2] != self._region_texts(judged)[:2]
 
     def _conflict_record(
         self,
@@ -1117,6 +1165,7 @@ class Theater(RulesChanges):
             no_entry=no_entry,
             rules_change=self._rules_change,
             notice_from=notice_from,
+            shown_at=now,
         )
         return record, extent
 

@@ -105,6 +105,10 @@ class ConflictRecord:
     operation's volume took its form at the opening; the time of a change of the
     operation that changed what it shows), from which the zone's notice is measured.
     None: another pair, or written before schema 13."""
+    shown_at: float | None = None
+    """When it took the shape it shows (its opening, or the last change of what it
+    discloses; not a flag's change): the notice of it the theater's lead time is
+    measured from. None: written before schema 13 (its opening then stands in)."""
 
 
 class ConflictChunk(NamedTuple):
@@ -136,6 +140,18 @@ class VolumeRecord:
     parts: bytes
     #: when it took its present form (see SqliteStore's schema 12); None: not known
     notified_at: float | None = None
+    #: the change of the theater's rules in force when its id was first stored in its
+    #: filing, kept by later versions (schema 13); None: no change of rules had been
+    #: made then, or stored before schema 13
+    added_under: int | None = None
+
+
+class VolumeForm(NamedTuple):
+    """When a stored volume took its present form, and the change of rules in force
+    when it was added (:class:`VolumeRecord`'s ``notified_at`` and ``added_under``)."""
+
+    notified_at: float | None
+    added_under: int | None
 
 
 class ConflictSides(NamedTuple):
@@ -260,8 +276,13 @@ class Store(Protocol):
         that was kept, or no such volume)."""
         ...
 
-    def notified_at_of(self, filing_id: str) -> dict[str, float | None]:
-        """:meth:`notified_at` of each stored volume of a filing, by volume id."""
+    def forms_of(self, filing_id: str) -> dict[str, VolumeForm]:
+        """:class:`VolumeForm` of each stored volume of a filing, by volume id."""
+        ...
+
+    def added_under(self, volume_id: str) -> int | None:
+        """The change of rules in force when a stored volume was added (None: none
+        then, stored before schema 13, or no such volume)."""
         ...
 
     def volume_footprints(self) -> list[FootprintRow]:

@@ -38,6 +38,7 @@ from tansiq.store.base import (
     Role,
     RulesChangeRecord,
     TokenRecord,
+    VolumeForm,
     VolumeRecord,
 )
 from tansiq.store.serving_lock import ServingLock
@@ -252,7 +253,21 @@ _VOLUME_NOTIFIED = "ALTER TABLE volume ADD COLUMN notified_at REAL;"
 #: operation that the conflict does not show (its end moved past the zone's, its ceiling
 #: raised above it) gives no new notice. Null: another pair, or written before schema 13
 #: (the operation's volume's time, schema 12, then stands in)
-_CONFLICT_NOTICE = "ALTER TABLE conflict ADD COLUMN notice_from REAL;"
+_CONFLICT_NOTICE = (
+    "ALTER TABLE conflict ADD COLUMN notice_from REAL;"
+    # when each conflict took the shape it shows, from which the theater's lead time is
+    # measured (a zone's notice lifted read it from the opening: a reviewer). Null:
+    # written before schema 13 (the opening stands in)
+    " ALTER TABLE conflict ADD COLUMN shown_at REAL;"
+)
+
+#: schema 13: the change of the theater's rules (``rules_change.id``) in force when each
+#: active volume's id was first stored in its filing, kept by later versions: a change
+#: of rules' catch-up opens no pair with a volume added after it, which its own filing
+#: judged under the new rules (a count, not a time: a clock started again at an earlier
+#: instant, as ``--clock-start`` does, made live volumes read as added after; a
+#: reviewer). Null: no change of rules had been made then, or stored before schema 13
+_VOLUME_ADDED = "ALTER TABLE volume ADD COLUMN added_under INTEGER;"
 
 #: schema 2: the footprints of active volumes, so that a restart does not re-parse filings
 _VOLUME_TABLE = """
@@ -278,7 +293,7 @@ _CONFLICT_COLUMNS = (
     "id, volume_a, volume_b, filing_a, filing_b, party_a, party_b, kind_a, kind_b, state,"
     " horizontal_distance_m, vertical_gap_m, time_gap_s, window_start, window_end,"
     " opened_at, closed_at, acked_a_at, acked_b_at, region_a, region_b, late_notice, no_entry,"
-    " version, rules_change, notice_from"
+    " version, rules_change, notice_from, shown_at"
 )
 
 _PUT_EXTENT = (
@@ -640,11 +655,12 @@ class SqliteStore:
         with self.transaction():
             self._db.executemany(
                 "INSERT INTO volume (id, filing_id, party_id, kind, geometry, properties,"
-                " num, xy, parts, notified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " num, xy, parts, notified_at, added_under)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         v.id, v.filing_id, v.party_id, v.kind, v.geometry, v.properties,
-                        v.num, v.xy, v.parts, v.notified_at,
+                        v.num, v.xy, v.parts, v.notified_at, v.added_under,
                     )
                     for v in volumes
                 ],
@@ -657,7 +673,7 @@ class SqliteStore:
     def get_volume(self, volume_id: str) -> VolumeRecord | None:
         row = self._fetchone(
             "SELECT id, filing_id, party_id, kind, geometry, properties, num, xy, parts,"
-            " notified_at FROM volume WHERE id = ?",
+            " notified_at, added_under FROM volume WHERE id = ?",
             (volume_id,),
         )
         return VolumeRecord(*row) if row else None
@@ -666,11 +682,15 @@ class SqliteStore:
         row = self._fetchone("SELECT notified_at FROM volume WHERE id = ?", (volume_id,))
         return None if row is None else row[0]
 
-    def notified_at_of(self, filing_id: str) -> dict[str, float | None]:
+    def forms_of(self, filing_id: str) -> dict[str, VolumeForm]:
         rows = self._fetchall(
-            "SELECT id, notified_at FROM volume WHERE filing_id = ?", (filing_id,)
+            "SELECT id, notified_at, added_under FROM volume WHERE filing_id = ?", (filing_id,)
         )
-        return {volume_id: at for volume_id, at in rows}
+        return {volume_id: VolumeForm(at, under) for volume_id, at, under in rows}
+
+    def added_under(self, volume_id: str) -> int | None:
+        row = self._fetchone("SELECT added_under FROM volume WHERE id = ?", (volume_id,))
+        return None if row is None else row[0]
 
     def volume_footprints(self) -> list[FootprintRow]:
         return self._fetchall(
@@ -739,14 +759,14 @@ class SqliteStore:
                 " vertical_gap_m = ?, time_gap_s = ?, window_start = ?, window_end = ?,"
                 " region_a = ?, region_b = ?, late_notice = ?, no_entry = ?,"
                 " acked_a_at = ?, acked_b_at = ?, version = ?, rules_change = ?,"
-                " notice_from = ? WHERE id = ? AND state = 'open'",
+                " notice_from = ?, shown_at = ? WHERE id = ? AND state = 'open'",
                 (
                     conflict.kind_a, conflict.kind_b, conflict.horizontal_distance_m,
                     conflict.vertical_gap_m, conflict.time_gap_s, conflict.window_start,
                     conflict.window_end, conflict.region_a, conflict.region_b,
                     conflict.late_notice, conflict.no_entry, conflict.acked_a_at,
                     conflict.acked_b_at, conflict.version, conflict.rules_change,
-                    conflict.notice_from, conflict.id,
+                    conflict.notice_from, conflict.shown_at, conflict.id,
                 ),
             )  # fmt: skip
 
@@ -1145,7 +1165,8 @@ class SqliteStore:
             self._db.executescript(
                 f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE} {_FILING_KEY_OPENED}"
                 f" {_FILING_BY_PARTY} {_EXTENT_TABLE} {_OPEN_BY_VOLUME} {_RULES_CHANGE_TABLE}"
-                f" {_WEBHOOK_TOKEN} {_CONFLICT_RULES_CHANGE} {_VOLUME_NOTIFIED} {_CONFLICT_NOTICE}"
+                f" {_WEBHOOK_TOKEN} {_CONFLICT_RULES_CHANGE} {_VOLUME_NOTIFIED}"
+                f" {_CONFLICT_NOTICE} {_VOLUME_ADDED}"
                 f" PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
@@ -1202,6 +1223,7 @@ class SqliteStore:
             steps.append(_VOLUME_NOTIFIED)  # likewise
         if version < 13:
             steps.append(_CONFLICT_NOTICE)  # likewise
+            steps.append(_VOLUME_ADDED)  # likewise
         self._db.execute("BEGIN")
         try:
             for step in steps:
@@ -1295,7 +1317,7 @@ def _conflict(row: tuple[Any, ...]) -> ConflictRecord:
     rules) as integers."""
     # positional, as the columns come (mypy cannot count a starred row's columns)
     make: Any = ConflictRecord
-    record: ConflictRecord = make(*row[:-5], bool(row[-5]), bool(row[-4]), *row[-3:])
+    record: ConflictRecord = make(*row[:-6], bool(row[-6]), bool(row[-5]), *row[-4:])
     return record
 
 
