@@ -925,10 +925,10 @@ def test_a_volume_back_in_play_with_a_new_kind_keeps_one_conflict(
     assert {one.kind_a, one.kind_b} == {"convoy", "patrol"}
 
 
-@pytest.mark.parametrize("restarted", [False, True])
+@pytest.mark.parametrize("restarted", ["no", "restarted", "saved before schema 13"])
 @pytest.mark.parametrize("end", ["11:00", "23:00"])
 def test_a_volume_filed_during_a_catch_up_gets_no_conflict_already_over_from_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, end: str, restarted: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, end: str, restarted: str
 ) -> None:
     """The rules set at 10:00, their catch-up judging one volume; at 20:00 red files a
     convoy from 06:00 beside the last patrol (09:00-18:00), which the catch-up has not
@@ -938,7 +938,8 @@ def test_a_volume_filed_during_a_catch_up_gets_no_conflict_already_over_from_it(
     way, filed after the catch-up it gets no conflict: judging the patrol with the
     horizon of 10:00, the catch-up opened one that had ended two hours before or
     more, and told both sides of it (a reviewer found the first). So too after a
-    restart."""
+    restart, and after one that upgraded a catch-up saved without the change of rules
+    it catches up (a second reviewer)."""
     outcomes = []
     for sliced in (False, True):
         theaters = Theaters(tmp_path / f"{sliced}.db", starts=(9,) * PAIRS)
@@ -953,8 +954,14 @@ def test_a_volume_filed_during_a_catch_up_gets_no_conflict_already_over_from_it(
         past["properties"]["end"] = f"2017-09-16T{end}:00Z"  # type: ignore[index]
         outcome = theaters.theater.file(theaters.red, "operation", body(past))
         assert outcome.conflicts == ()
-        if sliced and restarted:
+        if sliced and restarted != "no":
             theaters.theater.close()
+            if restarted == "saved before schema 13":
+                saved = json.loads(theaters.store.get_setting(catch_up.SETTING) or "")
+                del saved["change"]
+                with theaters.store.transaction():
+                    theaters.store.set_setting(catch_up.SETTING, json.dumps(saved))
+                theaters.store.commit()
             monkeypatch.setattr(Theater, "_catch_up_in_background", lambda self: None)
             theaters.theater = theaters.open()
             theaters.theater.catch_up_slice_s = 0.0
@@ -1023,3 +1030,32 @@ def test_an_operation_saying_during_a_catch_up_it_ended_early_keeps_its_conflict
     met = (MORNING + 6 * 3600, MORNING + 7 * 3600)
     assert outcomes[0] == {("blue", "q", "red", f"c{PAIRS - 1}"): met}
     assert outcomes[1] == outcomes[0]
+
+
+def test_a_volume_moved_during_a_catch_up_beside_one_ended_gets_no_conflict_from_it(
+    at_once: Theaters, sliced: Theaters
+) -> None:
+    """Blue's patrol y counts when WIDER is set at 07:00 and ends at 08:00; at 09:00
+    red moves its last convoy, there when the rules were set, to 320 m of it. Its
+    replacement finds nothing (y is over), nor does judging at once; the catch-up,
+    judging with the horizon of 07:00, opened a conflict that never was, and told
+    both sides of it (a second reviewer)."""
+    outcomes = []
+    for theaters in (at_once, sliced):
+        y = feature("y", 41.0, "patrol")
+        y["properties"]["end"] = "2017-09-16T08:00:00Z"  # type: ignore[index]
+        theaters.theater.file(theaters.blue, "operation", body(y))
+        theaters.clock[0] = MORNING + 7 * 3600
+        if theaters is sliced:
+            theaters.sliced()
+        theaters.theater.set_rules(
+            theaters.coordinator, WIDER, wait_s=0.0 if theaters is sliced else math.inf
+        )
+        theaters.clock[0] = MORNING + 9 * 3600
+        convoys = [feature(f"c{k}", 40.0 + 0.05 * k, "convoy") for k in range(PAIRS)]
+        convoys[-1]["geometry"]["coordinates"] = [41.0 - 0.0035, 35.0]  # type: ignore[index]
+        filing = theaters.store.filings_of_party("red", "operation")[0]
+        theaters.theater.replace(theaters.red, filing.id, 1, body(*convoys))
+        assert theaters.theater.catch_up().done
+        outcomes.append([key for key in theaters.open_conflicts() if "y" in key])
+    assert outcomes == [[], []]

@@ -39,7 +39,7 @@ GEOD = Geod(ellps="WGS84")
 #: what makes a store of schema 13 one of schema 12
 BEFORE_13 = (
     "ALTER TABLE conflict DROP COLUMN notice_from; ALTER TABLE conflict DROP COLUMN shown_at;"
-    " ALTER TABLE volume DROP COLUMN added_under;"
+    " ALTER TABLE volume DROP COLUMN judged_under;"
 )
 #: what makes a store of schema 13 one of schema 11
 BEFORE_12 = f"{BEFORE_13} ALTER TABLE volume DROP COLUMN notified_at;"
@@ -1983,3 +1983,30 @@ def test_a_zones_notice_lifted_leaves_the_lead_time_measured_from_the_shape_show
     now[0] += 60
     (lifted,) = theater.replace(blue, zone.filing.id, 1, _zone_feature(1.0)).conflicts
     assert lifted.late_notice is True and lifted.shown_at == moved.shown_at
+
+
+def test_a_route_changed_far_beyond_a_zone_gives_no_new_notice(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Red's 200 m route crosses blue's zone (asking 4 hours) from 06:00, filed at
+    00:00; at 03:00 red moves only its far end, 50 km beyond the zone. The regions
+    drawn move by 0.12 m (the drawing's frame follows the whole footprint): compared
+    as texts, that read as a new entry, flagged late, and told the zone's owner when
+    red changed what it is not shown (a reviewer)."""
+
+    def route(east: float) -> str:
+        feature = disc("route", 39.97, 35.0)
+        feature["geometry"] = {"type": "LineString", "coordinates": [[39.97, 35.0], [east, 35.0]]}
+        properties = feature["properties"]
+        assert isinstance(properties, dict)
+        del properties["radius_m"]
+        properties.update(kind="convoy", width_m=200.0, altitude_m=[0.0, 1000.0])
+        return body(feature)
+
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    theater.file(blue, "zone", _zone_feature(4.0))
+    filed = theater.file(red, "operation", route(40.07))
+    now[0] += 3 * 3600
+    (kept,) = theater.replace(red, filed.filing.id, 1, route(40.6)).conflicts
+    assert (kept.late_notice, kept.notice_from) == (False, SAMPLE_MORNING_S)

@@ -38,9 +38,10 @@ class CatchUp:
     pairs are put right in the order they can happen (what happens next first). A
     volume filed or changed after the rules were set was judged under them by its own
     change: judging it again finds the same, and tells nobody anything; and a pair
-    with a volume added to its filing after them, which its filing judged under them,
-    the catch-up does not open (judged with the horizon of the moment the rules were
-    set, it would be a conflict already over: :meth:`RulesChanges._added_since`).
+    with a volume whose form was judged under them (added, or changed while it
+    counted) the catch-up does not open (judged with the horizon of the moment the
+    rules were set, it would be a conflict already over, or one that never was:
+    :meth:`RulesChanges._judged_since`).
     """
 
     #: the pairs of kinds (each sorted) whose minimums the change altered
@@ -68,9 +69,9 @@ class CatchUp:
     redrawn: int = 0
     kept: int = 0
     done: bool = False
-    #: the change of rules (``rules_change.id``) whose pairs these are: a volume added
-    #: under it or a later one was judged under the rules by its own filing (None:
-    #: saved before this was kept)
+    #: the change of rules (``rules_change.id``) whose pairs these are: a volume whose
+    #: form was judged under it or a later one was judged under the rules by its own
+    #: change (None: saved before schema 13; the change in force stands in at a load)
     change: int | None = None
 
     @property

@@ -520,7 +520,7 @@ class RulesChanges:
                 if not self._expired(stood, horizon):  # an expired one stays as it was
                     self._close(stood, "resolved", now)
                     counts["resolved"] += 1
-            elif judged_now is not None and not self._added_since(state, judged_now):
+            elif judged_now is not None and not self._judged_since(state, judged_now):
                 first, second = self._index.get(judged_now.a), self._index.get(judged_now.b)
                 self._store_conflict(first, second, judged_now, now)
                 counts["opened"] += 1
@@ -528,25 +528,33 @@ class RulesChanges:
         counts["judged"] += 1
         return None
 
-    def _added_since(self, state: CatchUp, pair: Conflict) -> bool:
-        """Whether either volume of a pair was added to its filing under the change of
-        rules being caught up, or a later one (the change in force when it was first
-        stored, schema 13): its filing judged it under the new rules against everything
-        that counted then, so a pair it did not meet did not meet, or its other side was
-        already over. Opened by the catch-up, which judges with the horizon of the
-        moment the rules were set, it was a conflict already over, told to both sides:
-        a volume filed over during a catch-up, stored without a check, got one (a
-        reviewer), and so did one filed beside a volume that had ended since.
+    def _judged_since(self, state: CatchUp, pair: Conflict) -> bool:
+        """Whether either volume of a pair had its present form judged under the change
+        of rules being caught up, or a later one (schema 13): added to its filing, or
+        changed while it counted, after the rules were set. Its own change judged it
+        under them against everything that counted then, so a pair it did not meet did
+        not meet, or its other side was already over. Opened by the catch-up, which
+        judges with the horizon of the moment the rules were set, it was a conflict
+        already over, or one that never was, told to both sides: a volume filed over
+        during a catch-up, stored without a check, got one (a reviewer), and so did one
+        filed, or moved, beside a volume that had ended since (reviewers).
 
-        A volume that was there when the rules were set is judged as before, as it is
-        now (an operation that says during the catch-up that it ended early keeps the
-        conflict the new rules give it: a second reviewer). Told apart by a count, not
-        by the clock: one started again at an earlier instant (``--clock-start``) made
-        volumes filed long before read as filed after (the second reviewer)."""
-        if state.change is None:
+        A volume whose form was there when the rules were set is judged as before, as
+        it is now (an operation that says during the catch-up that it ended early keeps
+        the conflict the new rules give what it did: a second reviewer). Told apart by
+        a count, not by the clock: one started again at an earlier instant
+        (``--clock-start``) made volumes filed long before read as filed after (the
+        second reviewer)."""
+        change = state.change
+        if change is None:
             return False
         for volume_id in (pair.a, pair.b):
-            added = self._store.added_under(volume_id)
+            judged = self._store.judged_under(volume_id)
+            if judged is not None and judged >= change:
+                return True
+        return False
+        for volume_id in (pair.a, pair.b):
+            added = self._store.judged_under(volume_id)
             if added is not None and added >= state.change:
                 return True
         return False

@@ -198,6 +198,11 @@ class Theater(RulesChanges):
         self._rules_change = None if change is None else int(change)
         saved_catch_up = self._store.get_setting(CATCH_UP_SETTING)
         self._catch_up = CatchUp.from_json(saved_catch_up) if saved_catch_up else None
+        if self._catch_up is not None and self._catch_up.change is None:
+            # saved before schema 13: the change in force stands in (a later one that
+            # set only a lead time keeps its separation; a reviewer saw one without
+            # it open a past conflict again)
+            self._catch_up = dataclasses.replace(self._catch_up, change=self._rules_change)
         #: the turns of the volumes it has still to judge, once read, and whether the
         #: catch-up's count of volumes has yet to be set from them
         self._pending: list[tuple[float, str]] | None = None
@@ -358,13 +363,15 @@ class Theater(RulesChanges):
         volumes: Sequence[Volume],
         earlier: Mapping[str, Volume],
         now: float,
+        horizon: float,
     ) -> dict[str, VolumeForm]:
         """When each volume of a new version of ``current`` took its present form: as
         before where its footprint, band, window and kind are those of its version in
         ``earlier`` (its notes, say, changed), now where not; and the change of rules
-        in force when it was added: as before where it was in ``earlier``, the one in
-        force now where it is new to the filing. Read before the rows of the version it
-        replaces are dropped."""
+        its form was judged under: the one in force now where it is new to the filing,
+        or changed and still counts (ended before ``horizon``, it is checked against
+        nothing, and a version it ended is judged on what it had: as before). Read
+        before the rows of the version it replaces are dropped."""
         stored = self._store.forms_of(current.id)
         forms = {}
         for volume in volumes:
@@ -374,9 +381,10 @@ class Theater(RulesChanges):
                 forms[volume.id] = VolumeForm(now, self._rules_change)
             elif _same_entry(before, volume):
                 at = current.filed_at if was.notified_at is None else was.notified_at
-                forms[volume.id] = VolumeForm(at, was.added_under)
+                forms[volume.id] = VolumeForm(at, was.judged_under)
             else:
-                forms[volume.id] = VolumeForm(now, was.added_under)
+                judged = self._rules_change if volume.end >= horizon else was.judged_under
+                forms[volume.id] = VolumeForm(now, judged)
         return forms
 
     def _volume_from_store(self, volume_id: str) -> Volume:
@@ -544,7 +552,7 @@ class Theater(RulesChanges):
                     and pair[0] in new_ids - ended_now
                     and self._expired(conflict, horizon)
                 }
-                forms = self._forms(current, volumes, earlier, now)
+                forms = self._forms(current, volumes, earlier, now, horizon)
                 self._store.add_filing_version(record)
                 if current.category != "operation":  # never shared (share_of)
                     self._store.set_share(filing_id, share)
@@ -1107,7 +1115,9 @@ class Theater(RulesChanges):
         before = (
             judged._replace(volume_a=was) if judged.a == was.id else judged._replace(volume_b=was)
         )
-        return self._region_texts(before)[:2] != self._region_texts(judged)[:2]
+        near_a, near_b, _ = self._region_texts(before)
+        now_a, now_b, _ = self._region_texts(judged)
+        return not (_alike(near_a, now_a) and _alike(near_b, now_b))
 
     def _conflict_record(
         self,
@@ -1220,6 +1230,20 @@ class Theater(RulesChanges):
 def _same_footprint(a: Volume, b: Volume) -> bool:
     """The same geometry, coordinate for coordinate, and the same buffer."""
     return a.buffer_m == b.buffer_m and bool(shapely.equals_exact(a.geometry, b.geometry, 0.0))
+
+
+#: regions no further apart than this (degrees: 1.1 m or less) are the same drawing: a
+#: corridor's far end moved 50 km beyond a zone moved its region there by 0.12 m, the
+#: drawing's frame being chosen from the whole footprint (a reviewer)
+_DRAWING_NOISE_DEG = 1e-5
+
+
+def _alike(first: str, second: str) -> bool:
+    """Whether two regions' GeoJSON are the same drawing, within :data:`_DRAWING_NOISE_DEG`."""
+    if first == second:
+        return True
+    a, b = shapely.from_geojson(first), shapely.from_geojson(second)
+    return bool(shapely.hausdorff_distance(a, b) <= _DRAWING_NOISE_DEG)
 
 
 def _zone_and_entering(mine: Volume, other: Volume) -> tuple[Volume, Volume] | None:

@@ -140,18 +140,20 @@ class VolumeRecord:
     parts: bytes
     #: when it took its present form (see SqliteStore's schema 12); None: not known
     notified_at: float | None = None
-    #: the change of the theater's rules in force when its id was first stored in its
-    #: filing, kept by later versions (schema 13); None: no change of rules had been
-    #: made then, or stored before schema 13
-    added_under: int | None = None
+    #: the change of the theater's rules in force when its present form was judged
+    #: against the theater: its id added to its filing, or its form changed while it
+    #: counted; kept by versions that keep its form, or end it (judged on what it had)
+    #: (schema 13). None: no change of rules had been made then, or stored before
+    #: schema 13
+    judged_under: int | None = None
 
 
 class VolumeForm(NamedTuple):
-    """When a stored volume took its present form, and the change of rules in force
-    when it was added (:class:`VolumeRecord`'s ``notified_at`` and ``added_under``)."""
+    """When a stored volume took its present form, and the change of rules it was
+    judged under (:class:`VolumeRecord`'s ``notified_at`` and ``judged_under``)."""
 
     notified_at: float | None
-    added_under: int | None
+    judged_under: int | None
 
 
 class ConflictSides(NamedTuple):
@@ -280,9 +282,9 @@ class Store(Protocol):
         """:class:`VolumeForm` of each stored volume of a filing, by volume id."""
         ...
 
-    def added_under(self, volume_id: str) -> int | None:
-        """The change of rules in force when a stored volume was added (None: none
-        then, stored before schema 13, or no such volume)."""
+    def judged_under(self, volume_id: str) -> int | None:
+        """The change of rules a stored volume's present form was judged under (None:
+        none then, stored before schema 13, or no such volume)."""
         ...
 
     def volume_footprints(self) -> list[FootprintRow]:

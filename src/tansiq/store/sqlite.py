@@ -262,12 +262,14 @@ _CONFLICT_NOTICE = (
 )
 
 #: schema 13: the change of the theater's rules (``rules_change.id``) in force when each
-#: active volume's id was first stored in its filing, kept by later versions: a change
-#: of rules' catch-up opens no pair with a volume added after it, which its own filing
-#: judged under the new rules (a count, not a time: a clock started again at an earlier
-#: instant, as ``--clock-start`` does, made live volumes read as added after; a
-#: reviewer). Null: no change of rules had been made then, or stored before schema 13
-_VOLUME_ADDED = "ALTER TABLE volume ADD COLUMN added_under INTEGER;"
+#: active volume's present form was judged against the theater (its id added to its
+#: filing, or its form changed while it counted; kept by versions that keep its form or
+#: end it): a change of rules' catch-up opens no pair with a volume judged under it,
+#: which its own change judged under the new rules (a count, not a time: a clock
+#: started again at an earlier instant, as ``--clock-start`` does, made live volumes
+#: read as filed after; a reviewer). Null: no change of rules had been made then, or
+#: stored before schema 13
+_VOLUME_JUDGED = "ALTER TABLE volume ADD COLUMN judged_under INTEGER;"
 
 #: schema 2: the footprints of active volumes, so that a restart does not re-parse filings
 _VOLUME_TABLE = """
@@ -655,12 +657,12 @@ class SqliteStore:
         with self.transaction():
             self._db.executemany(
                 "INSERT INTO volume (id, filing_id, party_id, kind, geometry, properties,"
-                " num, xy, parts, notified_at, added_under)"
+                " num, xy, parts, notified_at, judged_under)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         v.id, v.filing_id, v.party_id, v.kind, v.geometry, v.properties,
-                        v.num, v.xy, v.parts, v.notified_at, v.added_under,
+                        v.num, v.xy, v.parts, v.notified_at, v.judged_under,
                     )
                     for v in volumes
                 ],
@@ -673,7 +675,7 @@ class SqliteStore:
     def get_volume(self, volume_id: str) -> VolumeRecord | None:
         row = self._fetchone(
             "SELECT id, filing_id, party_id, kind, geometry, properties, num, xy, parts,"
-            " notified_at, added_under FROM volume WHERE id = ?",
+            " notified_at, judged_under FROM volume WHERE id = ?",
             (volume_id,),
         )
         return VolumeRecord(*row) if row else None
@@ -684,12 +686,12 @@ class SqliteStore:
 
     def forms_of(self, filing_id: str) -> dict[str, VolumeForm]:
         rows = self._fetchall(
-            "SELECT id, notified_at, added_under FROM volume WHERE filing_id = ?", (filing_id,)
+            "SELECT id, notified_at, judged_under FROM volume WHERE filing_id = ?", (filing_id,)
         )
         return {volume_id: VolumeForm(at, under) for volume_id, at, under in rows}
 
-    def added_under(self, volume_id: str) -> int | None:
-        row = self._fetchone("SELECT added_under FROM volume WHERE id = ?", (volume_id,))
+    def judged_under(self, volume_id: str) -> int | None:
+        row = self._fetchone("SELECT judged_under FROM volume WHERE id = ?", (volume_id,))
         return None if row is None else row[0]
 
     def volume_footprints(self) -> list[FootprintRow]:
@@ -1166,7 +1168,7 @@ class SqliteStore:
                 f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE} {_FILING_KEY_OPENED}"
                 f" {_FILING_BY_PARTY} {_EXTENT_TABLE} {_OPEN_BY_VOLUME} {_RULES_CHANGE_TABLE}"
                 f" {_WEBHOOK_TOKEN} {_CONFLICT_RULES_CHANGE} {_VOLUME_NOTIFIED}"
-                f" {_CONFLICT_NOTICE} {_VOLUME_ADDED}"
+                f" {_CONFLICT_NOTICE} {_VOLUME_JUDGED}"
                 f" PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
@@ -1223,7 +1225,7 @@ class SqliteStore:
             steps.append(_VOLUME_NOTIFIED)  # likewise
         if version < 13:
             steps.append(_CONFLICT_NOTICE)  # likewise
-            steps.append(_VOLUME_ADDED)  # likewise
+            steps.append(_VOLUME_JUDGED)  # likewise
         self._db.execute("BEGIN")
         try:
             for step in steps:
