@@ -1059,3 +1059,31 @@ def test_a_volume_moved_during_a_catch_up_beside_one_ended_gets_no_conflict_from
         assert theaters.theater.catch_up().done
         outcomes.append([key for key in theaters.open_conflicts() if "y" in key])
     assert outcomes == [[], []]
+
+
+def test_a_volume_moved_into_the_past_during_a_catch_up_gets_no_conflict_from_it(
+    at_once: Theaters, sliced: Theaters
+) -> None:
+    """WIDER set at 07:00, blue's patrol y (06:00-18:00) live; at 09:00 red moves its
+    last convoy to 320 m of y and says it ended at 08:00: over, stored without a check.
+    Keeping the change its form before was judged under, the catch-up judged the moved
+    form with the horizon of 07:00 and opened a conflict that never was (a third
+    reviewer); judged at once, none."""
+    outcomes = []
+    for theaters in (at_once, sliced):
+        theaters.theater.file(theaters.blue, "operation", body(feature("y", 41.0, "patrol")))
+        theaters.clock[0] = MORNING + 7 * 3600
+        if theaters is sliced:
+            theaters.sliced()
+        theaters.theater.set_rules(
+            theaters.coordinator, WIDER, wait_s=0.0 if theaters is sliced else math.inf
+        )
+        theaters.clock[0] = MORNING + 9 * 3600
+        convoys = [feature(f"c{k}", 40.0 + 0.05 * k, "convoy") for k in range(PAIRS)]
+        convoys[-1]["geometry"]["coordinates"] = [41.0 - 0.0035, 35.0]  # type: ignore[index]
+        convoys[-1]["properties"]["end"] = "2017-09-16T08:00:00Z"  # type: ignore[index]
+        filing = theaters.store.filings_of_party("red", "operation")[0]
+        theaters.theater.replace(theaters.red, filing.id, 1, body(*convoys))
+        assert theaters.theater.catch_up().done
+        outcomes.append([key for key in theaters.open_conflicts() if "y" in key])
+    assert outcomes == [[], []]

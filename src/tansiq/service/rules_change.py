@@ -553,8 +553,3 @@ class RulesChanges:
             if judged is not None and judged >= change:
                 return True
         return False
-        for volume_id in (pair.a, pair.b):
-            added = self._store.judged_under(volume_id)
-            if added is not None and added >= state.change:
-                return True
-        return False
