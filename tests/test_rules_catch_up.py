@@ -1013,17 +1013,10 @@ def test_an_operation_saying_during_a_catch_up_it_ended_early_keeps_its_conflict
         q = feature("q", 40.0 + 0.05 * (PAIRS - 1) - 0.0035, "patrol")
         theaters.theater.file(theaters.blue, "operation", body(q))
         theaters.clock[0] = MORNING + 5 * 3600
-        if theaters is sliced:
-            theaters.sliced()
-        theaters.theater.set_rules(
-            theaters.coordinator, WIDER, wait_s=0.0 if theaters is sliced else math.inf
-        )
-        theaters.clock[0] = MORNING + 9 * 3600
+        _wider_then_nine(theaters, sliced=theaters is sliced)
         convoys = [feature(f"c{k}", 40.0 + 0.05 * k, "convoy") for k in range(PAIRS)]
         convoys[-1]["properties"]["end"] = "2017-09-16T07:00:00Z"  # type: ignore[index]
-        filing = theaters.store.filings_of_party("red", "operation")[0]
-        theaters.theater.replace(theaters.red, filing.id, 1, body(*convoys))
-        assert theaters.theater.catch_up().done
+        _red_replaced_and_caught_up(theaters, convoys)
         outcomes.append(
             {key: said[1:3] for key, said in theaters.open_conflicts().items() if "q" in key}
         )
@@ -1046,17 +1039,10 @@ def test_a_volume_moved_during_a_catch_up_beside_one_ended_gets_no_conflict_from
         y["properties"]["end"] = "2017-09-16T08:00:00Z"  # type: ignore[index]
         theaters.theater.file(theaters.blue, "operation", body(y))
         theaters.clock[0] = MORNING + 7 * 3600
-        if theaters is sliced:
-            theaters.sliced()
-        theaters.theater.set_rules(
-            theaters.coordinator, WIDER, wait_s=0.0 if theaters is sliced else math.inf
-        )
-        theaters.clock[0] = MORNING + 9 * 3600
+        _wider_then_nine(theaters, sliced=theaters is sliced)
         convoys = [feature(f"c{k}", 40.0 + 0.05 * k, "convoy") for k in range(PAIRS)]
         convoys[-1]["geometry"]["coordinates"] = [41.0 - 0.0035, 35.0]  # type: ignore[index]
-        filing = theaters.store.filings_of_party("red", "operation")[0]
-        theaters.theater.replace(theaters.red, filing.id, 1, body(*convoys))
-        assert theaters.theater.catch_up().done
+        _red_replaced_and_caught_up(theaters, convoys)
         outcomes.append([key for key in theaters.open_conflicts() if "y" in key])
     assert outcomes == [[], []]
 
@@ -1073,17 +1059,25 @@ def test_a_volume_moved_into_the_past_during_a_catch_up_gets_no_conflict_from_it
     for theaters in (at_once, sliced):
         theaters.theater.file(theaters.blue, "operation", body(feature("y", 41.0, "patrol")))
         theaters.clock[0] = MORNING + 7 * 3600
-        if theaters is sliced:
-            theaters.sliced()
-        theaters.theater.set_rules(
-            theaters.coordinator, WIDER, wait_s=0.0 if theaters is sliced else math.inf
-        )
-        theaters.clock[0] = MORNING + 9 * 3600
+        _wider_then_nine(theaters, sliced=theaters is sliced)
         convoys = [feature(f"c{k}", 40.0 + 0.05 * k, "convoy") for k in range(PAIRS)]
         convoys[-1]["geometry"]["coordinates"] = [41.0 - 0.0035, 35.0]  # type: ignore[index]
         convoys[-1]["properties"]["end"] = "2017-09-16T08:00:00Z"  # type: ignore[index]
-        filing = theaters.store.filings_of_party("red", "operation")[0]
-        theaters.theater.replace(theaters.red, filing.id, 1, body(*convoys))
-        assert theaters.theater.catch_up().done
+        _red_replaced_and_caught_up(theaters, convoys)
         outcomes.append([key for key in theaters.open_conflicts() if "y" in key])
     assert outcomes == [[], []]
+
+
+def _wider_then_nine(theaters: Theaters, sliced: bool) -> None:
+    """WIDER set at the theater's clock (sliced: judging one volume), then 09:00."""
+    if sliced:
+        theaters.sliced()
+    theaters.theater.set_rules(theaters.coordinator, WIDER, wait_s=0.0 if sliced else math.inf)
+    theaters.clock[0] = MORNING + 9 * 3600
+
+
+def _red_replaced_and_caught_up(theaters: Theaters, convoys: list[dict[str, object]]) -> None:
+    """Red's convoys replaced by ``convoys``, then the catch-up run to its end."""
+    filing = theaters.store.filings_of_party("red", "operation")[0]
+    theaters.theater.replace(theaters.red, filing.id, 1, body(*convoys))
+    assert theaters.theater.catch_up().done

@@ -1846,9 +1846,7 @@ def test_a_change_the_zones_owner_is_not_shown_gives_it_no_new_notice(
     read from the flag when red changed what it is not shown, and to what (a second
     reviewer: `notice_h` 4 read the change where 2.5 did not). So too after a restart."""
     path = tmp_path / "tansiq.db"
-    store = SqliteStore(path)
-    red = parties.add_party(store, "red", "Red", "en")[0]
-    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    store, red, blue = _red_and_blue(path)
     now = [SAMPLE_MORNING_S]
     theater = Theater(store, clock=lambda: now[0])
     zone = theater.file(blue, "zone", _zone_feature(1.0))
@@ -1882,9 +1880,7 @@ def test_a_schema_12_store_measures_its_conflicts_notice_as_before(tmp_path: Pat
     notified: the upgrade writes no row, and their notice runs from when the entering
     volume took its present form, as before; a conflict opened after says it."""
     path = tmp_path / "tansiq.db"
-    store = SqliteStore(path)
-    red = parties.add_party(store, "red", "Red", "en")[0]
-    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    store, red, blue = _red_and_blue(path)
     now = [SAMPLE_MORNING_S]
     theater = Theater(store, clock=lambda: now[0])
     zone = theater.file(blue, "zone", _zone_feature(1.0))
@@ -2010,3 +2006,11 @@ def test_a_route_changed_far_beyond_a_zone_gives_no_new_notice(
     now[0] += 3 * 3600
     (kept,) = theater.replace(red, filed.filing.id, 1, route(40.6)).conflicts
     assert (kept.late_notice, kept.notice_from) == (False, SAMPLE_MORNING_S)
+
+
+def _red_and_blue(path: Path) -> tuple[SqliteStore, PartyRecord, PartyRecord]:
+    """A store at ``path`` with the parties red and blue."""
+    store = SqliteStore(path)
+    red = parties.add_party(store, "red", "Red", "en")[0]
+    blue = parties.add_party(store, "blue", "Blue", "en")[0]
+    return store, red, blue
