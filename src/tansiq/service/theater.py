@@ -670,7 +670,7 @@ class Theater(RulesChanges):
         """One of the party's own filings (of ``category``, if given), in full. Another
         party's is 'unknown', as a missing one is: the answer must not reveal that the id
         exists."""
-        record = self._store.get_filing(filing_id)
+        record = self._store.get_filing(filing_id, party_id=party.id)
         if record is None or record.party_id != party.id:
             raise UnknownFiling(filing_id)
         if category is not None and record.category != category:
@@ -1057,8 +1057,16 @@ class Theater(RulesChanges):
         # show gives no new notice (nor does one of the zone, or of the rules)
         notice = self._entry_notice(stored, a, b, now)
         fresh, extent = self._conflict_record(a, b, judged, now, redraw, notice)
-        if not redraw:
+        if not redraw or (
+            all(getattr(fresh, name) == getattr(stored, name) for name in _DISCLOSED_BESIDES)
+            and _same_drawings(stored, fresh, extent)
+        ):
+            # drawn again within the noise of the stored drawing (a far end of the
+            # footprint moved the drawing's frame): what it shows did not change, and
+            # telling both sides so cleared their acknowledgements and told the other
+            # side that something it is not shown had changed (left alone, 2026-12-02)
             fresh = dataclasses.replace(fresh, region_a=stored.region_a, region_b=stored.region_b)
+            extent = None  # the stored regions' extent stays
         if all(getattr(fresh, name) == getattr(stored, name) for name in _DISCLOSED):
             if zone_late_before is None or late_as_it_was:  # the flag stays: no change
                 # (a zone said to have ended, with a new notice at once, was bumped,
@@ -1259,6 +1267,25 @@ def _alike(first: str, second: str) -> bool:
     # under the lock for a zone of 50,000 vertices (a reviewer)
     wa, wb = shapely.buffer([a, b], _DRAWING_NOISE_DEG, quad_segs=2)
     return bool(shapely.covers(wa, b) and shapely.covers(wb, a))
+
+
+def _same_drawings(stored: ConflictRecord, fresh: ConflictRecord, extent: Extent | None) -> bool:
+    """Whether a conflict's regions drawn again (``fresh``, whose drawing spans
+    ``extent``) are those stored, within :data:`_DRAWING_NOISE_DEG`. Most regions
+    drawn again moved, and their bounds tell it for two small parses, before the
+    buffers :func:`_alike` needs: two drawings within the noise of each other have
+    bounds within it too."""
+    pairs = ((stored.region_a, fresh.region_a), (stored.region_b, fresh.region_b))
+    if all(was == now for was, now in pairs):
+        return True
+    if any(was is None or now is None for was, now in pairs) or extent is None:
+        return False
+    stored_extent = extents.of_regions(stored.region_a, stored.region_b)
+    if stored_extent is None or any(
+        abs(was - now) > _DRAWING_NOISE_DEG for was, now in zip(stored_extent, extent, strict=True)
+    ):
+        return False
+    return all(_alike(was, now) for was, now in pairs if was is not None and now is not None)
 
 
 def _zone_and_entering(mine: Volume, other: Volume) -> tuple[Volume, Volume] | None:

@@ -237,8 +237,12 @@ class Store(Protocol):
         """Record a new version of a filing (the first one creates it)."""
         ...
 
-    def get_filing(self, filing_id: str, version: int | None = None) -> FilingRecord | None:
-        """The latest version of a filing, or the given one."""
+    def get_filing(
+        self, filing_id: str, version: int | None = None, party_id: str | None = None
+    ) -> FilingRecord | None:
+        """The latest version of a filing, or the given one; with ``party_id``, only if
+        it is that party's (another's is None, as a missing one is, and is answered
+        without reading its body: its size must not show in the time of a 404)."""
         ...
 
     def filing_history(

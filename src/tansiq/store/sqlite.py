@@ -599,18 +599,27 @@ class SqliteStore:
                 (filing.id, filing.version, filing.state),
             )
 
-    def get_filing(self, filing_id: str, version: int | None = None) -> FilingRecord | None:
+    def get_filing(
+        self, filing_id: str, version: int | None = None, party_id: str | None = None
+    ) -> FilingRecord | None:
+        # the party is compared in SQL, before the body (stored after party_id, in
+        # overflow pages when large) is read: read first and compared in Python, another
+        # party's 1.9 MB filing was told from a made-up id by 0.25 ms (a reviewer)
+        owner = "" if party_id is None else " AND v.party_id = ?"
         if version is None:
-            row = self._fetchone(
+            query = (
                 f"SELECT {_qualified('v', _FILING_COLUMNS)} FROM filing f"
-                " JOIN filing_version v ON v.id = f.id AND v.version = f.version WHERE f.id = ?",
-                (filing_id,),
+                " JOIN filing_version v ON v.id = f.id AND v.version = f.version"
+                f" WHERE f.id = ?{owner}"
             )
+            params: tuple[object, ...] = (filing_id,)
         else:
-            row = self._fetchone(
-                f"SELECT {_FILING_COLUMNS} FROM filing_version WHERE id = ? AND version = ?",
-                (filing_id, version),
+            query = (
+                f"SELECT {_FILING_COLUMNS} FROM filing_version v"
+                f" WHERE v.id = ? AND v.version = ?{owner}"
             )
+            params = (filing_id, version)
+        row = self._fetchone(query, params if party_id is None else (*params, party_id))
         return FilingRecord(*row) if row else None
 
     def filing_history(
