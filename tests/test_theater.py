@@ -629,10 +629,10 @@ def test_changes_need_the_current_version_and_the_owner(
 def test_the_store_reads_a_filing_for_its_owner_only(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord
 ) -> None:
-    """Asked for a filing as a party, the store answers another party's as missing
-    (compared in SQL, before its body is read: read whole and compared after, another
-    party's 2 MB filing was told from a made-up id by the time of its 404,
-    bench/unknown_filing.py)."""
+    """Asked for a filing (or a conflict) as a party, the store answers another
+    party's as missing (compared in SQL, before its body or regions are read: read
+    whole and compared after, another party's 2 MB filing was told from a made-up id
+    by the time of its 404, bench/unknown_filing.py)."""
     theater = Theater(store, clock=sample_morning())
     mine = theater.file(red, "operation", body(disc("a", 40.0, 35.0))).filing
     theater.replace(red, mine.id, 1, body(disc("a", 40.1, 35.0)))
@@ -641,6 +641,11 @@ def test_the_store_reads_a_filing_for_its_owner_only(
         assert own is not None and own.version == (version or 2)
         assert store.get_filing(mine.id, version, party_id="blue") is None
     assert store.get_filing("operation-000000000000", party_id="red") is None
+    (conflict,) = theater.file(blue, "operation", body(disc("b", 40.1, 35.0))).conflicts
+    parties.add_party(store, "green", "Green", "en")
+    assert store.get_conflict(conflict.id, "red") == conflict
+    assert store.get_conflict(conflict.id, "blue") == conflict
+    assert store.get_conflict(conflict.id, "green") is None
 
 
 def test_cancel_withdraws_and_keeps_history(

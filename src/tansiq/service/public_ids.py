@@ -108,7 +108,7 @@ class PublicIds:
         """The store id of a conflict the party is a side of, shown as ``public``, else
         None (the same for another's and for none)."""
         internal = self.read("conflict", public)
-        conflict = None if internal is None else store.get_conflict(internal)
+        conflict = None if internal is None else store.get_conflict(internal, party_id)
         sides = () if conflict is None else (conflict.party_a, conflict.party_b)
         return internal if party_id in sides else None
 

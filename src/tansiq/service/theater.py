@@ -776,7 +776,7 @@ class Theater(RulesChanges):
 
     def conflict(self, party: PartyRecord, conflict_id: int) -> ConflictRecord:
         """A conflict the party is a side of (any other id: :class:`UnknownConflict`)."""
-        conflict = self._store.get_conflict(conflict_id)
+        conflict = self._store.get_conflict(conflict_id, party_id=party.id)
         if conflict is None or party.id not in (conflict.party_a, conflict.party_b):
             raise UnknownConflict(conflict_id)
         return conflict

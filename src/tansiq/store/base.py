@@ -300,7 +300,12 @@ class Store(Protocol):
         envelope of its regions (None: the store finds it from them, if any)."""
         ...
 
-    def get_conflict(self, conflict_id: int) -> ConflictRecord | None: ...
+    def get_conflict(
+        self, conflict_id: int, party_id: str | None = None
+    ) -> ConflictRecord | None:
+        """A conflict; with ``party_id``, only if that party is a side of it (another's
+        is None, as a missing one is, answered without reading its regions)."""
+        ...
 
     def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]: ...
 

@@ -722,10 +722,19 @@ class SqliteStore:
                 self._extents.append((cursor.lastrowid, *extent))
             return cursor.lastrowid
 
-    def get_conflict(self, conflict_id: int) -> ConflictRecord | None:
-        row = self._fetchone(
-            f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE id = ?", (conflict_id,)
-        )
+    def get_conflict(
+        self, conflict_id: int, party_id: str | None = None
+    ) -> ConflictRecord | None:
+        if party_id is None:
+            row = self._fetchone(
+                f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE id = ?", (conflict_id,)
+            )
+        else:  # the sides compared before the regions (stored after them) are read
+            row = self._fetchone(
+                f"SELECT {_CONFLICT_COLUMNS} FROM conflict"
+                " WHERE id = ? AND (party_a = ? OR party_b = ?)",
+                (conflict_id, party_id, party_id),
+            )
         return _conflict(row) if row else None
 
     def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]:
