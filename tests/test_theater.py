@@ -648,6 +648,28 @@ def test_the_store_reads_a_filing_for_its_owner_only(
     assert store.get_conflict(conflict.id, "green") is None
 
 
+def test_the_store_gives_a_conflicts_extent_this_changes_own_first(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """The extent of a conflict's regions as the store keeps it for box filters: the
+    written one, and, inside a change that drew it again, that change's own."""
+    theater = Theater(store, clock=sample_morning())
+    theater.file(red, "operation", body(disc("a", 40.0, 35.0)))
+    (conflict,) = theater.file(blue, "operation", body(disc("b", 40.005, 35.0))).conflicts
+    regions = shapely.from_geojson([conflict.region_a, conflict.region_b])
+    west, south, east, north = shapely.total_bounds(regions)
+    written = store.conflict_extent(conflict.id)
+    assert written is not None
+    assert written[0] <= west and written[1] <= south
+    assert written[2] >= east and written[3] >= north
+    moved: Extent = (41.0, 36.0, 41.1, 36.1)
+    with store.transaction():
+        store.update_conflict(conflict, moved)
+        assert store.conflict_extent(conflict.id) == moved
+    assert store.conflict_extent(conflict.id) == moved
+    assert store.conflict_extent(conflict.id + 1) is None
+
+
 def test_cancel_withdraws_and_keeps_history(
     store: SqliteStore, red: PartyRecord, blue: PartyRecord
 ) -> None:
@@ -2041,10 +2063,35 @@ def test_a_route_changed_far_beyond_a_zone_leaves_its_conflict_as_acknowledged(
     assert told == []
     assert kept.version == opened.version and kept.acked_b_at is not None
     assert (kept.region_a, kept.region_b) == (opened.region_a, opened.region_b)
+    assert_extents_hold_the_regions(str(store.path))  # the stored regions' extent stays
     # its start moved 0.9 km, into the zone, its regions do change: told, acks cleared
     (moved,) = theater.replace(red, filed.filing.id, 2, _route_east_to(40.6, 39.98)).conflicts
     assert told == ["conflict.changed"] * 2
     assert moved.version == opened.version + 1 and moved.acked_b_at is None
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_a_route_moved_in_steps_each_within_noise_is_a_new_entry_as_one_move(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord, steps: int
+) -> None:
+    """Red's route starts inside blue's zone (asking 4 hours); at 03:00 red moves its
+    start 1.8e-5° east, at once or in two steps of half that, each within drawing
+    noise. Either way the conflict ends showing the same regions, beyond the noise of
+    those first shown: a new entry, notified at the last step, 3 hours before the
+    window, late. Compared with the version before, each step read as no new entry
+    and two steps left the flag off where one move set it (a reviewer)."""
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    theater.file(blue, "zone", _zone_feature(4.0))
+    filed = theater.file(red, "operation", _route_east_to(40.07, 39.98))
+    (opened,) = filed.conflicts
+    now[0] += 3 * 3600
+    for step in range(1, steps + 1):
+        west = 39.98 + 1.8e-5 * step / steps
+        changed = theater.replace(red, filed.filing.id, step, _route_east_to(40.07, west))
+        (moved,) = changed.conflicts
+    assert moved.version == opened.version + 1
+    assert (moved.late_notice, moved.notice_from) == (True, now[0])
 
 
 def _route_east_to(east: float, west: float = 39.97) -> str:

@@ -72,6 +72,7 @@ from tansiq.service.rules import (
     parse_rules,
 )
 from tansiq.service.rules_change import LOOK_AGAIN_S, RulesChanges
+from tansiq.service.same_drawing import DRAWING_NOISE_DEG, alike
 from tansiq.service.zone_rules import check_zone_rules, zone_rules
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore, extents
 from tansiq.store.base import (
@@ -1059,7 +1060,7 @@ class Theater(RulesChanges):
         fresh, extent = self._conflict_record(a, b, judged, now, redraw, notice)
         if not redraw or (
             all(getattr(fresh, name) == getattr(stored, name) for name in _DISCLOSED_BESIDES)
-            and _same_drawings(stored, fresh, extent)
+            and self._same_drawings(stored, fresh, extent)
         ):
             # drawn again within the noise of the stored drawing (a far end of the
             # footprint moved the drawing's frame): what it shows did not change, and
@@ -1087,7 +1088,14 @@ class Theater(RulesChanges):
         elif (
             notice is not None
             and entry_was is not None
-            and self._shows_a_new_entry(stored, fresh, judged, entry_was)
+            and (
+                # what it shows now is not what it showed (its regions beyond the
+                # noise of those stored): compared with the version before instead,
+                # two moves within the noise each read as no new entry where one move
+                # as far did (a reviewer)
+                not self._catching_up_on(stored, judged)
+                or self._shows_a_new_entry(stored, fresh, judged, entry_was)
+            )
         ):
             # the operation changed what the conflict shows: that entry is notified now
             start = fresh.window_start
@@ -1118,14 +1126,15 @@ class Theater(RulesChanges):
     def _shows_a_new_entry(
         self, stored: ConflictRecord, fresh: ConflictRecord, judged: Conflict, was: Volume
     ) -> bool:
-        """Whether an operation's new form (in ``judged``, its version before ``was``)
-        changed what its conflict with a zone shows (``stored``, now ``fresh``): its
-        kind, a gap, the window, or, its footprint moved, the regions the two forms
-        draw under the rules now. Not the regions as stored: a catch-up running may draw
-        them again under new rules, and a change the conflict does not show then read
-        as a new entry, flagged late (a reviewer). Told by what changed, not by the
-        clock: a zone's change at the instant of one the conflict does not show read
-        as the operation's (the same reviewer)."""
+        """While a catch-up of new rules may draw the conflict again, whether an
+        operation's new form (in ``judged``, its version before ``was``) changed what
+        its conflict with a zone shows (``stored``, now ``fresh``): its kind, a gap,
+        the window, or, its footprint moved, the regions the two forms draw under the
+        rules now. Not the regions as stored, then: they may be of the rules before,
+        and a change the conflict does not show then read as a new entry, flagged
+        late (a reviewer). Told by what changed, not by the clock: a zone's change at
+        the instant of one the conflict does not show read as the operation's (the
+        same reviewer)."""
         if any(getattr(fresh, name) != getattr(stored, name) for name in _DISCLOSED_BESIDES):
             return True
         now_volume = judged.volume_a if judged.a == was.id else judged.volume_b
@@ -1136,7 +1145,30 @@ class Theater(RulesChanges):
         )
         near_a, near_b, _ = self._region_texts(before)
         now_a, now_b, _ = self._region_texts(judged)
-        return not (_alike(near_a, now_a) and _alike(near_b, now_b))
+        return not (alike(near_a, now_a) and alike(near_b, now_b))
+
+    def _same_drawings(
+        self, stored: ConflictRecord, fresh: ConflictRecord, extent: Extent | None
+    ) -> bool:
+        """Whether a conflict's regions drawn again (``fresh``, whose drawing spans
+        ``extent``) are those stored, within :data:`DRAWING_NOISE_DEG`. Most regions
+        drawn again moved, which the stored extent tells without reading them (two
+        drawings within the noise of each other have bounds within it too): parsed
+        first, two 50,000-vertex regions held the theater 100 ms (a reviewer)."""
+        pairs = ((stored.region_a, fresh.region_a), (stored.region_b, fresh.region_b))
+        if all(was == now for was, now in pairs):
+            return True
+        if any(was is None or now is None for was, now in pairs) or extent is None:
+            return False
+        stored_extent = self._store.conflict_extent(stored.id)
+        if stored_extent is None:  # written by an older server: read from its regions
+            stored_extent = extents.of_regions(stored.region_a, stored.region_b)
+        if stored_extent is None or any(
+            abs(was - now) > DRAWING_NOISE_DEG
+            for was, now in zip(stored_extent, extent, strict=True)
+        ):
+            return False
+        return all(alike(was, now) for was, now in pairs if was is not None and now is not None)
 
     def _conflict_record(
         self,
@@ -1249,43 +1281,6 @@ class Theater(RulesChanges):
 def _same_footprint(a: Volume, b: Volume) -> bool:
     """The same geometry, coordinate for coordinate, and the same buffer."""
     return a.buffer_m == b.buffer_m and bool(shapely.equals_exact(a.geometry, b.geometry, 0.0))
-
-
-#: regions no further apart than this (degrees: 1.1 m or less) are the same drawing: a
-#: corridor's far end moved 50 km beyond a zone moved its region there by 0.12 m, the
-#: drawing's frame being chosen from the whole footprint (a reviewer)
-_DRAWING_NOISE_DEG = 1e-5
-
-
-def _alike(first: str, second: str) -> bool:
-    """Whether two regions' GeoJSON are the same drawing, within :data:`_DRAWING_NOISE_DEG`."""
-    if first == second:
-        return True
-    a, b = shapely.from_geojson(first), shapely.from_geojson(second)
-    # each within the other widened by the noise (the widening's arcs inscribed, so
-    # never wider): O(n log n), where a discrete Hausdorff distance is O(n*m), 17 s
-    # under the lock for a zone of 50,000 vertices (a reviewer)
-    wa, wb = shapely.buffer([a, b], _DRAWING_NOISE_DEG, quad_segs=2)
-    return bool(shapely.covers(wa, b) and shapely.covers(wb, a))
-
-
-def _same_drawings(stored: ConflictRecord, fresh: ConflictRecord, extent: Extent | None) -> bool:
-    """Whether a conflict's regions drawn again (``fresh``, whose drawing spans
-    ``extent``) are those stored, within :data:`_DRAWING_NOISE_DEG`. Most regions
-    drawn again moved, and their bounds tell it for two small parses, before the
-    buffers :func:`_alike` needs: two drawings within the noise of each other have
-    bounds within it too."""
-    pairs = ((stored.region_a, fresh.region_a), (stored.region_b, fresh.region_b))
-    if all(was == now for was, now in pairs):
-        return True
-    if any(was is None or now is None for was, now in pairs) or extent is None:
-        return False
-    stored_extent = extents.of_regions(stored.region_a, stored.region_b)
-    if stored_extent is None or any(
-        abs(was - now) > _DRAWING_NOISE_DEG for was, now in zip(stored_extent, extent, strict=True)
-    ):
-        return False
-    return all(_alike(was, now) for was, now in pairs if was is not None and now is not None)
 
 
 def _zone_and_entering(mine: Volume, other: Volume) -> tuple[Volume, Volume] | None:

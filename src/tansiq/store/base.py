@@ -307,6 +307,11 @@ class Store(Protocol):
         is None, as a missing one is, answered without reading its regions)."""
         ...
 
+    def conflict_extent(self, conflict_id: int) -> Extent | None:
+        """The stored envelope of a conflict's regions (this change's own included);
+        None if it has none (no position, or written by an older server)."""
+        ...
+
     def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]: ...
 
     def open_conflict_sides_of_volume(self, volume_id: str) -> list[ConflictSides]:

@@ -737,6 +737,15 @@ class SqliteStore:
             )
         return _conflict(row) if row else None
 
+    def conflict_extent(self, conflict_id: int) -> Extent | None:
+        for pending in reversed(self._extents):  # this change's, not yet written
+            if pending[0] == conflict_id:
+                return pending[1:]
+        row = self._fetchone(
+            "SELECT west, south, east, north FROM conflict_extent WHERE id = ?", (conflict_id,)
+        )
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
     def open_conflicts_of(self, filing_id: str) -> list[ConflictRecord]:
         rows = self._fetchall(
             f"SELECT {_CONFLICT_COLUMNS} FROM conflict WHERE state = 'open'"

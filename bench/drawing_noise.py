@@ -1,0 +1,83 @@
+"""How far a conflict's regions move when a corridor's far end, beyond the zone it
+crosses, moves: drawing noise, which ``service/same_drawing.py`` must absorb.
+
+    cd bench && ../.venv/bin/python drawing_noise.py
+
+Blue's zone is a 2 km disc about (40, 35); red's 200 m convoy route runs east along
+35° N from 39.97 (inside the zone from 39.978) to 40.07. The route's far end is then
+moved further east, step by step, and the conflict's regions are drawn again (as a
+replacement draws them): printed, for each, how far the far end moved, the Hausdorff
+distance between the drawings (metres, at 111 km a degree) and whether the service
+kept the stored regions (the conflict's version unchanged).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import shapely
+
+from tansiq.service import parties
+from tansiq.service.theater import Theater
+from tansiq.store import SqliteStore
+
+MORNING = "2017-09-16T{}:00:00Z"
+START_S = 1505520000.0  # 2017-09-16T00:00:00Z
+METRES_A_DEGREE = 111_000.0
+
+
+def feature_body(feature: dict[str, object]) -> str:
+    return json.dumps({"type": "FeatureCollection", "features": [feature]})
+
+
+def zone() -> str:
+    return feature_body({
+        "type": "Feature", "id": "area",
+        "geometry": {"type": "Point", "coordinates": [40.0, 35.0]},
+        "properties": {"kind": "area", "radius_m": 2000.0, "altitude_m": [0.0, 3000.0],
+                       "start": MORNING.format("06"), "end": MORNING.format("18")},
+    })  # fmt: skip
+
+
+def route(east: float) -> str:
+    return feature_body({
+        "type": "Feature", "id": "route",
+        "geometry": {"type": "LineString", "coordinates": [[39.97, 35.0], [east, 35.0]]},
+        "properties": {"kind": "convoy", "width_m": 200.0, "altitude_m": [0.0, 1000.0],
+                       "start": MORNING.format("06"), "end": MORNING.format("18")},
+    })  # fmt: skip
+
+
+def apart_m(first: str, second: str) -> float:
+    a, b = shapely.from_geojson([first, second])
+    return float(shapely.hausdorff_distance(a, b, densify=0.05)) * METRES_A_DEGREE
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteStore(Path(tmp) / "tansiq.db")
+        red = parties.add_party(store, "red", "Red", "en")[0]
+        blue = parties.add_party(store, "blue", "Blue", "en")[0]
+        theater = Theater(store, clock=lambda: START_S)
+        theater.file(blue, "zone", zone())
+        filed = theater.file(red, "operation", route(40.07))
+        (first,) = filed.conflicts
+        for version, east in enumerate((40.2, 40.6, 41.0, 42.0, 43.0, 45.0, 48.0), start=1):
+            (kept,) = theater.replace(red, filed.filing.id, version, route(east)).conflicts
+            volumes = theater.volumes("red", filed.filing.id, route(east))
+            ((_, _, judged),) = theater._pairs_of(volumes, START_S)
+            drawn_a, drawn_b, _ = theater._region_texts(judged)
+            if judged.a != first.volume_a:
+                drawn_a, drawn_b = drawn_b, drawn_a
+            moved = max(
+                apart_m(first.region_a or "", drawn_a), apart_m(first.region_b or "", drawn_b)
+            )
+            print(f"far end moved {(east - 40.07) * 91.2:5.0f} km: regions drawn {moved:.3f} m"
+                  f" from the first; stored kept: {kept.version == first.version}")  # fmt: skip
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
