@@ -9,19 +9,34 @@ moved further east, step by step, and the conflict's regions are drawn again (as
 replacement draws them): printed, for each, how far the far end moved, the Hausdorff
 distance between the drawings (metres, at 111 km a degree) and whether the service
 kept the stored regions (the conflict's version unchanged).
+
+Then what comparing a large region costs under the theater's lock (the cycle
+collector paused, as there): a ``--vertices`` ring moved by 3e-6°, compared with
+``same_drawing.alike`` vertex for vertex, and drawn with two vertices fewer (so
+compared by covering); beside it, in the same run, what 1aebcb0 did for each
+(the extent read from the stored text, then the buffers). Best of ``--repeat``.
 """
 
 from __future__ import annotations
 
+import argparse
+import functools
+import gc
 import json
+import math
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import shapely
 
 from tansiq.service import parties
+from tansiq.service.geojson_text import region_geojson
+from tansiq.service.same_drawing import DRAWING_NOISE_DEG, alike
 from tansiq.service.theater import Theater
-from tansiq.store import SqliteStore
+from tansiq.store import SqliteStore, extents
 
 MORNING = "2017-09-16T{}:00:00Z"
 START_S = 1505520000.0  # 2017-09-16T00:00:00Z
@@ -55,7 +70,52 @@ def apart_m(first: str, second: str) -> float:
     return float(shapely.hausdorff_distance(a, b, densify=0.05)) * METRES_A_DEGREE
 
 
+def as_at_1aebcb0(first: str, second: str) -> bool:
+    """The comparison as 1aebcb0 made it: the stored text's extent, then buffers."""
+    extents.of_regions(first)
+    a, b = shapely.from_geojson(first), shapely.from_geojson(second)
+    wa, wb = shapely.buffer([a, b], DRAWING_NOISE_DEG, quad_segs=2)
+    return bool(shapely.covers(wa, b) and shapely.covers(wb, a))
+
+
+def best_ms(calls: list[Callable[[], bool]], repeat: int) -> list[float]:
+    """Each call's best time of ``repeat``, ms, the calls taken in turn (a slow spell
+    of the machine then slows each alike)."""
+    times: list[list[float]] = [[] for _ in calls]
+    for _ in range(repeat):
+        for call, taken in zip(calls, times, strict=True):
+            started = time.perf_counter()
+            assert call()
+            taken.append(time.perf_counter() - started)
+    return [min(taken) * 1e3 for taken in times]
+
+
+def large_regions(vertices: int, repeat: int) -> None:
+    turns = np.linspace(0, 2 * math.pi, vertices, endpoint=False)
+    radius = 0.02 * (1 + 0.05 * np.sin(37 * turns))
+    ring = np.c_[40 + radius * np.cos(turns), 35 + radius * np.sin(turns)]
+    stored = region_geojson(shapely.Polygon(ring))
+    moved = region_geojson(shapely.Polygon(ring + 3e-6))
+    fewer = region_geojson(shapely.Polygon((ring + 3e-6)[1:-1]))
+    gc.disable()
+    for name, other in (("vertex for vertex", moved), ("two vertices fewer", fewer)):
+        calls = [alike, as_at_1aebcb0]
+        now, then = best_ms([functools.partial(call, stored, other) for call in calls], repeat)
+        print(f"{vertices:,} vertices, {name}: alike {now:.1f} ms, as at 1aebcb0"
+              f" {then:.1f} ms, ratio {now / then:.2f}")  # fmt: skip
+    gc.enable()
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vertices", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    noise_of_far_ends()
+    large_regions(args.vertices, args.repeat)
+
+
+def noise_of_far_ends() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteStore(Path(tmp) / "tansiq.db")
         red = parties.add_party(store, "red", "Red", "en")[0]

@@ -2094,10 +2094,56 @@ def test_a_route_moved_in_steps_each_within_noise_is_a_new_entry_as_one_move(
     assert (moved.late_notice, moved.notice_from) == (True, now[0])
 
 
-def _route_east_to(east: float, west: float = 39.97) -> str:
-    """Red's 200 m convoy route along 35° N from ``west`` to ``east``."""
+@pytest.mark.parametrize("drift", ["zone's far end", "separation 0.8 m less"])
+def test_a_drift_kept_within_noise_is_not_blamed_on_the_operations_next_change(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord, drift: str
+) -> None:
+    """Blue's zone is a 2 km wide corridor running north across red's route (asking
+    4 hours, 1,000 m apart). At 03:00 blue lengthens its corridor to 42° N, or the
+    coordinator takes the separation to 999.2 m: the regions drawn again move
+    within drawing noise, kept as they were. Then red adds a leg far north of the
+    zone, which moves the drawing by noise again: its entry into the zone is as it
+    notified it at 00:00, not a late one at 03:01. Compared with the stored regions,
+    the two drifts together passed the noise and red was flagged late (a reviewer)."""
+    coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    theater.set_rules(coordinator, [SeparationRule(("*", "*"), horizontal_m=1000.0)])
+    zone = theater.file(blue, "zone", _corridor_zone(35.01))
+    filed = theater.file(red, "operation", _route_east_to(40.07))
+    (opened,) = filed.conflicts
+    now[0] += 3 * 3600
+    if drift == "zone's far end":
+        theater.replace(blue, zone.filing.id, 1, _corridor_zone(42.0))
+    else:
+        rules = [SeparationRule(("*", "*"), horizontal_m=999.2)]
+        theater.set_rules(coordinator, rules)
+        theater.catch_up()
+    kept = store.get_conflict(opened.id)
+    assert kept is not None and kept.version == opened.version
+    now[0] += 60
+    (after,) = theater.replace(red, filed.filing.id, 1, _route_east_to(40.07, north=38.0)).conflicts
+    assert (after.late_notice, after.notice_from) == (False, SAMPLE_MORNING_S)
+
+
+def _corridor_zone(north: float) -> str:
+    """Blue's zone: a corridor 2 km wide along 40° E from 34.99° N to ``north``,
+    06:00-18:00, up to 3,000 m, asking 4 hours of notice."""
+    feature = disc("area", 40.0, 34.99)
+    feature["geometry"] = {"type": "LineString", "coordinates": [[40.0, 34.99], [40.0, north]]}
+    properties = feature["properties"]
+    assert isinstance(properties, dict)
+    del properties["radius_m"]
+    properties.update(kind="patrol", width_m=2000.0, notice_h=4.0, altitude_m=[0.0, 3000.0])
+    return body(feature)
+
+
+def _route_east_to(east: float, west: float = 39.97, north: float | None = None) -> str:
+    """Red's 200 m convoy route along 35° N from ``west`` to ``east`` (then north to
+    ``north``, if given)."""
     feature = disc("route", west, 35.0)
-    feature["geometry"] = {"type": "LineString", "coordinates": [[west, 35.0], [east, 35.0]]}
+    line = [[west, 35.0], [east, 35.0]] + ([[east, north]] if north is not None else [])
+    feature["geometry"] = {"type": "LineString", "coordinates": line}
     properties = feature["properties"]
     assert isinstance(properties, dict)
     del properties["radius_m"]

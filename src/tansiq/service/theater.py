@@ -1088,14 +1088,7 @@ class Theater(RulesChanges):
         elif (
             notice is not None
             and entry_was is not None
-            and (
-                # what it shows now is not what it showed (its regions beyond the
-                # noise of those stored): compared with the version before instead,
-                # two moves within the noise each read as no new entry where one move
-                # as far did (a reviewer)
-                not self._catching_up_on(stored, judged)
-                or self._shows_a_new_entry(stored, fresh, judged, entry_was)
-            )
+            and self._shows_a_new_entry(stored, fresh, judged, entry_was, notice)
         ):
             # the operation changed what the conflict shows: that entry is notified now
             start = fresh.window_start
@@ -1124,26 +1117,38 @@ class Theater(RulesChanges):
         return changed
 
     def _shows_a_new_entry(
-        self, stored: ConflictRecord, fresh: ConflictRecord, judged: Conflict, was: Volume
+        self,
+        stored: ConflictRecord,
+        fresh: ConflictRecord,
+        judged: Conflict,
+        before: Volume,
+        notice: float,
     ) -> bool:
-        """While a catch-up of new rules may draw the conflict again, whether an
-        operation's new form (in ``judged``, its version before ``was``) changed what
-        its conflict with a zone shows (``stored``, now ``fresh``): its kind, a gap,
-        the window, or, its footprint moved, the regions the two forms draw under the
-        rules now. Not the regions as stored, then: they may be of the rules before,
-        and a change the conflict does not show then read as a new entry, flagged
-        late (a reviewer). Told by what changed, not by the clock: a zone's change at
-        the instant of one the conflict does not show read as the operation's (the
-        same reviewer)."""
+        """Whether an operation's new form (in ``judged``; ``before``, its version
+        before this change) changed what its conflict with a zone shows (``stored``,
+        now ``fresh``) from the entry it notified at ``notice``: its kind, a gap, the
+        window, or, its footprint moved, the regions its form then and its form now
+        draw against the zone and under the rules as they are now.
+
+        Not the regions as stored: a catch-up running may draw them again under new
+        rules, and a change the conflict does not show then read as a new entry,
+        flagged late (a reviewer); and those kept within drawing noise through a
+        change of the zone or of the rules, with this change's noise added, read so
+        too (a second reviewer, 2026-12-03). Told by what changed, not by the clock:
+        a zone's change at the instant of one the conflict does not show read as the
+        operation's (the first reviewer). From the form notified, not the version
+        before: two moves each within the noise read as no new entry where one move
+        as far did (a third)."""
         if any(getattr(fresh, name) != getattr(stored, name) for name in _DISCLOSED_BESIDES):
             return True
+        was = self._form_notified(before, notice) or before
         now_volume = judged.volume_a if judged.a == was.id else judged.volume_b
         if _same_footprint(was, now_volume):
             return False
-        before = (
+        notified = (
             judged._replace(volume_a=was) if judged.a == was.id else judged._replace(volume_b=was)
         )
-        near_a, near_b, _ = self._region_texts(before)
+        near_a, near_b, _ = self._region_texts(notified)
         now_a, now_b, _ = self._region_texts(judged)
         return not (alike(near_a, now_a) and alike(near_b, now_b))
 
@@ -1169,6 +1174,22 @@ class Theater(RulesChanges):
         ):
             return False
         return all(alike(was, now) for was, now in pairs if was is not None and now is not None)
+
+    def _form_notified(self, volume: Volume, notice: float) -> Volume | None:
+        """An operation's volume as it stood when the entry its conflict shows was
+        notified (``notice``): from the latest version of its filing filed then or
+        before, walked back from the latest (None: none is, or that version has no
+        such volume). Read only when a change of the operation moved what the
+        conflict shows, its regions alone."""
+        filing_id = _filing_of(volume)
+        latest = self._store.get_filing(filing_id)
+        for version in range(latest.version if latest is not None else 0, 0, -1):
+            record = self._store.get_filing(filing_id, version)
+            if record is None or record.filed_at > notice or record.state != "active":
+                continue
+            found = self.volumes(volume.party, filing_id, record.body)
+            return next((v for v in found if v.id == volume.id), None)
+        return None
 
     def _conflict_record(
         self,
