@@ -26,6 +26,7 @@ from tansiq.errors import (
     StoreInUse,
     UnknownFiling,
 )
+from tansiq.scenario import problems
 from tansiq.scenario.model import SeparationRule, Volume
 from tansiq.service import parties
 from tansiq.service.theater import Theater
@@ -36,20 +37,22 @@ from tansiq.store.sqlite import SCHEMA_VERSION
 GEOD = Geod(ellps="WGS84")
 
 
-#: what makes a store of schema 13 one of schema 12
+#: what makes a store of schema 14 one of schema 13
+BEFORE_14 = "ALTER TABLE conflict DROP COLUMN notice_version;"
+#: what makes a store of schema 14 one of schema 12
 BEFORE_13 = (
-    "ALTER TABLE conflict DROP COLUMN notice_from; ALTER TABLE conflict DROP COLUMN shown_at;"
-    " ALTER TABLE volume DROP COLUMN judged_under;"
+    f"{BEFORE_14} ALTER TABLE conflict DROP COLUMN notice_from;"
+    " ALTER TABLE conflict DROP COLUMN shown_at; ALTER TABLE volume DROP COLUMN judged_under;"
 )
-#: what makes a store of schema 13 one of schema 11
+#: what makes a store of schema 14 one of schema 11
 BEFORE_12 = f"{BEFORE_13} ALTER TABLE volume DROP COLUMN notified_at;"
-#: what makes a store of schema 13 one of schema 10
+#: what makes a store of schema 14 one of schema 10
 BEFORE_11 = f"{BEFORE_12} ALTER TABLE conflict DROP COLUMN rules_change;"
-#: what makes a store of schema 13 one of schema 8
+#: what makes a store of schema 14 one of schema 8
 BEFORE_9 = (
     f"{BEFORE_11} ALTER TABLE webhook DROP COLUMN token_id; DROP TABLE rules_change;"
 )
-#: what makes a store of schema 13 one of schema 7 (for the tests of older stores)
+#: what makes a store of schema 14 one of schema 7 (for the tests of older stores)
 BEFORE_8 = (
     f"{BEFORE_9} DROP INDEX open_conflict_by_volume_a; DROP INDEX open_conflict_by_volume_b;"
 )
@@ -1934,8 +1937,14 @@ def test_a_schema_12_store_measures_its_conflicts_notice_as_before(tmp_path: Pat
     store.close()
     store = _upgraded(path, BEFORE_13, 12)
     stored = store.get_conflict(opened.id)
-    assert stored is not None and (stored.notice_from, stored.shown_at) == (None, None)
-    kept = dataclasses.replace(stored, notice_from=opened.notice_from, shown_at=opened.shown_at)
+    assert stored is not None
+    assert (stored.notice_from, stored.shown_at, stored.notice_version) == (None, None, None)
+    kept = dataclasses.replace(
+        stored,
+        notice_from=opened.notice_from,
+        shown_at=opened.shown_at,
+        notice_version=opened.notice_version,
+    )
     assert kept == opened
     theater = Theater(store, clock=lambda: now[0])
     now[0] += 3 * 3600
@@ -2124,6 +2133,47 @@ def test_a_drift_kept_within_noise_is_not_blamed_on_the_operations_next_change(
     now[0] += 60
     (after,) = theater.replace(red, filed.filing.id, 1, _route_east_to(40.07, north=38.0)).conflicts
     assert (after.late_notice, after.notice_from) == (False, SAMPLE_MORNING_S)
+
+
+def test_an_operation_filed_with_what_is_refused_now_still_moves_into_a_zone(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red filed, as a server before 2026-12-02 took it, a second feature whose id is
+    refused now. Red drops it and moves its route's start 1 km within blue's zone
+    (asking 4 hours) at 03:00: a new entry, late. The version it notified was read
+    again as a new filing is, refused, and red's change failed over a feature it no
+    longer sends (a reviewer)."""
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    theater.file(blue, "zone", _zone_feature(4.0))
+    document = json.loads(_route_east_to(40.07, 39.98))
+    document["features"].append(disc("far\x07", 45.0, 35.0))
+    with monkeypatch.context() as then:
+        then.setattr(problems, "name_problem", lambda value: None)
+        filed = theater.file(red, "operation", json.dumps(document))
+    now[0] += 3 * 3600
+    (moved,) = theater.replace(red, filed.filing.id, 1, _route_east_to(40.07, 39.99)).conflicts
+    assert (moved.late_notice, moved.notice_from) == (True, now[0])
+
+
+def test_a_move_after_the_clock_was_set_back_is_a_new_entry(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Red's route enters blue's zone (asking 4 hours), filed at 02:30: late. The
+    clock is set back to 01:30 (a restart with an earlier --clock-start) and red moves
+    its route's start 1 km within the zone: a new entry, notified 4.5 hours ahead,
+    not late. Found by the clock in the filing's history, the form notified was the
+    version being filed, compared with itself (a reviewer)."""
+    now = [SAMPLE_MORNING_S + 2.5 * 3600]
+    theater = Theater(store, clock=lambda: now[0])
+    theater.file(blue, "zone", _zone_feature(4.0))
+    (opened,) = theater.file(red, "operation", _route_east_to(40.07, 39.98)).conflicts
+    assert (opened.late_notice, opened.notice_from) == (True, now[0])
+    now[0] -= 3600
+    filing = store.filings_of_party("red", "operation")[0]
+    (moved,) = theater.replace(red, filing.id, 1, _route_east_to(40.07, 39.99)).conflicts
+    assert (moved.region_a, moved.region_b) != (opened.region_a, opened.region_b)
+    assert (moved.late_notice, moved.notice_from) == (False, now[0])
 
 
 def _corridor_zone(north: float) -> str:

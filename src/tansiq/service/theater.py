@@ -29,6 +29,7 @@ import math
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
@@ -103,6 +104,9 @@ REGIONS_CHECKED = 5_000
 #: a box's regions are checked this many conflicts at a time, so that a page that fills
 #: early checks no more than it shows
 _CHECKED_AT_ONCE = 200
+#: versions of operations kept parsed for the form they notified: those a change reads
+#: (one filing's, mostly) and a few before
+_VERSIONS_KEPT = 4
 #: a slice of the catch-up after new rules holds the theater about this long, seconds;
 #: while others change the theater, it then leaves it to them as long
 CATCH_UP_SLICE_S = 0.02
@@ -210,6 +214,8 @@ class Theater(RulesChanges):
         self._pending_counted = False
         self._index = ConflictIndex(self._separation)  # _store_footprints codes with it
         self._drawer = RegionDrawer()
+        #: operations' versions read again for the form they notified (_form_notified)
+        self._versions_read: OrderedDict[tuple[str, int], list[Volume]] = OrderedDict()
         if self._store.get_setting(FOOTPRINTS_SETTING) is None:
             self._store_footprints()
         with collector_paused():  # a million rows made, none of them garbage
@@ -1058,6 +1064,7 @@ class Theater(RulesChanges):
         # show gives no new notice (nor does one of the zone, or of the rules)
         notice = self._entry_notice(stored, a, b, now)
         fresh, extent = self._conflict_record(a, b, judged, now, redraw, notice)
+        fresh = dataclasses.replace(fresh, notice_version=stored.notice_version)
         if not redraw or (
             all(getattr(fresh, name) == getattr(stored, name) for name in _DISCLOSED_BESIDES)
             and self._same_drawings(stored, fresh, extent)
@@ -1088,12 +1095,15 @@ class Theater(RulesChanges):
         elif (
             notice is not None
             and entry_was is not None
-            and self._shows_a_new_entry(stored, fresh, judged, entry_was, notice)
+            and self._shows_a_new_entry(stored, fresh, judged, entry_was)
         ):
             # the operation changed what the conflict shows: that entry is notified now
             start = fresh.window_start
             late = self._zone_rules(a, b, start, now)[0] or self._late_by_lead(start, now)
-            fresh = dataclasses.replace(fresh, late_notice=late, notice_from=now)
+            version = self._store.filing_version(_filing_of(entry_was))
+            fresh = dataclasses.replace(
+                fresh, late_notice=late, notice_from=now, notice_version=version
+            )
         if late_as_it_was:
             fresh = dataclasses.replace(
                 fresh,
@@ -1105,7 +1115,9 @@ class Theater(RulesChanges):
             stored,
             **{
                 name: getattr(fresh, name)
-                for name in (*_DISCLOSED, "late_notice", "notice_from", "shown_at")
+                for name in (
+                    *_DISCLOSED, "late_notice", "notice_from", "shown_at", "notice_version"
+                )
             },
             acked_a_at=None,
             acked_b_at=None,
@@ -1122,13 +1134,14 @@ class Theater(RulesChanges):
         fresh: ConflictRecord,
         judged: Conflict,
         before: Volume,
-        notice: float,
     ) -> bool:
         """Whether an operation's new form (in ``judged``; ``before``, its version
         before this change) changed what its conflict with a zone shows (``stored``,
-        now ``fresh``) from the entry it notified at ``notice``: its kind, a gap, the
-        window, or, its footprint moved, the regions its form then and its form now
-        draw against the zone and under the rules as they are now.
+        now ``fresh``) from the entry it notified (the form its filing's
+        ``stored.notice_version`` holds; ``before`` for a conflict stored before
+        schema 14): its kind, a gap, the window, or, its footprint moved, the regions
+        its form then and its form now draw against the zone and under the rules as
+        they are now.
 
         Not the regions as stored: a catch-up running may draw them again under new
         rules, and a change the conflict does not show then read as a new entry,
@@ -1141,7 +1154,7 @@ class Theater(RulesChanges):
         as far did (a third)."""
         if any(getattr(fresh, name) != getattr(stored, name) for name in _DISCLOSED_BESIDES):
             return True
-        was = self._form_notified(before, notice) or before
+        was = self._form_notified(before, stored.notice_version) or before
         now_volume = judged.volume_a if judged.a == was.id else judged.volume_b
         if _same_footprint(was, now_volume):
             return False
@@ -1175,21 +1188,31 @@ class Theater(RulesChanges):
             return False
         return all(alike(was, now) for was, now in pairs if was is not None and now is not None)
 
-    def _form_notified(self, volume: Volume, notice: float) -> Volume | None:
-        """An operation's volume as it stood when the entry its conflict shows was
-        notified (``notice``): from the latest version of its filing filed then or
-        before, walked back from the latest (None: none is, or that version has no
-        such volume). Read only when a change of the operation moved what the
-        conflict shows, its regions alone."""
+    def _form_notified(self, volume: Volume, version: int | None) -> Volume | None:
+        """An operation's volume as its filing's ``version`` holds it (None: no
+        version given, or none such, or that version cannot be read again). Read only
+        when a change of the operation moved what its conflict with a zone shows, its
+        regions alone; each version parsed once for the conflicts of one change (a
+        version's volumes are what it was filed with, for good). Read as it was
+        stored: a body an older server took may hold what is refused now (refused, it
+        failed the change of a party that did not send it: a reviewer)."""
+        if version is None:
+            return None
         filing_id = _filing_of(volume)
-        latest = self._store.get_filing(filing_id)
-        for version in range(latest.version if latest is not None else 0, 0, -1):
+        key = (filing_id, version)
+        volumes = self._versions_read.get(key)
+        if volumes is None:
             record = self._store.get_filing(filing_id, version)
-            if record is None or record.filed_at > notice or record.state != "active":
-                continue
-            found = self.volumes(volume.party, filing_id, record.body)
-            return next((v for v in found if v.id == volume.id), None)
-        return None
+            if record is None:
+                return None
+            try:
+                volumes = self.volumes(volume.party, filing_id, record.body, names_checked=False)
+            except InputError:
+                return None
+            self._versions_read[key] = volumes
+            while len(self._versions_read) > _VERSIONS_KEPT:
+                self._versions_read.popitem(last=False)
+        return next((v for v in volumes if v.id == volume.id), None)
 
     def _conflict_record(
         self,
@@ -1214,8 +1237,11 @@ class Theater(RulesChanges):
             if conflict.a != mine.id:
                 region_mine, region_other = region_other, region_mine
         found = _zone_and_entering(mine, other)
+        notice_version = None
         if found is not None and notice_from is None:
             notice_from = self._notice_from(found[1], now)
+            # its form is the one it took then, which its filing's latest version holds
+            notice_version = self._store.filing_version(_filing_of(found[1]))
         late, no_entry = self._zone_rules(mine, other, start, notice_from)
         # told less than the theater's lead time before the conflict's window starts;
         # with none asked (0, the default) nothing is late by it, not even a window
@@ -1248,6 +1274,7 @@ class Theater(RulesChanges):
             rules_change=self._rules_change,
             notice_from=notice_from,
             shown_at=now,
+            notice_version=notice_version,
         )
         return record, extent
 

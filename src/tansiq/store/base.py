@@ -109,6 +109,11 @@ class ConflictRecord:
     """When it took the shape it shows (its opening, or the last change of what it
     discloses; not a flag's change): the notice of it the theater's lead time is
     measured from. None: written before schema 13 (its opening then stands in)."""
+    notice_version: int | None = None
+    """Of an operation entering a zone: a version of the operation's filing that holds
+    the form whose entry it shows (as notified at ``notice_from``), against which a
+    change of the operation is judged a new entry or not. None: another pair, or
+    written before schema 14 (the version before a change then stands in)."""
 
 
 class ConflictChunk(NamedTuple):
@@ -305,6 +310,10 @@ class Store(Protocol):
     ) -> ConflictRecord | None:
         """A conflict; with ``party_id``, only if that party is a side of it (another's
         is None, as a missing one is, answered without reading its regions)."""
+        ...
+
+    def filing_version(self, filing_id: str) -> int | None:
+        """A filing's latest version number (None: no such filing), its body unread."""
         ...
 
     def conflict_extent(self, conflict_id: int) -> Extent | None:

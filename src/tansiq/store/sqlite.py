@@ -43,7 +43,7 @@ from tansiq.store.base import (
 )
 from tansiq.store.serving_lock import ServingLock
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 
 _log = logging.getLogger(__name__)
@@ -271,6 +271,14 @@ _CONFLICT_NOTICE = (
 #: stored before schema 13
 _VOLUME_JUDGED = "ALTER TABLE volume ADD COLUMN judged_under INTEGER;"
 
+#: schema 14: of a conflict between a zone and an operation entering it, a version of
+#: the operation's filing that holds the form whose entry it shows: a change of the
+#: operation is a new entry if it draws, against the zone as it is, other regions than
+#: that form does. Found by the clock from the filing's history instead, a clock set
+#: back took the version being filed for it, and a long history was read whole under
+#: the theater's lock (a reviewer). Null: another pair, or written before schema 14
+_CONFLICT_NOTICE_VERSION = "ALTER TABLE conflict ADD COLUMN notice_version INTEGER;"
+
 #: schema 2: the footprints of active volumes, so that a restart does not re-parse filings
 _VOLUME_TABLE = """
 CREATE TABLE volume (
@@ -295,7 +303,7 @@ _CONFLICT_COLUMNS = (
     "id, volume_a, volume_b, filing_a, filing_b, party_a, party_b, kind_a, kind_b, state,"
     " horizontal_distance_m, vertical_gap_m, time_gap_s, window_start, window_end,"
     " opened_at, closed_at, acked_a_at, acked_b_at, region_a, region_b, late_notice, no_entry,"
-    " version, rules_change, notice_from, shown_at"
+    " version, rules_change, notice_from, shown_at, notice_version"
 )
 
 _PUT_EXTENT = (
@@ -737,6 +745,10 @@ class SqliteStore:
             )
         return _conflict(row) if row else None
 
+    def filing_version(self, filing_id: str) -> int | None:
+        row = self._fetchone("SELECT version FROM filing WHERE id = ?", (filing_id,))
+        return None if row is None else int(row[0])
+
     def conflict_extent(self, conflict_id: int) -> Extent | None:
         for pending in reversed(self._extents):  # this change's, not yet written
             if pending[0] == conflict_id:
@@ -788,14 +800,16 @@ class SqliteStore:
                 " vertical_gap_m = ?, time_gap_s = ?, window_start = ?, window_end = ?,"
                 " region_a = ?, region_b = ?, late_notice = ?, no_entry = ?,"
                 " acked_a_at = ?, acked_b_at = ?, version = ?, rules_change = ?,"
-                " notice_from = ?, shown_at = ? WHERE id = ? AND state = 'open'",
+                " notice_from = ?, shown_at = ?, notice_version = ?"
+                " WHERE id = ? AND state = 'open'",
                 (
                     conflict.kind_a, conflict.kind_b, conflict.horizontal_distance_m,
                     conflict.vertical_gap_m, conflict.time_gap_s, conflict.window_start,
                     conflict.window_end, conflict.region_a, conflict.region_b,
                     conflict.late_notice, conflict.no_entry, conflict.acked_a_at,
                     conflict.acked_b_at, conflict.version, conflict.rules_change,
-                    conflict.notice_from, conflict.shown_at, conflict.id,
+                    conflict.notice_from, conflict.shown_at, conflict.notice_version,
+                    conflict.id,
                 ),
             )  # fmt: skip
 
@@ -1195,7 +1209,7 @@ class SqliteStore:
                 f"BEGIN; {_SCHEMA} {_VOLUME_TABLE} {_FILING_KEY_TABLE} {_FILING_KEY_OPENED}"
                 f" {_FILING_BY_PARTY} {_EXTENT_TABLE} {_OPEN_BY_VOLUME} {_RULES_CHANGE_TABLE}"
                 f" {_WEBHOOK_TOKEN} {_CONFLICT_RULES_CHANGE} {_VOLUME_NOTIFIED}"
-                f" {_CONFLICT_NOTICE} {_VOLUME_JUDGED}"
+                f" {_CONFLICT_NOTICE} {_VOLUME_JUDGED} {_CONFLICT_NOTICE_VERSION}"
                 f" PRAGMA user_version = {SCHEMA_VERSION};"
                 " COMMIT;"
             )
@@ -1253,6 +1267,8 @@ class SqliteStore:
         if version < 13:
             steps.append(_CONFLICT_NOTICE)  # likewise
             steps.append(_VOLUME_JUDGED)  # likewise
+        if version < 14:
+            steps.append(_CONFLICT_NOTICE_VERSION)  # likewise
         self._db.execute("BEGIN")
         try:
             for step in steps:
@@ -1346,7 +1362,7 @@ def _conflict(row: tuple[Any, ...]) -> ConflictRecord:
     rules) as integers."""
     # positional, as the columns come (mypy cannot count a starred row's columns)
     make: Any = ConflictRecord
-    record: ConflictRecord = make(*row[:-6], bool(row[-6]), bool(row[-5]), *row[-4:])
+    record: ConflictRecord = make(*row[:-7], bool(row[-7]), bool(row[-6]), *row[-5:])
     return record
 
 
