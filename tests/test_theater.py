@@ -38,7 +38,10 @@ GEOD = Geod(ellps="WGS84")
 
 
 #: what makes a store of schema 14 one of schema 13
-BEFORE_14 = "ALTER TABLE conflict DROP COLUMN notice_version;"
+BEFORE_14 = (
+    "DROP INDEX open_notice_version_a; DROP INDEX open_notice_version_b;"
+    " ALTER TABLE conflict DROP COLUMN notice_version;"
+)
 #: what makes a store of schema 14 one of schema 12
 BEFORE_13 = (
     f"{BEFORE_14} ALTER TABLE conflict DROP COLUMN notice_from;"
@@ -2174,6 +2177,35 @@ def test_a_move_after_the_clock_was_set_back_is_a_new_entry(
     (moved,) = theater.replace(red, filing.id, 1, _route_east_to(40.07, 39.99)).conflicts
     assert (moved.region_a, moved.region_b) != (opened.region_a, opened.region_b)
     assert (moved.late_notice, moved.notice_from) == (False, now[0])
+
+
+def test_a_route_put_back_where_it_was_notified_after_an_early_end_is_no_new_entry(
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord
+) -> None:
+    """Red's route enters blue's zone (asking 4 hours), filed at 00:00 for 06:00-18:00.
+    At 10:00 red says it ended at 09:00 and moved its start 1 km (no notice is given
+    again: the flag and its time stay). The clock is set back to 08:00 and red puts
+    its start back where it notified it at 00:00: the entry shown is the one notified
+    then, six hours ahead, not late. The early end had moved the form notified to its
+    own version, never notified, and the move back read as a late entry (a reviewer)."""
+
+    def route(west: float, end: str) -> str:
+        document = json.loads(_route_east_to(40.07, west))
+        document["features"][0]["properties"]["end"] = f"2017-09-16T{end}:00Z"
+        return json.dumps(document)
+
+    now = [SAMPLE_MORNING_S]
+    theater = Theater(store, clock=lambda: now[0])
+    theater.file(blue, "zone", _zone_feature(4.0))
+    filed = theater.file(red, "operation", route(39.98, "18:00"))
+    (opened,) = filed.conflicts
+    assert not opened.late_notice
+    now[0] = SAMPLE_MORNING_S + 10 * 3600
+    (ended,) = theater.replace(red, filed.filing.id, 1, route(39.99, "09:00")).conflicts
+    assert (ended.notice_from, ended.notice_version) == (opened.notice_from, 1)
+    now[0] = SAMPLE_MORNING_S + 8 * 3600
+    (back,) = theater.replace(red, filed.filing.id, 2, route(39.98, "09:00")).conflicts
+    assert (back.late_notice, back.notice_from) == (False, SAMPLE_MORNING_S)
 
 
 def _corridor_zone(north: float) -> str:

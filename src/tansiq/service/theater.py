@@ -29,7 +29,6 @@ import math
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
@@ -104,9 +103,6 @@ REGIONS_CHECKED = 5_000
 #: a box's regions are checked this many conflicts at a time, so that a page that fills
 #: early checks no more than it shows
 _CHECKED_AT_ONCE = 200
-#: versions of operations kept parsed for the form they notified: those a change reads
-#: (one filing's, mostly) and a few before
-_VERSIONS_KEPT = 4
 #: a slice of the catch-up after new rules holds the theater about this long, seconds;
 #: while others change the theater, it then leaves it to them as long
 CATCH_UP_SLICE_S = 0.02
@@ -214,13 +210,16 @@ class Theater(RulesChanges):
         self._pending_counted = False
         self._index = ConflictIndex(self._separation)  # _store_footprints codes with it
         self._drawer = RegionDrawer()
-        #: operations' versions read again for the form they notified (_form_notified)
-        self._versions_read: OrderedDict[tuple[str, int], list[Volume]] = OrderedDict()
         if self._store.get_setting(FOOTPRINTS_SETTING) is None:
             self._store_footprints()
         with collector_paused():  # a million rows made, none of them garbage
             self._index, ids = self._index_from_store(self._separation)
             self._volume_ids = _by_filing(ids)
+        #: operations' filings that may have open conflicts with zones keeping the
+        #: version their entry was notified with: only theirs are read for it before
+        #: a change (a superset: added to as such conflicts are written, emptied only
+        #: here; a read of the store for each replacement cost 0.1 ms)
+        self._notifying = set(self._store.filings_with_notice_versions())
         self._stale = False
 
     def _index_from_store(
@@ -518,6 +517,9 @@ class Theater(RulesChanges):
         # the body's rules checked before the lock when the category is known (the
         # routes know it), as the rest of the body is: the lock's holder works less
         known = self._filing_rules(text, category) if category is not None else None
+        # so too the forms an operation notified its entries into zones with (a
+        # reviewer: ten such versions of 1.7 MB, parsed under the lock, held it 14 s)
+        notified = self._forms_notified(party, filing_id)
 
         def work(now: float) -> Outcome:
             current = self._own(party, filing_id, expected_version, category)
@@ -630,6 +632,7 @@ class Theater(RulesChanges):
                                     and _filing_of(mine).startswith("operation-")
                                     and not _same_entry(was, mine)
                                     else None,
+                                    notified=notified,
                                 )
                             )
                     elif conflict.id in over:
@@ -1023,6 +1026,7 @@ class Theater(RulesChanges):
         """Record an open conflict between two volumes (``mine`` is side a) and tell both."""
         record, extent = self._conflict_record(mine, other, conflict, now)
         stored = dataclasses.replace(record, id=self._store.add_conflict(record, extent))
+        self._note_notifying(stored)
         self._tell(stored, "conflict.opened", now)
         return stored
 
@@ -1035,6 +1039,7 @@ class Theater(RulesChanges):
         zone_late_before: bool | None = None,
         late_as_it_was: bool = False,
         entry_was: Volume | None = None,
+        notified: Mapping[int, Mapping[str, Volume]] | None = None,
     ) -> ConflictRecord:
         """A conflict that stays open, as its volumes (and the rules) now make it.
 
@@ -1056,7 +1061,9 @@ class Theater(RulesChanges):
         (an operation saying it ended early): the flag stays as it was (judged from
         now, a window already begun read as a late notice: a reviewer). ``entry_was``:
         an operation's version before this change, which changed its form: the entry
-        is notified anew if that changed what the conflict shows."""
+        is notified anew if that changed what the conflict shows. ``notified``: the
+        operation's volumes by the versions its conflicts with zones were notified
+        with, read before the lock (:meth:`_forms_notified`)."""
         a, b = judged.volume_a, judged.volume_b
         if a.id != stored.volume_a:
             a, b = b, a
@@ -1095,7 +1102,7 @@ class Theater(RulesChanges):
         elif (
             notice is not None
             and entry_was is not None
-            and self._shows_a_new_entry(stored, fresh, judged, entry_was)
+            and self._shows_a_new_entry(stored, fresh, judged, entry_was, notified or {})
         ):
             # the operation changed what the conflict shows: that entry is notified now
             start = fresh.window_start
@@ -1110,6 +1117,9 @@ class Theater(RulesChanges):
                 late_notice=stored.late_notice,
                 notice_from=stored.notice_from,
                 shown_at=stored.shown_at,
+                # the form notified then, with its time (moved alone, a later move back
+                # to that form read as a new entry: a reviewer)
+                notice_version=stored.notice_version,
             )
         changed = dataclasses.replace(
             stored,
@@ -1125,8 +1135,17 @@ class Theater(RulesChanges):
             rules_change=self._rules_change,
         )
         self._store.update_conflict(changed, extent)
+        self._note_notifying(changed)
         self._tell(changed, "conflict.changed", now)
         return changed
+
+    def _note_notifying(self, conflict: ConflictRecord) -> None:
+        """Count the operation of a conflict with a zone keeping the version its entry
+        was notified with among those read for it before a change."""
+        if conflict.notice_version is not None:
+            for filing_id in (conflict.filing_a, conflict.filing_b):
+                if filing_id.startswith("operation-"):
+                    self._notifying.add(filing_id)
 
     def _shows_a_new_entry(
         self,
@@ -1134,6 +1153,7 @@ class Theater(RulesChanges):
         fresh: ConflictRecord,
         judged: Conflict,
         before: Volume,
+        notified: Mapping[int, Mapping[str, Volume]],
     ) -> bool:
         """Whether an operation's new form (in ``judged``; ``before``, its version
         before this change) changed what its conflict with a zone shows (``stored``,
@@ -1154,14 +1174,14 @@ class Theater(RulesChanges):
         as far did (a third)."""
         if any(getattr(fresh, name) != getattr(stored, name) for name in _DISCLOSED_BESIDES):
             return True
-        was = self._form_notified(before, stored.notice_version) or before
+        was = self._form_notified(before, stored.notice_version, notified) or before
         now_volume = judged.volume_a if judged.a == was.id else judged.volume_b
         if _same_footprint(was, now_volume):
             return False
-        notified = (
+        as_notified = (
             judged._replace(volume_a=was) if judged.a == was.id else judged._replace(volume_b=was)
         )
-        near_a, near_b, _ = self._region_texts(notified)
+        near_a, near_b, _ = self._region_texts(as_notified)
         now_a, now_b, _ = self._region_texts(judged)
         return not (alike(near_a, now_a) and alike(near_b, now_b))
 
@@ -1188,31 +1208,55 @@ class Theater(RulesChanges):
             return False
         return all(alike(was, now) for was, now in pairs if was is not None and now is not None)
 
-    def _form_notified(self, volume: Volume, version: int | None) -> Volume | None:
-        """An operation's volume as its filing's ``version`` holds it (None: no
-        version given, or none such, or that version cannot be read again). Read only
-        when a change of the operation moved what its conflict with a zone shows, its
-        regions alone; each version parsed once for the conflicts of one change (a
-        version's volumes are what it was filed with, for good). Read as it was
-        stored: a body an older server took may hold what is refused now (refused, it
-        failed the change of a party that did not send it: a reviewer)."""
+    def _forms_notified(
+        self, party: PartyRecord, filing_id: str
+    ) -> dict[int, dict[str, Volume]]:
+        """The volumes of each version of one of the party's operations that its open
+        conflicts with zones were notified with (``ConflictRecord.notice_version``),
+        read before the theater's lock, as a new body is: a change of the operation
+        compares its new form with them (:meth:`_shows_a_new_entry`). Read as stored:
+        a body an older server took may hold what is refused now (refused, it failed
+        the change of a party that did not send it: a reviewer); one that cannot be
+        read is left out."""
+        if filing_id not in self._notifying:  # (one written since is read later)
+            return {}
+        out: dict[int, dict[str, Volume]] = {}
+        for version in self._store.notice_versions_of(filing_id, party.id):
+            volumes = self._version_volumes(party.id, filing_id, version)
+            if volumes is not None:
+                out[version] = volumes
+        return out
+
+    def _version_volumes(
+        self, party_id: str, filing_id: str, version: int
+    ) -> dict[str, Volume] | None:
+        """A version of one of the party's filings, its volumes by id, read as stored
+        (None: no such version, or it cannot be read again)."""
+        record = self._store.get_filing(filing_id, version, party_id=party_id)
+        if record is None:
+            return None
+        try:
+            volumes = self.volumes(party_id, filing_id, record.body, names_checked=False)
+        except InputError:
+            return None
+        return {volume.id: volume for volume in volumes}
+
+    def _form_notified(
+        self,
+        volume: Volume,
+        version: int | None,
+        notified: Mapping[int, Mapping[str, Volume]],
+    ) -> Volume | None:
+        """An operation's volume as its filing's ``version`` holds it: from ``notified``
+        (read before the lock), else read now (a conflict opened with a zone filed
+        after that read: one version, once). None: no version given, none such, or it
+        cannot be read again."""
         if version is None:
             return None
-        filing_id = _filing_of(volume)
-        key = (filing_id, version)
-        volumes = self._versions_read.get(key)
+        volumes = notified.get(version)
         if volumes is None:
-            record = self._store.get_filing(filing_id, version)
-            if record is None:
-                return None
-            try:
-                volumes = self.volumes(volume.party, filing_id, record.body, names_checked=False)
-            except InputError:
-                return None
-            self._versions_read[key] = volumes
-            while len(self._versions_read) > _VERSIONS_KEPT:
-                self._versions_read.popitem(last=False)
-        return next((v for v in volumes if v.id == volume.id), None)
+            volumes = self._version_volumes(volume.party, _filing_of(volume), version)
+        return None if volumes is None else volumes.get(volume.id)
 
     def _conflict_record(
         self,

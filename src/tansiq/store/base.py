@@ -312,6 +312,17 @@ class Store(Protocol):
         is None, as a missing one is, answered without reading its regions)."""
         ...
 
+    def notice_versions_of(self, filing_id: str, party_id: str) -> list[int]:
+        """The versions of an operation's filing that its open conflicts with zones were
+        notified with (``ConflictRecord.notice_version``), each once, in order; none
+        if the filing is not the party's (answered alike, without reading it)."""
+        ...
+
+    def filings_with_notice_versions(self) -> list[str]:
+        """The filings of open conflicts that keep a ``notice_version`` (of either
+        side: a zone's and an operation's), each once."""
+        ...
+
     def filing_version(self, filing_id: str) -> int | None:
         """A filing's latest version number (None: no such filing), its body unread."""
         ...
