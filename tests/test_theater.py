@@ -7,6 +7,7 @@ import gc
 import json
 import math
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from tansiq.errors import (
     ScenarioUnreadable,
     StaleVersion,
     StoreInUse,
+    StoreUnusable,
     UnknownFiling,
 )
 from tansiq.scenario import problems
@@ -2082,26 +2084,34 @@ def test_a_route_changed_far_beyond_a_zone_leaves_its_conflict_as_acknowledged(
     assert moved.version == opened.version + 1 and moved.acked_b_at is None
 
 
-@pytest.mark.parametrize("steps", [1, 2])
+@pytest.mark.parametrize("steps", [1, 2, "2, restarted between"])
 def test_a_route_moved_in_steps_each_within_noise_is_a_new_entry_as_one_move(
-    store: SqliteStore, red: PartyRecord, blue: PartyRecord, steps: int
+    tmp_path: Path, steps: int | str
 ) -> None:
     """Red's route starts inside blue's zone (asking 4 hours); at 03:00 red moves its
     start 1.8e-5° east, at once or in two steps of half that, each within drawing
-    noise. Either way the conflict ends showing the same regions, beyond the noise of
-    those first shown: a new entry, notified at the last step, 3 hours before the
-    window, late. Compared with the version before, each step read as no new entry
-    and two steps left the flag off where one move set it (a reviewer)."""
+    noise (the server restarted between them, or not). Either way the conflict ends
+    showing the same regions, beyond the noise of those first shown: a new entry,
+    notified at the last step, 3 hours before the window, late. Compared with the
+    version before, each step read as no new entry and two steps left the flag off
+    where one move set it (a reviewer)."""
+    store, red, blue = _red_and_blue(tmp_path / "tansiq.db")
     now = [SAMPLE_MORNING_S]
     theater = Theater(store, clock=lambda: now[0])
     theater.file(blue, "zone", _zone_feature(4.0))
     filed = theater.file(red, "operation", _route_east_to(40.07, 39.98))
     (opened,) = filed.conflicts
     now[0] += 3 * 3600
-    for step in range(1, steps + 1):
-        west = 39.98 + 1.8e-5 * step / steps
+    count = steps if isinstance(steps, int) else 2
+    for step in range(1, count + 1):
+        west = 39.98 + 1.8e-5 * step / count
         changed = theater.replace(red, filed.filing.id, step, _route_east_to(40.07, west))
         (moved,) = changed.conflicts
+        if isinstance(steps, str):  # the form notified is read from the store after
+            theater.close()
+            store.close()
+            store = SqliteStore(tmp_path / "tansiq.db")
+            theater = Theater(store, clock=lambda: now[0])
     assert moved.version == opened.version + 1
     assert (moved.late_notice, moved.notice_from) == (True, now[0])
 
@@ -2206,6 +2216,114 @@ def test_a_route_put_back_where_it_was_notified_after_an_early_end_is_no_new_ent
     now[0] = SAMPLE_MORNING_S + 8 * 3600
     (back,) = theater.replace(red, filed.filing.id, 2, route(39.98, "09:00")).conflicts
     assert (back.late_notice, back.notice_from) == (False, SAMPLE_MORNING_S)
+
+
+def _routes_through_zones(
+    path: Path, zones: int, routes: int
+) -> tuple[SqliteStore, Theater, PartyRecord, PartyRecord, Callable[..., str]]:
+    """Blue's ``zones`` zones about (40, 35) (asking 4 hours) and red's operation of
+    ``routes`` routes crossing them all, from 39.98 + the shift given (with a note, if
+    given)."""
+    store, red, blue = _red_and_blue(path)
+    theater = Theater(store, clock=lambda: SAMPLE_MORNING_S)
+    for k in range(zones):
+        theater.file(blue, "zone", _zone_feature(4.0).replace('"area"', f'"area{k}"'))
+
+    def operation(shift: float, note: str = "") -> str:
+        features = []
+        for k in range(routes):
+            feature = json.loads(_route_east_to(40.07, 39.98 + shift))["features"][0]
+            lat = 35.0 + (k - routes / 2) * 0.0008
+            feature["id"] = f"r{k}"
+            feature["geometry"]["coordinates"] = [[39.98 + shift, lat], [40.07, lat]]
+            if note:
+                feature["properties"]["note"] = note
+            features.append(feature)
+        return json.dumps({"type": "FeatureCollection", "features": features})
+
+    return store, theater, red, blue, operation
+
+
+def _stored_bodies_read(theater: Theater, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each stored body the theater reads again (as stored: names unchecked)."""
+    read: list[str] = []
+    parse = theater.volumes
+
+    def counted(party_id: str, filing_id: str, body: str, *, names_checked: bool = True) -> Any:
+        if not names_checked:
+            read.append(filing_id)
+        return parse(party_id, filing_id, body, names_checked=names_checked)
+
+    monkeypatch.setattr(theater, "volumes", counted)
+    return read
+
+
+def test_a_change_reads_each_version_notified_once_and_a_stale_one_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red's four routes cross blue's three zones: twelve conflicts, all notified with
+    version 2 of red's operation; version 3 adds a note. A change that moves every
+    route reads version 2 again once, even when the read before the lock found
+    nothing (a conflict written between it and the lock): read for each conflict
+    under the lock, a reviewer's race held it 6.4 s. A change with a stale If-Match
+    reads none: read first, it cost seconds of parsing before its 412 (a reviewer)."""
+    _, theater, red, _, operation = _routes_through_zones(tmp_path / "t.db", 3, 4)
+    filing_id = theater.file(red, "operation", operation(0.0)).filing.id
+    moved = theater.replace(red, filing_id, 1, operation(1e-3)).conflicts
+    assert {c.notice_version for c in moved} == {2} and len(moved) == 12
+    noted = theater.replace(red, filing_id, 2, operation(1e-3, note="callsign X")).conflicts
+    assert {c.notice_version for c in noted} == {2}
+    read = _stored_bodies_read(theater, monkeypatch)
+    monkeypatch.setattr(theater, "_forms_notified", lambda *args: {})  # as if raced
+    theater.replace(red, filing_id, 3, operation(2e-3))
+    assert read == [filing_id]
+    monkeypatch.undo()
+    read = _stored_bodies_read(theater, monkeypatch)
+    with pytest.raises(StaleVersion):
+        theater.replace(red, filing_id, 3, operation(3e-3))
+    assert read == []
+
+
+@pytest.mark.parametrize("restarted", [False, True])
+def test_another_partys_filing_is_not_read_for_what_entered_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restarted: bool
+) -> None:
+    """Blue changing red's operation that enters its zone, red changing blue's zone:
+    nothing is read for the forms notified, as for a filing nothing enters, so the
+    time of the refusal does not tell which is which (a reviewer: a store query more
+    for those with such conflicts, and the zones counted among them after a
+    restart)."""
+    store, theater, red, blue, operation = _routes_through_zones(tmp_path / "t.db", 1, 1)
+    entered = theater.file(red, "operation", operation(0.0)).filing.id
+    zone = store.filings_of_party("blue", "zone")[0].id
+    if restarted:
+        theater.close()
+        theater = Theater(store, clock=lambda: SAMPLE_MORNING_S)
+    asked: list[str] = []
+    read = store.notice_versions_of
+    def counted(filing_id: str, party_id: str) -> list[int]:
+        asked.append(filing_id)
+        return read(filing_id, party_id)
+
+    monkeypatch.setattr(store, "notice_versions_of", counted)
+    for party, filing_id in ((blue, entered), (red, zone)):
+        with pytest.raises(UnknownFiling):
+            theater.replace(party, filing_id, 1, operation(1e-3))
+    assert asked == []
+    theater.replace(red, entered, 1, operation(1e-3))
+    assert asked == [entered]
+
+
+def test_a_schema_14_store_without_its_indexes_is_refused_by_name(tmp_path: Path) -> None:
+    """A store of schema 14 as a development build of 2026-12-03 wrote it, without the
+    indexes of notified versions: refused with the reason, not a raw SQLite error."""
+    import sqlite3
+
+    SqliteStore(tmp_path / "t.db").close()
+    with sqlite3.connect(tmp_path / "t.db") as raw:
+        raw.executescript("DROP INDEX open_notice_version_a; DROP INDEX open_notice_version_b;")
+    with pytest.raises(StoreUnusable, match="indexes of notified versions"):
+        SqliteStore(tmp_path / "t.db")
 
 
 def _corridor_zone(north: float) -> str:

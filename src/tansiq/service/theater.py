@@ -215,11 +215,17 @@ class Theater(RulesChanges):
         with collector_paused():  # a million rows made, none of them garbage
             self._index, ids = self._index_from_store(self._separation)
             self._volume_ids = _by_filing(ids)
-        #: operations' filings that may have open conflicts with zones keeping the
-        #: version their entry was notified with: only theirs are read for it before
-        #: a change (a superset: added to as such conflicts are written, emptied only
-        #: here; a read of the store for each replacement cost 0.1 ms)
-        self._notifying = set(self._store.filings_with_notice_versions())
+        #: operations' filings (with their parties) that may have open conflicts with
+        #: zones keeping the version their entry was notified with: only theirs are
+        #: read for it before a change (a superset: added to as such conflicts are
+        #: written, emptied only here; a read of the store for each replacement cost
+        #: 0.1 ms), and only by their own party (another's id asked for is answered
+        #: alike whether it has such conflicts or not)
+        self._notifying = {
+            filing_id: party_id
+            for filing_id, party_id in self._store.filings_with_notice_versions()
+            if filing_id.startswith("operation-")  # (not the zones: a reviewer)
+        }
         self._stale = False
 
     def _index_from_store(
@@ -519,7 +525,7 @@ class Theater(RulesChanges):
         known = self._filing_rules(text, category) if category is not None else None
         # so too the forms an operation notified its entries into zones with (a
         # reviewer: ten such versions of 1.7 MB, parsed under the lock, held it 14 s)
-        notified = self._forms_notified(party, filing_id)
+        notified = self._forms_notified(party, filing_id, expected_version)
 
         def work(now: float) -> Outcome:
             current = self._own(party, filing_id, expected_version, category)
@@ -553,6 +559,8 @@ class Theater(RulesChanges):
                 # version, and a changed conflict was kept unchanged: found by a test)
                 # (each volume's: when it took its present form is judged from them too)
                 earlier = {v.id: self._index.get(v.id) for v in volumes if v.id in self._index}
+                # the version replaced, as notified: its volumes are those in the index
+                notified.setdefault(current.version, earlier)
                 replaced = {
                     mine.id: earlier[mine.id]
                     for conflict in standing
@@ -1039,7 +1047,7 @@ class Theater(RulesChanges):
         zone_late_before: bool | None = None,
         late_as_it_was: bool = False,
         entry_was: Volume | None = None,
-        notified: Mapping[int, Mapping[str, Volume]] | None = None,
+        notified: dict[int, Mapping[str, Volume] | None] | None = None,
     ) -> ConflictRecord:
         """A conflict that stays open, as its volumes (and the rules) now make it.
 
@@ -1102,7 +1110,9 @@ class Theater(RulesChanges):
         elif (
             notice is not None
             and entry_was is not None
-            and self._shows_a_new_entry(stored, fresh, judged, entry_was, notified or {})
+            and self._shows_a_new_entry(
+                stored, fresh, judged, entry_was, {} if notified is None else notified
+            )
         ):
             # the operation changed what the conflict shows: that entry is notified now
             start = fresh.window_start
@@ -1143,9 +1153,12 @@ class Theater(RulesChanges):
         """Count the operation of a conflict with a zone keeping the version its entry
         was notified with among those read for it before a change."""
         if conflict.notice_version is not None:
-            for filing_id in (conflict.filing_a, conflict.filing_b):
+            for filing_id, party_id in (
+                (conflict.filing_a, conflict.party_a),
+                (conflict.filing_b, conflict.party_b),
+            ):
                 if filing_id.startswith("operation-"):
-                    self._notifying.add(filing_id)
+                    self._notifying[filing_id] = party_id
 
     def _shows_a_new_entry(
         self,
@@ -1153,7 +1166,7 @@ class Theater(RulesChanges):
         fresh: ConflictRecord,
         judged: Conflict,
         before: Volume,
-        notified: Mapping[int, Mapping[str, Volume]],
+        notified: dict[int, Mapping[str, Volume] | None],
     ) -> bool:
         """Whether an operation's new form (in ``judged``; ``before``, its version
         before this change) changed what its conflict with a zone shows (``stored``,
@@ -1209,23 +1222,26 @@ class Theater(RulesChanges):
         return all(alike(was, now) for was, now in pairs if was is not None and now is not None)
 
     def _forms_notified(
-        self, party: PartyRecord, filing_id: str
-    ) -> dict[int, dict[str, Volume]]:
+        self, party: PartyRecord, filing_id: str, expected_version: int
+    ) -> dict[int, Mapping[str, Volume] | None]:
         """The volumes of each version of one of the party's operations that its open
         conflicts with zones were notified with (``ConflictRecord.notice_version``),
         read before the theater's lock, as a new body is: a change of the operation
         compares its new form with them (:meth:`_shows_a_new_entry`). Read as stored:
         a body an older server took may hold what is refused now (refused, it failed
         the change of a party that did not send it: a reviewer); one that cannot be
-        read is left out."""
-        if filing_id not in self._notifying:  # (one written since is read later)
+        read is None. Read only for the party's own operations known to have such
+        conflicts, at ``expected_version``: read first, a stale If-Match cost seconds
+        of parsing before its 412, and another party's id a query more when it had
+        such conflicts (a reviewer)."""
+        if self._notifying.get(filing_id) != party.id:
             return {}
-        out: dict[int, dict[str, Volume]] = {}
-        for version in self._store.notice_versions_of(filing_id, party.id):
-            volumes = self._version_volumes(party.id, filing_id, version)
-            if volumes is not None:
-                out[version] = volumes
-        return out
+        if self._store.filing_version(filing_id) != expected_version:
+            return {}  # the change is refused under the lock
+        return {
+            version: self._version_volumes(party.id, filing_id, version)
+            for version in self._store.notice_versions_of(filing_id, party.id)
+        }
 
     def _version_volumes(
         self, party_id: str, filing_id: str, version: int
@@ -1245,17 +1261,19 @@ class Theater(RulesChanges):
         self,
         volume: Volume,
         version: int | None,
-        notified: Mapping[int, Mapping[str, Volume]],
+        notified: dict[int, Mapping[str, Volume] | None],
     ) -> Volume | None:
         """An operation's volume as its filing's ``version`` holds it: from ``notified``
-        (read before the lock), else read now (a conflict opened with a zone filed
-        after that read: one version, once). None: no version given, none such, or it
-        cannot be read again."""
+        (read before the lock; the version replaced, from the index), else read now
+        and kept there for the rest of the change (a conflict written between that
+        read and the lock: each such version read once; read for each conflict, a
+        race held the lock 6.4 s, a reviewer). None: no version given, none such, or
+        it cannot be read again."""
         if version is None:
             return None
-        volumes = notified.get(version)
-        if volumes is None:
-            volumes = self._version_volumes(volume.party, _filing_of(volume), version)
+        if version not in notified:
+            notified[version] = self._version_volumes(volume.party, _filing_of(volume), version)
+        volumes = notified[version]
         return None if volumes is None else volumes.get(volume.id)
 
     def _conflict_record(

@@ -318,9 +318,9 @@ class Store(Protocol):
         if the filing is not the party's (answered alike, without reading it)."""
         ...
 
-    def filings_with_notice_versions(self) -> list[str]:
+    def filings_with_notice_versions(self) -> list[tuple[str, str]]:
         """The filings of open conflicts that keep a ``notice_version`` (of either
-        side: a zone's and an operation's), each once."""
+        side: a zone's and an operation's), each once, with their parties."""
         ...
 
     def filing_version(self, filing_id: str) -> int | None:
