@@ -10,7 +10,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tansiq.service.same_drawing import DRAWING_NOISE_DEG, alike
+from tansiq.service.same_drawing import DRAWING_NOISE_DEG, alike, longitude_scale
 
 
 def _polygon_text(rings: list[np.ndarray], multi: bool = False) -> str:
@@ -53,9 +53,31 @@ def test_alike_only_within_the_noise(
     same = alike(first, second)
     if lengths.max() < 0.9 * DRAWING_NOISE_DEG:
         assert same
-    if same:
+    if same:  # apart by no more than the noise, longitudes scaled (never less than on the ground)
+        lats = np.concatenate([ring[:, 1], moved[:, 1]])
+        scale = longitude_scale(float(lats.min()), float(lats.max()))
+        a, b = (shapely.transform(g, lambda xy: xy * (scale, 1.0)) for g in (a, b))
         apart = shapely.hausdorff_distance(a, b, densify=0.01)
         assert apart <= DRAWING_NOISE_DEG * (1 + 1e-9)
+
+
+def test_the_noise_is_measured_on_the_ground_at_every_latitude() -> None:
+    """A ring moved 0.3 m east is the same drawing at 75° N as at the equator, though
+    it moved 1.04e-5° of longitude there (compared in degrees, that read as a change,
+    and a far end moved 60 km as a new entry into a zone: a reviewer); moved 3 m, it is
+    not, at either."""
+    for lat in (0.0, 75.0):
+        metre_deg = 1.0 / (111_320.0 * math.cos(math.radians(lat)))
+        ring = _ring(40.0, lat, 0.001, 32)
+        near = ring + np.array([0.3 * metre_deg, 0.0])
+        far = ring + np.array([3.0 * metre_deg, 0.0])
+        assert alike(_polygon_text([ring]), _polygon_text([near])), lat
+        assert not alike(_polygon_text([ring]), _polygon_text([far])), lat
+        # with a vertex more on an edge: the same region, compared by covering
+        denser = np.vstack([near[:1], (near[0] + near[1]) / 2, near[1:]])
+        assert alike(_polygon_text([ring]), _polygon_text([denser])), lat
+        denser_far = np.vstack([far[:1], (far[0] + far[1]) / 2, far[1:]])
+        assert not alike(_polygon_text([ring]), _polygon_text([denser_far])), lat
 
 
 def test_a_region_drawn_with_other_vertices_is_alike_within_the_noise() -> None:

@@ -2116,9 +2116,10 @@ def test_a_route_moved_in_steps_each_within_noise_is_a_new_entry_as_one_move(
     assert (moved.late_notice, moved.notice_from) == (True, now[0])
 
 
+@pytest.mark.parametrize("lead_time_h", [0.0, 4.0])
 @pytest.mark.parametrize("drift", ["zone's far end", "separation 0.8 m less"])
 def test_a_drift_kept_within_noise_is_not_blamed_on_the_operations_next_change(
-    store: SqliteStore, red: PartyRecord, blue: PartyRecord, drift: str
+    store: SqliteStore, red: PartyRecord, blue: PartyRecord, drift: str, lead_time_h: float
 ) -> None:
     """Blue's zone is a 2 km wide corridor running north across red's route (asking
     4 hours, 1,000 m apart). At 03:00 blue lengthens its corridor to 42° N, or the
@@ -2126,11 +2127,14 @@ def test_a_drift_kept_within_noise_is_not_blamed_on_the_operations_next_change(
     within drawing noise, kept as they were. Then red adds a leg far north of the
     zone, which moves the drawing by noise again: its entry into the zone is as it
     notified it at 00:00, not a late one at 03:01. Compared with the stored regions,
-    the two drifts together passed the noise and red was flagged late (a reviewer)."""
+    the two drifts together passed the noise and red was flagged late (a reviewer);
+    so too, with a theater lead time of 4 hours, by that lead time judged from the
+    change (another)."""
     coordinator = parties.add_party(store, "un", "UN", "en", "coordinator")[0]
     now = [SAMPLE_MORNING_S]
     theater = Theater(store, clock=lambda: now[0])
-    theater.set_rules(coordinator, [SeparationRule(("*", "*"), horizontal_m=1000.0)])
+    rules = [SeparationRule(("*", "*"), horizontal_m=1000.0)]
+    theater.set_rules(coordinator, rules, lead_time_h=lead_time_h)
     zone = theater.file(blue, "zone", _corridor_zone(35.01))
     filed = theater.file(red, "operation", _route_east_to(40.07))
     (opened,) = filed.conflicts
@@ -2139,7 +2143,7 @@ def test_a_drift_kept_within_noise_is_not_blamed_on_the_operations_next_change(
         theater.replace(blue, zone.filing.id, 1, _corridor_zone(42.0))
     else:
         rules = [SeparationRule(("*", "*"), horizontal_m=999.2)]
-        theater.set_rules(coordinator, rules)
+        theater.set_rules(coordinator, rules, lead_time_h=lead_time_h)
         theater.catch_up()
     kept = store.get_conflict(opened.id)
     assert kept is not None and kept.version == opened.version
@@ -2282,6 +2286,26 @@ def test_a_change_reads_each_version_notified_once_and_a_stale_one_none(
     with pytest.raises(StaleVersion):
         theater.replace(red, filing_id, 3, operation(3e-3))
     assert read == []
+
+
+def test_a_change_sent_before_the_last_was_answered_reads_its_versions_before_the_lock(
+    tmp_path: Path,
+) -> None:
+    """Red's conflicts with blue's zone were notified with version 2; red sends a
+    change naming version 4 while its change to version 4 is on its way (version 3
+    committed): the versions notified are read before the lock all the same, but for
+    the one it replaces (in the index then). Read only at the version committed, such
+    a change held the lock 3.7 s parsing them (a reviewer). One naming a version two
+    ahead, or behind, is refused: nothing is read for it."""
+    _, theater, red, _, operation = _routes_through_zones(tmp_path / "t.db", 1, 2)
+    filing_id = theater.file(red, "operation", operation(0.0)).filing.id
+    theater.replace(red, filing_id, 1, operation(1e-3))
+    assert theater._forms_notified(red, filing_id, 2) == {}  # the one replaced: indexed
+    theater.replace(red, filing_id, 2, operation(1e-3, note="callsign X"))
+    assert set(theater._forms_notified(red, filing_id, 3)) == {2}
+    assert set(theater._forms_notified(red, filing_id, 4)) == {2}
+    assert theater._forms_notified(red, filing_id, 5) == {}
+    assert theater._forms_notified(red, filing_id, 2) == {}
 
 
 @pytest.mark.parametrize("restarted", [False, True])

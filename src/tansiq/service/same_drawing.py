@@ -10,16 +10,43 @@ told the other side that something it is not shown had changed.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import orjson
 import shapely
 
-#: regions no further apart than this (degrees: 1.1 m or less) are the same drawing;
-#: a far end moved much beyond 700 km may move the frame by more, which then reads as
-#: a change (the cautious way)
+#: regions no further apart than this are the same drawing: degrees of latitude (1.1 m),
+#: longitude scaled to them by the cosine of the latitude (unscaled, 1e-5° of longitude
+#: was 0.56 m at 60° N, and noise there read as a new entry: a reviewer); a far end
+#: moved much beyond 700 km may move the frame by more, which then reads as a change
 DRAWING_NOISE_DEG = 1e-5
+
+
+def longitude_scale(south: float, north: float) -> float:
+    """What a degree of longitude is worth in degrees of latitude between two
+    latitudes, at most: the cosine at the one nearest the equator (the widest), so
+    that a distance scaled by it is never less than on the ground."""
+    if south <= 0.0 <= north:
+        return 1.0
+    nearest = min(abs(south), abs(north))
+    return max(0.0, math.cos(math.radians(min(nearest, 90.0))))
+
+
+def extents_alike(
+    first: tuple[float, float, float, float], second: tuple[float, float, float, float]
+) -> bool:
+    """Whether two extents (west, south, east, north) could bound drawings alike: each
+    bound within the noise of the other's, longitudes scaled (two drawings within the
+    noise of each other have so)."""
+    scale = longitude_scale(min(first[1], second[1]), max(first[3], second[3]))
+    return (
+        abs(first[0] - second[0]) * scale <= DRAWING_NOISE_DEG
+        and abs(first[2] - second[2]) * scale <= DRAWING_NOISE_DEG
+        and abs(first[1] - second[1]) <= DRAWING_NOISE_DEG
+        and abs(first[3] - second[3]) <= DRAWING_NOISE_DEG
+    )
 
 
 def alike(first: str, second: str) -> bool:
@@ -34,6 +61,10 @@ def alike(first: str, second: str) -> bool:
     ):
         return True
     a, b = shapely.from_geojson(first), shapely.from_geojson(second)
+    # longitudes scaled to degrees of latitude first (see DRAWING_NOISE_DEG)
+    south, north = shapely.total_bounds([a, b])[[1, 3]]
+    scale = longitude_scale(float(south), float(north))
+    a, b = (shapely.transform(g, lambda xy: xy * (scale, 1.0)) for g in (a, b))
     # each within the other widened by the noise (the widening's arcs inscribed, so
     # never wider): O(n log n), where a discrete Hausdorff distance is O(n*m), 17 s
     # under the lock for a zone of 50,000 vertices (a reviewer)
@@ -64,9 +95,12 @@ def _vertices_within_noise(first: Any, second: Any) -> bool:
             a, b = np.asarray(ring_a, dtype=np.float64), np.asarray(ring_b, dtype=np.float64)
         except (TypeError, ValueError):  # positions of unequal lengths, or not numbers
             return False
-        if a.shape != b.shape or a.ndim != 2 or a.shape[1] < 2:
+        if a.shape != b.shape or a.ndim != 2 or a.shape[1] < 2 or not a.size:
             return False
-        if not bool(np.all(np.hypot(a[:, 0] - b[:, 0], a[:, 1] - b[:, 1]) <= DRAWING_NOISE_DEG)):
+        lats = np.concatenate([a[:, 1], b[:, 1]])
+        scale = longitude_scale(float(lats.min()), float(lats.max()))
+        moved = np.hypot((a[:, 0] - b[:, 0]) * scale, a[:, 1] - b[:, 1])
+        if not bool(np.all(moved <= DRAWING_NOISE_DEG)):  # (NaN: not alike)
             return False
     return True
 

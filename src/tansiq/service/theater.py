@@ -72,7 +72,7 @@ from tansiq.service.rules import (
     parse_rules,
 )
 from tansiq.service.rules_change import LOOK_AGAIN_S, RulesChanges
-from tansiq.service.same_drawing import DRAWING_NOISE_DEG, alike
+from tansiq.service.same_drawing import alike, extents_alike
 from tansiq.service.zone_rules import check_zone_rules, zone_rules
 from tansiq.store import ConflictRecord, FilingRecord, PartyRecord, SqliteStore, extents
 from tansiq.store.base import (
@@ -1121,6 +1121,15 @@ class Theater(RulesChanges):
             fresh = dataclasses.replace(
                 fresh, late_notice=late, notice_from=now, notice_version=version
             )
+        elif notice is not None and entry_was is not None:
+            # no new entry: its regions moved by drawing noise alone (kept through
+            # other changes, with this one's), and the theater's lead time still runs
+            # from when it took this shape (judged from now, noise flagged the
+            # operation late: a reviewer)
+            told = stored.opened_at if stored.shown_at is None else stored.shown_at
+            start = fresh.window_start
+            late = self._zone_rules(a, b, start, notice)[0] or self._late_by_lead(start, told)
+            fresh = dataclasses.replace(fresh, late_notice=late, shown_at=stored.shown_at)
         if late_as_it_was:
             fresh = dataclasses.replace(
                 fresh,
@@ -1202,7 +1211,7 @@ class Theater(RulesChanges):
         self, stored: ConflictRecord, fresh: ConflictRecord, extent: Extent | None
     ) -> bool:
         """Whether a conflict's regions drawn again (``fresh``, whose drawing spans
-        ``extent``) are those stored, within :data:`DRAWING_NOISE_DEG`. Most regions
+        ``extent``) are those stored, within drawing noise (same_drawing). Most regions
         drawn again moved, which the stored extent tells without reading them (two
         drawings within the noise of each other have bounds within it too): parsed
         first, two 50,000-vertex regions held the theater 100 ms (a reviewer)."""
@@ -1214,10 +1223,7 @@ class Theater(RulesChanges):
         stored_extent = self._store.conflict_extent(stored.id)
         if stored_extent is None:  # written by an older server: read from its regions
             stored_extent = extents.of_regions(stored.region_a, stored.region_b)
-        if stored_extent is None or any(
-            abs(was - now) > DRAWING_NOISE_DEG
-            for was, now in zip(stored_extent, extent, strict=True)
-        ):
+        if stored_extent is None or not extents_alike(stored_extent, extent):
             return False
         return all(alike(was, now) for was, now in pairs if was is not None and now is not None)
 
@@ -1236,11 +1242,17 @@ class Theater(RulesChanges):
         such conflicts (a reviewer)."""
         if self._notifying.get(filing_id) != party.id:
             return {}
-        if self._store.filing_version(filing_id) != expected_version:
-            return {}  # the change is refused under the lock
-        return {
+        committed = self._store.filing_version(filing_id)
+        if committed is None or not expected_version - 1 <= committed <= expected_version:
+            # refused under the lock (or, ahead by more than one, surely: one change of
+            # the party may be on its way, sent without waiting for its answer; read
+            # only at the version committed, a second change held the lock 3.7 s
+            # parsing them there: a reviewer)
+            return {}
+        return {  # the version replaced is not read: its volumes are in the index
             version: self._version_volumes(party.id, filing_id, version)
             for version in self._store.notice_versions_of(filing_id, party.id)
+            if version != expected_version
         }
 
     def _version_volumes(
