@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,6 +60,14 @@ def test_alike_only_within_the_noise(
         a, b = (shapely.transform(g, lambda xy: xy * (scale, 1.0)) for g in (a, b))
         apart = shapely.hausdorff_distance(a, b, densify=0.01)
         assert apart <= DRAWING_NOISE_DEG * (1 + 1e-9)
+
+
+def test_what_is_no_latitude_is_not_scaled() -> None:
+    """Bounds beyond the poles or not numbers scale nothing (scaled by a cosine near
+    zero, regions 50° of longitude apart read as alike: a reviewer)."""
+    assert longitude_scale(95.0, 96.0) == longitude_scale(math.nan, math.nan) == 1.0
+    assert longitude_scale(-10.0, 10.0) == 1.0
+    assert longitude_scale(60.0, 61.0) == pytest.approx(0.5)
 
 
 def test_the_noise_is_measured_on_the_ground_at_every_latitude() -> None:

@@ -28,10 +28,9 @@ def longitude_scale(south: float, north: float) -> float:
     """What a degree of longitude is worth in degrees of latitude between two
     latitudes, at most: the cosine at the one nearest the equator (the widest), so
     that a distance scaled by it is never less than on the ground."""
-    if south <= 0.0 <= north:
-        return 1.0
-    nearest = min(abs(south), abs(north))
-    return max(0.0, math.cos(math.radians(min(nearest, 90.0))))
+    if not (-90.0 <= south <= 90.0 and -90.0 <= north <= 90.0) or south <= 0.0 <= north:
+        return 1.0  # not a latitude (or NaN): unscaled, the stricter (a reviewer)
+    return math.cos(math.radians(min(abs(south), abs(north))))
 
 
 def extents_alike(
